@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Entry point: compiled code lives in dist/ (built by `npm ci` through the prepare script).
+import { existsSync } from 'node:fs';
+
+const cli = new URL('../dist/core/cli.js', import.meta.url);
+if (!existsSync(cli)) {
+  process.stderr.write('netboot: dist/ is missing; run `npm ci` (or `npm run build`) in the netboot checkout\n');
+  process.exit(2);
+}
+const { main } = await import(cli.href);
+
+const controller = new AbortController();
+let signals = 0;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    // First signal: stop child processes and let cleanup run. Second: leave now.
+    if (++signals > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
+    controller.abort(sig);
+  });
+}
+const io = {
+  out: (line) => process.stdout.write(line + '\n'),
+  err: (line) => process.stderr.write(line + '\n'),
+  isTTY: !!process.stdout.isTTY,
+  env: process.env,
+  cwd: process.cwd(),
+};
+const code = await main(process.argv.slice(2), io, controller.signal);
+process.exitCode = code;

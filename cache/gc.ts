@@ -1,0 +1,155 @@
+import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { HostHistory } from '../core/engine.js';
+import type { Artifact } from '../core/plugin.js';
+import { ownerAlive } from './lock.js';
+import type { ActionRecord, Cache } from './store.js';
+
+export interface GcOptions {
+  /** Hosts of the config: their latest build is never collected. */
+  hosts: string[];
+  /** Further artifacts to keep (published releases). */
+  keep?: Artifact[];
+  /** Unreferenced action records older than this go (default 14 days). */
+  keepDays?: number;
+  /** Then remove the oldest unreferenced records until the cache is at most this many bytes. */
+  maxSize?: number;
+  dryRun?: boolean;
+}
+
+export interface GcResult {
+  actionsRemoved: number;
+  objectsRemoved: number;
+  treesRemoved: number;
+  tempsRemoved: number;
+  bytesFreed: number;
+  bytesKept: number;
+}
+
+interface RecordInfo {
+  path: string;
+  rec: ActionRecord;
+  mtimeMs: number;
+  size: number;
+}
+
+/**
+ * Mark and sweep. Roots: the latest build of every configured host, and `keep`. Action records
+ * not reachable from a root are removed when old enough (or to meet --max-size, oldest first);
+ * then objects and trees that no remaining record or root names are removed.
+ */
+export async function collect(cache: Cache, o: GcOptions): Promise<GcResult> {
+  const res: GcResult = { actionsRemoved: 0, objectsRemoved: 0, treesRemoved: 0, tempsRemoved: 0, bytesFreed: 0, bytesKept: 0 };
+  const rootKeys = new Set<string>();
+  const live = new Set<string>((o.keep ?? []).map((a) => a.digest));
+  for (const h of o.hosts) {
+    try {
+      const hist = JSON.parse(await readFile(join(cache.dir('hosts'), `${h}.json`), 'utf8')) as HostHistory;
+      for (const s of Object.values(hist.steps)) {
+        rootKeys.add(s.key);
+        for (const a of Object.values(s.outputs)) live.add(a.digest);
+      }
+    } catch {
+      // never built
+    }
+  }
+
+  const records: RecordInfo[] = [];
+  for (const sub of await list(join(cache.root, 'actions')))
+    for (const name of await list(join(cache.root, 'actions', sub))) {
+      const path = join(cache.root, 'actions', sub, name);
+      if (name.startsWith('.tmp-')) {
+        await removeTemp(path, res, o.dryRun);
+        continue;
+      }
+      try {
+        const rec = JSON.parse(await readFile(path, 'utf8')) as ActionRecord;
+        const st = await stat(path);
+        records.push({ path, rec, mtimeMs: st.mtimeMs, size: artifactsSize(rec) });
+      } catch {
+        // verify reports unreadable records; gc leaves them to it
+      }
+    }
+
+  const cutoff = Date.now() - (o.keepDays ?? 14) * 86_400_000;
+  const candidates = records.filter((r) => !rootKeys.has(r.rec.key)).sort((a, b) => a.mtimeMs - b.mtimeMs);
+  const doomed = new Set<RecordInfo>(candidates.filter((r) => r.mtimeMs < cutoff));
+  if (o.maxSize !== undefined) {
+    let total = records.reduce((s, r) => s + r.size, 0) - [...doomed].reduce((s, r) => s + r.size, 0);
+    for (const r of candidates) {
+      if (total <= o.maxSize) break;
+      if (!doomed.has(r)) {
+        doomed.add(r);
+        total -= r.size;
+      }
+    }
+  }
+  for (const r of records) {
+    if (doomed.has(r)) {
+      res.actionsRemoved++;
+      if (!o.dryRun) await rm(r.path, { force: true });
+      continue;
+    }
+    for (const a of Object.values(r.rec.outputs)) live.add(a.digest);
+    if (r.rec.log) live.add(r.rec.log);
+  }
+
+  for (const name of await list(join(cache.root, 'trees'))) {
+    if (live.has(name)) continue;
+    res.treesRemoved++;
+    res.bytesFreed += await du(cache.treePath(name));
+    if (!o.dryRun) await rm(cache.treePath(name), { recursive: true, force: true });
+  }
+  for (const sub of await list(join(cache.root, 'objects')))
+    for (const name of await list(join(cache.root, 'objects', sub))) {
+      const path = join(cache.root, 'objects', sub, name);
+      if (name.startsWith('.tmp-')) {
+        await removeTemp(path, res, o.dryRun);
+        continue;
+      }
+      const st = await lstat(path);
+      if (live.has(name)) {
+        res.bytesKept += st.size;
+        continue;
+      }
+      res.objectsRemoved++;
+      res.bytesFreed += st.size;
+      if (!o.dryRun) await rm(path, { force: true });
+    }
+  for (const name of await list(cache.dir('tmp'))) {
+    const pid = name.split('-')[0];
+    if (!ownerAlive(`${pid} 0`)) await removeTemp(join(cache.dir('tmp'), name), res, o.dryRun);
+  }
+  for (const name of await list(cache.dir('locks'))) {
+    const path = join(cache.dir('locks'), name);
+    const owner = await readFile(path, 'utf8').catch(() => undefined);
+    if (owner !== undefined && owner !== '' && !ownerAlive(owner) && !o.dryRun) await rm(path, { force: true });
+  }
+  return res;
+}
+
+async function removeTemp(path: string, res: GcResult, dryRun?: boolean) {
+  res.tempsRemoved++;
+  if (!dryRun) await rm(path, { recursive: true, force: true });
+}
+
+function artifactsSize(rec: ActionRecord): number {
+  return Object.values(rec.outputs).reduce((n, a) => n + a.size, 0);
+}
+
+async function du(path: string): Promise<number> {
+  let n = 0;
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.size;
+  for (const name of await readdir(path)) n += await du(join(path, name));
+  return n;
+}
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch {
+    return [];
+  }
+}

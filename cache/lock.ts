@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import { open, readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** pid plus the kernel's start time for it, so a recycled pid is not mistaken for the owner. */
+function selfId(): string {
+  return `${process.pid} ${startTime(process.pid) ?? 0}`;
+}
+
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function ownerAlive(id: string): boolean {
+  const [pid, start] = id.trim().split(' ');
+  const n = Number(pid);
+  if (!Number.isInteger(n) || n <= 0) return false;
+  if (n === process.pid) return true;
+  const now = startTime(n);
+  return now !== undefined && (start === '0' || now === start);
+}
+
+async function tryCreate(path: string): Promise<boolean> {
+  try {
+    const fd = await open(path, 'wx');
+    await fd.writeFile(selfId());
+    await fd.close();
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+/** Removes a lock file whose owner died (SIGKILL, power loss). */
+async function breakIfStale(path: string): Promise<void> {
+  let owner: string;
+  try {
+    owner = await readFile(path, 'utf8');
+  } catch {
+    return;
+  }
+  // An empty file is a lock being written right now by a live process, or a crash's leftover.
+  if (owner === '' || !ownerAlive(owner)) {
+    const again = await readFile(path, 'utf8').catch(() => undefined);
+    if (again === owner) await unlink(path).catch(() => {});
+  }
+}
+
+export interface Lock {
+  release(): Promise<void>;
+}
+
+/**
+ * An exclusive lock file. Waits while a live process holds it; takes over from a dead one.
+ * `whileWaiting` may end the wait early (e.g. the other builder finished the same step).
+ */
+export async function acquire(path: string, opts: { whileWaiting?: () => Promise<boolean>; signal?: AbortSignal } = {}): Promise<Lock | undefined> {
+  let delay = 20;
+  let emptySeen = 0;
+  for (;;) {
+    if (await tryCreate(path)) return { release: () => unlink(path).catch(() => {}) };
+    if (opts.whileWaiting && (await opts.whileWaiting())) return undefined;
+    const content = await readFile(path, 'utf8').catch(() => 'gone');
+    if (content === '') emptySeen++;
+    if (content !== '' || emptySeen > 10) await breakIfStale(path);
+    opts.signal?.throwIfAborted();
+    await sleep(delay);
+    delay = Math.min(delay * 2, 250);
+  }
+}
+
+/**
+ * Build/gc exclusion: every build registers a file under locks/builds; gc holds locks/gc and
+ * runs only when no live build is registered. Each side writes first and reads second, so of
+ * two that start together at least one sees the other.
+ */
+export async function registerBuild(locks: string, signal?: AbortSignal): Promise<Lock> {
+  const mine = join(locks, `build-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  for (;;) {
+    const fd = await open(mine, 'w');
+    await fd.writeFile(selfId());
+    await fd.close();
+    const gc = await readFile(join(locks, 'gc'), 'utf8').catch(() => undefined);
+    if (gc === undefined || !ownerAlive(gc)) return { release: () => unlink(mine).catch(() => {}) };
+    await unlink(mine).catch(() => {});
+    signal?.throwIfAborted();
+    await sleep(200);
+  }
+}
+
+export async function acquireGc(locks: string): Promise<Lock | undefined> {
+  const lock = await acquire(join(locks, 'gc'));
+  if (!lock) return undefined;
+  for (const name of await readdir(locks)) {
+    if (!name.startsWith('build-')) continue;
+    const owner = await readFile(join(locks, name), 'utf8').catch(() => undefined);
+    if (owner === undefined) continue;
+    if (ownerAlive(owner)) {
+      await lock.release();
+      return undefined;
+    }
+    await unlink(join(locks, name)).catch(() => {});
+  }
+  return lock;
+}

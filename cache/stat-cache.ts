@@ -1,0 +1,81 @@
+import type { BigIntStats } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic.js';
+
+type Row = [dev: string, ino: string, size: string, mtimeNs: string, ctimeNs: string, digest: string];
+
+interface Stored {
+  v: 1;
+  /** Wall clock (ns) when the walk that wrote this cache began. */
+  snapshotNs: string;
+  rows: Record<string, Row>;
+}
+
+// Kernel file timestamps come from a coarse clock that can lag the wall clock by a tick; a
+// margin keeps a file written just after the snapshot began from looking older than it.
+const RACY_MARGIN_NS = 1_000_000_000n;
+
+/**
+ * Remembers (dev, inode, size, mtime_ns, ctime_ns) -> content digest for one directory, so a
+ * re-walk only re-reads what changed. Git's racy-timestamp rule applies: an entry whose mtime or
+ * ctime is not clearly older than the walk that recorded it is hashed again.
+ */
+export class StatCache {
+  private old: Record<string, Row> = {};
+  private oldSnapshotNs = 0n;
+  private next: Record<string, Row> = {};
+  private snapshotNs = 0n;
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly file: string) {}
+
+  static async open(file: string): Promise<StatCache> {
+    const c = new StatCache(file);
+    try {
+      const s = JSON.parse(await readFile(file, 'utf8')) as Stored;
+      if (s.v === 1) {
+        c.old = s.rows;
+        c.oldSnapshotNs = BigInt(s.snapshotNs);
+      }
+    } catch {
+      // No cache yet, or an unreadable one: start empty, which only costs re-reading.
+    }
+    return c;
+  }
+
+  beginSnapshot(): void {
+    this.snapshotNs = BigInt(Date.now()) * 1_000_000n;
+    this.next = {};
+  }
+
+  lookup(path: string, st: BigIntStats): string | undefined {
+    const row = this.old[path];
+    const racyFrom = this.oldSnapshotNs - RACY_MARGIN_NS;
+    if (
+      row &&
+      row[0] === String(st.dev) &&
+      row[1] === String(st.ino) &&
+      row[2] === String(st.size) &&
+      row[3] === String(st.mtimeNs) &&
+      row[4] === String(st.ctimeNs) &&
+      st.mtimeNs < racyFrom &&
+      st.ctimeNs < racyFrom
+    ) {
+      this.next[path] = row;
+      this.hits++;
+      return row[5];
+    }
+    this.misses++;
+    return undefined;
+  }
+
+  record(path: string, st: BigIntStats, digest: string): void {
+    this.next[path] = [String(st.dev), String(st.ino), String(st.size), String(st.mtimeNs), String(st.ctimeNs), digest];
+  }
+
+  async save(): Promise<void> {
+    const s: Stored = { v: 1, snapshotNs: String(this.snapshotNs), rows: this.next };
+    await writeFileAtomic(this.file, JSON.stringify(s));
+  }
+}

@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, link, lstat, mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Artifact, FileArtifact, TreeArtifact } from '../core/plugin.js';
+import { fsyncDir, syncFileSystem, writeFileAtomic } from './atomic.js';
+import { digestTree, hashFile, parseManifest, type ManifestEntry } from './tree.js';
+
+export interface KeyParts {
+  plugin: string;
+  version: string;
+  params: unknown;
+  inputs: Record<string, { kind: string; digest: string; mode?: number }>;
+  tools: Record<string, string>;
+  fingerprint: string | null;
+  env: { sourceDateEpoch: number };
+}
+
+/** What a step produced, written last, after every object it names. */
+export interface ActionRecord {
+  v: 1;
+  key: string;
+  parts: KeyParts;
+  outputs: Record<string, Artifact>;
+  /** digest of the step's log object */
+  log: string | null;
+  durationMs: number;
+  /** Informational only: never part of a key. */
+  createdAt: string;
+  by: { host: string; step: string };
+}
+
+/**
+ * The on-disk cache:
+ *   objects/ab/<sha256>      file contents and tree manifests, read-only, named by digest
+ *   trees/<sha256>/          tree artifacts, named by their manifest's digest
+ *   actions/ab/<key>.json    action records (the commit point of a step)
+ *   tmp/                     scratch and temp names; never read as cache content
+ *   locks/ fingerprints/ hosts/ statcache/ logs/ quarantine/
+ */
+export class Cache {
+  constructor(readonly root: string) {}
+
+  objectPath(digest: string): string {
+    return join(this.root, 'objects', digest.slice(0, 2), digest);
+  }
+  treePath(digest: string): string {
+    return join(this.root, 'trees', digest);
+  }
+  actionPath(key: string): string {
+    return join(this.root, 'actions', key.slice(0, 2), `${key}.json`);
+  }
+  artifactPath(a: Artifact): string {
+    return a.kind === 'file' ? this.objectPath(a.digest) : this.treePath(a.digest);
+  }
+  dir(name: 'tmp' | 'locks' | 'fingerprints' | 'hosts' | 'statcache' | 'logs' | 'quarantine'): string {
+    return join(this.root, name);
+  }
+
+  async init(): Promise<void> {
+    for (const d of ['objects', 'trees', 'actions', 'tmp', 'locks', 'fingerprints', 'hosts', 'statcache', 'logs', 'quarantine'])
+      await mkdir(join(this.root, d), { recursive: true });
+  }
+
+  /** A fresh private directory under tmp/, on the cache's file system so ingesting is a rename. */
+  async scratch(label: string): Promise<string> {
+    const dir = join(this.dir('tmp'), `${process.pid}-${label.replace(/[^A-Za-z0-9._-]/g, '_')}-${randomBytes(4).toString('hex')}`);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  async readAction(key: string): Promise<ActionRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(this.actionPath(key), 'utf8')) as ActionRecord;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      // A record that does not parse was never written by us (they appear whole or not at all).
+      return undefined;
+    }
+  }
+
+  async writeAction(rec: ActionRecord): Promise<void> {
+    await writeFileAtomic(this.actionPath(rec.key), JSON.stringify(rec));
+  }
+
+  async hasArtifact(a: Artifact): Promise<boolean> {
+    try {
+      await lstat(this.artifactPath(a));
+      return a.kind === 'file' || (await lstat(this.objectPath(a.digest))).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  /** Moves a finished file into objects/ (a hard link: no copy), after flushing it to disk. */
+  async ingestFile(path: string, mode?: number): Promise<FileArtifact> {
+    const st = await stat(path);
+    const digest = await hashFile(path, st.size);
+    const dest = this.objectPath(digest);
+    if (!(await exists(dest))) {
+      const fd = await open(path, 'r');
+      await fd.sync();
+      await fd.close();
+      await mkdir(join(dest, '..'), { recursive: true });
+      await chmod(path, 0o444);
+      try {
+        await link(path, dest);
+        await fsyncDir(join(dest, '..'));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+    }
+    return { kind: 'file', digest, size: st.size, mode: mode ?? st.mode & 0o7777 };
+  }
+
+  /** Stores bytes as an object (manifests, logs). */
+  async putObject(digest: string, data: string | Uint8Array): Promise<void> {
+    const dest = this.objectPath(digest);
+    if (await exists(dest)) return;
+    await writeFileAtomic(dest, data, 0o444);
+  }
+
+  /**
+   * Moves a finished tree into trees/<digest> with one rename, after its manifest is stored and
+   * its data flushed. If the same tree is already there, ours is dropped.
+   */
+  async ingestTree(dir: string): Promise<TreeArtifact> {
+    const t = await digestTree(dir);
+    await this.putObject(t.digest, t.manifest);
+    const dest = this.treePath(t.digest);
+    if (await exists(dest)) await rm(dir, { recursive: true, force: true });
+    else {
+      syncFileSystem(dir);
+      await mkdir(join(dest, '..'), { recursive: true });
+      try {
+        await rename(dir, dest);
+        await fsyncDir(join(dest, '..'));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    return { kind: 'tree', digest: t.digest, size: t.size, files: t.files };
+  }
+
+  async manifest(digest: string): Promise<ManifestEntry[]> {
+    return parseManifest(await readFile(this.objectPath(digest), 'utf8'));
+  }
+
+  async removeTemp(path: string): Promise<void> {
+    await rm(path, { recursive: true, force: true }).catch(() => {});
+  }
+
+  async unlinkQuiet(path: string): Promise<void> {
+    await unlink(path).catch(() => {});
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,107 @@
+import { lstat, mkdir, readdir, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sha256 } from '../core/canonical.js';
+import type { ActionRecord, Cache } from './store.js';
+import { digestTree, hashFile } from './tree.js';
+
+export interface VerifyResult {
+  objects: number;
+  trees: number;
+  actions: number;
+  corrupt: { kind: 'object' | 'tree' | 'action'; name: string; problem: string }[];
+  /** Temp names left by interrupted writers: not entries, `gc` removes them. */
+  leftovers: number;
+}
+
+const isTemp = (name: string) => name.startsWith('.tmp-');
+
+/**
+ * Re-hashes every object and tree and checks every action record against what it names.
+ * Anything wrong is moved to quarantine/ so it can never be served as a hit again.
+ */
+export async function verifyCache(cache: Cache, onProgress?: (msg: string) => void): Promise<VerifyResult> {
+  const res: VerifyResult = { objects: 0, trees: 0, actions: 0, corrupt: [], leftovers: 0 };
+  const quarantine = async (kind: 'object' | 'tree' | 'action', path: string, name: string, problem: string) => {
+    res.corrupt.push({ kind, name, problem });
+    const dest = join(cache.dir('quarantine'), `${kind}-${name}-${Date.now()}`);
+    await mkdir(cache.dir('quarantine'), { recursive: true });
+    await rename(path, dest).catch(() => {});
+  };
+  const bad = new Set<string>();
+
+  for (const sub of await list(join(cache.root, 'objects'))) {
+    for (const name of await list(join(cache.root, 'objects', sub))) {
+      const path = join(cache.root, 'objects', sub, name);
+      if (isTemp(name)) {
+        res.leftovers++;
+        continue;
+      }
+      res.objects++;
+      const st = await lstat(path);
+      const actual = st.isFile() ? await hashFile(path, st.size) : 'not a file';
+      if (actual !== name) {
+        bad.add(name);
+        await quarantine('object', path, name, `content hashes to ${actual.slice(0, 12)}`);
+      }
+    }
+  }
+  onProgress?.(`${res.objects} objects checked`);
+
+  for (const name of await list(join(cache.root, 'trees'))) {
+    const path = cache.treePath(name);
+    res.trees++;
+    let problem: string | undefined;
+    if (bad.has(name)) problem = 'its manifest is corrupt';
+    else {
+      const manifest = await readFile(cache.objectPath(name), 'utf8').catch(() => undefined);
+      if (manifest === undefined) problem = 'its manifest is missing';
+      else {
+        const t = await digestTree(path).catch((e: Error) => ({ digest: `unreadable: ${e.message}`, manifest: '' }));
+        if (t.digest !== name) problem = `contents hash to ${t.digest.slice(0, 12)} (changed after it was stored)`;
+        else if (sha256(manifest) !== name) problem = 'its manifest does not match';
+      }
+    }
+    if (problem) {
+      bad.add(name);
+      await quarantine('tree', path, name, problem);
+    }
+  }
+  onProgress?.(`${res.trees} trees checked`);
+
+  for (const sub of await list(join(cache.root, 'actions'))) {
+    for (const name of await list(join(cache.root, 'actions', sub))) {
+      const path = join(cache.root, 'actions', sub, name);
+      if (isTemp(name)) {
+        res.leftovers++;
+        continue;
+      }
+      res.actions++;
+      const key = name.replace(/\.json$/, '');
+      let rec: ActionRecord | undefined;
+      try {
+        rec = JSON.parse(await readFile(path, 'utf8')) as ActionRecord;
+      } catch {
+        await quarantine('action', path, key, 'does not parse');
+        continue;
+      }
+      const missing = Object.entries(rec.outputs).find(([, a]) => bad.has(a.digest));
+      if (rec.key !== key) await quarantine('action', path, key, `names key ${String(rec.key).slice(0, 12)}`);
+      else if (missing) await quarantine('action', path, key, `output ${missing[0]} is corrupt`);
+      else {
+        const gone = [];
+        for (const [n, a] of Object.entries(rec.outputs)) if (!(await cache.hasArtifact(a))) gone.push(n);
+        if (gone.length) await quarantine('action', path, key, `output ${gone.join(', ')} missing`);
+      }
+    }
+  }
+  res.leftovers += (await list(cache.dir('tmp'))).length;
+  return res;
+}
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch {
+    return [];
+  }
+}

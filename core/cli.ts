@@ -1,0 +1,121 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { errors, isNetbootError, NetbootError } from './errors.js';
+import { Profiler } from './profile.js';
+
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  isTTY: boolean;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+const GLOBAL: Options = {
+  config: { type: 'string', short: 'c' },
+  debug: { type: 'boolean' },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  profile: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export interface Parsed {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options: Options;
+  run(args: Parsed, ctx: CommandContext): Promise<number>;
+}
+
+export interface CommandContext {
+  io: Io;
+  profiler?: Profiler;
+  signal: AbortSignal;
+  warn: (msg: string) => void;
+}
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  build: async () => (await import('./commands/build.js')).build,
+  status: async () => (await import('./commands/build.js')).status,
+  explain: async () => (await import('./commands/explain.js')).explain,
+  graph: async () => (await import('./commands/graph.js')).graph,
+  ls: async () => (await import('./commands/ls.js')).ls,
+  gc: async () => (await import('./commands/cache.js')).gc,
+  cache: async () => (await import('./commands/cache.js')).cache,
+};
+
+const HELP = `netboot: build and publish diskless boot artifacts
+
+usage: netboot <command> [options]
+
+commands:
+  build <host...> | --all   build hosts' artifacts (only steps whose inputs changed run)
+  status [host...]          what is stale and why, without running anything
+  explain <host> [step]     which part of each step's key changed since the last build
+  graph <host>              the step graph (--format mermaid|dot)
+  ls                        hosts, recipes and plugins
+  gc                        remove cache entries nothing needs (--max-size, --keep-days)
+  cache verify              re-hash the cache; quarantine corrupt entries
+
+global options:
+  -c, --config PATH   config file (default: netboot.config.ts, searched upwards)
+  --json              machine-readable output (build, status, explain)
+  -v, --verbose       replay cached steps' logs
+  --profile FILE      write a Chrome trace of the run (open in Perfetto)
+  --debug             stack traces on errors
+`;
+
+export async function main(argv: string[], io: Io, signal: AbortSignal): Promise<number> {
+  const name = argv[0];
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(HELP);
+    return name ? 0 : 2;
+  }
+  let debug = argv.includes('--debug');
+  try {
+    const load = COMMANDS[name];
+    if (!load) throw errors.unknownCommand(name);
+    const cmd = await load();
+    let parsed: Parsed;
+    try {
+      parsed = parseArgs({ args: argv.slice(1), options: { ...GLOBAL, ...cmd.options }, allowPositionals: true, strict: true }) as Parsed;
+    } catch (e) {
+      throw errors.badOption(`${(e as Error).message} (usage: ${cmd.usage})`);
+    }
+    debug = !!parsed.values.debug;
+    if (parsed.values.help) {
+      io.out(`usage: ${cmd.usage}\n${cmd.summary}`);
+      return 0;
+    }
+    const profiler = typeof parsed.values.profile === 'string' ? new Profiler() : undefined;
+    try {
+      return await cmd.run(parsed, { io, profiler, signal, warn: (m) => io.err(`netboot: warning: ${m}`) });
+    } finally {
+      if (profiler) profiler.write(parsed.values.profile as string);
+    }
+  } catch (e) {
+    return report(e, io, debug, signal);
+  }
+}
+
+/** One clear message (and its details) on stderr; a stack trace only with --debug. */
+export function report(e: unknown, io: Io, debug: boolean, signal?: AbortSignal): number {
+  if (signal?.aborted && !(isNetbootError(e) && e.code !== 'INTERRUPTED')) e = errors.interrupted(String(signal.reason ?? 'signal'));
+  if (isNetbootError(e)) {
+    io.err(`netboot: error [${e.code}]: ${e.message}`);
+    for (const d of e.details) io.err(`  ${d}`);
+    if (debug && (e.cause ?? e.stack)) io.err(String((e.cause as Error)?.stack ?? e.stack));
+    return e.code === 'INTERRUPTED' ? 130 : e.exitCode;
+  }
+  io.err(`netboot: internal error: ${(e as Error)?.message ?? String(e)}`);
+  if (debug) io.err(String((e as Error)?.stack ?? ''));
+  else io.err('  (run again with --debug for a stack trace)');
+  return 1;
+}
+
+export { NetbootError };

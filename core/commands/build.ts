@@ -1,0 +1,127 @@
+import { registerBuild } from '../../cache/lock.js';
+import type { Command, CommandContext, Parsed } from '../cli.js';
+import { Engine, type StepReport } from '../engine.js';
+import { errors } from '../errors.js';
+import type { HostGraph } from '../graph.js';
+import { listrReporter, PlainReporter, type Reporter } from '../progress.js';
+import { Session } from '../session.js';
+
+export interface RunResult {
+  session: Session;
+  graphs: HostGraph[];
+  reports: StepReport[];
+}
+
+function jobsOf(v: unknown): number {
+  if (v === undefined) return Session.defaultJobs();
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw errors.badOption(`--jobs: "${v}" is not a positive integer`);
+  return n;
+}
+
+/** Opens the session, expands the selected hosts and runs the engine in the given mode. */
+export async function runEngine(args: Parsed, ctx: CommandContext, mode: 'build' | 'plan', hostsFrom: string[], all: boolean, quiet = false): Promise<RunResult> {
+  const { io, profiler } = ctx;
+  const session = await Session.open({ config: args.values.config as string | undefined, cwd: io.cwd, profiler, warn: ctx.warn });
+  const hosts = session.select(hostsFrom, all);
+  const graphs = hosts.map((h) => session.graph(h));
+  const json = !!args.values.json;
+  let reporter: Reporter;
+  if (quiet || json) reporter = { running() {}, step() {}, replay() {}, done: async () => {} };
+  else if (mode === 'build' && io.isTTY && !io.env.CI) reporter = await listrReporter(new Map(graphs.map((g) => [g.host.name, g.order.map((n) => n.id)])));
+  else reporter = new PlainReporter(io.out);
+  const tools = await session.tools();
+  const engine = new Engine({
+    cache: session.cache,
+    tools,
+    jobs: jobsOf(args.values.jobs),
+    offline: !!args.values.offline,
+    mode,
+    verbose: !!args.values.verbose,
+    sourceDateEpoch: session.config.sourceDateEpoch,
+    baseDir: session.config.dir,
+    reporter,
+    signal: ctx.signal,
+    profiler,
+  });
+  const registration = mode === 'build' ? await registerBuild(session.cache.dir('locks'), ctx.signal) : undefined;
+  try {
+    const reports = profiler ? await profiler.time('engine', 'build', () => engine.run(graphs)) : await engine.run(graphs);
+    await reporter.done();
+    return { session, graphs, reports };
+  } finally {
+    await registration?.release();
+  }
+}
+
+function summary(reports: StepReport[]): string {
+  const count = (o: StepReport['outcome']) => reports.filter((r) => r.outcome === o).length;
+  return `${reports.length} steps: ${count('ran')} ran, ${count('cached')} cached` +
+    (count('stale') ? `, ${count('stale')} would run` : '') +
+    (count('failed') ? `, ${count('failed')} failed` : '') +
+    (count('skipped') ? `, ${count('skipped')} skipped` : '');
+}
+
+export function reportsJson(reports: StepReport[]) {
+  return reports.map((r) => ({
+    host: r.host,
+    step: r.step,
+    plugin: r.plugin,
+    outcome: r.outcome,
+    key: r.key ?? null,
+    durationMs: r.durationMs,
+    reasons: r.reasons,
+    outputs: r.outputs ?? null,
+    error: r.error ? { code: r.error.code, message: r.error.message, details: r.error.details } : null,
+  }));
+}
+
+const buildOptions = {
+  all: { type: 'boolean', short: 'a' },
+  jobs: { type: 'string', short: 'j' },
+  offline: { type: 'boolean' },
+  'dry-run': { type: 'boolean', short: 'n' },
+} as const;
+
+export const build: Command = {
+  summary: 'Build the named hosts (or --all). Steps whose key is cached do not run.',
+  usage: 'netboot build <host...> | --all [--jobs N] [--offline] [--dry-run] [--json] [--verbose] [--profile FILE]',
+  options: buildOptions,
+  async run(args, ctx) {
+    const dry = !!args.values['dry-run'];
+    const { reports } = await runEngine(args, ctx, dry ? 'plan' : 'build', args.positionals, !!args.values.all);
+    const failed = reports.filter((r) => r.outcome === 'failed');
+    if (args.values.json) ctx.io.out(JSON.stringify({ ok: failed.length === 0, dryRun: dry, steps: reportsJson(reports) }, null, 2));
+    else ctx.io.out(summary(reports));
+    if (!failed.length) return 0;
+    if (!args.values.json)
+      for (const f of failed) {
+        ctx.io.err(`netboot: error [${f.error!.code}]: ${f.error!.message}`);
+        for (const d of f.error!.details) ctx.io.err(`  ${d}`);
+      }
+    return 1;
+  },
+};
+
+export const status: Command = {
+  summary: 'Say which steps are stale and why, without running anything.',
+  usage: 'netboot status [host...] [--json] [--offline]',
+  options: { offline: { type: 'boolean' } },
+  async run(args, ctx) {
+    const { reports } = await runEngine(args, ctx, 'plan', args.positionals, args.positionals.length === 0, true);
+    if (args.values.json) {
+      ctx.io.out(JSON.stringify({ steps: reportsJson(reports) }, null, 2));
+      return reports.some((r) => r.outcome === 'failed') ? 1 : 0;
+    }
+    for (const host of [...new Set(reports.map((r) => r.host))]) {
+      const mine = reports.filter((r) => r.host === host);
+      const stale = mine.filter((r) => r.outcome !== 'cached');
+      ctx.io.out(`${host}: ${stale.length ? `${stale.length} of ${mine.length} steps stale` : `up to date (${mine.length} steps)`}`);
+      for (const r of stale) {
+        const why = r.error ? `${r.error.code}: ${r.error.message}` : r.reasons.join('; ') || 'not in the cache';
+        ctx.io.out(`  ${r.step}: ${r.outcome === 'failed' ? 'cannot tell' : 'would run'}: ${why}`);
+      }
+    }
+    return reports.some((r) => r.outcome === 'failed') ? 1 : 0;
+  },
+};

@@ -1,0 +1,148 @@
+import { homedir } from 'node:os';
+import { isIPv4 } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { errors } from './errors.js';
+import type { AnyPlugin, HostInfo } from './plugin.js';
+import type { Recipe, RecipeHooks } from './recipe.js';
+import { isPlainObject, parseShape, type Issues } from './schema.js';
+
+export interface ResolvedHost {
+  name: string;
+  info: HostInfo;
+  recipe: Recipe<any>;
+  params: Record<string, unknown>;
+}
+
+export interface ResolvedConfig {
+  file: string;
+  dir: string;
+  cache: string;
+  san: { server: string; tftp: string; nfs: string; nbd: string; conf: string };
+  sourceDateEpoch: number;
+  hosts: Map<string, ResolvedHost>;
+  plugins: AnyPlugin[];
+  recipes: Map<string, Recipe<any>>;
+  extend: Record<string, RecipeHooks>;
+  warnings: string[];
+}
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const TOP_KEYS = new Set(['cache', 'san', 'sourceDateEpoch', 'hosts', 'plugins', 'recipes', 'extend']);
+const SAN_KEYS = ['server', 'tftp', 'nfs', 'nbd', 'conf'] as const;
+const HOST_KEYS = new Set(['recipe', 'mac', 'ip', 'params', 'description']);
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.XDG_CACHE_HOME || resolve(homedir(), '.cache'), 'netboot');
+}
+
+/**
+ * Checks a loaded config and resolves it: paths made absolute (relative to the config file),
+ * each host's params parsed against its recipe. Every problem names its field; all are reported.
+ */
+export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>[]): ResolvedConfig {
+  const dir = dirname(file);
+  const issues: Issues = { errors: [], warnings: [] };
+  const err = (m: string) => issues.errors.push(m);
+  if (!isPlainObject(raw)) throw errors.configInvalid(file, ['the default export is not an object (use export default defineConfig({...}))']);
+  for (const k of Object.keys(raw)) if (!TOP_KEYS.has(k)) issues.warnings.push(`${k}: unknown key (ignored)`);
+
+  const str = (v: unknown, path: string, fallback: string) => {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'string' || v === '') return void err(`${path}: ${JSON.stringify(v)} is not a path`), fallback;
+    return v;
+  };
+
+  const cache = raw.cache === undefined ? defaultCacheDir() : resolve(dir, str(raw.cache, 'cache', '.netboot/cache'));
+  const sanRaw = raw.san === undefined ? {} : raw.san;
+  const san = { server: '10.0.2.2', tftp: 'san/tftp', nfs: 'san/nfs', nbd: 'san/nbd', conf: 'san/conf' };
+  if (!isPlainObject(sanRaw)) err(`san: ${JSON.stringify(sanRaw)} is not an object`);
+  else {
+    for (const k of Object.keys(sanRaw)) if (!(SAN_KEYS as readonly string[]).includes(k)) issues.warnings.push(`san.${k}: unknown key (ignored)`);
+    san.server = str(sanRaw.server, 'san.server', san.server);
+    if (!isIPv4(san.server)) err(`san.server: "${san.server}" is not an IPv4 address (clients have no DNS at boot)`);
+    for (const k of ['tftp', 'nfs', 'nbd', 'conf'] as const) san[k] = resolve(dir, str(sanRaw[k], `san.${k}`, san[k]));
+  }
+
+  let sourceDateEpoch = 0;
+  if (raw.sourceDateEpoch !== undefined) {
+    if (typeof raw.sourceDateEpoch !== 'number' || !Number.isInteger(raw.sourceDateEpoch) || raw.sourceDateEpoch < 0)
+      err(`sourceDateEpoch: ${JSON.stringify(raw.sourceDateEpoch)} is not a non-negative integer`);
+    else sourceDateEpoch = raw.sourceDateEpoch;
+  }
+
+  const plugins: AnyPlugin[] = [];
+  if (raw.plugins !== undefined) {
+    if (!Array.isArray(raw.plugins)) err('plugins: not a list');
+    else
+      raw.plugins.forEach((pl, i) => {
+        if (!pl || typeof pl !== 'object' || !(pl as AnyPlugin).__plugin) return err(`plugins[${i}]: not a plugin (wrap it in definePlugin)`);
+        if (plugins.some((q) => q.name === (pl as AnyPlugin).name)) throw errors.duplicatePlugin((pl as AnyPlugin).name);
+        plugins.push(pl as AnyPlugin);
+      });
+  }
+
+  const recipes = new Map(builtins.map((r) => [r.name, r]));
+  if (raw.recipes !== undefined) {
+    if (!Array.isArray(raw.recipes)) err('recipes: not a list');
+    else
+      raw.recipes.forEach((r, i) => {
+        if (!r || typeof r !== 'object' || !(r as Recipe).__recipe) return err(`recipes[${i}]: not a recipe (wrap it in defineRecipe)`);
+        recipes.set((r as Recipe).name, r as Recipe);
+      });
+  }
+
+  const extend: Record<string, RecipeHooks> = {};
+  if (raw.extend !== undefined) {
+    if (!isPlainObject(raw.extend)) err('extend: not an object');
+    else
+      for (const [name, hooks] of Object.entries(raw.extend)) {
+        if (!recipes.has(name)) throw errors.unknownRecipe(`extend.${name}`, name, [...recipes.keys()]);
+        if (!isPlainObject(hooks) || (hooks.after !== undefined && !isPlainObject(hooks.after))) {
+          err(`extend.${name}: expected { after: { stepId: (step, r) => ... } }`);
+          continue;
+        }
+        for (const [step, fn] of Object.entries(hooks.after ?? {}))
+          if (typeof fn !== 'function') err(`extend.${name}.after.${step}: not a function`);
+        extend[name] = hooks as RecipeHooks;
+      }
+  }
+
+  const hosts = new Map<string, ResolvedHost>();
+  const byMac = new Map<string, string>();
+  const byIp = new Map<string, string>();
+  if (!isPlainObject(raw.hosts)) err('hosts: required object of hosts is missing');
+  else
+    for (const [name, h] of Object.entries(raw.hosts)) {
+      const at = `hosts.${name}`;
+      if (!HOST_NAME.test(name)) {
+        err(`${at}: "${name}" is not a valid host name (letters, digits, '.', '_', '-')`);
+        continue;
+      }
+      if (!isPlainObject(h)) {
+        err(`${at}: not an object`);
+        continue;
+      }
+      for (const k of Object.keys(h)) if (!HOST_KEYS.has(k)) issues.warnings.push(`${at}.${k}: unknown key (ignored)`);
+      const mac = typeof h.mac === 'string' && MAC.test(h.mac) ? h.mac.toLowerCase() : undefined;
+      if (!mac) err(`${at}.mac: ${JSON.stringify(h.mac)} is not a MAC address`);
+      const ip = typeof h.ip === 'string' && isIPv4(h.ip) ? h.ip : undefined;
+      if (!ip) err(`${at}.ip: ${JSON.stringify(h.ip)} is not an IPv4 address`);
+      if (mac && byMac.has(mac)) throw errors.duplicateAddress('MAC', mac, byMac.get(mac)!, name);
+      if (ip && byIp.has(ip)) throw errors.duplicateAddress('IP', ip, byIp.get(ip)!, name);
+      if (mac) byMac.set(mac, name);
+      if (ip) byIp.set(ip, name);
+      if (typeof h.recipe !== 'string') {
+        err(`${at}.recipe: required recipe name is missing`);
+        continue;
+      }
+      const recipe = recipes.get(h.recipe);
+      if (!recipe) throw errors.unknownRecipe(`${at}.recipe`, h.recipe, [...recipes.keys()]);
+      const params = parseShape(recipe.params ?? {}, h.params, `${at}.params`, issues);
+      if (mac && ip && params)
+        hosts.set(name, { name, recipe, params, info: { name, mac, ip, server: san.server } });
+    }
+
+  if (issues.errors.length) throw errors.configInvalid(file, issues.errors);
+  return { file, dir, cache, san, sourceDateEpoch, hosts, plugins, recipes, extend, warnings: issues.warnings };
+}

@@ -1,0 +1,52 @@
+import type { BuiltinRecipes } from '../pipelines/index.js';
+import type { AnyPlugin } from './plugin.js';
+import type { Recipe, RecipeHooks } from './recipe.js';
+import type { ShapeIn } from './schema.js';
+
+export interface SanConfig {
+  /** Address the diskless clients use to reach the SAN (TFTP next-server, NFS/NBD server). */
+  server?: string;
+  /** Local directory (or, once remote targets exist, ssh://user@host/path) for each root. */
+  tftp?: string;
+  nfs?: string;
+  nbd?: string;
+  conf?: string;
+}
+
+type ParamsIn<R> = R extends Recipe<infer S, any> ? ShapeIn<S> : never;
+
+type HostFor<Name extends string, R> = {
+  recipe: Name;
+  /** The boot interface's MAC address, aa:bb:cc:dd:ee:ff. */
+  mac: string;
+  /** The host's IPv4 address. */
+  ip: string;
+  description?: string;
+} & ({} extends ParamsIn<R> ? { params?: ParamsIn<R> } : { params: ParamsIn<R> });
+
+type RecipeMap<R extends readonly Recipe<any, string>[]> = BuiltinRecipes & { [X in R[number] as X['name']]: X };
+
+export type HostConfig<M = BuiltinRecipes> = { [K in keyof M & string]: HostFor<K, M[K]> }[keyof M & string];
+
+export interface NetbootConfig<R extends readonly Recipe<any, string>[] = []> {
+  /** Cache directory, relative to the config file. Default: $XDG_CACHE_HOME/netboot (~/.cache/netboot). */
+  cache?: string;
+  san?: SanConfig;
+  /** Timestamp (seconds) that every archive and image netboot writes is clamped to. Default 0. */
+  sourceDateEpoch?: number;
+  hosts: Record<string, HostConfig<RecipeMap<R>>>;
+  /** Your own plugins, so `netboot ls` lists them and their names stay unique. */
+  plugins?: AnyPlugin[];
+  /** Your own recipes, usable as `recipe:` of a host. */
+  recipes?: R;
+  /** Steps to add to a recipe: `extend: { 'recipe-name': { after: { stepId: (step, r) => ... } } }`. */
+  extend?: { [K in keyof RecipeMap<R>]?: RecipeHooks };
+}
+
+/**
+ * Declares netboot's configuration. An identity helper: it returns its argument, and gives
+ * editors the types (each host's `params` are checked against its recipe's declaration).
+ */
+export function defineConfig<const R extends readonly Recipe<any, string>[] = []>(config: NetbootConfig<R>): NetbootConfig<R> {
+  return config;
+}

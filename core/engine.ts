@@ -1,0 +1,267 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../cache/atomic.js';
+import { digestLocal } from '../cache/local-digest.js';
+import { acquire } from '../cache/lock.js';
+import type { ActionRecord, Cache, KeyParts } from '../cache/store.js';
+import { canonicalJson, sha256 } from './canonical.js';
+import { errors, isNetbootError, type NetbootError } from './errors.js';
+import { executeStep } from './executor.js';
+import type { HostGraph } from './graph.js';
+import { actionKey, diffParts } from './keys.js';
+import { toolSpec, type Artifact } from './plugin.js';
+import type { Profiler } from './profile.js';
+import type { Reporter } from './progress.js';
+import type { StepNode } from './recipe.js';
+import type { ToolVersions } from './tools.js';
+
+export type Outcome = 'cached' | 'ran' | 'failed' | 'skipped' | 'stale';
+
+export interface StepReport {
+  host: string;
+  step: string;
+  plugin: string;
+  key?: string;
+  outcome: Outcome;
+  durationMs: number;
+  /** Why it ran or would run: what changed in its key since the host's last build. */
+  reasons: string[];
+  outputs?: Record<string, Artifact>;
+  error?: NetbootError;
+}
+
+export interface HostHistory {
+  v: 1;
+  steps: Record<string, { key: string; parts: KeyParts; outcome: Outcome; reasons: string[]; outputs: Record<string, Artifact> }>;
+}
+
+export interface EngineOptions {
+  cache: Cache;
+  tools: ToolVersions;
+  jobs: number;
+  offline: boolean;
+  /** build: run what missed; plan: compute keys and say what would run, running nothing. */
+  mode: 'build' | 'plan';
+  verbose: boolean;
+  sourceDateEpoch: number;
+  /** Relative paths in params (local sources) are relative to this: the config's directory. */
+  baseDir: string;
+  reporter: Reporter;
+  signal: AbortSignal;
+  profiler?: Profiler;
+}
+
+interface Resolved {
+  outputs?: Record<string, Artifact>;
+  report: StepReport;
+}
+
+class Semaphore {
+  private waiting: (() => void)[] = [];
+  private free: number[];
+  constructor(n: number) {
+    this.free = Array.from({ length: Math.max(1, n) }, (_, i) => i);
+  }
+  async take(): Promise<number> {
+    while (!this.free.length) await new Promise<void>((r) => this.waiting.push(r));
+    return this.free.shift()!;
+  }
+  give(slot: number) {
+    this.free.push(slot);
+    this.waiting.shift()?.();
+  }
+}
+
+export class Engine {
+  private readonly sem: Semaphore;
+  private readonly byKey = new Map<string, Promise<ActionRecord>>();
+  private readonly fingerprints = new Map<string, Promise<string>>();
+  private failed = false;
+
+  constructor(private readonly o: EngineOptions) {
+    this.sem = new Semaphore(o.jobs);
+  }
+
+  /** Resolves every step of the given graphs (restricted to `only` when given), in parallel where the graph allows. */
+  async run(graphs: HostGraph[], only?: Map<string, Set<string>>): Promise<StepReport[]> {
+    const all: Promise<Resolved>[] = [];
+    const histories = new Map<string, HostHistory>();
+    for (const g of graphs) histories.set(g.host.name, await readHistory(this.o.cache, g.host.name));
+    const perHost = graphs.map((g) => {
+      const results = new Map<string, Promise<Resolved>>();
+      const hist = histories.get(g.host.name)!;
+      for (const node of g.order) {
+        if (only?.get(g.host.name) && !only.get(g.host.name)!.has(node.id)) continue;
+        const p = this.resolve(g, node, results, hist);
+        results.set(node.id, p);
+        all.push(p);
+      }
+      return { g, results };
+    });
+    const reports = (await Promise.all(all)).map((r) => r.report);
+    if (this.o.mode === 'build')
+      for (const { g, results } of perHost) {
+        const hist = histories.get(g.host.name)!;
+        for (const r of await Promise.all(results.values())) {
+          const rep = r.report;
+          if (rep.key && rep.outputs && (rep.outcome === 'cached' || rep.outcome === 'ran'))
+            hist.steps[rep.step] = { key: rep.key, parts: (await this.o.cache.readAction(rep.key))!.parts, outcome: rep.outcome, reasons: rep.reasons, outputs: rep.outputs };
+        }
+        await writeFileAtomic(join(this.o.cache.dir('hosts'), `${g.host.name}.json`), JSON.stringify(hist));
+      }
+    await this.o.tools.save();
+    return reports;
+  }
+
+  private async resolve(g: HostGraph, node: StepNode, results: Map<string, Promise<Resolved>>, hist: HostHistory): Promise<Resolved> {
+    const host = g.host;
+    const report: StepReport = { host: host.name, step: node.id, plugin: `${node.plugin.name}@${node.plugin.version}`, outcome: 'skipped', durationMs: 0, reasons: [] };
+    const inputs: Record<string, Artifact> = {};
+    for (const [name, ref] of Object.entries(node.inputs)) {
+      const up = await results.get(ref.step)!;
+      const art = up.outputs?.[ref.output];
+      if (!art) {
+        report.outcome = up.report.outcome === 'stale' ? 'stale' : 'skipped';
+        report.reasons = [`input ${name} comes from ${ref.step}, which ${up.report.outcome === 'stale' ? 'will run first' : 'did not complete'}`];
+        this.o.reporter.step(report);
+        return { report };
+      }
+      inputs[name] = art;
+    }
+    const t0 = Date.now();
+    try {
+      const parts = await this.keyParts(g, node, inputs);
+      const key = actionKey(parts);
+      report.key = key;
+      const prev = hist.steps[node.id];
+      report.reasons = prev ? (prev.key === key ? [] : diffParts(prev.parts, parts)) : ['first build of this step for this host'];
+      let rec = await this.hit(key);
+      if (rec) {
+        report.outcome = 'cached';
+        if (prev?.key === key) report.reasons = prev.reasons;
+      } else if (this.o.mode === 'plan') {
+        report.outcome = 'stale';
+        if (prev?.key === key) report.reasons = ['its cache entry is gone (gc or verify removed it)'];
+      } else {
+        if (this.failed) {
+          report.reasons = ['not started: another step failed'];
+          this.o.reporter.step(report);
+          return { report };
+        }
+        let p = this.byKey.get(key);
+        if (!p) this.byKey.set(key, (p = this.execute(g, node, inputs, parts, key)));
+        rec = await p;
+        report.outcome = 'ran';
+      }
+      if (rec) {
+        report.outputs = rec.outputs;
+        if (report.outcome === 'cached' && this.o.verbose && rec.log) this.o.reporter.replay(report, await readFile(this.o.cache.objectPath(rec.log), 'utf8'));
+      }
+    } catch (e) {
+      if (!isNetbootError(e)) throw e;
+      this.failed = true;
+      report.outcome = 'failed';
+      report.error = e;
+    }
+    report.durationMs = Date.now() - t0;
+    this.o.reporter.step(report);
+    return { outputs: report.outputs, report };
+  }
+
+  /** A record counts as a hit only if every artifact it names is present. */
+  private async hit(key: string): Promise<ActionRecord | undefined> {
+    const rec = await this.o.cache.readAction(key);
+    if (!rec) return undefined;
+    for (const a of Object.values(rec.outputs)) if (!(await this.o.cache.hasArtifact(a))) return undefined;
+    return rec;
+  }
+
+  private async keyParts(g: HostGraph, node: StepNode, inputs: Record<string, Artifact>): Promise<KeyParts> {
+    const tools: Record<string, string> = {};
+    for (const t of node.plugin.tools ?? []) {
+      const spec = toolSpec(t);
+      const v = await this.o.tools.version(spec);
+      if (v === undefined) throw errors.missingTool(spec.name, spec.package, g.host.name, node.id);
+      tools[spec.name] = v;
+    }
+    const inputParts: KeyParts['inputs'] = {};
+    for (const [name, a] of Object.entries(inputs))
+      inputParts[name] = a.kind === 'file' ? { kind: 'file', digest: a.digest, mode: a.mode } : { kind: 'tree', digest: a.digest };
+    return {
+      plugin: node.plugin.name,
+      version: node.plugin.version,
+      params: node.params,
+      inputs: inputParts,
+      tools,
+      fingerprint: node.plugin.fingerprint ? await this.fingerprint(g, node) : null,
+      env: { sourceDateEpoch: this.o.sourceDateEpoch },
+    };
+  }
+
+  private fingerprint(g: HostGraph, node: StepNode): Promise<string> {
+    const id = sha256(canonicalJson({ plugin: node.plugin.name, params: node.params }));
+    let p = this.fingerprints.get(id);
+    if (p) return p;
+    const file = join(this.o.cache.dir('fingerprints'), `${id}.json`);
+    p = (async () => {
+      if (this.o.offline) {
+        const last = await readFile(file, 'utf8').then((t) => JSON.parse(t).value as string, () => undefined);
+        if (last === undefined) throw errors.noOfflineFingerprint(g.host.name, node.id);
+        return last;
+      }
+      let value: string;
+      try {
+        value = String(
+          await node.plugin.fingerprint!({
+            params: structuredClone(node.params),
+            signal: this.o.signal,
+            digestPath: (path) => digestLocal(this.o.cache.dir('statcache'), resolve(this.o.baseDir, path)),
+          }),
+        );
+      } catch (e) {
+        throw errors.fingerprintFailed(g.host.name, node.id, (e as Error).message, e);
+      }
+      await writeFileAtomic(file, JSON.stringify({ value, at: new Date().toISOString() }));
+      return value;
+    })();
+    this.fingerprints.set(id, p);
+    return p;
+  }
+
+  private async execute(g: HostGraph, node: StepNode, inputs: Record<string, Artifact>, parts: KeyParts, key: string): Promise<ActionRecord> {
+    const slot = await this.sem.take();
+    try {
+      this.o.signal.throwIfAborted();
+      // Another process may be building the same key: wait for it rather than doing it twice.
+      let found: ActionRecord | undefined;
+      const lock = await acquire(join(this.o.cache.dir('locks'), `${key}.lock`), {
+        signal: this.o.signal,
+        whileWaiting: async () => !!(found = await this.hit(key)),
+      });
+      if (!lock) return found!;
+      try {
+        const again = await this.hit(key);
+        if (again) return again;
+        this.o.reporter.running(g.host.name, node.id);
+        const start = Date.now();
+        const rec = await executeStep({ cache: this.o.cache, host: g.host, node, inputs, parts, key, signal: this.o.signal, baseDir: this.o.baseDir });
+        this.o.profiler?.span(`${g.host.name}/${node.id}`, node.plugin.name, start, Date.now(), slot);
+        return rec;
+      } finally {
+        await lock.release();
+      }
+    } finally {
+      this.sem.give(slot);
+    }
+  }
+}
+
+export async function readHistory(cache: Cache, host: string): Promise<HostHistory> {
+  try {
+    const h = JSON.parse(await readFile(join(cache.dir('hosts'), `${host}.json`), 'utf8')) as HostHistory;
+    if (h.v === 1) return h;
+  } catch {
+    // never built
+  }
+  return { v: 1, steps: {} };
+}

@@ -1,0 +1,97 @@
+// Every error a user can cause is built here, so codes stay stable and messages stay uniform.
+// Tests assert on `code`; the wording may change.
+
+export type ErrorKind = 'usage' | 'config' | 'build' | 'internal';
+
+export class NetbootError extends Error {
+  readonly code: string;
+  readonly kind: ErrorKind;
+  /** Extra lines printed under the message (log tail, hints). */
+  readonly details: string[];
+  constructor(code: string, kind: ErrorKind, message: string, details: string[] = [], cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'NetbootError';
+    this.code = code;
+    this.kind = kind;
+    this.details = details;
+  }
+  /** 2 for usage and config errors, 1 for anything that failed while building. */
+  get exitCode(): number {
+    return this.kind === 'usage' || this.kind === 'config' ? 2 : 1;
+  }
+}
+
+const make = (code: string, kind: ErrorKind) =>
+  (message: string, details: string[] = [], cause?: unknown) => new NetbootError(code, kind, message, details, cause);
+
+const usage = (code: string) => make(code, 'usage');
+const config = (code: string) => make(code, 'config');
+const build = (code: string) => make(code, 'build');
+
+export const errors = {
+  // usage
+  unknownCommand: (name: string) => usage('UNKNOWN_COMMAND')(`unknown command "${name}" (see "netboot --help")`),
+  badOption: (msg: string) => usage('BAD_OPTION')(msg),
+  unknownHost: (name: string, known: string[]) =>
+    usage('UNKNOWN_HOST')(`unknown host "${name}"; configured hosts: ${known.join(', ') || '(none)'}`),
+  unknownStep: (host: string, step: string, known: string[]) =>
+    usage('UNKNOWN_STEP')(`host ${host} has no step "${step}"; its steps: ${known.join(', ')}`),
+  noHostsSelected: () => usage('NO_HOSTS')('name at least one host, or pass --all'),
+
+  // config
+  configNotFound: (from: string) =>
+    config('CONFIG_NOT_FOUND')(`no netboot.config.ts (or .js/.mjs) found from ${from} upwards; pass --config PATH`),
+  configLoad: (file: string, msg: string, cause?: unknown) =>
+    config('CONFIG_LOAD')(`${file}: cannot load the config: ${msg}`, [], cause),
+  configInvalid: (file: string, problems: string[]) =>
+    config('CONFIG_INVALID')(`${file}: ${problems[0]}`, problems.slice(1)),
+  badValue: (path: string, msg: string) => config('CONFIG_INVALID')(`${path}: ${msg}`),
+  unknownRecipe: (path: string, name: string, known: string[]) =>
+    config('UNKNOWN_RECIPE')(`${path}: unknown recipe "${name}"; known recipes: ${known.join(', ')}`),
+  duplicateAddress: (what: 'MAC' | 'IP', value: string, a: string, b: string) =>
+    config('DUPLICATE_ADDRESS')(`hosts.${b}.${what === 'MAC' ? 'mac' : 'ip'}: ${what} ${value} is already used by host ${a}`),
+  duplicatePlugin: (name: string) => config('DUPLICATE_PLUGIN')(`plugins: two plugins are named "${name}"`),
+  badHook: (path: string, msg: string) => config('BAD_HOOK')(`${path}: ${msg}`),
+
+  // graph (recipe bugs or hooks the user wrote): found before anything runs
+  graphCycle: (host: string, cycle: string[]) =>
+    config('GRAPH_CYCLE')(`host ${host}: the steps form a cycle: ${cycle.join(' -> ')}`),
+  missingInput: (host: string, step: string, input: string, ref: string) =>
+    config('MISSING_INPUT')(`host ${host}, step ${step}: input "${input}" refers to ${ref}, which no step produces`),
+  duplicateStep: (host: string, step: string) => config('DUPLICATE_STEP')(`host ${host}: two steps are named "${step}"`),
+
+  // build
+  missingTool: (tool: string, pkg: string | undefined, host: string, step: string) =>
+    build('MISSING_TOOL')(
+      `host ${host}, step ${step}: host tool "${tool}" is not installed` + (pkg ? ` (Debian package ${pkg})` : ''),
+    ),
+  stepFailed: (host: string, step: string, msg: string, tail: string[], logPath: string | undefined, cause?: unknown) =>
+    build('STEP_FAILED')(
+      `host ${host}, step ${step} failed: ${msg}`,
+      [...(tail.length ? ['last log lines:', ...tail.map((l) => '  ' + l)] : []), ...(logPath ? [`full log: ${logPath}`] : [])],
+      cause,
+    ),
+  missingOutput: (host: string, step: string, output: string, kind: string) =>
+    build('MISSING_OUTPUT')(`host ${host}, step ${step}: the plugin did not produce its ${kind} output "${output}"`),
+  inputModified: (host: string, step: string, input: string) =>
+    build('INPUT_MODIFIED')(`host ${host}, step ${step}: the step changed its read-only input "${input}"`),
+  fingerprintFailed: (host: string, step: string, msg: string, cause?: unknown) =>
+    build('FINGERPRINT_FAILED')(
+      `host ${host}, step ${step}: cannot compute the upstream fingerprint: ${msg} (use --offline to reuse the last one)`,
+      [],
+      cause,
+    ),
+  noOfflineFingerprint: (host: string, step: string) =>
+    build('NO_OFFLINE_FINGERPRINT')(`host ${host}, step ${step}: --offline, but this step has never been fingerprinted online`),
+  archiveTooLarge: (path: string, size: number, format: string) =>
+    build('ARCHIVE_ENTRY_TOO_LARGE')(`${path}: ${size} bytes does not fit in a ${format} archive entry (limit 4 GiB - 1)`),
+  sourceMissing: (path: string) => build('SOURCE_MISSING')(`${path}: no such file or directory`),
+  interrupted: (signal: string) => build('INTERRUPTED')(`interrupted by ${signal}; the cache is consistent`),
+  cacheLocked: (path: string, msg: string) => build('CACHE_LOCKED')(`${path}: ${msg}`),
+  cacheCorrupt: (count: number) => build('CACHE_CORRUPT')(`cache verify found ${count} corrupt entr${count === 1 ? 'y' : 'ies'} (quarantined)`),
+  diskFull: (path: string) => build('DISK_FULL')(`${path}: no space left on device; nothing was added to the cache`),
+};
+
+export function isNetbootError(e: unknown): e is NetbootError {
+  return e instanceof NetbootError;
+}

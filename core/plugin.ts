@@ -1,0 +1,132 @@
+import type { Shell } from 'zx';
+import type { Shape, ShapeIn, ShapeOut } from './schema.js';
+
+/** What a step can produce: one regular file, or a directory tree (modes, owners, links kept). */
+export type OutputKind = 'file' | 'tree';
+export type Produces = Record<string, OutputKind>;
+
+export interface FileArtifact {
+  kind: 'file';
+  /** sha256 of the contents */
+  digest: string;
+  size: number;
+  /** permission bits (0o7777) */
+  mode: number;
+}
+export interface TreeArtifact {
+  kind: 'tree';
+  /** sha256 of the tree's canonical manifest */
+  digest: string;
+  size: number;
+  files: number;
+}
+export type Artifact = FileArtifact | TreeArtifact;
+
+/** An input as a step sees it: a path it must treat as read-only. */
+export type InputArtifact = Artifact & { path: string };
+
+export interface ToolSpec {
+  /** Program name looked up on PATH (or an absolute path). */
+  name: string;
+  /** Debian package that provides it, named in the missing-tool error. */
+  package?: string;
+  /** Arguments that make it print its version (default --version). */
+  versionArgs?: string[];
+}
+
+export interface HostInfo {
+  name: string;
+  mac: string;
+  ip: string;
+  /** Address clients use to reach the SAN. */
+  server: string;
+}
+
+export interface StepLogger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+/** One entry of a tree's manifest (owners and modes as recorded). */
+export type { ManifestEntry as TreeEntry } from '../cache/tree.js';
+import type { ManifestEntry as TreeEntry } from '../cache/tree.js';
+
+export interface StepContext<P, I extends string, O extends Produces> {
+  host: HostInfo;
+  /** Step id inside the host's graph. */
+  step: string;
+  params: P;
+  /** Input artifacts. Read-only: copy a tree (ctx.copyTree) before changing it. */
+  inputs: Record<I, InputArtifact>;
+  /** Where to write each declared output: a file path, or an existing empty directory for trees. */
+  outputs: { [K in keyof O]: string };
+  /** A private scratch directory, removed after the step. */
+  tmp: string;
+  /** zx's $, working in `tmp`, with every command and its output written to the step's log. */
+  $: Shell;
+  log: StepLogger;
+  signal: AbortSignal;
+  /** Clamp for every timestamp the step writes (archives, images). */
+  sourceDateEpoch: number;
+  /** The upstream fingerprint this run was keyed on, if the plugin declares one. */
+  fingerprint?: string;
+  /** A path from the params made absolute: relative paths are relative to the config file. */
+  resolvePath(path: string): string;
+  /** The manifest of an input tree (owners and modes as recorded, sorted by path). */
+  manifest(input: I): Promise<TreeEntry[]>;
+  /** A private, writable copy of an input tree (reflinks where the file system can). */
+  copyTree(input: I, dest: string): Promise<void>;
+}
+
+/** Fingerprints depend on params only, so hosts sharing a step share one upstream check. */
+export interface FingerprintContext<P> {
+  params: P;
+  signal: AbortSignal;
+  /**
+   * The digest of a local file or directory (as an artifact of it would be named). Uses a stat
+   * cache, so unchanged files are not re-read on every build.
+   */
+  digestPath(path: string): Promise<string>;
+}
+
+export interface PluginDefinition<S extends Shape, I extends string, O extends Produces> {
+  /** Unique name; part of every key this plugin's steps get. */
+  name: string;
+  /** Bump when the plugin's output for the same inputs changes: it invalidates its steps. */
+  version: string;
+  description?: string;
+  params?: S;
+  inputs?: readonly I[];
+  produces: O;
+  /** Host programs the plugin runs; their versions enter the key. */
+  tools?: readonly (string | ToolSpec)[];
+  /**
+   * The state of a volatile upstream (e.g. a Debian suite's InRelease digest), computed at every
+   * build. When it changes, the step runs again. `--offline` reuses the last value.
+   */
+  fingerprint?(ctx: FingerprintContext<ShapeOut<S>>): Promise<string> | string;
+  run(ctx: StepContext<ShapeOut<S>, I, O>): Promise<void> | void;
+}
+
+export interface Plugin<S extends Shape = Shape, I extends string = string, O extends Produces = Produces>
+  extends PluginDefinition<S, I, O> {
+  readonly __plugin: true;
+  /** Type-level only: the parameters a step of this plugin accepts. */
+  readonly _paramsIn?: ShapeIn<S>;
+}
+
+export type AnyPlugin = Plugin<any, any, any>;
+
+/**
+ * Declares a plugin. An identity helper: it returns what it is given, typed, so that
+ * `ctx.params`, `ctx.inputs` and `ctx.outputs` are inferred from the declaration.
+ */
+export function definePlugin<S extends Shape = {}, const I extends string = never, const O extends Produces = {}>(
+  def: PluginDefinition<S, I, O>,
+): Plugin<S, I, O> {
+  return Object.assign(def, { __plugin: true as const });
+}
+
+export function toolSpec(t: string | ToolSpec): ToolSpec {
+  return typeof t === 'string' ? { name: t } : t;
+}

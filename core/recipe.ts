@@ -1,0 +1,114 @@
+import { errors } from './errors.js';
+import type { AnyPlugin, HostInfo, Plugin, Produces } from './plugin.js';
+import { parseShape, type Shape, type ShapeIn, type ShapeOut } from './schema.js';
+
+/** A reference to one output of one step. Built by `StepRef.out` or `RecipeBuilder.ref`. */
+export interface ArtifactRef {
+  readonly step: string;
+  readonly output: string;
+}
+
+export interface StepRef<O extends Produces = Produces> {
+  readonly id: string;
+  out<K extends keyof O & string>(name: K): ArtifactRef;
+}
+
+type ParamsOf<P> = P extends Plugin<infer S, any, any> ? ShapeIn<S> : never;
+type InputsOf<P> = P extends Plugin<any, infer I, any> ? I : never;
+type OutputsOf<P> = P extends Plugin<any, any, infer O> ? O : never;
+
+export type StepOptions<P extends AnyPlugin> = {
+  inputs?: { [K in InputsOf<P>]: ArtifactRef };
+} & ({} extends ParamsOf<P> ? { params?: ParamsOf<P> } : { params: ParamsOf<P> });
+
+export interface StepNode {
+  id: string;
+  plugin: AnyPlugin;
+  /** Parameters after validation, defaults applied: exactly what enters the key. */
+  params: Record<string, unknown>;
+  inputs: Record<string, ArtifactRef>;
+}
+
+/**
+ * Runs after the step it is registered for is declared. Whatever it returns replaces that step's
+ * outputs for every later step of the recipe: return a step of your own plugin (its outputs
+ * replace the ones with the same name) or nothing (your step only adds to the graph).
+ */
+export type StepHook = (step: StepRef<any>, r: RecipeBuilder, host: HostInfo) => StepRef<any> | void;
+
+export interface RecipeHooks {
+  after?: Record<string, StepHook>;
+}
+
+export class RecipeBuilder {
+  readonly steps = new Map<string, StepNode>();
+  private readonly replaced = new Map<string, StepRef<any>>();
+  constructor(
+    readonly host: HostInfo,
+    private readonly hooks: RecipeHooks = {},
+  ) {}
+
+  /** Adds a step running `plugin`. Parameters are checked against the plugin's declaration. */
+  step<P extends AnyPlugin>(id: string, plugin: P, ...[opts]: {} extends StepOptions<P> ? [StepOptions<P>?] : [StepOptions<P>]): StepRef<OutputsOf<P>> {
+    if (this.steps.has(id)) throw errors.duplicateStep(this.host.name, id);
+    const issues = { errors: [] as string[], warnings: [] as string[] };
+    const params = parseShape(plugin.params ?? {}, (opts as { params?: unknown })?.params ?? {}, `step ${id} params`, issues);
+    if (issues.errors.length)
+      throw errors.badValue(`host ${this.host.name}, ${issues.errors[0]}`, `plugin ${plugin.name} rejects it`);
+    const inputs: Record<string, ArtifactRef> = {};
+    for (const [name, ref] of Object.entries((opts?.inputs ?? {}) as Record<string, ArtifactRef>)) inputs[name] = this.resolve(ref);
+    this.steps.set(id, { id, plugin, params: params as Record<string, unknown>, inputs });
+    const ref = stepRef<OutputsOf<P>>(id);
+    const hook = this.hooks.after?.[id];
+    if (!hook) return ref;
+    const replacement = hook(ref, this, this.host);
+    if (replacement) this.replaced.set(id, replacement);
+    return ref;
+  }
+
+  /** A reference by name, for steps declared later (or not at all: that is reported before anything runs). */
+  ref(step: string, output: string): ArtifactRef {
+    return { step, output };
+  }
+
+  /** Follows hook replacements, so a recipe's later steps consume what a user's hook put after a step. */
+  private resolve(ref: ArtifactRef): ArtifactRef {
+    const seen = new Set<string>();
+    let cur = ref;
+    for (;;) {
+      const rep = this.replaced.get(cur.step);
+      if (!rep || seen.has(cur.step)) return cur;
+      seen.add(cur.step);
+      const node = this.steps.get(rep.id);
+      if (!node || !(cur.output in node.plugin.produces)) return cur;
+      cur = rep.out(cur.output);
+    }
+  }
+
+  /** The final ref for an output, after hooks: what a recipe hands to publishing. */
+  final(ref: ArtifactRef): ArtifactRef {
+    return this.resolve(ref);
+  }
+}
+
+function stepRef<O extends Produces>(id: string): StepRef<O> {
+  return { id, out: (name) => ({ step: id, output: name }) };
+}
+
+export interface RecipeDefinition<S extends Shape, N extends string = string> {
+  name: N;
+  description?: string;
+  params?: S;
+  /** Declares the steps. Returns the host's products (what gets published), by name. */
+  build(r: RecipeBuilder, params: ShapeOut<S>, host: HostInfo): Record<string, ArtifactRef> | void;
+}
+
+export interface Recipe<S extends Shape = Shape, N extends string = string> extends RecipeDefinition<S, N> {
+  readonly __recipe: true;
+  readonly _paramsIn?: ShapeIn<S>;
+}
+
+/** Declares a recipe: an identity helper that types `params` from its declaration. */
+export function defineRecipe<S extends Shape = {}, const N extends string = string>(def: RecipeDefinition<S, N>): Recipe<S, N> {
+  return Object.assign(def, { __recipe: true as const });
+}

@@ -1,0 +1,136 @@
+// A small schema language for recipe and plugin parameters: one declaration gives the TypeScript
+// type (for defineConfig/definePlugin inference) and the runtime check (which names the field).
+
+export interface Issues {
+  errors: string[];
+  warnings: string[];
+}
+
+export interface Schema<Out, In = Out> {
+  readonly kind: string;
+  readonly description?: string;
+  readonly hasDefault: boolean;
+  /** Never called; carries the input type for inference. */
+  readonly _in?: In;
+  parse(value: unknown, path: string, issues: Issues): Out | undefined;
+  /** A short type description for the config reference and error messages. */
+  readonly type: string;
+  default(value: Out): Schema<Out, In | undefined>;
+  describe(text: string): Schema<Out, In>;
+}
+
+export type Shape = Record<string, Schema<any, any>>;
+export type Infer<S> = S extends Schema<infer O, any> ? O : never;
+export type InferIn<S> = S extends Schema<any, infer I> ? I : never;
+
+type OptionalKeys<T extends Shape> = { [K in keyof T]: undefined extends InferIn<T[K]> ? K : never }[keyof T];
+type RequiredKeys<T extends Shape> = Exclude<keyof T, OptionalKeys<T>>;
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+/** What a user writes (keys with defaults may be left out). */
+export type ShapeIn<T extends Shape> = Simplify<
+  { [K in RequiredKeys<T>]: InferIn<T[K]> } & { [K in OptionalKeys<T>]?: InferIn<T[K]> }
+>;
+/** What a plugin or recipe receives (defaults applied). */
+export type ShapeOut<T extends Shape> = Simplify<{ [K in keyof T]: Infer<T[K]> }>;
+
+function schema<Out, In = Out>(
+  kind: string,
+  type: string,
+  check: (value: unknown, path: string, issues: Issues) => Out | undefined,
+  opts: { description?: string; def?: { value: Out } } = {},
+): Schema<Out, In> {
+  return {
+    kind,
+    type,
+    description: opts.description,
+    hasDefault: opts.def !== undefined,
+    parse(value, path, issues) {
+      if (value === undefined) {
+        if (opts.def) return structuredClone(opts.def.value);
+        if (kind === 'optional') return undefined;
+        issues.errors.push(`${path}: required ${type} is missing`);
+        return undefined;
+      }
+      return check(value, path, issues);
+    },
+    default(value: Out) {
+      return schema<Out, In | undefined>(kind, type, check, { ...opts, def: { value } });
+    },
+    describe(text: string) {
+      return schema<Out, In>(kind, type, check, { ...opts, description: text });
+    },
+  };
+}
+
+const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
+
+export const p = {
+  string(opts: { pattern?: RegExp; what?: string } = {}) {
+    const what = opts.what ?? 'a string';
+    return schema<string>('string', 'string', (v, path, issues) => {
+      if (typeof v !== 'string') return void issues.errors.push(`${path}: ${show(v)} is not ${what}`);
+      if (opts.pattern && !opts.pattern.test(v)) return void issues.errors.push(`${path}: ${show(v)} is not ${what}`);
+      return v;
+    });
+  },
+  number(opts: { min?: number; max?: number; integer?: boolean } = {}) {
+    return schema<number>('number', opts.integer ? 'integer' : 'number', (v, path, issues) => {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return void issues.errors.push(`${path}: ${show(v)} is not a number`);
+      if (opts.integer && !Number.isInteger(v)) return void issues.errors.push(`${path}: ${v} is not an integer`);
+      if (opts.min !== undefined && v < opts.min) return void issues.errors.push(`${path}: ${v} is below the minimum ${opts.min}`);
+      if (opts.max !== undefined && v > opts.max) return void issues.errors.push(`${path}: ${v} is above the maximum ${opts.max}`);
+      return v;
+    });
+  },
+  boolean() {
+    return schema<boolean>('boolean', 'boolean', (v, path, issues) => {
+      if (typeof v !== 'boolean') return void issues.errors.push(`${path}: ${show(v)} is not true or false`);
+      return v;
+    });
+  },
+  enum<const T extends readonly string[]>(values: T) {
+    return schema<T[number]>('enum', values.map((v) => JSON.stringify(v)).join(' | '), (v, path, issues) => {
+      if (typeof v !== 'string' || !values.includes(v))
+        return void issues.errors.push(`${path}: ${show(v)} is not one of ${values.join(', ')}`);
+      return v as T[number];
+    });
+  },
+  array<O, I>(item: Schema<O, I>) {
+    return schema<O[], I[]>('array', `${item.type}[]`, (v, path, issues) => {
+      if (!Array.isArray(v)) return void issues.errors.push(`${path}: ${show(v)} is not a list`);
+      return v.map((x, i) => item.parse(x, `${path}[${i}]`, issues) as O);
+    });
+  },
+  record<O, I>(item: Schema<O, I>) {
+    return schema<Record<string, O>, Record<string, I>>('record', `{ [name]: ${item.type} }`, (v, path, issues) => {
+      if (!isPlainObject(v)) return void issues.errors.push(`${path}: ${show(v)} is not an object`);
+      const out: Record<string, O> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = item.parse(x, `${path}.${k}`, issues) as O;
+      return out;
+    });
+  },
+  object<T extends Shape>(shape: T) {
+    return schema<ShapeOut<T>, ShapeIn<T>>('object', 'object', (v, path, issues) => parseShape(shape, v, path, issues));
+  },
+  optional<O, I>(inner: Schema<O, I>) {
+    return schema<O | undefined, I | undefined>('optional', inner.type, (v, path, issues) => inner.parse(v, path, issues));
+  },
+};
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+/** Parses an object against a shape: missing and mistyped fields are errors, unknown keys warnings. */
+export function parseShape<T extends Shape>(shape: T, v: unknown, path: string, issues: Issues): ShapeOut<T> | undefined {
+  if (v === undefined) v = {};
+  if (!isPlainObject(v)) return void issues.errors.push(`${path}: ${show(v)} is not an object`);
+  const out: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(shape)) {
+    const parsed = s.parse(v[k], `${path}.${k}`, issues);
+    if (parsed !== undefined) out[k] = parsed;
+  }
+  for (const k of Object.keys(v)) if (!(k in shape)) issues.warnings.push(`${path}.${k}: unknown key (ignored)`);
+  return out as ShapeOut<T>;
+}

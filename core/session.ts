@@ -1,0 +1,62 @@
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Cache } from '../cache/store.js';
+import { builtinRecipes } from '../pipelines/index.js';
+import { findConfig, importConfig } from './config-load.js';
+import { validateConfig, type ResolvedConfig } from './config-validate.js';
+import { errors } from './errors.js';
+import { buildHostGraph, type HostGraph } from './graph.js';
+import type { Profiler } from './profile.js';
+import { ToolVersions } from './tools.js';
+
+export interface GlobalOptions {
+  config?: string;
+  cwd: string;
+  profiler?: Profiler;
+  warn: (msg: string) => void;
+}
+
+/** What every command starts from: the validated config, its cache, and the host graphs. */
+export class Session {
+  private constructor(
+    readonly config: ResolvedConfig,
+    readonly cache: Cache,
+  ) {}
+
+  static async open(o: GlobalOptions): Promise<Session> {
+    const time = <T>(name: string, fn: () => Promise<T>) => (o.profiler ? o.profiler.time(name, 'setup', fn) : fn());
+    const file = await time('find config', () => findConfig(o.cwd, o.config));
+    const raw = await time('load config', () => importConfig(file));
+    const config = validateConfig(raw, file, builtinRecipes);
+    for (const w of config.warnings) o.warn(`${file}: ${w}`);
+    const cache = new Cache(config.cache);
+    await cache.init();
+    return new Session(config, cache);
+  }
+
+  hostNames(): string[] {
+    return [...this.config.hosts.keys()];
+  }
+
+  /** The named hosts, or all with `all`; unknown names are a usage error. */
+  select(names: string[], all: boolean): string[] {
+    if (all) return this.hostNames();
+    if (!names.length) throw errors.noHostsSelected();
+    for (const n of names) if (!this.config.hosts.has(n)) throw errors.unknownHost(n, this.hostNames());
+    return [...new Set(names)];
+  }
+
+  graph(host: string): HostGraph {
+    const h = this.config.hosts.get(host);
+    if (!h) throw errors.unknownHost(host, this.hostNames());
+    return buildHostGraph(h.info, h.recipe, h.params, this.config.extend[h.recipe.name]);
+  }
+
+  tools(): Promise<ToolVersions> {
+    return ToolVersions.open(join(this.cache.root, 'tools.json'));
+  }
+
+  static defaultJobs(): number {
+    return availableParallelism();
+  }
+}

@@ -1,0 +1,83 @@
+import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, readFile, realpath, stat } from 'node:fs/promises';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { writeFileAtomic } from '../cache/atomic.js';
+import type { ToolSpec } from './plugin.js';
+
+interface Known {
+  real: string;
+  sig: string;
+  version: string;
+}
+
+/**
+ * Versions of host programs, for keys. Running `tool --version` on every build would cost a
+ * no-op build dozens of milliseconds per tool, so a version is remembered against the binary's
+ * (inode, size, mtime, ctime): upgrading the package changes those and the version is asked again.
+ */
+export class ToolVersions {
+  private known: Record<string, Known> = {};
+  private dirty = false;
+  private memo = new Map<string, Promise<string | undefined>>();
+  private constructor(private readonly file: string) {}
+
+  static async open(file: string): Promise<ToolVersions> {
+    const t = new ToolVersions(file);
+    try {
+      t.known = JSON.parse(await readFile(file, 'utf8'));
+    } catch {
+      // First use, or unreadable: versions are asked again.
+    }
+    return t;
+  }
+
+  /** The version string of a tool, or undefined when it is not installed. */
+  version(spec: ToolSpec): Promise<string | undefined> {
+    const id = `${spec.name}\0${(spec.versionArgs ?? ['--version']).join(' ')}`;
+    let p = this.memo.get(id);
+    if (!p) this.memo.set(id, (p = this.lookup(spec, id)));
+    return p;
+  }
+
+  private async lookup(spec: ToolSpec, id: string): Promise<string | undefined> {
+    const path = await which(spec.name);
+    if (!path) return undefined;
+    const real = await realpath(path);
+    const st = await stat(real, { bigint: true });
+    const sig = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    const k = this.known[id];
+    if (k && k.real === real && k.sig === sig) return k.version;
+    const version = await ask(path, spec.versionArgs ?? ['--version']);
+    this.known[id] = { real, sig, version };
+    this.dirty = true;
+    return version;
+  }
+
+  async save(): Promise<void> {
+    if (this.dirty) await writeFileAtomic(this.file, JSON.stringify(this.known));
+  }
+}
+
+export async function which(name: string): Promise<string | undefined> {
+  const candidates = isAbsolute(name) ? [name] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
+  for (const c of candidates) {
+    try {
+      await access(c, constants.X_OK);
+      if ((await stat(c)).isFile()) return c;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** First non-empty line the tool prints (stdout or stderr) when asked for its version. */
+function ask(path: string, args: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    execFile(path, args, { timeout: 10_000, env: { ...process.env, LC_ALL: 'C' } }, (_err, stdout, stderr) => {
+      const line = `${stdout}\n${stderr}`.split('\n').map((l) => l.trim()).find((l) => l !== '');
+      resolve(line ?? 'unknown');
+    });
+  });
+}

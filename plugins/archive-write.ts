@@ -1,0 +1,120 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { errors } from '../core/errors.js';
+import type { TreeEntry } from '../core/plugin.js';
+
+export type CpioFormat = 'newc' | 'odc';
+export interface ArchiveOptions {
+  /** Prepended to every name: '' (as is), './', or a directory such as 'etc/'. */
+  prefix: string;
+  /** Every mtime is this (SOURCE_DATE_EPOCH): the manifest carries no times. */
+  mtime: number;
+  gzip: boolean;
+}
+
+const LIMIT = 2 ** 32 - 1;
+const S_IF = { file: 0o100000, dir: 0o040000, symlink: 0o120000, char: 0o020000, block: 0o060000, fifo: 0o010000 } as const;
+
+export function archiveName(path: string, prefix: string): string {
+  if (path === '.') return prefix === '' ? '.' : prefix === './' ? '.' : prefix.replace(/\/$/, '');
+  return prefix + path;
+}
+
+function checkEntry(e: TreeEntry, name: string, format: string) {
+  if (!/^[\x20-\x7e]+$/.test(name)) throw errors.badValue(name, `only printable ASCII names can go into a ${format} archive here`);
+  if ((e.size ?? 0) > LIMIT) throw errors.archiveTooLarge(name, e.size!, format);
+  if (format === 'odc' && (e.uid > 0o777777 || e.gid > 0o777777)) throw errors.badValue(name, `uid/gid ${e.uid}/${e.gid} does not fit in odc`);
+}
+
+/** Linux dev_t to major/minor, as the kernel's new_encode_dev lays them out. */
+function majorMinor(rdev: number): [number, number] {
+  const major = ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+  const minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xff & 0xfffff);
+  return [major, minor];
+}
+
+async function finish(stream: Readable, dest: string, gzip: boolean): Promise<void> {
+  const out = createWriteStream(dest);
+  if (gzip) await pipeline(stream, createGzip({ level: 9 }), out);
+  else await pipeline(stream, out);
+}
+
+/**
+ * A cpio archive of a tree, from its manifest: entries sorted by name, owners and modes as
+ * recorded, inodes numbered 1.. in order, every mtime the same. Written with cpio-stream.
+ */
+export async function writeCpio(root: string, entries: TreeEntry[], dest: string, format: CpioFormat, o: ArchiveOptions): Promise<void> {
+  const { default: cpio } = await import('cpio-stream');
+  const pack = cpio.pack({ format });
+  const done = finish(pack, dest, o.gzip);
+  const list = entries.map((e) => ({ e, name: archiveName(e.path, o.prefix) })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let ino = 1;
+  for (const { e, name } of list) {
+    checkEntry(e, name, format);
+    const [rmaj, rmin] = e.rdev ? majorMinor(e.rdev) : [0, 0];
+    const header: Record<string, unknown> = {
+      name,
+      ino: ino++,
+      mode: S_IF[e.type] | e.mode,
+      uid: e.uid,
+      gid: e.gid,
+      nlink: e.type === 'dir' ? 2 : 1,
+      mtime: new Date(o.mtime * 1000),
+      dev: 0,
+      devmajor: 0,
+      devminor: 0,
+      rdevmajor: rmaj,
+      rdevminor: rmin,
+      rdev: format === 'odc' ? (rmaj << 8) | rmin : 0,
+      size: e.type === 'file' ? e.size : 0,
+    };
+    if (e.type === 'symlink') header.linkname = e.target;
+    await new Promise<void>((resolve, reject) => {
+      if (e.type !== 'file') return pack.entry(header, (err: Error | null) => (err ? reject(err) : resolve()));
+      const sink = pack.entry(header, (err: Error | null) => (err ? reject(err) : resolve()));
+      const src = createReadStream(join(root, e.path));
+      src.on('error', reject);
+      src.pipe(sink);
+    });
+  }
+  pack.finalize();
+  await done;
+}
+
+/** A ustar/pax archive of a tree, with the same rules as writeCpio. Written with tar-stream. */
+export async function writeTar(root: string, entries: TreeEntry[], dest: string, o: ArchiveOptions): Promise<void> {
+  const tar = await import('tar-stream');
+  const pack = tar.pack();
+  const done = finish(pack as unknown as Readable, dest, o.gzip);
+  const list = entries.map((e) => ({ e, name: archiveName(e.path, o.prefix) })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const type = { file: 'file', dir: 'directory', symlink: 'symlink', char: 'character-device', block: 'block-device', fifo: 'fifo' } as const;
+  for (const { e, name } of list) {
+    const [devmajor, devminor] = e.rdev ? majorMinor(e.rdev) : [0, 0];
+    const header = {
+      name: e.type === 'dir' ? name.replace(/\/?$/, '/') : name,
+      mode: e.mode,
+      uid: e.uid,
+      gid: e.gid,
+      uname: '',
+      gname: '',
+      mtime: new Date(o.mtime * 1000),
+      type: type[e.type],
+      size: e.type === 'file' ? e.size : 0,
+      linkname: e.target,
+      devmajor,
+      devminor,
+    };
+    await new Promise<void>((resolve, reject) => {
+      if (e.type !== 'file') return void pack.entry(header, (err) => (err ? reject(err) : resolve()));
+      const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
+      const src = createReadStream(join(root, e.path));
+      src.on('error', reject);
+      src.pipe(sink);
+    });
+  }
+  pack.finalize();
+  await done;
+}

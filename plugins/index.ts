@@ -1,0 +1,17 @@
+import { cpioPlugin, tarPlugin } from './archive.js';
+import { assemblePlugin } from './assemble.js';
+import { filesPlugin } from './files.js';
+import { mergePlugin } from './merge.js';
+import { sourceTreePlugin } from './source.js';
+import { textPlugin } from './text.js';
+
+/** The plugins netboot ships, for recipes and for your own hooks. */
+export const plugins = {
+  assemble: assemblePlugin,
+  cpio: cpioPlugin,
+  tar: tarPlugin,
+  files: filesPlugin,
+  merge: mergePlugin,
+  sourceTree: sourceTreePlugin,
+  text: textPlugin,
+};

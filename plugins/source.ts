@@ -1,0 +1,27 @@
+import { execFile } from 'node:child_process';
+import { lstat } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { errors } from '../core/errors.js';
+import { definePlugin } from '../core/plugin.js';
+import { p } from '../core/schema.js';
+
+const run = promisify(execFile);
+
+/**
+ * A local directory (relative to the config file) as a tree artifact. Its fingerprint is its
+ * digest, taken with a stat cache, so an unchanged directory costs a few stat calls per build.
+ */
+export const sourceTreePlugin = definePlugin({
+  name: 'source-tree',
+  version: '1',
+  description: 'a local directory, copied in with modes, owners and symlinks',
+  params: { path: p.string() },
+  produces: { tree: 'tree' },
+  fingerprint: (ctx) => ctx.digestPath(ctx.params.path),
+  async run(ctx) {
+    const src = ctx.resolvePath(ctx.params.path);
+    const st = await lstat(src).catch(() => undefined);
+    if (!st?.isDirectory()) throw errors.sourceMissing(src);
+    await run('cp', ['-a', '--reflink=auto', `${src}/.`, ctx.outputs.tree], { signal: ctx.signal });
+  },
+});
