@@ -42,6 +42,8 @@ export interface EngineOptions {
   offline: boolean;
   /** build: run what missed; plan: compute keys and say what would run, running nothing. */
   mode: 'build' | 'plan';
+  /** Go on with steps that do not depend on a failed one (default: start nothing new). */
+  keepGoing?: boolean;
   verbose: boolean;
   sourceDateEpoch: number;
   /** Relative paths in params (local sources) are relative to this: the config's directory. */
@@ -74,7 +76,7 @@ class Semaphore {
 
 export class Engine {
   private readonly sem: Semaphore;
-  private readonly byKey = new Map<string, Promise<ActionRecord>>();
+  private readonly byKey = new Map<string, { promise: Promise<ActionRecord>; by: string }>();
   private readonly fingerprints = new Map<string, Promise<string>>();
   private failed = false;
 
@@ -138,20 +140,27 @@ export class Engine {
       let rec = await this.hit(key);
       if (rec) {
         report.outcome = 'cached';
-        if (prev?.key === key) report.reasons = prev.reasons;
+        if (prev?.key === key) report.reasons = [];
       } else if (this.o.mode === 'plan') {
         report.outcome = 'stale';
         if (prev?.key === key) report.reasons = ['its cache entry is gone (gc or verify removed it)'];
       } else {
-        if (this.failed) {
+        if (this.failed && !this.o.keepGoing) {
           report.reasons = ['not started: another step failed'];
           this.o.reporter.step(report);
           return { report };
         }
-        let p = this.byKey.get(key);
-        if (!p) this.byKey.set(key, (p = this.execute(g, node, inputs, parts, key)));
-        rec = await p;
-        report.outcome = 'ran';
+        const shared = this.byKey.get(key);
+        if (shared) {
+          rec = await shared.promise;
+          report.outcome = 'cached';
+          report.reasons = [`shared with ${shared.by} in this build`];
+        } else {
+          const promise = this.execute(g, node, inputs, parts, key);
+          this.byKey.set(key, { promise, by: `${host.name}/${node.id}` });
+          rec = await promise;
+          report.outcome = 'ran';
+        }
       }
       if (rec) {
         report.outputs = rec.outputs;

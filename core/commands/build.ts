@@ -37,6 +37,7 @@ export async function runEngine(args: Parsed, ctx: CommandContext, mode: 'build'
     jobs: jobsOf(args.values.jobs),
     offline: !!args.values.offline,
     mode,
+    keepGoing: !!args.values['keep-going'],
     verbose: !!args.values.verbose,
     sourceDateEpoch: session.config.sourceDateEpoch,
     baseDir: session.config.dir,
@@ -81,11 +82,12 @@ const buildOptions = {
   jobs: { type: 'string', short: 'j' },
   offline: { type: 'boolean' },
   'dry-run': { type: 'boolean', short: 'n' },
+  'keep-going': { type: 'boolean', short: 'k' },
 } as const;
 
 export const build: Command = {
   summary: 'Build the named hosts (or --all). Steps whose key is cached do not run.',
-  usage: 'netboot build <host...> | --all [--jobs N] [--offline] [--dry-run] [--json] [--verbose] [--profile FILE]',
+  usage: 'netboot build <host...> | --all [--jobs N] [--offline] [--dry-run] [--keep-going] [--json] [--verbose] [--profile FILE]',
   options: buildOptions,
   async run(args, ctx) {
     const dry = !!args.values['dry-run'];

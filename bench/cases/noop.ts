@@ -1,0 +1,46 @@
+import { join } from 'node:path';
+import { BenchAbort, runChecked, timeInterleaved, withFixture, type BenchContext, type CaseResult, type Cmd } from '../lib.js';
+
+const HOSTS = 3;
+const STEPS_PER_HOST = 10;
+
+/**
+ * A build with nothing to do: the cost a user pays on every `netboot build` after an edit that
+ * changed nothing, compared with starting node at all and with make walking the same graph.
+ */
+export async function noopBuild(ctx: BenchContext): Promise<CaseResult> {
+  return withFixture(ctx.root, 'noop', async (dir) => {
+    const config = join(dir, 'netboot.config.ts');
+    const node: Cmd = { label: 'node -e 0', file: process.execPath, args: ['-e', '0'], cwd: dir };
+    const netboot: Cmd = {
+      label: 'netboot build --all (no-op)',
+      file: process.execPath,
+      args: [join(ctx.root, 'bin', 'netboot.js'), 'build', '--all', '--config', config],
+      cwd: dir,
+    };
+    const make: Cmd = { label: 'make (no-op)', file: 'make', args: ['-f', join(dir, 'Makefile')], cwd: dir };
+
+    // The first build runs every step and compiles the config; only later builds are no-ops.
+    runChecked(netboot, ctx.env);
+    expectNoop(runChecked(netboot, ctx.env));
+    runChecked(make, ctx.env);
+    // `make -q` exits 0 only when every target is up to date: proof the timed runs touch nothing.
+    runChecked({ ...make, label: 'make -q', args: ['-q', ...make.args] }, ctx.env);
+
+    const rows = timeInterleaved([node, netboot, make], ctx.runs, ctx.env);
+    return {
+      name: `no-op build (${HOSTS} hosts x ${STEPS_PER_HOST} steps, warm cache)`,
+      baseline: node.label,
+      rows,
+      target: { label: 'no-op build within 3x of `node -e 0`', tool: netboot.label, baseline: node.label, factor: 3 },
+    };
+  });
+}
+
+/** A warm build that still ran something would time the wrong thing, so that stops the bench. */
+function expectNoop(stdout: string): void {
+  const m = /(\d+) steps: (\d+) ran, (\d+) cached/.exec(stdout);
+  const want = HOSTS * STEPS_PER_HOST;
+  if (!m || Number(m[1]) !== want || Number(m[2]) !== 0 || Number(m[3]) !== want)
+    throw new BenchAbort(`no-op build: expected "${want} steps: 0 ran, ${want} cached" from the second build, got:\n${stdout.trim()}`);
+}

@@ -1,0 +1,144 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** One tool's timings within a case; stats are derived when reporting. */
+export interface Row {
+  tool: string;
+  samples: number[];
+}
+
+/** "`tool`'s median is within `factor`x of `baseline`'s": the goal a case is judged by. */
+export interface Target {
+  label: string;
+  tool: string;
+  baseline: string;
+  factor: number;
+}
+
+export interface CaseResult {
+  name: string;
+  /** The row every ratio is taken against: measured inside the case, interleaved with the rest. */
+  baseline: string;
+  rows: Row[];
+  target?: Target;
+  notes?: string[];
+}
+
+export interface BenchContext {
+  root: string;
+  runs: number;
+  /** The environment every timed child gets. */
+  env: NodeJS.ProcessEnv;
+}
+
+export type BenchCase = (ctx: BenchContext) => Promise<CaseResult>;
+
+/** A failure that makes the numbers meaningless: reported as one line, and the run stops. */
+export class BenchAbort extends Error {}
+
+export interface Cmd {
+  label: string;
+  file: string;
+  args: string[];
+  cwd: string;
+}
+
+/** The checkout: found by walking up from this file, since tsc puts it at dist/bench/, not bench/. */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'netboot') return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new BenchAbort('cannot find the netboot checkout above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+function describe(cmd: Cmd): string {
+  return [cmd.file, ...cmd.args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');
+}
+
+function checkExit(cmd: Cmd, r: SpawnSyncReturns<unknown>): void {
+  if (r.error) throw new BenchAbort(`${cmd.label}: cannot run \`${describe(cmd)}\`: ${r.error.message}`);
+  if (r.status !== 0) {
+    const how = r.signal ? `was killed by ${r.signal}` : `exited with status ${r.status}`;
+    const out = [r.stdout, r.stderr].map((b) => (b ? String(b).trim() : '')).filter(Boolean).join('\n');
+    throw new BenchAbort(`${cmd.label}: \`${describe(cmd)}\` (in ${cmd.cwd}) ${how}${out ? `:\n${out}` : ''}`);
+  }
+}
+
+/** Runs a command to completion with its output captured: for warm-ups and sanity checks, not timing. */
+export function runChecked(cmd: Cmd, env: NodeJS.ProcessEnv): string {
+  const r = spawnSync(cmd.file, cmd.args, { cwd: cmd.cwd, env, encoding: 'utf8', maxBuffer: 64 << 20 });
+  checkExit(cmd, r);
+  return r.stdout;
+}
+
+/** Wall time of one run, in ms. Output is discarded so terminal speed is not part of the number. */
+export function timeOnce(cmd: Cmd, env: NodeJS.ProcessEnv): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd.file, cmd.args, { cwd: cmd.cwd, env, stdio: 'ignore' });
+  const t1 = process.hrtime.bigint();
+  checkExit(cmd, r);
+  return Number(t1 - t0) / 1e6;
+}
+
+/**
+ * Times each command `runs` times, interleaved run by run so drift (thermal, page cache, other
+ * load) hits every tool alike. The order rotates each round so no tool always runs right after
+ * the same other one.
+ */
+export function timeInterleaved(cmds: Cmd[], runs: number, env: NodeJS.ProcessEnv): Row[] {
+  const rows = cmds.map((c) => ({ tool: c.label, samples: [] as number[] }));
+  for (let i = 0; i < runs; i++)
+    for (let j = 0; j < cmds.length; j++) {
+      const k = (i + j) % cmds.length;
+      rows[k].samples.push(timeOnce(cmds[k], env));
+    }
+  return rows;
+}
+
+/**
+ * Copies a fixture into a fresh temp dir so each bench run starts from an empty cache, and makes
+ * `import ... from 'netboot'` resolve there to this checkout (package.json's exports map applies).
+ */
+export async function stageFixture(root: string, fixture: string): Promise<string> {
+  const src = join(root, 'bench', 'fixtures', fixture);
+  if (!existsSync(src)) throw new BenchAbort(`fixture ${src} is missing`);
+  const dir = await mkdtemp(join(tmpdir(), `netboot-bench-${fixture}-`));
+  try {
+    // A fixture someone built in place carries its cache and compiled config: leave those behind.
+    await cp(src, dir, { recursive: true, filter: (p) => basename(p) !== '.netboot' });
+    await mkdir(join(dir, 'node_modules'));
+    await symlink(root, join(dir, 'node_modules', 'netboot'), 'dir');
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return dir;
+}
+
+/** Runs `fn` with a staged copy of the fixture, removing the copy however `fn` ends. */
+export async function withFixture<T>(root: string, fixture: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await stageFixture(root, fixture);
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function min(xs: number[]): number {
+  return Math.min(...xs);
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}

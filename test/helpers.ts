@@ -1,0 +1,69 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
+export const BIN = join(ROOT, 'bin/netboot.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A throw-away project: a copy of a fixture folder where `import 'netboot'` resolves to this checkout. */
+export class Project {
+  readonly dir: string;
+  constructor(fixture: string) {
+    this.dir = mkdtempSync(join(tmpdir(), 'netboot-test-'));
+    cpSync(join(ROOT, 'test/fixtures', fixture), this.dir, { recursive: true });
+    mkdirSync(join(this.dir, 'node_modules'), { recursive: true });
+    symlinkSync(ROOT, join(this.dir, 'node_modules/netboot'));
+  }
+  path(...p: string[]): string {
+    return join(this.dir, ...p);
+  }
+  run(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
+    const r = spawnSync(process.execPath, [BIN, ...args], { cwd: this.dir, env: { ...process.env, CI: 'true', ...env }, encoding: 'utf8' });
+    return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+  }
+  json<T = any>(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; data: T; stderr: string } {
+    const r = this.run([...args, '--json'], env);
+    let data: T;
+    try {
+      data = JSON.parse(r.stdout) as T;
+    } catch {
+      throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+    }
+    return { code: r.code, data, stderr: r.stderr };
+  }
+  spawn(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+    return spawn(process.execPath, [BIN, ...args], { cwd: this.dir, env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface StepRow {
+  host: string;
+  step: string;
+  outcome: 'cached' | 'ran' | 'failed' | 'skipped' | 'stale';
+  key: string | null;
+  reasons: string[];
+  outputs: Record<string, { kind: string; digest: string }> | null;
+  error: { code: string; message: string; details: string[] } | null;
+}
+
+export const ran = (steps: StepRow[]) => steps.filter((s) => s.outcome === 'ran').map((s) => s.step).sort();
+export const byStep = (steps: StepRow[]) => Object.fromEntries(steps.map((s) => [s.step, s]));
+
+export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  return new Promise((res) => child.on('close', (code, signal) => res({ code, signal, stdout, stderr })));
+}
