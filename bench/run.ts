@@ -81,17 +81,34 @@ function runsFromEnv(): number {
   return n;
 }
 
+/**
+ * Variables that add a fixed cost to every node start, baseline included, so they flatter every
+ * ratio: NODE_EXTRA_CA_CERTS makes node parse a CA bundle before running anything (~40 ms, more
+ * than node's own startup, where this was written). BENCH_KEEP_ENV=1 measures with them anyway.
+ */
+const STARTUP_VARS = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'];
+
+function childEnv(): { env: NodeJS.ProcessEnv; removed: string[] } {
+  // CI=true: netboot prints plain lines rather than drawing progress, whatever the terminal.
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true' };
+  if (process.env.BENCH_KEEP_ENV === '1') return { env, removed: [] };
+  const removed = STARTUP_VARS.filter((v) => env[v] !== undefined);
+  for (const v of removed) delete env[v];
+  return { env, removed };
+}
+
 async function main(): Promise<void> {
   const root = repoRoot();
-  // CI=true: netboot prints plain lines rather than drawing progress, whatever the terminal.
-  const ctx: BenchContext = { root, runs: runsFromEnv(), env: { ...process.env, CI: 'true' } };
+  const { env, removed } = childEnv();
+  const ctx: BenchContext = { root, runs: runsFromEnv(), env };
+  const envLine = `Child environment: CI=true${removed.length ? `; removed ${removed.map((v) => `\`${v}\``).join(', ')} (BENCH_KEEP_ENV=1 keeps them)` : ''}`;
   // Ctrl-C reaches the timed child too; its non-zero exit then aborts through the cases' cleanup,
   // which the default handler (exit at once) would skip, leaving temp dirs behind.
   process.on('SIGINT', () => {});
 
   const date = new Date().toISOString();
-  const md = ['# netboot benchmarks', '', '## Machine', '', ...machine(), '', `Date: ${date}`, '', `Runs per tool (N): ${ctx.runs}`, ''];
-  console.log(`netboot bench: ${ctx.runs} runs per tool\n${machine().join('\n')}\n`);
+  const md = ['# netboot benchmarks', '', '## Machine', '', ...machine(), '', `Date: ${date}`, '', `Runs per tool (N): ${ctx.runs}`, '', envLine, ''];
+  console.log(`netboot bench: ${ctx.runs} runs per tool\n${machine().join('\n')}\n${envLine.replace(/`/g, '')}\n`);
   for (const bench of CASES) {
     const c = await bench(ctx);
     const st = stats(c);

@@ -25,7 +25,7 @@ export type InferIn<S> = S extends Schema<any, infer I> ? I : never;
 
 type OptionalKeys<T extends Shape> = { [K in keyof T]: undefined extends InferIn<T[K]> ? K : never }[keyof T];
 type RequiredKeys<T extends Shape> = Exclude<keyof T, OptionalKeys<T>>;
-type Simplify<T> = { [K in keyof T]: T[K] } & {};
+type Simplify<T> = { [K in keyof T]: T[K] };
 
 /** What a user writes (keys with defaults may be left out). */
 export type ShapeIn<T extends Shape> = Simplify<
