@@ -2,7 +2,7 @@
 // Entry point: compiled code lives in dist/ (built by `npm ci` through the prepare script).
 import { existsSync } from 'node:fs';
 
-const cli = new URL('../dist/core/cli.js', import.meta.url);
+const cli = new URL('../dist/netboot.js', import.meta.url);
 if (!existsSync(cli)) {
   process.stderr.write('netboot: dist/ is missing; run `npm ci` (or `npm run build`) in the netboot checkout\n');
   process.exit(2);

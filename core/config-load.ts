@@ -1,18 +1,24 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { sha256 } from './canonical.js';
 import { errors, isNetbootError } from './errors.js';
 
 const SEARCH_PLACES = ['netboot.config.ts', 'netboot.config.mts', 'netboot.config.mjs', 'netboot.config.js'];
-const SELF_ENTRY = pathToFileURL(resolve(dirname(fileURLToPath(import.meta.url)), 'index.js')).href;
+// In the bundle (dist/netboot.js) every module shares the bundle's URL, and the bundle is the
+// public entry; unbundled (tests of the tsc output), the entry is index.js beside this file.
+const HERE = import.meta.url;
+const SELF_ENTRY = HERE.endsWith('/core/config-load.js') ? new URL('./index.js', HERE).href : HERE;
 const SELF_VERSION = (() => {
-  try {
-    return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version as string;
-  } catch {
-    return 'dev';
-  }
+  for (const rel of ['../package.json', '../../package.json'])
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, HERE), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'netboot' && pkg.version) return pkg.version;
+    } catch {
+      // try the next place
+    }
+  return 'dev';
 })();
 
 /** Finds the config file: --config if given, else cosmiconfig's search from `cwd` upwards. */

@@ -6,7 +6,6 @@ import { acquire } from '../cache/lock.js';
 import type { ActionRecord, Cache, KeyParts } from '../cache/store.js';
 import { canonicalJson, sha256 } from './canonical.js';
 import { errors, isNetbootError, type NetbootError } from './errors.js';
-import { executeStep } from './executor.js';
 import type { HostGraph } from './graph.js';
 import { actionKey, diffParts } from './keys.js';
 import { toolSpec, type Artifact } from './plugin.js';
@@ -55,6 +54,7 @@ export interface EngineOptions {
 
 interface Resolved {
   outputs?: Record<string, Artifact>;
+  parts?: KeyParts;
   report: StepReport;
 }
 
@@ -104,12 +104,15 @@ export class Engine {
     if (this.o.mode === 'build')
       for (const { g, results } of perHost) {
         const hist = histories.get(g.host.name)!;
-        for (const r of await Promise.all(results.values())) {
-          const rep = r.report;
-          if (rep.key && rep.outputs && (rep.outcome === 'cached' || rep.outcome === 'ran'))
-            hist.steps[rep.step] = { key: rep.key, parts: (await this.o.cache.readAction(rep.key))!.parts, outcome: rep.outcome, reasons: rep.reasons, outputs: rep.outputs };
+        let changed = false;
+        for (const { report: rep, parts } of await Promise.all(results.values())) {
+          if (!rep.key || !rep.outputs || !parts || (rep.outcome !== 'cached' && rep.outcome !== 'ran')) continue;
+          // A no-op build leaves the history as it was: no write, no fsync.
+          if (hist.steps[rep.step]?.key === rep.key) continue;
+          hist.steps[rep.step] = { key: rep.key, parts, outcome: rep.outcome, reasons: rep.reasons, outputs: rep.outputs };
+          changed = true;
         }
-        await writeFileAtomic(join(this.o.cache.dir('hosts'), `${g.host.name}.json`), JSON.stringify(hist));
+        if (changed) await writeFileAtomic(join(this.o.cache.dir('hosts'), `${g.host.name}.json`), JSON.stringify(hist));
       }
     await this.o.tools.save();
     return reports;
@@ -131,8 +134,9 @@ export class Engine {
       inputs[name] = art;
     }
     const t0 = Date.now();
+    let parts: KeyParts | undefined;
     try {
-      const parts = await this.keyParts(g, node, inputs);
+      parts = await this.keyParts(g, node, inputs);
       const key = actionKey(parts);
       report.key = key;
       const prev = hist.steps[node.id];
@@ -174,7 +178,7 @@ export class Engine {
     }
     report.durationMs = Date.now() - t0;
     this.o.reporter.step(report);
-    return { outputs: report.outputs, report };
+    return { outputs: report.outputs, parts, report };
   }
 
   /** A record counts as a hit only if every artifact it names is present. */
@@ -253,6 +257,8 @@ export class Engine {
         if (again) return again;
         this.o.reporter.running(g.host.name, node.id);
         const start = Date.now();
+        // Loaded on the first miss: a no-op build never pays for the executor (or zx).
+        const { executeStep } = await import('./executor.js');
         const rec = await executeStep({ cache: this.o.cache, host: g.host, node, inputs, parts, key, signal: this.o.signal, baseDir: this.o.baseDir });
         this.o.profiler?.span(`${g.host.name}/${node.id}`, node.plugin.name, start, Date.now(), slot);
         return rec;
