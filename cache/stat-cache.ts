@@ -17,8 +17,10 @@ const RACY_MARGIN_NS = 1_000_000_000n;
 
 /**
  * Remembers (dev, inode, size, mtime_ns, ctime_ns) -> content digest for one directory, so a
- * re-walk only re-reads what changed. Git's racy-timestamp rule applies: an entry whose mtime or
- * ctime is not clearly older than the walk that recorded it is hashed again.
+ * re-walk only re-reads what changed. Git's racy-timestamp rule applies: an entry whose mtime is
+ * not clearly older than the walk that recorded it is hashed again (it may have changed within
+ * the same timestamp tick). ctime must match exactly, which catches content restored with an
+ * old mtime (tar -x, touch -r).
  */
 export class StatCache {
   private old: Record<string, Row> = {};
@@ -59,8 +61,7 @@ export class StatCache {
       row[2] === String(st.size) &&
       row[3] === String(st.mtimeNs) &&
       row[4] === String(st.ctimeNs) &&
-      st.mtimeNs < racyFrom &&
-      st.ctimeNs < racyFrom
+      st.mtimeNs < racyFrom
     ) {
       this.next[path] = row;
       this.hits++;

@@ -193,3 +193,21 @@ describe('introspection', () => {
     expect(r.stdout).toMatch(/\[alpha\] slow-a \| \$ sleep 0\.01/);
   });
 });
+
+describe('local sources', () => {
+  it('an overlay directory is re-read only when it changed; touching it changes nothing', () => {
+    const demo = new Project('demo-overlay');
+    try {
+      const run = () => demo.json<{ steps: StepRow[] }>(['build', 'demo']).data.steps;
+      expect(ran(run())).toEqual(['config', 'initrd', 'overlay-src', 'pxelinux-entry', 'rootfs', 'rootfs-tar', 'tftp']);
+      utimesSync(demo.path('overlay/etc/issue'), new Date(), new Date());
+      expect(ran(run())).toEqual([]);
+      writeFileSync(demo.path('overlay/etc/issue'), 'edited\n');
+      const edited = run();
+      expect(ran(edited)).toEqual(['initrd', 'overlay-src', 'rootfs', 'rootfs-tar', 'tftp']);
+      expect(byStep(edited)['overlay-src'].reasons[0]).toMatch(/^fingerprint: /);
+    } finally {
+      demo.remove();
+    }
+  });
+});
