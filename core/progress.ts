@@ -37,6 +37,8 @@ export async function listrReporter(hosts: Map<string, string[]>): Promise<Repor
   const { Listr } = await import('listr2');
   type Task = { title: string; output: string; skip(msg?: string): void };
   const waiters = new Map<string, { resolve: (r: StepReport) => void; task?: Task; promise: Promise<StepReport> }>();
+  let closed = false;
+  const unfinished = (host: string, step: string): StepReport => ({ host, step, plugin: '', outcome: 'skipped', durationMs: 0, reasons: [] });
   const slot = (host: string, step: string) => {
     const id = `${host}\0${step}`;
     let w = waiters.get(id);
@@ -45,6 +47,8 @@ export async function listrReporter(hosts: Map<string, string[]>): Promise<Repor
       const promise = new Promise<StepReport>((r) => (resolve = r));
       w = { resolve, promise };
       waiters.set(id, w);
+      // A task listr starts after the engine stopped (failure, interrupt) must not wait forever.
+      if (closed) resolve(unfinished(host, step));
     }
     return w;
   };
@@ -84,6 +88,9 @@ export async function listrReporter(hosts: Map<string, string[]>): Promise<Repor
       if (w.task) w.task.output = log;
     },
     async done() {
+      closed = true;
+      for (const [id, w] of waiters) w.resolve(unfinished(...(id.split('\0') as [string, string])));
+      for (const [host, steps] of hosts) for (const step of steps) slot(host, step);
       await running;
     },
   };

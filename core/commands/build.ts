@@ -48,9 +48,9 @@ export async function runEngine(args: Parsed, ctx: CommandContext, mode: 'build'
   const registration = mode === 'build' ? await registerBuild(session.cache.dir('locks'), ctx.signal) : undefined;
   try {
     const reports = profiler ? await profiler.time('engine', 'build', () => engine.run(graphs)) : await engine.run(graphs);
-    await reporter.done();
     return { session, graphs, reports };
   } finally {
+    await reporter.done();
     await registration?.release();
   }
 }
