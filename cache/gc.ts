@@ -98,7 +98,10 @@ export async function collect(cache: Cache, o: GcOptions): Promise<GcResult> {
     if (live.has(name)) continue;
     res.treesRemoved++;
     res.bytesFreed += await du(cache.treePath(name));
-    if (!o.dryRun) await rm(cache.treePath(name), { recursive: true, force: true });
+    if (!o.dryRun) {
+      await rm(cache.treePath(name), { recursive: true, force: true });
+      await rm(cache.treeStatPath(name), { force: true });
+    }
   }
   for (const sub of await list(join(cache.root, 'objects')))
     for (const name of await list(join(cache.root, 'objects', sub))) {

@@ -76,7 +76,11 @@ export class StatCache {
   }
 
   async save(): Promise<void> {
+    await this.saveAs(this.file);
+  }
+
+  async saveAs(file: string): Promise<void> {
     const s: Stored = { v: 1, snapshotNs: String(this.snapshotNs), rows: this.next };
-    await writeFileAtomic(this.file, JSON.stringify(s));
+    await writeFileAtomic(file, JSON.stringify(s));
   }
 }

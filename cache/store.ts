@@ -3,6 +3,7 @@ import { chmod, link, lstat, mkdir, open, readFile, rename, rm, stat, unlink } f
 import { join } from 'node:path';
 import type { Artifact, FileArtifact, TreeArtifact } from '../core/plugin.js';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from './atomic.js';
+import { StatCache } from './stat-cache.js';
 import { digestTree, hashFile, parseManifest, type ManifestEntry } from './tree.js';
 
 export interface KeyParts {
@@ -124,7 +125,10 @@ export class Cache {
    * its data flushed. If the same tree is already there, ours is dropped.
    */
   async ingestTree(dir: string): Promise<TreeArtifact> {
-    const t = await digestTree(dir);
+    // The stat rows taken while hashing describe the files as stored (a rename of the tree keeps
+    // inodes and times), so later steps can be checked for writing into their inputs.
+    const rows = new StatCache(this.treeStatPath('pending-' + process.pid + '-' + randomBytes(4).toString('hex')));
+    const t = await digestTree(dir, { statCache: rows });
     await this.putObject(t.digest, t.manifest);
     const dest = this.treePath(t.digest);
     if (await exists(dest)) await rm(dir, { recursive: true, force: true });
@@ -134,6 +138,7 @@ export class Cache {
       try {
         await rename(dir, dest);
         await fsyncDir(join(dest, '..'));
+        await rows.saveAs(this.treeStatPath(t.digest));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
@@ -143,8 +148,16 @@ export class Cache {
     return { kind: 'tree', digest: t.digest, size: t.size, files: t.files };
   }
 
+  treeStatPath(digest: string): string {
+    return join(this.dir('statcache'), `tree-${digest}.json`);
+  }
+
   async manifest(digest: string): Promise<ManifestEntry[]> {
     return parseManifest(await readFile(this.objectPath(digest), 'utf8'));
+  }
+
+  async quarantineTree(digest: string): Promise<void> {
+    await rename(this.treePath(digest), join(this.dir('quarantine'), `tree-${digest}-${Date.now()}`)).catch(() => {});
   }
 
   async removeTemp(path: string): Promise<void> {

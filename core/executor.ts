@@ -4,6 +4,7 @@ import { copyFile, lstat, mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { ActionRecord, Cache, KeyParts } from '../cache/store.js';
+import { treeChanged } from '../cache/tree-check.js';
 import { sha256 } from './canonical.js';
 import { errors, isNetbootError } from './errors.js';
 import type { AnyPlugin, Artifact, HostInfo, InputArtifact, StepContext } from './plugin.js';
@@ -114,6 +115,15 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
     };
     await plugin.run(ctx);
     signal.throwIfAborted();
+    for (const [name, art] of Object.entries(a.inputs)) {
+      if (art.kind !== 'tree') continue;
+      const diff = await treeChanged(inputs[name].path, await cache.manifest(art.digest), cache.treeStatPath(art.digest));
+      if (diff) {
+        // Never serve it again: later builds re-create it from its producing step.
+        await cache.quarantineTree(art.digest);
+        throw errors.inputModified(host.name, node.id, `${name} (${diff})`);
+      }
+    }
 
     const produced: Record<string, Artifact> = {};
     for (const [name, kind] of Object.entries(plugin.produces)) {
@@ -145,6 +155,7 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
     }
     if (signal.aborted) throw e;
     if (isNetbootError(e)) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw errors.diskFull(`${cache.root} (host ${host.name}, step ${node.id})`);
     const keep = join(cache.dir('logs'), host.name, `${node.id}.log`);
     await mkdir(join(keep, '..'), { recursive: true });
     await copyFile(log.path, keep).catch(() => {});

@@ -150,6 +150,18 @@ describe('failures', () => {
     expect(r.stderr).toContain('error [MISSING_TOOL]: host alpha, step needs-tool: host tool "netboot-no-such-tool" is not installed (Debian package netboot-imaginary)');
   });
 
+  it('a step that writes into its read-only input fails, and the damaged tree is never served', () => {
+    expect(build(['alpha']).code).toBe(0);
+    const r = lab.run(['build', 'alpha'], { ...env, LAB_VANDAL: '1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error [INPUT_MODIFIED]: host alpha, step vandal: the step changed its read-only input "tree (etc/greeting was modified)"');
+    const after = build(['alpha']);
+    expect(after.code).toBe(0);
+    // `counted` copies `tree` unchanged, so one stored tree serves both; re-running `tree` restores it.
+    expect(ran(after.steps)).toEqual(['tree']);
+    expect(lab.json(['cache', 'verify']).code).toBe(0);
+  });
+
   it('unknown host and unknown command are usage errors (exit 2)', () => {
     expect(lab.run(['build', 'gamma'], env)).toMatchObject({ code: 2 });
     expect(lab.run(['build', 'gamma'], env).stderr).toContain('[UNKNOWN_HOST]');
