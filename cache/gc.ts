@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { HostHistory } from '../core/engine.js';
 import type { Artifact } from '../core/plugin.js';
 import { ownerAlive } from './lock.js';
-import type { ActionRecord, Cache } from './store.js';
+import { listDir, type ActionRecord, type Cache } from './store.js';
 
 export interface GcOptions {
   /** Hosts of the config: their latest build is never collected. */
@@ -55,8 +55,8 @@ export async function collect(cache: Cache, o: GcOptions): Promise<GcResult> {
   }
 
   const records: RecordInfo[] = [];
-  for (const sub of await list(join(cache.root, 'actions')))
-    for (const name of await list(join(cache.root, 'actions', sub))) {
+  for (const sub of await listDir(join(cache.root, 'actions')))
+    for (const name of await listDir(join(cache.root, 'actions', sub))) {
       const path = join(cache.root, 'actions', sub, name);
       if (name.startsWith('.tmp-')) {
         await removeTemp(path, res, o.dryRun);
@@ -94,7 +94,7 @@ export async function collect(cache: Cache, o: GcOptions): Promise<GcResult> {
     if (r.rec.log) live.add(r.rec.log);
   }
 
-  for (const name of await list(join(cache.root, 'trees'))) {
+  for (const name of await listDir(join(cache.root, 'trees'))) {
     if (live.has(name)) continue;
     res.treesRemoved++;
     res.bytesFreed += await du(cache.treePath(name));
@@ -103,8 +103,8 @@ export async function collect(cache: Cache, o: GcOptions): Promise<GcResult> {
       await rm(cache.treeStatPath(name), { force: true });
     }
   }
-  for (const sub of await list(join(cache.root, 'objects')))
-    for (const name of await list(join(cache.root, 'objects', sub))) {
+  for (const sub of await listDir(join(cache.root, 'objects')))
+    for (const name of await listDir(join(cache.root, 'objects', sub))) {
       const path = join(cache.root, 'objects', sub, name);
       if (name.startsWith('.tmp-')) {
         await removeTemp(path, res, o.dryRun);
@@ -119,11 +119,11 @@ export async function collect(cache: Cache, o: GcOptions): Promise<GcResult> {
       res.bytesFreed += st.size;
       if (!o.dryRun) await rm(path, { force: true });
     }
-  for (const name of await list(cache.dir('tmp'))) {
+  for (const name of await listDir(cache.dir('tmp'))) {
     const pid = name.split('-')[0];
     if (!ownerAlive(`${pid} 0`)) await removeTemp(join(cache.dir('tmp'), name), res, o.dryRun);
   }
-  for (const name of await list(cache.dir('locks'))) {
+  for (const name of await listDir(cache.dir('locks'))) {
     const path = join(cache.dir('locks'), name);
     const owner = await readFile(path, 'utf8').catch(() => undefined);
     if (owner !== undefined && owner !== '' && !ownerAlive(owner) && !o.dryRun) await rm(path, { force: true });
@@ -149,10 +149,3 @@ async function du(path: string): Promise<number> {
   return n;
 }
 
-async function list(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir)).sort();
-  } catch {
-    return [];
-  }
-}

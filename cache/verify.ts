@@ -1,7 +1,7 @@
-import { lstat, mkdir, readdir, readFile, rename } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../core/canonical.js';
-import type { ActionRecord, Cache } from './store.js';
+import { listDir, type ActionRecord, type Cache } from './store.js';
 import { digestTree, hashFile } from './tree.js';
 
 export interface VerifyResult {
@@ -29,8 +29,8 @@ export async function verifyCache(cache: Cache, onProgress?: (msg: string) => vo
   };
   const bad = new Set<string>();
 
-  for (const sub of await list(join(cache.root, 'objects'))) {
-    for (const name of await list(join(cache.root, 'objects', sub))) {
+  for (const sub of await listDir(join(cache.root, 'objects'))) {
+    for (const name of await listDir(join(cache.root, 'objects', sub))) {
       const path = join(cache.root, 'objects', sub, name);
       if (isTemp(name)) {
         res.leftovers++;
@@ -47,7 +47,7 @@ export async function verifyCache(cache: Cache, onProgress?: (msg: string) => vo
   }
   onProgress?.(`${res.objects} objects checked`);
 
-  for (const name of await list(join(cache.root, 'trees'))) {
+  for (const name of await listDir(join(cache.root, 'trees'))) {
     const path = cache.treePath(name);
     res.trees++;
     let problem: string | undefined;
@@ -68,8 +68,8 @@ export async function verifyCache(cache: Cache, onProgress?: (msg: string) => vo
   }
   onProgress?.(`${res.trees} trees checked`);
 
-  for (const sub of await list(join(cache.root, 'actions'))) {
-    for (const name of await list(join(cache.root, 'actions', sub))) {
+  for (const sub of await listDir(join(cache.root, 'actions'))) {
+    for (const name of await listDir(join(cache.root, 'actions', sub))) {
       const path = join(cache.root, 'actions', sub, name);
       if (isTemp(name)) {
         res.leftovers++;
@@ -94,14 +94,7 @@ export async function verifyCache(cache: Cache, onProgress?: (msg: string) => vo
       }
     }
   }
-  res.leftovers += (await list(cache.dir('tmp'))).length;
+  res.leftovers += (await listDir(cache.dir('tmp'))).length;
   return res;
 }
 
-async function list(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir)).sort();
-  } catch {
-    return [];
-  }
-}
