@@ -45,6 +45,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   explain: async () => (await import('./commands/explain.js')).explain,
   graph: async () => (await import('./commands/graph.js')).graph,
   ls: async () => (await import('./commands/ls.js')).ls,
+  publish: async () => (await import('./commands/publish.js')).publish,
+  releases: async () => (await import('./commands/publish.js')).releases,
+  rollback: async () => (await import('./commands/publish.js')).rollback,
   gc: async () => (await import('./commands/cache.js')).gc,
   cache: async () => (await import('./commands/cache.js')).cache,
 };
@@ -57,6 +60,9 @@ commands:
   build <host...> | --all   build hosts' artifacts (only steps whose inputs changed run)
   status [host...]          what is stale and why, without running anything
   explain <host> [step]     which part of each step's key changed since the last build
+  publish <host...> | --all build, then switch each host to its new release atomically
+  releases <host>           a host's releases on the SAN, and which is live
+  rollback <host> [release] make an earlier release live again
   graph <host>              the step graph (--format mermaid|dot)
   ls                        hosts, recipes and plugins
   gc                        remove cache entries nothing needs (--max-size, --keep-days)

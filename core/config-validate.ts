@@ -17,7 +17,16 @@ export interface ResolvedConfig {
   file: string;
   dir: string;
   cache: string;
-  san: { server: string; tftp: string; nfs: string; nbd: string; conf: string };
+  san: {
+    server: string;
+    tftp: string;
+    nfs: string;
+    nbd: string;
+    conf: string;
+    keep: number;
+    reload: Partial<Record<'tftp' | 'nfs' | 'nbd' | 'conf', string>>;
+    ssh: { identityFile?: string; options?: string[] };
+  };
   sourceDateEpoch: number;
   hosts: Map<string, ResolvedHost>;
   plugins: AnyPlugin[];
@@ -29,7 +38,7 @@ export interface ResolvedConfig {
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const TOP_KEYS = new Set(['cache', 'san', 'sourceDateEpoch', 'hosts', 'plugins', 'recipes', 'extend']);
-const SAN_KEYS = ['server', 'tftp', 'nfs', 'nbd', 'conf'] as const;
+const SAN_KEYS = ['server', 'tftp', 'nfs', 'nbd', 'conf', 'keep', 'reload', 'ssh'] as const;
 const HOST_KEYS = new Set(['recipe', 'mac', 'ip', 'params', 'description']);
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -55,13 +64,43 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
 
   const cache = raw.cache === undefined ? defaultCacheDir() : resolve(dir, str(raw.cache, 'cache', '.netboot/cache'));
   const sanRaw = raw.san === undefined ? {} : raw.san;
-  const san = { server: '10.0.2.2', tftp: 'san/tftp', nfs: 'san/nfs', nbd: 'san/nbd', conf: 'san/conf' };
+  const san: ResolvedConfig['san'] = { server: '10.0.2.2', tftp: 'san/tftp', nfs: 'san/nfs', nbd: 'san/nbd', conf: 'san/conf', keep: 3, reload: {}, ssh: {} };
   if (!isPlainObject(sanRaw)) err(`san: ${JSON.stringify(sanRaw)} is not an object`);
   else {
     for (const k of Object.keys(sanRaw)) if (!(SAN_KEYS as readonly string[]).includes(k)) issues.warnings.push(`san.${k}: unknown key (ignored)`);
     san.server = str(sanRaw.server, 'san.server', san.server);
     if (!isIPv4(san.server)) err(`san.server: "${san.server}" is not an IPv4 address (clients have no DNS at boot)`);
-    for (const k of ['tftp', 'nfs', 'nbd', 'conf'] as const) san[k] = resolve(dir, str(sanRaw[k], `san.${k}`, san[k]));
+    for (const k of ['tftp', 'nfs', 'nbd', 'conf'] as const) {
+      const v = str(sanRaw[k], `san.${k}`, san[k]);
+      if (v.startsWith('ssh://')) {
+        if (!/^ssh:\/\/([^@/]+@)?[^/:]+(:\d+)?\/.+/.test(v)) err(`san.${k}: "${v}" is not ssh://user@host[:port]/path`);
+        san[k] = v;
+      } else san[k] = resolve(dir, v);
+    }
+    if (sanRaw.keep !== undefined) {
+      if (typeof sanRaw.keep !== 'number' || !Number.isInteger(sanRaw.keep) || sanRaw.keep < 1) err(`san.keep: ${JSON.stringify(sanRaw.keep)} is not a whole number of releases (1 or more)`);
+      else san.keep = sanRaw.keep;
+    }
+    if (sanRaw.reload !== undefined) {
+      if (!isPlainObject(sanRaw.reload)) err('san.reload: not an object of commands per target');
+      else
+        for (const [k, v] of Object.entries(sanRaw.reload)) {
+          if (!['tftp', 'nfs', 'nbd', 'conf'].includes(k)) err(`san.reload.${k}: not a target (tftp, nfs, nbd, conf)`);
+          else if (typeof v !== 'string') err(`san.reload.${k}: not a command string`);
+          else san.reload[k as 'tftp'] = v;
+        }
+    }
+    if (sanRaw.ssh !== undefined) {
+      const ssh = sanRaw.ssh;
+      if (!isPlainObject(ssh)) err('san.ssh: not an object');
+      else {
+        if (ssh.identityFile !== undefined) san.ssh.identityFile = resolve(dir, str(ssh.identityFile, 'san.ssh.identityFile', ''));
+        if (ssh.options !== undefined) {
+          if (!Array.isArray(ssh.options) || ssh.options.some((o) => typeof o !== 'string')) err('san.ssh.options: not a list of strings');
+          else san.ssh.options = ssh.options as string[];
+        }
+      }
+    }
   }
 
   let sourceDateEpoch = 0;

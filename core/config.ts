@@ -6,11 +6,17 @@ import type { ShapeIn } from './schema.js';
 export interface SanConfig {
   /** Address the diskless clients use to reach the SAN (TFTP next-server, NFS/NBD server). */
   server?: string;
-  /** Local directory (or, once remote targets exist, ssh://user@host/path) for each root. */
+  /** Each root: a local directory (relative to the config file) or ssh://user@host[:port]/path. */
   tftp?: string;
   nfs?: string;
   nbd?: string;
   conf?: string;
+  /** Releases kept per host and target (the live one and the one before it are always kept). Default 3. */
+  keep?: number;
+  /** A command per target, run with `sh -c` after a switch (e.g. 'systemctl reload nbd-server'). */
+  reload?: { tftp?: string; nfs?: string; nbd?: string; conf?: string };
+  /** How to reach ssh:// roots. */
+  ssh?: { identityFile?: string; options?: string[] };
 }
 
 type ParamsIn<R> = R extends Recipe<infer S, any> ? ShapeIn<S> : never;

@@ -90,7 +90,34 @@ export const errors = {
   cacheLocked: (path: string, msg: string) => build('CACHE_LOCKED')(`${path}: ${msg}`),
   cacheCorrupt: (count: number) => build('CACHE_CORRUPT')(`cache verify found ${count} corrupt entr${count === 1 ? 'y' : 'ies'} (quarantined)`),
   diskFull: (path: string) => build('DISK_FULL')(`${path}: no space left on device; nothing was added to the cache`),
+
+  // publish
+  publishUnbuilt: (host: string, step: string) => build('PUBLISH_UNBUILT')(`host ${host}: cannot publish, step ${step} did not build`),
+  noSpace: (host: string, path: string, need: number, free: number) =>
+    build('PUBLISH_NO_SPACE')(
+      need || free
+        ? `host ${host}: not enough space at ${path} to stage the release: needs ${mib(need)}, ${mib(free)} free; nothing was written and the live release is unchanged`
+        : `host ${host}: ${path} ran out of space while staging the release; the staged copy was removed and the live release is unchanged`,
+    ),
+  diskWritten: (host: string, root: string, path: string, release: string) =>
+    build('DISK_WRITTEN')(
+      `host ${host}: the host wrote to its disk ${path} (${root}, release ${release}) since it was published, and the new release brings a new disk`,
+      ['publish with --fresh-disk to switch to the new disk; the written one is kept with the old release and protected from gc'],
+    ),
+  reloadFailed: (host: string, release: string, failures: string[]) =>
+    build('RELOAD_FAILED')(`host ${host}: release ${release} is live, but a reload hook failed`, [
+      ...failures,
+      'the servers may still serve the previous release until they are reloaded by hand',
+    ]),
+  unknownRelease: (host: string, id: string, known: string[]) =>
+    usage('UNKNOWN_RELEASE')(`host ${host} has no release ${id}; its releases: ${known.join(', ') || '(none)'}`),
+  nothingToRollBack: (host: string) => usage('NO_PREVIOUS_RELEASE')(`host ${host} has no earlier release to roll back to`),
+  remoteFailed: (url: string, what: string, detail: string) => build('REMOTE_FAILED')(`${url}: ${what} failed: ${detail}`),
 };
+
+function mib(n: number): string {
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
 
 export function isNetbootError(e: unknown): e is NetbootError {
   return e instanceof NetbootError;

@@ -1,6 +1,6 @@
 import { errors } from './errors.js';
 import type { HostInfo } from './plugin.js';
-import { RecipeBuilder, type ArtifactRef, type Recipe, type RecipeHooks, type StepNode } from './recipe.js';
+import { RecipeBuilder, type ArtifactRef, type PublishItem, type PublishLink, type Recipe, type RecipeHooks, type StepNode } from './recipe.js';
 
 export interface HostGraph {
   host: HostInfo;
@@ -8,23 +8,23 @@ export interface HostGraph {
   /** Steps in a topological order (inputs before the steps that read them). */
   order: StepNode[];
   steps: Map<string, StepNode>;
-  /** What the recipe hands to publishing, by name. */
-  products: Record<string, ArtifactRef>;
+  /** What the recipe publishes, refs resolved through hooks. */
+  publish: PublishItem[];
+  links: PublishLink[];
 }
 
 /** Expands a host's recipe into its step graph and checks it before anything runs. */
 export function buildHostGraph(host: HostInfo, recipe: Recipe<any>, params: unknown, hooks: RecipeHooks = {}): HostGraph {
   const r = new RecipeBuilder(host, hooks);
   const declared = recipe.build(r, params as never, host) ?? {};
-  const products: Record<string, ArtifactRef> = {};
-  for (const [k, ref] of Object.entries(declared)) products[k] = r.final(ref);
+  const publish = (declared.publish ?? []).map((item) => ({ ...item, from: r.final(item.from) }));
   for (const hookStep of Object.keys(hooks.after ?? {}))
     if (!r.steps.has(hookStep))
       throw errors.badHook(`extend.${recipe.name}.after.${hookStep}`, `recipe ${recipe.name} has no step "${hookStep}"; its steps: ${[...r.steps.keys()].join(', ')}`);
   checkInputs(host.name, r.steps);
-  for (const [k, ref] of Object.entries(products)) checkRef(host.name, r.steps, '(products)', k, ref);
+  for (const item of publish) checkRef(host.name, r.steps, `(publish ${item.target}:${item.path})`, 'from', item.from);
   const order = topoSort(host.name, r.steps);
-  return { host, recipe: recipe.name, order, steps: r.steps, products };
+  return { host, recipe: recipe.name, order, steps: r.steps, publish, links: declared.links ?? [] };
 }
 
 function checkRef(host: string, steps: Map<string, StepNode>, step: string, input: string, ref: ArtifactRef) {

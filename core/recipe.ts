@@ -95,12 +95,48 @@ function stepRef<O extends Produces>(id: string): StepRef<O> {
   return { id, out: (name) => ({ step: id, output: name }) };
 }
 
+/** The SAN roots a host's artifacts are published to (`san.tftp`, `san.nfs`, ...). */
+export type TargetName = 'tftp' | 'nfs' | 'nbd' | 'conf';
+
+/**
+ * One artifact in a host's release: it lands at `path` inside the host's directory of `target`
+ * (`<root>/<host>/<path>`; '.' lays a tree out as that directory itself).
+ */
+export interface PublishItem {
+  target: TargetName;
+  path: string;
+  from: ArtifactRef;
+  /**
+   * The host writes to it (an NBD image, a read-write NFS root): it gets its own copy, never
+   * shares an inode with the cache or another release, and is never rewritten in place.
+   */
+  writable?: boolean;
+}
+
+/**
+ * A stable symlink at a fixed place of a target root that leads into the host's live directory,
+ * e.g. `pxelinux.cfg/01-<mac>` -> `<host>/pxelinux.cfg/01-<mac>`. It never changes between
+ * releases; what it reaches switches with the host.
+ */
+export interface PublishLink {
+  target: TargetName;
+  /** Path of the link, relative to the target root. */
+  path: string;
+  /** Path inside the host's directory it points to. */
+  to: string;
+}
+
+export interface RecipeResult {
+  publish?: PublishItem[];
+  links?: PublishLink[];
+}
+
 export interface RecipeDefinition<S extends Shape, N extends string = string> {
   name: N;
   description?: string;
   params?: S;
-  /** Declares the steps. Returns the host's products (what gets published), by name. */
-  build(r: RecipeBuilder, params: ShapeOut<S>, host: HostInfo): Record<string, ArtifactRef> | void;
+  /** Declares the steps. Returns what gets published where. */
+  build(r: RecipeBuilder, params: ShapeOut<S>, host: HostInfo): RecipeResult | void;
 }
 
 export interface Recipe<S extends Shape = Shape, N extends string = string> extends RecipeDefinition<S, N> {

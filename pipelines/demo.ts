@@ -59,9 +59,15 @@ export const demoRecipe = defineRecipe({
     const entry = r.step('pxelinux-entry', plugins.text, { params: { content: pxelinuxEntry(host, params.kernelArgs) } });
     const mac = `01-${host.mac.replace(/:/g, '-')}`;
     const tftp = r.step('tftp', plugins.assemble, {
-      params: { layout: { [`pxelinux.cfg/${mac}`]: 'entry', [`${host.name}/initrd.img`]: 'initrd' } },
+      params: { layout: { [`pxelinux.cfg/${mac}`]: 'entry', 'initrd.img': 'initrd' } },
       inputs: { entry: entry.out('file'), initrd: initrd.out('archive') },
     });
-    return { tftp: tftp.out('tree'), initrd: initrd.out('archive'), rootfs: tarball.out('archive') };
+    return {
+      publish: [
+        { target: 'tftp', path: '.', from: tftp.out('tree') },
+        { target: 'tftp', path: 'rootfs.tar.gz', from: tarball.out('archive') },
+      ],
+      links: [{ target: 'tftp', path: `pxelinux.cfg/${mac}`, to: `pxelinux.cfg/${mac}` }],
+    };
   },
 });

@@ -77,7 +77,7 @@ export function reportsJson(reports: StepReport[]) {
   }));
 }
 
-const buildOptions = {
+export const buildOptions = {
   all: { type: 'boolean', short: 'a' },
   jobs: { type: 'string', short: 'j' },
   offline: { type: 'boolean' },
@@ -85,22 +85,29 @@ const buildOptions = {
   'keep-going': { type: 'boolean', short: 'k' },
 } as const;
 
+export function printFailures(ctx: CommandContext, reports: StepReport[]): void {
+  for (const f of reports.filter((r) => r.outcome === 'failed')) {
+    ctx.io.err(`netboot: error [${f.error!.code}]: ${f.error!.message}`);
+    for (const d of f.error!.details) ctx.io.err(`  ${d}`);
+  }
+}
+
 export const build: Command = {
   summary: 'Build the named hosts (or --all). Steps whose key is cached do not run.',
-  usage: 'netboot build <host...> | --all [--jobs N] [--offline] [--dry-run] [--keep-going] [--json] [--verbose] [--profile FILE]',
-  options: buildOptions,
+  usage: 'netboot build <host...> | --all [--publish [--fresh-disk]] [--jobs N] [--offline] [--dry-run] [--keep-going] [--json] [--verbose] [--profile FILE]',
+  options: { ...buildOptions, publish: { type: 'boolean' }, 'fresh-disk': { type: 'boolean' } },
   async run(args, ctx) {
+    if (args.values.publish) {
+      if (args.values['dry-run']) throw errors.badOption('--publish and --dry-run do not go together');
+      return (await import('./publish.js')).buildAndPublish(args, ctx);
+    }
     const dry = !!args.values['dry-run'];
     const { reports } = await runEngine(args, ctx, dry ? 'plan' : 'build', args.positionals, !!args.values.all);
     const failed = reports.filter((r) => r.outcome === 'failed');
     if (args.values.json) ctx.io.out(JSON.stringify({ ok: failed.length === 0, dryRun: dry, steps: reportsJson(reports) }, null, 2));
     else ctx.io.out(summary(reports));
     if (!failed.length) return 0;
-    if (!args.values.json)
-      for (const f of failed) {
-        ctx.io.err(`netboot: error [${f.error!.code}]: ${f.error!.message}`);
-        for (const d of f.error!.details) ctx.io.err(`  ${d}`);
-      }
+    if (!args.values.json) printFailures(ctx, reports);
     return 1;
   },
 };

@@ -1,4 +1,7 @@
 import { collect } from '../../cache/gc.js';
+import { prune } from '../../publish/publisher.js';
+import { targetsOf } from '../../publish/targets.js';
+import type { Artifact } from '../plugin.js';
 import { acquireGc } from '../../cache/lock.js';
 import { verifyCache } from '../../cache/verify.js';
 import type { Command } from '../cli.js';
@@ -17,9 +20,9 @@ export function parseSize(v: string): number {
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 export const gc: Command = {
-  summary: "Remove cache entries that no configured host's latest build needs.",
-  usage: 'netboot gc [--max-size SIZE] [--keep-days N] [--dry-run]',
-  options: { 'max-size': { type: 'string' }, 'keep-days': { type: 'string' }, 'dry-run': { type: 'boolean', short: 'n' } },
+  summary: "Prune old releases (keeping san.keep, the live one and the one before), then remove cache entries nothing needs.",
+  usage: 'netboot gc [--max-size SIZE] [--keep-days N] [--dry-run] [--drop-written-disks]',
+  options: { 'max-size': { type: 'string' }, 'keep-days': { type: 'string' }, 'dry-run': { type: 'boolean', short: 'n' }, 'drop-written-disks': { type: 'boolean' } },
   async run(args, ctx) {
     const keepDays = args.values['keep-days'] === undefined ? undefined : Number(args.values['keep-days']);
     if (keepDays !== undefined && !(keepDays >= 0)) throw errors.badOption(`--keep-days: "${args.values['keep-days']}" is not a number of days`);
@@ -28,7 +31,16 @@ export const gc: Command = {
     const lock = await acquireGc(session.cache.dir('locks'));
     if (!lock) throw errors.cacheLocked(session.cache.root, 'a build is running on this cache; run gc when it is done');
     try {
-      const r = await collect(session.cache, { hosts: session.hostNames(), keepDays, maxSize, dryRun: !!args.values['dry-run'] });
+      // Releases first: pruning them decides which cache entries only old releases still named.
+      const targets = Object.values(targetsOf(session.config, session.cache));
+      const keep: Artifact[] = [];
+      for (const host of session.hostNames()) {
+        if (!args.values['dry-run'])
+          await prune(host, targets, { keep: session.config.san.keep, notice: (l) => ctx.io.err(`netboot: note: ${l}`), dropWritten: !!args.values['drop-written-disks'] });
+        for (const t of targets)
+          for (const id of (await t.state(host)).ids) for (const it of (await t.manifest(host, id))?.items ?? []) keep.push(it.artifact);
+      }
+      const r = await collect(session.cache, { hosts: session.hostNames(), keep, keepDays, maxSize, dryRun: !!args.values['dry-run'] });
       if (args.values.json) ctx.io.out(JSON.stringify(r, null, 2));
       else
         ctx.io.out(

@@ -1,0 +1,150 @@
+import { join } from 'node:path';
+import { acquire } from '../../cache/lock.js';
+import { publishHost, runReloads, SWITCH_ORDER, type HostPublish } from '../../publish/publisher.js';
+import { targetsOf } from '../../publish/targets.js';
+import type { Target } from '../../publish/target.js';
+import type { Command, CommandContext, Parsed } from '../cli.js';
+import type { StepReport } from '../engine.js';
+import { errors } from '../errors.js';
+import type { Artifact } from '../plugin.js';
+import { Session } from '../session.js';
+import { reportsJson, runEngine, buildOptions, printFailures } from './build.js';
+
+const kib = (n: number) => (n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
+
+/** Builds the hosts, then publishes each one that built: the shared path of `publish` and `build --publish`. */
+export async function buildAndPublish(args: Parsed, ctx: CommandContext): Promise<number> {
+  const { session, graphs, reports } = await runEngine(args, ctx, 'build', args.positionals, !!args.values.all);
+  const json = !!args.values.json;
+  if (reports.some((r) => r.outcome === 'failed' || r.outcome === 'skipped')) {
+    if (json) ctx.io.out(JSON.stringify({ ok: false, steps: reportsJson(reports), published: [] }, null, 2));
+    else printFailures(ctx, reports);
+    return 1;
+  }
+  const targets = targetsOf(session.config, session.cache);
+  const published: HostPublish[] = [];
+  const failures: unknown[] = [];
+  for (const g of graphs) {
+    const outputs = new Map<string, Record<string, Artifact>>();
+    for (const r of reports) if (r.host === g.host.name && r.outputs) outputs.set(r.step, r.outputs);
+    const lock = await acquire(join(session.cache.dir('locks'), `publish-${g.host.name}.lock`), { signal: ctx.signal });
+    try {
+      const res = await publishHost(g, outputs, targets, session.cache, {
+        freshDisk: !!args.values['fresh-disk'],
+        keep: session.config.san.keep,
+        reload: session.config.san.reload,
+        notice: (l) => ctx.io.err(`netboot: note: ${l}`),
+      });
+      published.push(res);
+      if (!json) ctx.io.out(describe(res));
+    } catch (e) {
+      failures.push(e);
+    } finally {
+      await lock?.release();
+    }
+  }
+  if (json) ctx.io.out(JSON.stringify({ ok: failures.length === 0, steps: reportsJson(reports), published }, null, 2));
+  if (failures.length) throw failures[0];
+  return 0;
+}
+
+function describe(r: HostPublish): string {
+  if (!r.changed) return `${r.host}: unchanged, release ${r.targets.map((t) => t.id).sort().pop()} stays live`;
+  const parts = r.targets.map((t) =>
+    t.changed && t.stage ? `${t.target} ${t.stage.linked} linked, ${t.stage.copied} copied, ${kib(t.stage.bytesWritten)} written` : `${t.target} unchanged`,
+  );
+  return `${r.host}: release ${r.id} is live (${parts.join('; ')})${r.pruned.length ? `; pruned ${r.pruned.join(', ')}` : ''}`;
+}
+
+export const publish: Command = {
+  summary: 'Build the hosts, stage each new release beside the live one and switch to it atomically.',
+  usage: 'netboot publish <host...> | --all [--fresh-disk] [--jobs N] [--offline] [--json]',
+  options: { ...buildOptions, 'fresh-disk': { type: 'boolean' } },
+  run: buildAndPublish,
+};
+
+interface HostTargets {
+  session: Session;
+  host: string;
+  targets: Target[];
+}
+
+async function openHost(args: Parsed, ctx: CommandContext): Promise<HostTargets> {
+  const session = await Session.open({ config: args.values.config as string | undefined, cwd: ctx.io.cwd, warn: ctx.warn });
+  const host = args.positionals[0];
+  if (!host) throw errors.badOption('name a host');
+  if (!session.config.hosts.has(host)) throw errors.unknownHost(host, session.hostNames());
+  const all = targetsOf(session.config, session.cache);
+  return { session, host, targets: SWITCH_ORDER.map((n) => all[n]) };
+}
+
+interface ReleaseRow {
+  id: string;
+  createdAt: string;
+  targets: string[];
+  live: string[];
+}
+
+async function listReleases(host: string, targets: Target[]): Promise<ReleaseRow[]> {
+  const rows = new Map<string, ReleaseRow>();
+  for (const t of targets) {
+    const st = await t.state(host);
+    for (const id of st.ids) {
+      const m = await t.manifest(host, id);
+      const row = rows.get(id) ?? { id, createdAt: m?.createdAt ?? '', targets: [], live: [] };
+      row.targets.push(t.name);
+      if (st.current === id) row.live.push(t.name);
+      rows.set(id, row);
+    }
+  }
+  return [...rows.values()].sort((a, b) => a.id.localeCompare(b.id));
+}
+
+export const releases: Command = {
+  summary: "List a host's releases on the SAN, and which one each target serves.",
+  usage: 'netboot releases <host> [--json]',
+  options: {},
+  async run(args, ctx) {
+    const { host, targets } = await openHost(args, ctx);
+    const rows = await listReleases(host, targets);
+    if (args.values.json) ctx.io.out(JSON.stringify({ host, releases: rows }, null, 2));
+    else if (!rows.length) ctx.io.out(`${host}: never published`);
+    else for (const r of rows) ctx.io.out(`${r.id}  ${r.createdAt}  ${r.targets.join(',')}${r.live.length ? `  live: ${r.live.join(',')}` : ''}`);
+    return 0;
+  },
+};
+
+export const rollback: Command = {
+  summary: 'Make an earlier release live again (default: the newest one older than the live one).',
+  usage: 'netboot rollback <host> [release]',
+  options: {},
+  async run(args, ctx) {
+    const { session, host, targets } = await openHost(args, ctx);
+    const rows = await listReleases(host, targets);
+    const live = rows.filter((r) => r.live.length).map((r) => r.id).sort().pop();
+    const want = args.positionals[1]?.padStart(6, '0') ?? rows.map((r) => r.id).filter((id) => live && id < live).pop();
+    if (!want) throw errors.nothingToRollBack(host);
+    if (!rows.some((r) => r.id === want)) throw errors.unknownRelease(host, want, rows.map((r) => r.id));
+    const lock = await acquire(join(session.cache.dir('locks'), `publish-${host}.lock`), { signal: ctx.signal });
+    try {
+      const switched: Target[] = [];
+      for (const t of targets) {
+        const st = await t.state(host);
+        if (!st.ids.length) continue;
+        // A target that did not change in `want` serves the newest release it had at that point.
+        const pick = st.ids.filter((id) => id <= want).sort().pop();
+        if (!pick) throw errors.unknownRelease(host, `${want} on ${t.name}`, st.ids);
+        if (pick === st.current) continue;
+        await t.switch(host, pick);
+        switched.push(t);
+      }
+      await runReloads(host, want, switched, session.config.san.reload);
+    } finally {
+      await lock?.release();
+    }
+    ctx.io.out(`${host}: release ${want} is live again`);
+    return 0;
+  },
+};
+
+export type { StepReport };

@@ -1,0 +1,278 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, copyFile, lchown, link, lstat, mkdir, readFile, readlink, rename, rm, statfs, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import { fsyncDir, syncFileSystem, writeFileAtomic } from '../cache/atomic.js';
+import { exists, listDir, type Cache } from '../cache/store.js';
+import type { ManifestEntry } from '../cache/tree.js';
+import type { PublishLink, TargetName } from '../core/recipe.js';
+import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseItem, type ReleaseManifest } from './release.js';
+import type { PlannedItem, StageResult, Target, TargetState } from './target.js';
+
+const run = promisify(execFile);
+
+/**
+ * A target root on a local file system:
+ *   <root>/<host>                      symlink to .releases/<host>/<id>: the live path
+ *   <root>/.releases/<host>/<id>/      an immutable release (read-only content hardlinked)
+ *   <root>/.releases/<host>/history.json   ids in the order they went live
+ *   <root>/.disks/<host>/<disk>        writable disks, each a private copy, never rewritten by netboot
+ */
+export class LocalTarget implements Target {
+  constructor(
+    readonly name: TargetName,
+    readonly root: string,
+    private readonly cache: Cache,
+  ) {}
+
+  private rel(host: string, ...p: string[]) {
+    return join(this.root, '.releases', host, ...p);
+  }
+
+  async state(host: string): Promise<TargetState> {
+    const current = await readlink(join(this.root, host)).then((t) => t.split('/').pop(), () => undefined);
+    const ids = (await listDir(this.rel(host))).filter(isReleaseId);
+    const history = await readFile(this.rel(host, 'history.json'), 'utf8').then((t) => JSON.parse(t) as string[], () => []);
+    return { current, ids, history };
+  }
+
+  async manifest(host: string, id: string): Promise<ReleaseManifest | undefined> {
+    return readFile(this.rel(host, id, MANIFEST_NAME), 'utf8').then((t) => JSON.parse(t) as ReleaseManifest, () => undefined);
+  }
+
+  async free(): Promise<{ bytes: number; inodes: number; path: string }> {
+    await mkdir(this.root, { recursive: true });
+    const s = await statfs(this.root);
+    return { bytes: s.bavail * s.bsize, inodes: s.ffree, path: this.root };
+  }
+
+  /** Bytes a stage would write: what can neither be hardlinked from the last release nor from the cache. */
+  async estimate(items: PlannedItem[], prev: ReleaseManifest | undefined): Promise<{ bytes: number; inodes: number }> {
+    await mkdir(this.root, { recursive: true });
+    const rootDev = (await lstat(this.root)).dev;
+    // Every file and directory takes whole blocks: a tree of small files needs far more than its bytes.
+    const block = (await statfs(this.root)).bsize;
+    const blocks = (n: number) => Math.ceil(n / block) * block;
+    const prevFiles = new Map((prev?.entries ?? []).map((e) => [e.path, e]));
+    let bytes = 0;
+    let inodes = 0;
+    for (const it of items) {
+      if (it.writable) {
+        if (it.reuse) continue;
+        const st = await lstat(this.cache.objectPath(it.artifact.digest));
+        bytes += st.blocks * 512;
+        inodes++;
+        continue;
+      }
+      for (const e of it.entries) {
+        inodes++;
+        if (e.type === 'dir') bytes += block;
+        if (e.type !== 'file') continue;
+        const p = prevFiles.get(e.path);
+        if (p && sameFile(p, e)) continue;
+        const src = await lstat(it.source(e)).catch(() => undefined);
+        if (!src || src.dev !== rootDev || !linkable(it, e)) bytes += blocks(e.size ?? 0);
+      }
+    }
+    return { bytes, inodes };
+  }
+
+  async stage(host: string, id: string, items: PlannedItem[], links: PublishLink[], digest: string, prev: ReleaseManifest | undefined): Promise<StageResult> {
+    const staging = this.rel(host, `.staging-${id}-${process.pid}-${randomBytes(3).toString('hex')}`);
+    const prevDir = prev ? this.rel(host, prev.id) : undefined;
+    const prevFiles = new Map((prev?.entries ?? []).map((e) => [e.path, e]));
+    const result: StageResult = { bytesWritten: 0, linked: 0, copied: 0 };
+    const entries: ManifestEntry[] = [];
+    const released: ReleaseItem[] = [];
+    await mkdir(staging, { recursive: true });
+    try {
+      for (const it of items) {
+        if (it.writable) {
+          const disk = await this.placeDisk(host, it, staging, result);
+          released.push({ path: it.path, artifact: it.artifact, writable: true, disk });
+          entries.push({ path: it.path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, target: await readlink(join(staging, it.path)) });
+          continue;
+        }
+        released.push({ path: it.path, artifact: it.artifact, writable: false });
+        for (const e of it.entries) {
+          const dest = join(staging, e.path);
+          if (e.type !== 'file') entries.push(e);
+          if (e.type === 'dir') {
+            await mkdir(dest, { recursive: true });
+            await chown(dest, e.uid, e.gid);
+            await chmod(dest, e.mode);
+            continue;
+          }
+          await mkdir(dirname(dest), { recursive: true });
+          if (e.type === 'symlink') {
+            await symlink(e.target!, dest);
+            await lchown(dest, e.uid, e.gid);
+            continue;
+          }
+          if (e.type !== 'file') {
+            await run('mknod', [dest, e.type === 'char' ? 'c' : e.type === 'block' ? 'b' : 'p', ...(e.type === 'fifo' ? [] : majorMinor(e.rdev ?? 0))]);
+            await chown(dest, e.uid, e.gid);
+            await chmod(dest, e.mode);
+            continue;
+          }
+          const p = prevFiles.get(e.path);
+          if (prevDir && p && sameFile(p, e) && (await tryLink(join(prevDir, e.path), dest))) result.linked++;
+          else if (linkable(it, e) && (await tryLink(it.source(e), dest))) result.linked++;
+          else {
+            await copyFile(it.source(e), dest);
+            await chown(dest, e.uid, e.gid);
+            await chmod(dest, e.mode);
+            result.copied++;
+            result.bytesWritten += e.size ?? 0;
+          }
+          // A file shared with a 0444 cache object is published 0444: the manifest says what is there.
+          const st = await lstat(dest);
+          entries.push({ ...e, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+        }
+      }
+      const manifest: ReleaseManifest = { v: 1, host, target: this.name, id, digest, createdAt: new Date().toISOString(), items: released, links, entries };
+      await writeFile(join(staging, MANIFEST_NAME), JSON.stringify(manifest));
+      syncFileSystem(staging);
+      await rename(staging, this.rel(host, id));
+      await fsyncDir(this.rel(host));
+      return result;
+    } catch (e) {
+      await rm(staging, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  /** A writable disk: the live one again if its source did not change, else a private copy. */
+  private async placeDisk(host: string, it: PlannedItem, staging: string, result: StageResult) {
+    const disks = join(this.root, '.disks', host);
+    await mkdir(disks, { recursive: true });
+    let diskId = it.reuse?.id;
+    if (!diskId) {
+      diskId = `${it.path.replace(/[^A-Za-z0-9._-]/g, '_')}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+      const tmp = join(disks, `.tmp-${diskId}`);
+      try {
+        await run('cp', ['--reflink=auto', '--sparse=always', this.cache.objectPath(it.artifact.digest), tmp]);
+        await chmod(tmp, it.artifact.kind === 'file' ? it.artifact.mode | 0o200 : 0o644);
+        syncFileSystem(tmp);
+        await rename(tmp, join(disks, diskId));
+      } catch (e) {
+        await rm(tmp, { force: true });
+        throw e;
+      }
+      result.bytesWritten += (await lstat(join(disks, diskId))).blocks * 512;
+    }
+    const dest = join(staging, it.path);
+    await mkdir(dirname(dest), { recursive: true });
+    // Relative to where the link will live after the rename: .releases/<host>/<id>/<path>
+    const live = join(this.rel(host, 'ID'), it.path);
+    await symlink(relative(dirname(live), join(disks, diskId)), dest);
+    return { id: diskId, sig: it.reuse?.sig ?? (await diskSig(join(disks, diskId))), source: it.artifact.digest };
+  }
+
+  async diskSig(host: string, diskId: string): Promise<DiskSig | undefined> {
+    return diskSig(join(this.root, '.disks', host, diskId)).catch(() => undefined);
+  }
+
+  async switch(host: string, id: string): Promise<void> {
+    const tmp = join(this.root, `.${host}.switch-${process.pid}-${randomBytes(3).toString('hex')}`);
+    await symlink(join('.releases', host, id), tmp);
+    try {
+      await rename(tmp, join(this.root, host));
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    await fsyncDir(this.root);
+    const { history } = await this.state(host);
+    await writeFileAtomic(this.rel(host, 'history.json'), JSON.stringify([...history.filter((h) => h !== id), id]));
+  }
+
+  async ensureLinks(host: string, links: PublishLink[]): Promise<void> {
+    for (const l of links) {
+      const at = join(this.root, l.path);
+      const want = relative(dirname(at), join(this.root, host, l.to));
+      if ((await readlink(at).catch(() => undefined)) === want) continue;
+      await mkdir(dirname(at), { recursive: true });
+      const tmp = `${at}.tmp-${process.pid}`;
+      await rm(tmp, { force: true });
+      await symlink(want, tmp);
+      await rename(tmp, at);
+    }
+  }
+
+  async remove(host: string, ids: string[]): Promise<void> {
+    for (const id of ids) {
+      // Rename first, so a crash halfway through never leaves a half-deleted release under its id.
+      const doomed = this.rel(host, `.deleting-${id}-${process.pid}`);
+      await rename(this.rel(host, id), doomed).catch(() => {});
+      await rm(doomed, { recursive: true, force: true });
+    }
+  }
+
+  async removeDisk(host: string, diskId: string): Promise<void> {
+    await rm(join(this.root, '.disks', host, diskId), { force: true });
+  }
+
+  async disks(host: string): Promise<string[]> {
+    return (await listDir(join(this.root, '.disks', host))).filter((n) => !n.startsWith('.tmp-'));
+  }
+
+  /** Leftovers of interrupted publishes (staging dirs, temp links, half-copied disks). */
+  async cleanLeftovers(host: string): Promise<number> {
+    let n = 0;
+    for (const name of await listDir(this.rel(host)))
+      if (name.startsWith('.staging-') || name.startsWith('.deleting-')) {
+        await rm(this.rel(host, name), { recursive: true, force: true });
+        n++;
+      }
+    for (const name of await listDir(join(this.root, '.disks', host)))
+      if (name.startsWith('.tmp-')) {
+        await rm(join(this.root, '.disks', host, name), { force: true });
+        n++;
+      }
+    for (const name of await listDir(this.root))
+      if (name.startsWith(`.${host}.switch-`)) {
+        await rm(join(this.root, name), { force: true });
+        n++;
+      }
+    return n;
+  }
+
+  async hasRelease(host: string, id: string): Promise<boolean> {
+    return exists(this.rel(host, id, MANIFEST_NAME));
+  }
+
+  describe(): string {
+    return this.root;
+  }
+}
+
+function sameFile(a: ManifestEntry, b: ManifestEntry): boolean {
+  return a.type === 'file' && a.digest === b.digest && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid;
+}
+
+/** Cache objects are 0444 root files: a release may share them only where that is what it asks for. */
+function linkable(it: PlannedItem, e: ManifestEntry): boolean {
+  return it.artifact.kind === 'tree' || ((e.mode === 0o444 || e.mode === 0o644) && e.uid === 0 && e.gid === 0);
+}
+
+async function tryLink(src: string, dest: string): Promise<boolean> {
+  try {
+    await link(src, dest);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+async function diskSig(path: string): Promise<DiskSig> {
+  const st = await lstat(path, { bigint: true });
+  return { ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs) };
+}
+
+function majorMinor(rdev: number): string[] {
+  return [String(((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff)), String((rdev & 0xff) | ((rdev >>> 12) & ~0xff & 0xfffff))];
+}

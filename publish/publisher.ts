@@ -1,0 +1,206 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { Cache } from '../cache/store.js';
+import type { ManifestEntry } from '../cache/tree.js';
+import { errors } from '../core/errors.js';
+import type { HostGraph } from '../core/graph.js';
+import type { Artifact } from '../core/plugin.js';
+import type { PublishLink, TargetName } from '../core/recipe.js';
+import { nextId, releaseDigest, type ReleaseManifest } from './release.js';
+import type { PlannedItem, StageResult, Target } from './target.js';
+
+/** Data first, the boot entry point last: a client that gets the new TFTP entry finds the new data. */
+export const SWITCH_ORDER: TargetName[] = ['nbd', 'nfs', 'conf', 'tftp'];
+
+export interface PublishOptions {
+  freshDisk: boolean;
+  keep: number;
+  reload: Partial<Record<TargetName, string>>;
+  notice: (line: string) => void;
+}
+
+export interface TargetOutcome {
+  target: TargetName;
+  root: string;
+  id: string;
+  changed: boolean;
+  stage?: StageResult;
+}
+
+export interface HostPublish {
+  host: string;
+  changed: boolean;
+  id?: string;
+  targets: TargetOutcome[];
+  pruned: string[];
+}
+
+interface TargetPlan {
+  target: Target;
+  items: PlannedItem[];
+  links: PublishLink[];
+  digest: string;
+  prev?: ReleaseManifest;
+  current?: string;
+  changed: boolean;
+}
+
+/** Publishes one built host: stage every changed target, then switch them in SWITCH_ORDER. */
+export async function publishHost(
+  graph: HostGraph,
+  outputs: Map<string, Record<string, Artifact>>,
+  targets: Record<TargetName, Target>,
+  cache: Cache,
+  o: PublishOptions,
+): Promise<HostPublish> {
+  const host = graph.host.name;
+  const plans: TargetPlan[] = [];
+  for (const name of SWITCH_ORDER) {
+    const mine = graph.publish.filter((i) => i.target === name);
+    const links = graph.links.filter((l) => l.target === name);
+    if (!mine.length && !links.length) continue;
+    const target = targets[name];
+    const st = await target.state(host);
+    const prev = st.current ? await target.manifest(host, st.current) : undefined;
+    const items: PlannedItem[] = [];
+    for (const it of mine) {
+      const art = outputs.get(it.from.step)?.[it.from.output];
+      if (!art) throw errors.publishUnbuilt(host, it.from.step);
+      items.push(await planItem(cache, it.path, art, !!it.writable));
+    }
+    const digest = releaseDigest(items, links);
+    plans.push({ target, items, links, digest, prev, current: st.current, changed: prev?.digest !== digest });
+  }
+  if (!plans.some((p) => p.changed)) {
+    return { host, changed: false, targets: plans.map((p) => ({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false })), pruned: [] };
+  }
+
+  // Writable disks: keep the live one when its source is unchanged; never drop a written one silently.
+  for (const p of plans)
+    for (const it of p.items.filter((i) => i.writable)) {
+      const before = p.prev?.items.find((i) => i.path === it.path && i.disk);
+      if (!before?.disk) continue;
+      if (before.disk.source === it.artifact.digest && (await p.target.diskSig(host, before.disk.id))) {
+        it.reuse = { id: before.disk.id, sig: before.disk.sig };
+        continue;
+      }
+      const now = await p.target.diskSig(host, before.disk.id);
+      const written = !!now && JSON.stringify(now) !== JSON.stringify(before.disk.sig);
+      if (written && !o.freshDisk) throw errors.diskWritten(host, p.target.describe(), it.path, p.current!);
+      if (written) o.notice(`${host}: the host wrote to ${p.target.name}:${it.path} since release ${p.current}; that disk is kept with release ${p.current} and protected from gc`);
+    }
+
+  let all: string[] = [];
+  for (const p of plans) all = all.concat((await p.target.state(host)).ids);
+  const id = nextId(all);
+
+  for (const p of plans.filter((q) => q.changed)) {
+    const need = await p.target.estimate(p.items, p.prev);
+    const free = await p.target.free();
+    if (need.bytes > free.bytes || need.inodes > free.inodes) throw errors.noSpace(host, free.path, need.bytes, free.bytes);
+  }
+
+  const outcomes: TargetOutcome[] = [];
+  for (const p of plans) {
+    await p.target.cleanLeftovers(host);
+    if (!p.changed) {
+      outcomes.push({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false });
+      continue;
+    }
+    let stage: StageResult;
+    try {
+      stage = await p.target.stage(host, id, p.items, p.links, p.digest, p.prev);
+    } catch (e) {
+      // The stage removed its own directory; nothing was switched, so every live release is intact.
+      if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw errors.noSpace(host, p.target.describe(), 0, 0);
+      throw e;
+    }
+    outcomes.push({ target: p.target.name, root: p.target.describe(), id, changed: true, stage });
+  }
+  for (const p of plans.filter((q) => q.changed)) {
+    await p.target.switch(host, id);
+    await p.target.ensureLinks(host, p.links);
+  }
+  await runReloads(host, id, plans.filter((p) => p.changed).map((p) => p.target), o.reload);
+  const pruned = await prune(host, plans.map((p) => p.target), o);
+  return { host, changed: true, id, targets: outcomes, pruned };
+}
+
+async function planItem(cache: Cache, path: string, art: Artifact, writable: boolean): Promise<PlannedItem> {
+  const prefix = path === '.' ? '' : `${path.replace(/\/$/, '')}/`;
+  if (art.kind === 'file') {
+    const e: ManifestEntry = { path, type: 'file', mode: art.mode, uid: 0, gid: 0, size: art.size, digest: art.digest };
+    return { path, artifact: art, writable, entries: [e], source: () => cache.objectPath(art.digest) };
+  }
+  if (writable) throw errors.badValue(`publish ${path}`, 'a writable tree is not supported yet; publish trees read-only');
+  const original = new Map<string, string>();
+  const entries = (await cache.manifest(art.digest)).map((e) => {
+    const p = e.path === '.' ? (prefix ? prefix.slice(0, -1) : '.') : prefix + e.path;
+    original.set(p, e.path);
+    return { ...e, path: p };
+  });
+  return { path, artifact: art, writable, entries, source: (e) => join(cache.treePath(art.digest), original.get(e.path)!) };
+}
+
+/** Reload hooks: run after the switch. A failure is reported; the new release stays live. */
+export async function runReloads(host: string, id: string, switched: Target[], reload: Partial<Record<TargetName, string>>) {
+  const failures: string[] = [];
+  for (const t of switched) {
+    const cmd = reload[t.name];
+    if (!cmd) continue;
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('sh', ['-c', cmd], {
+        env: { ...process.env, NETBOOT_HOST: host, NETBOOT_RELEASE: id, NETBOOT_TARGET: t.name, NETBOOT_ROOT: t.describe() },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      child.on('error', (e) => resolve({ code: 127, out: e.message }));
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    if (r.code !== 0) failures.push(`${t.name}: \`${cmd}\` exited with code ${r.code}${r.out.trim() ? `: ${r.out.trim().split('\n').slice(-5).join(' | ')}` : ''}`);
+  }
+  if (failures.length) throw errors.reloadFailed(host, id, failures);
+}
+
+/**
+ * Keeps the newest `keep` releases per target, and always the live one and the one live before
+ * it. A disk no kept release uses is deleted only if the host never wrote to it.
+ */
+export async function prune(host: string, targets: Target[], o: { keep: number; notice: (l: string) => void; dropWritten?: boolean }): Promise<string[]> {
+  const removed: string[] = [];
+  for (const t of targets) {
+    const st = await t.state(host);
+    const ids = [...st.ids].sort();
+    const keep = new Set(ids.slice(-Math.max(1, o.keep)));
+    if (st.current) keep.add(st.current);
+    const prevLive = st.history.filter((h) => h !== st.current).pop();
+    if (prevLive) keep.add(prevLive);
+    const doomed = ids.filter((i) => !keep.has(i));
+    const diskInfo = new Map<string, { sig: string; source: string }>();
+    const usedDisks = new Set<string>();
+    for (const i of ids) {
+      const m = await t.manifest(host, i);
+      for (const it of m?.items ?? [])
+        if (it.disk) {
+          diskInfo.set(it.disk.id, { sig: JSON.stringify(it.disk.sig), source: it.disk.source });
+          if (keep.has(i)) usedDisks.add(it.disk.id);
+        }
+    }
+    await t.remove(host, doomed);
+    removed.push(...doomed.map((d) => `${t.name}:${d}`));
+    for (const d of await t.disks(host)) {
+      if (usedDisks.has(d)) continue;
+      const info = diskInfo.get(d);
+      const now = await t.diskSig(host, d);
+      const written = !info || !now || JSON.stringify(now) !== info.sig;
+      if (written && !o.dropWritten) {
+        if (info) o.notice(`${host}: kept ${t.name} disk ${d}: the host wrote to it (netboot gc --drop-written-disks removes it)`);
+        continue;
+      }
+      await t.removeDisk(host, d);
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,49 @@
+import type { ManifestEntry } from '../cache/tree.js';
+import type { Artifact } from '../core/plugin.js';
+import type { PublishLink, TargetName } from '../core/recipe.js';
+import type { DiskSig, ReleaseManifest } from './release.js';
+
+/** An artifact ready to stage: its entries (paths inside the host's directory) and where their bytes are. */
+export interface PlannedItem {
+  path: string;
+  artifact: Artifact;
+  writable: boolean;
+  entries: ManifestEntry[];
+  source(e: ManifestEntry): string;
+  /** A writable item whose source did not change keeps the live disk (and what the host wrote). */
+  reuse?: { id: string; sig: DiskSig };
+}
+
+export interface TargetState {
+  /** The live release id, if the host was ever published here. */
+  current?: string;
+  ids: string[];
+  /** Ids in the order they went live (last is current). */
+  history: string[];
+}
+
+export interface StageResult {
+  bytesWritten: number;
+  linked: number;
+  copied: number;
+}
+
+/** One SAN root (tftp, nfs, nbd or conf), local or over SSH. */
+export interface Target {
+  readonly name: TargetName;
+  describe(): string;
+  state(host: string): Promise<TargetState>;
+  manifest(host: string, id: string): Promise<ReleaseManifest | undefined>;
+  free(): Promise<{ bytes: number; inodes: number; path: string }>;
+  estimate(items: PlannedItem[], prev: ReleaseManifest | undefined): Promise<{ bytes: number; inodes: number }>;
+  /** Builds the release beside the live one and commits it under its id (one rename). */
+  stage(host: string, id: string, items: PlannedItem[], links: PublishLink[], digest: string, prev: ReleaseManifest | undefined): Promise<StageResult>;
+  /** Makes `id` live with one atomic rename. */
+  switch(host: string, id: string): Promise<void>;
+  ensureLinks(host: string, links: PublishLink[]): Promise<void>;
+  remove(host: string, ids: string[]): Promise<void>;
+  diskSig(host: string, diskId: string): Promise<DiskSig | undefined>;
+  disks(host: string): Promise<string[]>;
+  removeDisk(host: string, diskId: string): Promise<void>;
+  cleanLeftovers(host: string): Promise<number>;
+}
