@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cache } from '../cache/store.js';
 import { errors } from '../core/errors.js';
@@ -46,8 +47,14 @@ export class SshTarget implements Target {
     return this.url;
   }
 
+  /**
+   * One SSH connection per run, shared by every command (ControlMaster): a publish makes dozens
+   * of small remote calls, and a new connection each costs a third of a second. close() ends it.
+   */
+  private readonly control = join(tmpdir(), `netboot-ssh-${process.pid}-%C`);
+
   private sshArgs(): string[] {
-    const a = ['-p', this.port, '-o', 'BatchMode=yes'];
+    const a = ['-p', this.port, '-o', 'BatchMode=yes', '-o', 'ControlMaster=auto', '-o', `ControlPath=${this.control}`, '-o', 'ControlPersist=30'];
     if (this.ssh.identityFile) a.push('-i', this.ssh.identityFile);
     for (const o of this.ssh.options ?? []) a.push('-o', o);
     return a;
@@ -76,7 +83,19 @@ export class SshTarget implements Target {
     return [this.root, '.releases', host, ...p].join('/');
   }
 
+  // Each remote call costs a round trip and a remote shell: remember what was read, forget it on change.
+  private readonly states = new Map<string, TargetState>();
+  private readonly manifests = new Map<string, ReleaseManifest | undefined>();
+
   async state(host: string): Promise<TargetState> {
+    const known = this.states.get(host);
+    if (known) return known;
+    const st = await this.readState(host);
+    this.states.set(host, st);
+    return st;
+  }
+
+  private async readState(host: string): Promise<TargetState> {
     const out = await this.exec(
       `readlink ${q(`${this.root}/${host}`)} || true; echo '--'; ls -1 ${q(this.rel(host))} 2>/dev/null || true; echo '--'; cat ${q(this.rel(host, 'history.json'))} 2>/dev/null || echo '[]'`,
       'reading the release state',
@@ -90,8 +109,12 @@ export class SshTarget implements Target {
   }
 
   async manifest(host: string, id: string): Promise<ReleaseManifest | undefined> {
+    const k = `${host}/${id}`;
+    if (this.manifests.has(k)) return this.manifests.get(k);
     const out = await this.exec(`cat ${q(this.rel(host, id, MANIFEST_NAME))} 2>/dev/null || true`, 'reading a release manifest');
-    return out.trim() ? (JSON.parse(out) as ReleaseManifest) : undefined;
+    const m = out.trim() ? (JSON.parse(out) as ReleaseManifest) : undefined;
+    this.manifests.set(k, m);
+    return m;
   }
 
   async free(): Promise<{ bytes: number; inodes: number; path: string }> {
@@ -114,6 +137,7 @@ export class SshTarget implements Target {
   }
 
   async stage(host: string, id: string, items: PlannedItem[], links: PublishLink[], digest: string, prev: ReleaseManifest | undefined): Promise<StageResult> {
+    this.states.delete(host);
     const local = await this.cache.scratch(`ssh-stage-${host}`);
     try {
       const lt = new LocalTarget(this.name, local, this.cache);
@@ -132,7 +156,9 @@ export class SshTarget implements Target {
       const staging = `.staging-${id}-${process.pid}`;
       await this.exec(`mkdir -p ${q(this.rel(host))}`, 'creating the release directory');
       const stats = await this.rsync(
-        ['-aH', '--numeric-ids', '--stats', ...(prev ? [`--link-dest=../${prev.id}`] : []), `${join(local, '.releases', host, id)}/`, `${this.user}@${this.host}:${this.rel(host, staging)}/`],
+        // Compare by content, not mtime (-c, no -t): the same file from two builds has two mtimes,
+        // and --link-dest only links files whose preserved attributes all match.
+        ['-rlpgoDHc', '--numeric-ids', '--stats', ...(prev ? [`--link-dest=../${prev.id}`] : []), `${join(local, '.releases', host, id)}/`, `${this.user}@${this.host}:${this.rel(host, staging)}/`],
         'sending the release',
       );
       await this.exec(`sync -f ${q(this.rel(host, staging))} 2>/dev/null || sync; mv -T ${q(this.rel(host, staging))} ${q(this.rel(host, id))}`, 'committing the release');
@@ -145,6 +171,7 @@ export class SshTarget implements Target {
 
   async switch(host: string, id: string): Promise<void> {
     const { history } = await this.state(host);
+    this.states.delete(host);
     const next = JSON.stringify([...history.filter((h) => h !== id), id]);
     const tmp = `${this.root}/.${host}.switch-${process.pid}`;
     await this.exec(
@@ -155,15 +182,16 @@ export class SshTarget implements Target {
   }
 
   async ensureLinks(host: string, links: PublishLink[]): Promise<void> {
-    for (const l of links) {
-      const depth = l.path.split('/').length - 1;
-      const want = `${'../'.repeat(depth)}${host}/${l.to}`;
+    const script = links.map((l) => {
+      const want = `${'../'.repeat(l.path.split('/').length - 1)}${host}/${l.to}`;
       const at = `${this.root}/${l.path}`;
-      await this.exec(`[ "$(readlink ${q(at)} || true)" = ${q(want)} ] || { mkdir -p "$(dirname ${q(at)})"; ln -sfn ${q(want)} ${q(`${at}.tmp`)}; mv -T ${q(`${at}.tmp`)} ${q(at)}; }`, 'linking');
-    }
+      return `[ "$(readlink ${q(at)} || true)" = ${q(want)} ] || { mkdir -p "$(dirname ${q(at)})"; ln -sfn ${q(want)} ${q(`${at}.tmp`)}; mv -T ${q(`${at}.tmp`)} ${q(at)}; }`;
+    });
+    if (script.length) await this.exec(script.join('; '), 'linking');
   }
 
   async remove(host: string, ids: string[]): Promise<void> {
+    this.states.delete(host);
     for (const id of ids) await this.exec(`mv -T ${q(this.rel(host, id))} ${q(this.rel(host, `.deleting-${id}`))} && rm -rf ${q(this.rel(host, `.deleting-${id}`))}`, `removing release ${id}`);
   }
 
@@ -182,6 +210,10 @@ export class SshTarget implements Target {
 
   async removeDisk(host: string, diskId: string): Promise<void> {
     await this.exec(`rm -f ${q(`${this.root}/.disks/${host}/${diskId}`)}`, 'removing a disk');
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => execFile('ssh', [...this.sshArgs(), '-O', 'exit', `${this.user}@${this.host}`], () => resolve()));
   }
 
   async cleanLeftovers(host: string): Promise<number> {

@@ -46,4 +46,6 @@ export interface Target {
   disks(host: string): Promise<string[]>;
   removeDisk(host: string, diskId: string): Promise<void>;
   cleanLeftovers(host: string): Promise<number>;
+  /** Ends what the target holds open (an SSH master connection). */
+  close?(): Promise<void>;
 }

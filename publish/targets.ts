@@ -11,3 +11,13 @@ export function targetsOf(config: ResolvedConfig, cache: Cache): Record<TargetNa
     root.startsWith('ssh://') ? new SshTarget(name, root, cache, config.san.ssh) : new LocalTarget(name, root, cache);
   return { tftp: make('tftp', config.san.tftp), nfs: make('nfs', config.san.nfs), nbd: make('nbd', config.san.nbd), conf: make('conf', config.san.conf) };
 }
+
+/** Runs `fn` with the config's targets and always closes them (SSH connections) afterwards. */
+export async function withTargets<T>(config: ResolvedConfig, cache: Cache, fn: (t: Record<TargetName, Target>) => Promise<T>): Promise<T> {
+  const targets = targetsOf(config, cache);
+  try {
+    return await fn(targets);
+  } finally {
+    for (const t of Object.values(targets)) await t.close?.();
+  }
+}

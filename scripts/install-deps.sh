@@ -8,8 +8,9 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # libarchive-tools: bsdtar, the reader FreeBSD uses; cpio: GNU cpio, the second reader;
-# make: the bench's baseline; coreutils/tar: sleep, sync, cp --reflink used by plugins.
-PACKAGES=(libarchive-tools cpio make tar coreutils procps)
+# make: the bench's baseline; coreutils/tar: sleep, sync, cp --reflink used by plugins;
+# rsync + openssh: publishing to ssh:// SAN roots (the tests start their own sshd on 127.0.0.1).
+PACKAGES=(libarchive-tools cpio make tar coreutils procps rsync openssh-client openssh-server)
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 export DEBIAN_FRONTEND=noninteractive

@@ -1,6 +1,6 @@
 import { collect } from '../../cache/gc.js';
 import { prune } from '../../publish/publisher.js';
-import { targetsOf } from '../../publish/targets.js';
+import { withTargets } from '../../publish/targets.js';
 import type { Artifact } from '../plugin.js';
 import { acquireGc } from '../../cache/lock.js';
 import { verifyCache } from '../../cache/verify.js';
@@ -32,14 +32,16 @@ export const gc: Command = {
     if (!lock) throw errors.cacheLocked(session.cache.root, 'a build is running on this cache; run gc when it is done');
     try {
       // Releases first: pruning them decides which cache entries only old releases still named.
-      const targets = Object.values(targetsOf(session.config, session.cache));
       const keep: Artifact[] = [];
-      for (const host of session.hostNames()) {
-        if (!args.values['dry-run'])
-          await prune(host, targets, { keep: session.config.san.keep, notice: (l) => ctx.io.err(`netboot: note: ${l}`), dropWritten: !!args.values['drop-written-disks'] });
-        for (const t of targets)
-          for (const id of (await t.state(host)).ids) for (const it of (await t.manifest(host, id))?.items ?? []) keep.push(it.artifact);
-      }
+      await withTargets(session.config, session.cache, async (all) => {
+        const targets = Object.values(all);
+        for (const host of session.hostNames()) {
+          if (!args.values['dry-run'])
+            await prune(host, targets, { keep: session.config.san.keep, notice: (l) => ctx.io.err(`netboot: note: ${l}`), dropWritten: !!args.values['drop-written-disks'] });
+          for (const t of targets)
+            for (const id of (await t.state(host)).ids) for (const it of (await t.manifest(host, id))?.items ?? []) keep.push(it.artifact);
+        }
+      });
       const r = await collect(session.cache, { hosts: session.hostNames(), keep, keepDays, maxSize, dryRun: !!args.values['dry-run'] });
       if (args.values.json) ctx.io.out(JSON.stringify(r, null, 2));
       else

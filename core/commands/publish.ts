@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { acquire } from '../../cache/lock.js';
 import { publishHost, runReloads, SWITCH_ORDER, type HostPublish } from '../../publish/publisher.js';
-import { targetsOf } from '../../publish/targets.js';
+import { withTargets } from '../../publish/targets.js';
 import type { Target } from '../../publish/target.js';
 import type { Command, CommandContext, Parsed } from '../cli.js';
 import type { StepReport } from '../engine.js';
@@ -21,9 +21,9 @@ export async function buildAndPublish(args: Parsed, ctx: CommandContext): Promis
     else printFailures(ctx, reports);
     return 1;
   }
-  const targets = targetsOf(session.config, session.cache);
   const published: HostPublish[] = [];
   const failures: unknown[] = [];
+  await withTargets(session.config, session.cache, async (targets) => {
   for (const g of graphs) {
     const outputs = new Map<string, Record<string, Artifact>>();
     for (const r of reports) if (r.host === g.host.name && r.outputs) outputs.set(r.step, r.outputs);
@@ -43,6 +43,7 @@ export async function buildAndPublish(args: Parsed, ctx: CommandContext): Promis
       await lock?.release();
     }
   }
+  });
   if (json) ctx.io.out(JSON.stringify({ ok: failures.length === 0, steps: reportsJson(reports), published }, null, 2));
   if (failures.length) throw failures[0];
   return 0;
@@ -69,13 +70,12 @@ interface HostTargets {
   targets: Target[];
 }
 
-async function openHost(args: Parsed, ctx: CommandContext): Promise<HostTargets> {
+async function withHost<T>(args: Parsed, ctx: CommandContext, fn: (h: HostTargets) => Promise<T>): Promise<T> {
   const session = await Session.open({ config: args.values.config as string | undefined, cwd: ctx.io.cwd, warn: ctx.warn });
   const host = args.positionals[0];
   if (!host) throw errors.badOption('name a host');
   if (!session.config.hosts.has(host)) throw errors.unknownHost(host, session.hostNames());
-  const all = targetsOf(session.config, session.cache);
-  return { session, host, targets: SWITCH_ORDER.map((n) => all[n]) };
+  return withTargets(session.config, session.cache, (all) => fn({ session, host, targets: SWITCH_ORDER.map((n) => all[n]) }));
 }
 
 interface ReleaseRow {
@@ -104,22 +104,22 @@ export const releases: Command = {
   summary: "List a host's releases on the SAN, and which one each target serves.",
   usage: 'netboot releases <host> [--json]',
   options: {},
-  async run(args, ctx) {
-    const { host, targets } = await openHost(args, ctx);
+  run: (args, ctx) =>
+    withHost(args, ctx, async ({ host, targets }) => {
     const rows = await listReleases(host, targets);
     if (args.values.json) ctx.io.out(JSON.stringify({ host, releases: rows }, null, 2));
     else if (!rows.length) ctx.io.out(`${host}: never published`);
     else for (const r of rows) ctx.io.out(`${r.id}  ${r.createdAt}  ${r.targets.join(',')}${r.live.length ? `  live: ${r.live.join(',')}` : ''}`);
     return 0;
-  },
+  }),
 };
 
 export const rollback: Command = {
   summary: 'Make an earlier release live again (default: the newest one older than the live one).',
   usage: 'netboot rollback <host> [release]',
   options: {},
-  async run(args, ctx) {
-    const { session, host, targets } = await openHost(args, ctx);
+  run: (args, ctx) =>
+    withHost(args, ctx, async ({ session, host, targets }) => {
     const rows = await listReleases(host, targets);
     const live = rows.filter((r) => r.live.length).map((r) => r.id).sort().pop();
     const want = args.positionals[1]?.padStart(6, '0') ?? rows.map((r) => r.id).filter((id) => live && id < live).pop();
@@ -144,7 +144,7 @@ export const rollback: Command = {
     }
     ctx.io.out(`${host}: release ${want} is live again`);
     return 0;
-  },
+  }),
 };
 
 export type { StepReport };
