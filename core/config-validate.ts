@@ -94,7 +94,10 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
       const ssh = sanRaw.ssh;
       if (!isPlainObject(ssh)) err('san.ssh: not an object');
       else {
-        if (ssh.identityFile !== undefined) san.ssh.identityFile = resolve(dir, str(ssh.identityFile, 'san.ssh.identityFile', ''));
+        if (ssh.identityFile !== undefined) {
+          const f = str(ssh.identityFile, 'san.ssh.identityFile', '');
+          san.ssh.identityFile = f.startsWith('~/') ? resolve(homedir(), f.slice(2)) : resolve(dir, f);
+        }
         if (ssh.options !== undefined) {
           if (!Array.isArray(ssh.options) || ssh.options.some((o) => typeof o !== 'string')) err('san.ssh.options: not a list of strings');
           else san.ssh.options = ssh.options as string[];
