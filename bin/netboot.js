@@ -9,6 +9,9 @@ if (!existsSync(cli)) {
 }
 const { main } = await import(cli.href);
 
+// Outputs are part of the cache: their modes must not depend on who runs the build.
+process.umask(0o022);
+
 const controller = new AbortController();
 let signals = 0;
 for (const sig of ['SIGINT', 'SIGTERM']) {

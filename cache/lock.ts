@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { open, readdir, readFile, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -38,7 +39,12 @@ async function tryCreate(path: string): Promise<boolean> {
   }
 }
 
-/** Removes a lock file whose owner died (SIGKILL, power loss). */
+/**
+ * Removes a lock file whose owner died (SIGKILL, power loss). The file is first renamed to a
+ * name of our own, which only one waiter can do; if what we moved turns out to be a live lock
+ * (it was replaced between our read and the rename), it is put back with link(), which never
+ * overwrites.
+ */
 async function breakIfStale(path: string): Promise<void> {
   let owner: string;
   try {
@@ -47,10 +53,22 @@ async function breakIfStale(path: string): Promise<void> {
     return;
   }
   // An empty file is a lock being written right now by a live process, or a crash's leftover.
-  if (owner === '' || !ownerAlive(owner)) {
-    const again = await readFile(path, 'utf8').catch(() => undefined);
-    if (again === owner) await unlink(path).catch(() => {});
+  if (owner !== '' && ownerAlive(owner)) return;
+  const mine = `${path}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await rename(path, mine);
+  } catch {
+    return;
   }
+  const moved = await readFile(mine, 'utf8').catch(() => '');
+  if (moved !== owner && moved !== '' && ownerAlive(moved)) await link(mine, path).catch(() => {});
+  await unlink(mine).catch(() => {});
+}
+
+/** Removes the lock only while it is still ours. */
+async function releaseOwn(path: string, id: string): Promise<void> {
+  const content = await readFile(path, 'utf8').catch(() => undefined);
+  if (content === id) await unlink(path).catch(() => {});
 }
 
 export interface Lock {
@@ -65,7 +83,10 @@ export async function acquire(path: string, opts: { whileWaiting?: () => Promise
   let delay = 20;
   let emptySeen = 0;
   for (;;) {
-    if (await tryCreate(path)) return { release: () => unlink(path).catch(() => {}) };
+    if (await tryCreate(path)) {
+      const id = selfId();
+      return { release: () => releaseOwn(path, id) };
+    }
     if (opts.whileWaiting && (await opts.whileWaiting())) return undefined;
     const content = await readFile(path, 'utf8').catch(() => 'gone');
     if (content === '') emptySeen++;

@@ -11,7 +11,10 @@ export interface KeyParts {
   version: string;
   params: unknown;
   inputs: Record<string, { kind: string; digest: string; mode?: number }>;
+  /** Host tool versions, and in-process library versions as `lib:<name>`. */
   tools: Record<string, string>;
+  /** Digests of the local paths the plugin declares in `sources`, by path as written. */
+  sources?: Record<string, string>;
   fingerprint: string | null;
   env: { sourceDateEpoch: number };
 }
@@ -58,8 +61,16 @@ export class Cache {
   }
 
   async init(): Promise<void> {
+    // Shard directories are made once, and their parents fsynced, so that no later rename into
+    // a brand-new directory can outlive the directory itself after a power loss.
+    if (await exists(join(this.root, 'actions', 'ff'))) return;
     for (const d of ['objects', 'trees', 'actions', 'tmp', 'locks', 'fingerprints', 'hosts', 'statcache', 'logs', 'quarantine'])
       await mkdir(join(this.root, d), { recursive: true });
+    for (const d of ['objects', 'actions']) {
+      for (let i = 0; i < 256; i++) await mkdir(join(this.root, d, i.toString(16).padStart(2, '0')), { recursive: true });
+      await fsyncDir(join(this.root, d));
+    }
+    await fsyncDir(this.root);
   }
 
   /** A fresh private directory under tmp/, on the cache's file system so ingesting is a rename. */
@@ -154,6 +165,10 @@ export class Cache {
 
   async manifest(digest: string): Promise<ManifestEntry[]> {
     return parseManifest(await readFile(this.objectPath(digest), 'utf8'));
+  }
+
+  async quarantineObject(digest: string): Promise<void> {
+    await rename(this.objectPath(digest), join(this.dir('quarantine'), `object-${digest}-${Date.now()}`)).catch(() => {});
   }
 
   async quarantineTree(digest: string): Promise<void> {

@@ -6,8 +6,9 @@ type Row = [dev: string, ino: string, size: string, mtimeNs: string, ctimeNs: st
 
 /**
  * Checks, with lstat only, that a stored tree is exactly as it was ingested: the same paths,
- * types, modes, owners and link targets, and every file the same inode with the same size,
- * mtime and ctime (any write or chmod changes ctime). Returns the first difference, if any.
+ * types, modes, owners and link targets, and every file the same inode with the same size and
+ * mtime (a write changes mtime; a rename-over changes the inode). Not ctime: publishing
+ * hardlinks tree files into releases, which changes it. Returns the first difference, if any.
  * Cheap enough to run after every step that read the tree, which is how a plugin that wrote
  * into its input is caught.
  */
@@ -29,7 +30,7 @@ export async function treeChanged(dir: string, entries: ManifestEntry[], rowsFil
     if (e.type === 'symlink') return st.isSymbolicLink() && (await readlink(abs)) === e.target ? undefined : `${rel}: link changed`;
     if (e.type === 'file') {
       const r = rows[rel];
-      if (!st.isFile() || !r || r[1] !== String(st.ino) || r[2] !== String(st.size) || r[3] !== String(st.mtimeNs) || r[4] !== String(st.ctimeNs))
+      if (!st.isFile() || !r || r[1] !== String(st.ino) || r[2] !== String(st.size) || r[3] !== String(st.mtimeNs))
         return `${rel} was modified`;
       return undefined;
     }

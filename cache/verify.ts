@@ -84,7 +84,7 @@ export async function verifyCache(cache: Cache, onProgress?: (msg: string) => vo
         await quarantine('action', path, key, 'does not parse');
         continue;
       }
-      const missing = Object.entries(rec.outputs).find(([, a]) => bad.has(a.digest));
+      const missing = Object.entries(rec.outputs).find(([, a]) => bad.has(a.digest)) ?? (rec.log && bad.has(rec.log) ? ['log', null] : undefined);
       if (rec.key !== key) await quarantine('action', path, key, `names key ${String(rec.key).slice(0, 12)}`);
       else if (missing) await quarantine('action', path, key, `output ${missing[0]} is corrupt`);
       else {

@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { errors } from './errors.js';
 import type { AnyPlugin, HostInfo } from './plugin.js';
 import type { Recipe, RecipeHooks } from './recipe.js';
+import { plugins as builtinPlugins } from '../plugins/index.js';
 import { isPlainObject, parseShape, type Issues } from './schema.js';
 
 export interface ResolvedHost {
@@ -120,6 +121,8 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
       raw.plugins.forEach((pl, i) => {
         if (!pl || typeof pl !== 'object' || !(pl as AnyPlugin).__plugin) return err(`plugins[${i}]: not a plugin (wrap it in definePlugin)`);
         if (plugins.some((q) => q.name === (pl as AnyPlugin).name)) throw errors.duplicatePlugin((pl as AnyPlugin).name);
+        // Keys are named by plugin name and version: a user plugin called "tar" would share the built-in's cache entries.
+        if (Object.values(builtinPlugins).some((b) => b.name === (pl as AnyPlugin).name && b !== pl)) throw errors.pluginNameTaken((pl as AnyPlugin).name);
         plugins.push(pl as AnyPlugin);
       });
   }

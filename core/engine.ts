@@ -100,7 +100,15 @@ export class Engine {
       }
       return { g, results };
     });
-    const reports = (await Promise.all(all)).map((r) => r.report);
+    // Let every started step finish (or stop) before returning: the caller then releases its
+    // registration against gc, which must not happen while a step is still ingesting.
+    const settled = await Promise.allSettled(all);
+    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) {
+      await this.o.tools.save();
+      throw rejected.reason;
+    }
+    const reports = settled.map((r) => (r as PromiseFulfilledResult<Resolved>).value.report);
     if (this.o.mode === 'build')
       for (const { g, results } of perHost) {
         const hist = histories.get(g.host.name)!;
@@ -186,6 +194,7 @@ export class Engine {
     const rec = await this.o.cache.readAction(key);
     if (!rec) return undefined;
     for (const a of Object.values(rec.outputs)) if (!(await this.o.cache.hasArtifact(a))) return undefined;
+    if (this.o.verbose && rec.log && !(await this.o.cache.hasArtifact({ kind: 'file', digest: rec.log, size: 0, mode: 0o444 }))) return undefined;
     return rec;
   }
 
@@ -197,6 +206,15 @@ export class Engine {
       if (v === undefined) throw errors.missingTool(spec.name, spec.package, g.host.name, node.id);
       tools[spec.name] = v;
     }
+    for (const [name, v] of Object.entries(node.plugin.libraries ?? {})) tools[`lib:${name}`] = v;
+    let sources: Record<string, string> | undefined;
+    if (node.plugin.sources) {
+      sources = {};
+      for (const p of node.plugin.sources(structuredClone(node.params) as never))
+        sources[p] = await digestLocal(this.o.cache.dir('statcache'), resolve(this.o.baseDir, p)).catch((e) => {
+          throw isNetbootError(e) ? errors.stepFailed(g.host.name, node.id, e.message, [], undefined, e) : e;
+        });
+    }
     const inputParts: KeyParts['inputs'] = {};
     for (const [name, a] of Object.entries(inputs))
       inputParts[name] = a.kind === 'file' ? { kind: 'file', digest: a.digest, mode: a.mode } : { kind: 'tree', digest: a.digest };
@@ -206,13 +224,16 @@ export class Engine {
       params: node.params,
       inputs: inputParts,
       tools,
+      ...(sources ? { sources } : {}),
       fingerprint: node.plugin.fingerprint ? await this.fingerprint(g, node) : null,
       env: { sourceDateEpoch: this.o.sourceDateEpoch },
     };
   }
 
   private fingerprint(g: HostGraph, node: StepNode): Promise<string> {
-    const id = sha256(canonicalJson({ plugin: node.plugin.name, params: node.params }));
+    // The config's directory is part of the id: two projects sharing a cache must not share a
+    // remembered fingerprint for params that look alike.
+    const id = sha256(canonicalJson({ plugin: node.plugin.name, params: node.params, base: this.o.baseDir }));
     let p = this.fingerprints.get(id);
     if (p) return p;
     const file = join(this.o.cache.dir('fingerprints'), `${id}.json`);
@@ -224,13 +245,7 @@ export class Engine {
       }
       let value: string;
       try {
-        value = String(
-          await node.plugin.fingerprint!({
-            params: structuredClone(node.params),
-            signal: this.o.signal,
-            digestPath: (path) => digestLocal(this.o.cache.dir('statcache'), resolve(this.o.baseDir, path)),
-          }),
-        );
+        value = String(await node.plugin.fingerprint!({ params: structuredClone(node.params), signal: this.o.signal }));
       } catch (e) {
         throw errors.fingerprintFailed(g.host.name, node.id, (e as Error).message, e);
       }

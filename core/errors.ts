@@ -50,8 +50,12 @@ export const errors = {
     config('UNKNOWN_RECIPE')(`${path}: unknown recipe "${name}"; known recipes: ${known.join(', ')}`),
   duplicateAddress: (what: 'MAC' | 'IP', value: string, a: string, b: string) =>
     config('DUPLICATE_ADDRESS')(`hosts.${b}.${what === 'MAC' ? 'mac' : 'ip'}: ${what} ${value} is already used by host ${a}`),
-  duplicatePlugin: (name: string) => config('DUPLICATE_PLUGIN')(`plugins: two plugins are named "${name}"`),
+  duplicatePlugin: (name: string) => config('DUPLICATE_PLUGIN')(`plugins: two different plugins are named "${name}"; a plugin's name must be unique`),
   badHook: (path: string, msg: string) => config('BAD_HOOK')(`${path}: ${msg}`),
+  recipeFailed: (host: string, recipe: string, msg: string, cause?: unknown) =>
+    config('RECIPE_FAILED')(`host ${host}: recipe ${recipe} failed to declare its steps: ${msg}`, [], cause),
+  cacheUnusable: (file: string, path: string, msg: string) => config('CACHE_UNUSABLE')(`${file}: cache: ${path} cannot be used: ${msg}`),
+  pluginNameTaken: (name: string) => config('DUPLICATE_PLUGIN')(`plugins: "${name}" is the name of a built-in plugin; give yours another name`),
 
   // graph (recipe bugs or hooks the user wrote): found before anything runs
   graphCycle: (host: string, cycle: string[]) =>
@@ -73,6 +77,8 @@ export const errors = {
     ),
   missingOutput: (host: string, step: string, output: string, kind: string) =>
     build('MISSING_OUTPUT')(`host ${host}, step ${step}: the plugin did not produce its ${kind} output "${output}"`),
+  sourceChanged: (host: string, step: string, path: string) =>
+    build('SOURCE_CHANGED')(`host ${host}, step ${step}: ${path} changed while the step read it; nothing was stored, build again`),
   inputModified: (host: string, step: string, input: string) =>
     build('INPUT_MODIFIED')(`host ${host}, step ${step}: the step changed its read-only input "${input}"`),
   fingerprintFailed: (host: string, step: string, msg: string, cause?: unknown) =>

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { copyFile, lstat, mkdir, readFile } from 'node:fs/promises';
+import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { copyFile, link, lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { ActionRecord, Cache, KeyParts } from '../cache/store.js';
+import { digestLocal } from '../cache/local-digest.js';
 import { treeChanged } from '../cache/tree-check.js';
 import { sha256 } from './canonical.js';
 import { errors, isNetbootError } from './errors.js';
@@ -73,12 +74,20 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
       outputs[name] = join(outDir, name);
       if (kind === 'tree') await mkdir(outputs[name]);
     }
-    const inputs: Record<string, InputArtifact> = {};
-    for (const [name, art] of Object.entries(a.inputs)) inputs[name] = { ...art, path: cache.artifactPath(art) };
+    const guard = await guardInputs(cache, a.inputs, join(scratch, 'in'));
+    const inputs = guard.inputs;
     const { $: zx } = await import('zx/core');
+    // zx kills only the process it started: on abort, first kill every descendant (a shell's
+    // children too), then let zx finish its own bookkeeping.
+    const shellAbort = new AbortController();
+    const onAbort = () => {
+      killDescendants(process.pid);
+      shellAbort.abort(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
     const $ = zx({
       cwd: tmp,
-      signal,
+      signal: shellAbort.signal,
       verbose: true,
       quiet: false,
       env: { ...process.env, SOURCE_DATE_EPOCH: String(a.parts.env.sourceDateEpoch), LC_ALL: 'C.UTF-8' },
@@ -89,7 +98,6 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
       },
     });
     const ctx: StepContext<any, string, any> = {
-      host,
       step: node.id,
       params: structuredClone(node.params),
       inputs,
@@ -113,17 +121,22 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
         await run('cp', ['-a', '--reflink=auto', `${art.path}/.`, dest], { signal, maxBuffer: 1 << 24 });
       },
     };
-    await plugin.run(ctx);
-    signal.throwIfAborted();
-    for (const [name, art] of Object.entries(a.inputs)) {
-      if (art.kind !== 'tree') continue;
-      const diff = await treeChanged(inputs[name].path, await cache.manifest(art.digest), cache.treeStatPath(art.digest));
-      if (diff) {
-        // Never serve it again: later builds re-create it from its producing step.
-        await cache.quarantineTree(art.digest);
-        throw errors.inputModified(host.name, node.id, `${name} (${diff})`);
-      }
+    let failure: unknown;
+    try {
+      await plugin.run(ctx);
+    } catch (e) {
+      failure = e;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
+    // Checked whether the step succeeded or not: a damaged input must never be served again.
+    const damaged = await guard.check();
+    if (damaged) throw errors.inputModified(host.name, node.id, damaged);
+    signal.throwIfAborted();
+    if (failure !== undefined) throw new PluginFailure(failure);
+    for (const src of Object.keys(a.parts.sources ?? {}))
+      if ((await digestLocal(cache.dir('statcache'), resolve(a.baseDir, src))) !== a.parts.sources![src])
+        throw errors.sourceChanged(host.name, node.id, src);
 
     const produced: Record<string, Artifact> = {};
     for (const [name, kind] of Object.entries(plugin.produces)) {
@@ -155,6 +168,7 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
     }
     if (signal.aborted) throw e;
     if (isNetbootError(e)) throw e;
+    if (e instanceof PluginFailure) e = e.inner;
     if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw errors.diskFull(`${cache.root} (host ${host.name}, step ${node.id})`);
     const keep = join(cache.dir('logs'), host.name, `${node.id}.log`);
     await mkdir(join(keep, '..'), { recursive: true });
@@ -163,6 +177,86 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
   } finally {
     await cache.removeTemp(scratch);
   }
+}
+
+/** An error thrown by the plugin itself: reported as the step's failure, whatever its kind. */
+class PluginFailure {
+  constructor(readonly inner: unknown) {}
+}
+
+/**
+ * Inputs a step may only read. A tree is handed over in place and checked afterwards against
+ * the stat rows taken when it was stored. A file is handed over as a hard link in the scratch
+ * directory (so `sed -i` replaces the link, not the object) and the object's own stat is
+ * compared afterwards (so an in-place write is caught). Whatever was damaged is quarantined.
+ */
+async function guardInputs(cache: Cache, arts: Record<string, Artifact>, dir: string) {
+  const inputs: Record<string, InputArtifact> = {};
+  const files: { name: string; digest: string; sig: string }[] = [];
+  // Not ctime: hard links (other steps' inputs, published releases) change it legitimately.
+  const sig = async (p: string) => {
+    const st = await stat(p, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}`;
+  };
+  await mkdir(dir, { recursive: true });
+  for (const [name, art] of Object.entries(arts)) {
+    if (art.kind === 'tree') {
+      inputs[name] = { ...art, path: cache.treePath(art.digest) };
+      continue;
+    }
+    const path = join(dir, name.replace(/[^A-Za-z0-9._-]/g, '_'));
+    await link(cache.objectPath(art.digest), path);
+    files.push({ name, digest: art.digest, sig: await sig(cache.objectPath(art.digest)) });
+    inputs[name] = { ...art, path };
+  }
+  return {
+    inputs,
+    async check(): Promise<string | undefined> {
+      for (const f of files)
+        if ((await sig(cache.objectPath(f.digest)).catch(() => 'gone')) !== f.sig) {
+          await cache.quarantineObject(f.digest);
+          return `${f.name} (written in place)`;
+        }
+      for (const [name, art] of Object.entries(arts)) {
+        if (art.kind !== 'tree') continue;
+        const diff = await treeChanged(inputs[name].path, await cache.manifest(art.digest), cache.treeStatPath(art.digest));
+        if (diff) {
+          await cache.quarantineTree(art.digest);
+          return `${name} (${diff})`;
+        }
+      }
+      return undefined;
+    },
+  };
+}
+
+/** SIGTERM to every process below `root`, children before their parents are gone. */
+function killDescendants(root: number): void {
+  const parent = new Map<number, number>();
+  try {
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      } catch {
+        // exited meanwhile
+      }
+    }
+  } catch {
+    return;
+  }
+  const below = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true;
+    return false;
+  };
+  for (const pid of parent.keys())
+    if (pid !== root && below(pid))
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
 }
 
 /** A shell failure reads like zx's ProcessOutput: the command and its exit code. */

@@ -1,6 +1,6 @@
-import { errors } from './errors.js';
+import { errors, isNetbootError } from './errors.js';
 import type { HostInfo } from './plugin.js';
-import { RecipeBuilder, type ArtifactRef, type PublishItem, type PublishLink, type Recipe, type RecipeHooks, type StepNode } from './recipe.js';
+import { RecipeBuilder, type ArtifactRef, type PublishItem, type PublishLink, type Recipe, type RecipeHooks, type RecipeResult, type StepNode } from './recipe.js';
 
 export interface HostGraph {
   host: HostInfo;
@@ -16,7 +16,13 @@ export interface HostGraph {
 /** Expands a host's recipe into its step graph and checks it before anything runs. */
 export function buildHostGraph(host: HostInfo, recipe: Recipe<any>, params: unknown, hooks: RecipeHooks = {}): HostGraph {
   const r = new RecipeBuilder(host, hooks);
-  const declared = recipe.build(r, params as never, host) ?? {};
+  let declared: RecipeResult;
+  try {
+    declared = recipe.build(r, params as never, host) ?? {};
+  } catch (e) {
+    if (isNetbootError(e)) throw e;
+    throw errors.recipeFailed(host.name, recipe.name, (e as Error)?.message ?? String(e), e);
+  }
   const publish = (declared.publish ?? []).map((item) => ({ ...item, from: r.final(item.from) }));
   for (const hookStep of Object.keys(hooks.after ?? {}))
     if (!r.steps.has(hookStep))

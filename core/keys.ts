@@ -32,6 +32,10 @@ export function diffParts(before: KeyParts, after: KeyParts): string[] {
   }
   for (const k of [...new Set([...Object.keys(before.tools), ...Object.keys(after.tools)])].sort())
     if (before.tools[k] !== after.tools[k]) out.push(`tool ${k}: ${show(before.tools[k])} -> ${show(after.tools[k])}`);
+  const sa = before.sources ?? {};
+  const sb = after.sources ?? {};
+  for (const k of [...new Set([...Object.keys(sa), ...Object.keys(sb)])].sort())
+    if (sa[k] !== sb[k]) out.push(`source ${k}: ${short(sa[k]?.split(':')[1])} -> ${short(sb[k]?.split(':')[1])}`);
   if (before.fingerprint !== after.fingerprint) out.push(`fingerprint: ${short(before.fingerprint)} -> ${short(after.fingerprint)}`);
   if (before.env.sourceDateEpoch !== after.env.sourceDateEpoch)
     out.push(`sourceDateEpoch: ${before.env.sourceDateEpoch} -> ${after.env.sourceDateEpoch}`);

@@ -52,8 +52,10 @@ export type { ManifestEntry as TreeEntry } from '../cache/tree.js';
 import type { ManifestEntry as TreeEntry } from '../cache/tree.js';
 
 export interface StepContext<P, I extends string, O extends Produces> {
-  host: HostInfo;
-  /** Step id inside the host's graph. */
+  /**
+   * Step id inside the host's graph. There is deliberately no `host` here: a step's output may
+   * depend only on its key, so recipes pass what they need of the host (name, IP) as params.
+   */
   step: string;
   params: P;
   /** Input artifacts. Read-only: copy a tree (ctx.copyTree) before changing it. */
@@ -82,11 +84,6 @@ export interface StepContext<P, I extends string, O extends Produces> {
 export interface FingerprintContext<P> {
   params: P;
   signal: AbortSignal;
-  /**
-   * The digest of a local file or directory (as an artifact of it would be named). Uses a stat
-   * cache, so unchanged files are not re-read on every build.
-   */
-  digestPath(path: string): Promise<string>;
 }
 
 export interface PluginDefinition<S extends Shape, I extends string, O extends Produces> {
@@ -100,6 +97,17 @@ export interface PluginDefinition<S extends Shape, I extends string, O extends P
   produces: O;
   /** Host programs the plugin runs; their versions enter the key. */
   tools?: readonly (string | ToolSpec)[];
+  /**
+   * Versions of in-process libraries that shape the output (zlib for gzip, an archive writer):
+   * they enter the key like tool versions, so a Node upgrade that changes gzip bytes re-runs it.
+   */
+  libraries?: Readonly<Record<string, string>>;
+  /**
+   * Local paths (relative to the config file) the step reads. Their digests enter the key and
+   * are taken on every build, --offline included, through a stat cache; if one changes while
+   * the step runs, the step fails instead of storing a mix.
+   */
+  sources?(params: ShapeOut<S>): string[];
   /**
    * The state of a volatile upstream (e.g. a Debian suite's InRelease digest), computed at every
    * build. When it changes, the step runs again. `--offline` reuses the last value.

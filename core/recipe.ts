@@ -1,4 +1,4 @@
-import { errors } from './errors.js';
+import { errors, isNetbootError } from './errors.js';
 import type { AnyPlugin, HostInfo, Plugin, Produces } from './plugin.js';
 import { parseShape, type Shape, type ShapeIn, type ShapeOut } from './schema.js';
 
@@ -61,7 +61,13 @@ export class RecipeBuilder {
     const ref = stepRef<OutputsOf<P>>(id);
     const hook = this.hooks.after?.[id];
     if (!hook) return ref;
-    const replacement = hook(ref, this, this.host);
+    let replacement: StepRef<any> | void;
+    try {
+      replacement = hook(ref, this, this.host);
+    } catch (e) {
+      if (isNetbootError(e)) throw e;
+      throw errors.badHook(`host ${this.host.name}, hook after step ${id}`, `it threw: ${(e as Error)?.message ?? String(e)}`);
+    }
     if (replacement) this.replaced.set(id, replacement);
     return ref;
   }

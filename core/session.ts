@@ -6,6 +6,7 @@ import { findConfig, importConfig } from './config-load.js';
 import { validateConfig, type ResolvedConfig } from './config-validate.js';
 import { errors } from './errors.js';
 import { buildHostGraph, type HostGraph } from './graph.js';
+import type { AnyPlugin } from './plugin.js';
 import type { Profiler } from './profile.js';
 import { ToolVersions } from './tools.js';
 
@@ -30,7 +31,11 @@ export class Session {
     const config = validateConfig(raw, file, builtinRecipes);
     for (const w of config.warnings) o.warn(`${file}: ${w}`);
     const cache = new Cache(config.cache);
-    await cache.init();
+    try {
+      await cache.init();
+    } catch (e) {
+      throw errors.cacheUnusable(file, config.cache, (e as Error).message);
+    }
     return new Session(config, cache);
   }
 
@@ -46,10 +51,19 @@ export class Session {
     return [...new Set(names)];
   }
 
+  private readonly pluginsByName = new Map<string, AnyPlugin>();
+
   graph(host: string): HostGraph {
     const h = this.config.hosts.get(host);
     if (!h) throw errors.unknownHost(host, this.hostNames());
-    return buildHostGraph(h.info, h.recipe, h.params, this.config.extend[h.recipe.name]);
+    const g = buildHostGraph(h.info, h.recipe, h.params, this.config.extend[h.recipe.name]);
+    // Keys name plugins by name and version: two different plugins under one name would share cache entries.
+    for (const n of g.order) {
+      const seen = this.pluginsByName.get(n.plugin.name);
+      if (seen && seen !== n.plugin) throw errors.duplicatePlugin(n.plugin.name);
+      this.pluginsByName.set(n.plugin.name, n.plugin);
+    }
+    return g;
   }
 
   tools(): Promise<ToolVersions> {

@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { errors } from '../core/errors.js';
 import type { TreeEntry } from '../core/plugin.js';
 
@@ -34,6 +34,20 @@ function majorMinor(rdev: number): [number, number] {
   const major = ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
   const minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xff & 0xfffff);
   return [major, minor];
+}
+
+interface EntryPack {
+  entry(header: Record<string, unknown>, cb: (err?: Error | null) => void): Writable;
+}
+
+/** One entry; a file's bytes are piped with stream errors (a file shrinking under us) reported, not thrown. */
+async function addEntry(pack: EntryPack, header: Record<string, unknown>, file: string | undefined): Promise<void> {
+  let sink!: Writable;
+  const written = new Promise<void>((resolve, reject) => {
+    sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
+  });
+  if (file) await pipeline(createReadStream(file), sink);
+  await written;
 }
 
 async function finish(stream: Readable, dest: string, gzip: boolean): Promise<void> {
@@ -72,13 +86,7 @@ export async function writeCpio(root: string, entries: TreeEntry[], dest: string
       size: e.type === 'file' ? e.size : 0,
     };
     if (e.type === 'symlink') header.linkname = e.target;
-    await new Promise<void>((resolve, reject) => {
-      if (e.type !== 'file') return pack.entry(header, (err: Error | null) => (err ? reject(err) : resolve()));
-      const sink = pack.entry(header, (err: Error | null) => (err ? reject(err) : resolve()));
-      const src = createReadStream(join(root, e.path));
-      src.on('error', reject);
-      src.pipe(sink);
-    });
+    await addEntry(pack, header, e.type === 'file' ? join(root, e.path) : undefined);
   }
   pack.finalize();
   await done;
@@ -93,7 +101,10 @@ export async function writeTar(root: string, entries: TreeEntry[], dest: string,
   const type = { file: 'file', dir: 'directory', symlink: 'symlink', char: 'character-device', block: 'block-device', fifo: 'fifo' } as const;
   for (const { e, name } of list) {
     const [devmajor, devminor] = e.rdev ? majorMinor(e.rdev) : [0, 0];
+    // ustar holds ids up to 0o7777777 in its fields; beyond that a pax record carries them.
+    const big = e.uid > 0o777777 || e.gid > 0o777777;
     const header = {
+      ...(big ? { pax: { uid: String(e.uid), gid: String(e.gid) } } : {}),
       name: e.type === 'dir' ? name.replace(/\/?$/, '/') : name,
       mode: e.mode,
       uid: e.uid,
@@ -107,13 +118,7 @@ export async function writeTar(root: string, entries: TreeEntry[], dest: string,
       devmajor,
       devminor,
     };
-    await new Promise<void>((resolve, reject) => {
-      if (e.type !== 'file') return void pack.entry(header, (err) => (err ? reject(err) : resolve()));
-      const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
-      const src = createReadStream(join(root, e.path));
-      src.on('error', reject);
-      src.pipe(sink);
-    });
+    await addEntry(pack as unknown as EntryPack, header, e.type === 'file' ? join(root, e.path) : undefined);
   }
   pack.finalize();
   await done;

@@ -2,6 +2,9 @@ import { definePlugin } from '../core/plugin.js';
 import { p } from '../core/schema.js';
 import { writeCpio, writeTar } from './archive-write.js';
 
+/** gzip's bytes depend on the zlib build; the archive writers are pinned in package-lock.json. */
+const LIBRARIES = { zlib: process.versions.zlib };
+
 const common = {
   prefix: p.string().default('').describe("prepended to every entry name: '', './' or e.g. 'etc/'"),
   gzip: p.boolean().default(true),
@@ -15,6 +18,7 @@ export const cpioPlugin = definePlugin({
   params: { format: p.enum(['newc', 'odc'] as const).default('newc'), ...common },
   inputs: ['tree'],
   produces: { archive: 'file' },
+  libraries: LIBRARIES,
   async run(ctx) {
     const { format, prefix, gzip } = ctx.params;
     await writeCpio(ctx.inputs.tree.path, await ctx.manifest('tree'), ctx.outputs.archive, format, { prefix, gzip, mtime: ctx.sourceDateEpoch });
@@ -29,6 +33,7 @@ export const tarPlugin = definePlugin({
   params: { ...common },
   inputs: ['tree'],
   produces: { archive: 'file' },
+  libraries: LIBRARIES,
   async run(ctx) {
     const { prefix, gzip } = ctx.params;
     await writeTar(ctx.inputs.tree.path, await ctx.manifest('tree'), ctx.outputs.archive, { prefix, gzip, mtime: ctx.sourceDateEpoch });

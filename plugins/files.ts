@@ -1,4 +1,4 @@
-import { chmod, chown, lchown, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { errors } from '../core/errors.js';
 import { definePlugin } from '../core/plugin.js';
@@ -45,13 +45,13 @@ export const filesPlugin = definePlugin({
   },
 });
 
+/** Creates the parents of a path inside the tree, refusing to pass through a symlink (which could lead outside it). */
 async function mkdirs(root: string, dir: string, mode: number) {
   if (dir === root) return;
   await mkdirs(root, dirname(dir), mode);
-  await mkdir(dir).then(
-    () => chmod(dir, mode),
-    (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
-    },
-  );
+  const st = await lstat(dir).catch(() => undefined);
+  if (st?.isSymbolicLink()) throw errors.badValue(dir.slice(root.length + 1), 'a file cannot be placed below a symlink of the same tree');
+  if (st) return;
+  await mkdir(dir);
+  await chmod(dir, mode);
 }

@@ -8,8 +8,9 @@ import { p } from '../core/schema.js';
 const run = promisify(execFile);
 
 /**
- * A local directory (relative to the config file) as a tree artifact. Its fingerprint is its
- * digest, taken with a stat cache, so an unchanged directory costs a few stat calls per build.
+ * A local directory (relative to the config file) as a tree artifact. It is a declared source:
+ * its digest (through a stat cache) is in the key, so an unchanged directory costs a few stat
+ * calls per build, and a changed one re-runs the step even with --offline.
  */
 export const sourceTreePlugin = definePlugin({
   name: 'source-tree',
@@ -17,7 +18,7 @@ export const sourceTreePlugin = definePlugin({
   description: 'a local directory, copied in with modes, owners and symlinks',
   params: { path: p.string() },
   produces: { tree: 'tree' },
-  fingerprint: (ctx) => ctx.digestPath(ctx.params.path),
+  sources: (params) => [params.path],
   async run(ctx) {
     const src = ctx.resolvePath(ctx.params.path);
     const st = await lstat(src).catch(() => undefined);

@@ -139,7 +139,7 @@ describe('failures', () => {
     const before = counter();
     const again = build(['alpha', '--keep-going'], { LAB_FAIL: '1' });
     expect(byStep(again.steps).broken.outcome).toBe('failed');
-    expect(again.steps.filter((s) => s.outcome === 'ran' && before.includes(`alpha/${s.step}`))).toEqual([]);
+    expect(again.steps.filter((s) => s.outcome === 'ran' && before.includes(s.step))).toEqual([]);
     expect(again.steps.filter((s) => s.step !== 'broken').every((s) => s.outcome !== 'skipped')).toBe(true);
     expect(ran(build(['alpha', '--keep-going'], { LAB_FAIL: '1' }).steps)).toEqual([]);
   });
@@ -159,6 +159,18 @@ describe('failures', () => {
     expect(after.code).toBe(0);
     // `counted` copies `tree` unchanged, so one stored tree serves both; re-running `tree` restores it.
     expect(ran(after.steps)).toEqual(['tree']);
+    expect(lab.json(['cache', 'verify']).code).toBe(0);
+  });
+
+  it('a step that fails after damaging its input is still caught, and a file input written in place too', () => {
+    expect(build(['alpha']).code).toBe(0);
+    const failed = lab.run(['build', 'alpha'], { ...env, LAB_VANDAL: '1', LAB_VANDAL_FAIL: '1' });
+    expect(failed.stderr).toContain('[INPUT_MODIFIED]');
+    expect(ran(build(['alpha']).steps)).toEqual(['tree']);
+    const scribbled = lab.run(['build', 'alpha'], { ...env, LAB_SCRIBBLE: '1' });
+    expect(scribbled.code).toBe(1);
+    expect(scribbled.stderr).toContain('error [INPUT_MODIFIED]: host alpha, step scribbler: the step changed its read-only input "file (written in place)"');
+    expect(ran(build(['alpha']).steps)).toEqual(['newc']);
     expect(lab.json(['cache', 'verify']).code).toBe(0);
   });
 
@@ -202,7 +214,7 @@ describe('introspection', () => {
   it('--verbose replays a cached step log', () => {
     lab.run(['build', 'alpha'], { ...env, LAB_SLOW_MS: '10' });
     const r = lab.run(['build', 'alpha', '--verbose'], { ...env, LAB_SLOW_MS: '10' });
-    expect(r.stdout).toMatch(/\[alpha\] slow-a \| \$ sleep 0\.01/);
+    expect(r.stdout).toContain("[alpha] slow-a | $ bash -c $'sleep 0.01; true'");
   });
 });
 
@@ -217,7 +229,10 @@ describe('local sources', () => {
       writeFileSync(demo.path('overlay/etc/issue'), 'edited\n');
       const edited = run();
       expect(ran(edited)).toEqual(['initrd', 'overlay-src', 'rootfs', 'rootfs-tar', 'tftp']);
-      expect(byStep(edited)['overlay-src'].reasons[0]).toMatch(/^fingerprint: /);
+      expect(byStep(edited)['overlay-src'].reasons[0]).toMatch(/^source overlay: [0-9a-f]{12} -> [0-9a-f]{12}$/);
+      // A local source is read even offline: --offline only concerns network fingerprints.
+      writeFileSync(demo.path('overlay/etc/issue'), 'edited again\n');
+      expect(ran(demo.json<{ steps: StepRow[] }>(['build', 'demo', '--offline']).data.steps)).toContain('overlay-src');
     } finally {
       demo.remove();
     }

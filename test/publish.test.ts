@@ -57,6 +57,13 @@ describe('publish', () => {
     expect(r.pub!.targets.find((t) => t.target === 'tftp')!.stage!.bytesWritten).toBe(0);
   });
 
+  it('a tree that was published (hardlinked into a release) is still a clean input for later steps', () => {
+    publish();
+    const r = lab.json<{ steps: StepRow[] }>(['build', 'alpha'], { LAB_ROOT_TAR: '1' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.data.steps.find((s) => s.step === 'root-tar')!.outcome).toBe('ran');
+  });
+
   it('a writable disk never shares an inode with the cache, and an unchanged one keeps what the host wrote', () => {
     const first = publish();
     const disk = join(live('nbd'), 'disk.img');
