@@ -45,6 +45,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   explain: async () => (await import('./commands/explain.js')).explain,
   graph: async () => (await import('./commands/graph.js')).graph,
   ls: async () => (await import('./commands/ls.js')).ls,
+  doctor: async () => (await import('./commands/doctor.js')).doctor,
+  'boot-test': async () => (await import('./commands/boot-test.js')).bootTest,
   publish: async () => (await import('./commands/publish.js')).publish,
   releases: async () => (await import('./commands/publish.js')).releases,
   rollback: async () => (await import('./commands/publish.js')).rollback,
@@ -65,6 +67,8 @@ commands:
   rollback <host> [release] make an earlier release live again
   graph <host>              the step graph (--format mermaid|dot)
   ls                        hosts, recipes and plugins
+  doctor [--fix]            host tools the recipes need, and which are missing (--fix: apt-get them)
+  boot-test <host>          PXE-boot the published release in qemu and wait for login:
   gc                        remove cache entries nothing needs (--max-size, --keep-days)
   cache verify              re-hash the cache; quarantine corrupt entries
 

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
 import { digestLocal } from '../cache/local-digest.js';
 import { acquire } from '../cache/lock.js';
-import type { ActionRecord, Cache, KeyParts } from '../cache/store.js';
+import { exists, type ActionRecord, type Cache, type KeyParts } from '../cache/store.js';
 import { canonicalJson, sha256 } from './canonical.js';
 import { errors, isNetbootError, type NetbootError } from './errors.js';
 import type { HostGraph } from './graph.js';
@@ -206,6 +206,8 @@ export class Engine {
       if (v === undefined) throw errors.missingTool(spec.name, spec.package, g.host.name, node.id);
       tools[spec.name] = v;
     }
+    for (const f of node.plugin.hostFiles ?? [])
+      if (!(await exists(f.path))) throw errors.missingTool(f.path, f.package, g.host.name, node.id);
     for (const [name, v] of Object.entries(node.plugin.libraries ?? {})) tools[`lib:${name}`] = v;
     let sources: Record<string, string> | undefined;
     if (node.plugin.sources) {

@@ -97,6 +97,15 @@ export const errors = {
   cacheCorrupt: (count: number) => build('CACHE_CORRUPT')(`cache verify found ${count} corrupt entr${count === 1 ? 'y' : 'ies'} (quarantined)`),
   diskFull: (path: string) => build('DISK_FULL')(`${path}: no space left on device; nothing was added to the cache`),
 
+  serverFailed: (what: string, detail: string) => build('SERVER_FAILED')(`${what} did not start: ${detail}`),
+  notPublished: (host: string, path: string) => usage('NOT_PUBLISHED')(`host ${host} is not published (${path} is missing): run netboot publish ${host} first`),
+  bootTestUnsupported: (host: string, why: string) => usage('BOOT_TEST_UNSUPPORTED')(`host ${host}: ${why}`),
+  bootFailed: (host: string, reason: string, tail: string[]) =>
+    build('BOOT_FAILED')(`host ${host} did not reach the login prompt: ${reason}`, ['last console lines:', ...tail.map((l) => `  ${l}`)]),
+  doctorFailed: (packages: string[]) => build('DOCTOR_FAILED')(`apt-get could not install ${packages.join(' ')} (run as root, check the network)`),
+  imageTooSmall: (step: string, need: number, size: number) =>
+    build('IMAGE_TOO_SMALL')(`step ${step}: the tree needs about ${mib(need)} but the image is ${mib(size)}; raise the image size param`),
+
   // publish
   publishUnbuilt: (host: string, step: string) => build('PUBLISH_UNBUILT')(`host ${host}: cannot publish, step ${step} did not build`),
   noSpace: (host: string, path: string, need: number, free: number) =>

@@ -97,6 +97,8 @@ export interface PluginDefinition<S extends Shape, I extends string, O extends P
   produces: O;
   /** Host programs the plugin runs; their versions enter the key. */
   tools?: readonly (string | ToolSpec)[];
+  /** Files of the build machine the plugin reads (boot loaders, modules), with the Debian package that ships them. */
+  hostFiles?: readonly { path: string; package: string }[];
   /**
    * Versions of in-process libraries that shape the output (zlib for gzip, an archive writer):
    * they enter the key like tool versions, so a Node upgrade that changes gzip bytes re-runs it.

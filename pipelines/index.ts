@@ -1,9 +1,11 @@
 import type { Recipe } from '../core/recipe.js';
+import { debianBullseyeNbd } from './debian-bullseye-nbd.js';
 import { demoRecipe } from './demo.js';
 
 /** The recipes netboot ships; a host's `recipe` names one of these (or one of the config's own). */
-export const builtinRecipes: Recipe<any>[] = [demoRecipe];
+export const builtinRecipes: Recipe<any>[] = [demoRecipe, debianBullseyeNbd];
 
 export type BuiltinRecipes = {
   demo: typeof demoRecipe;
+  'debian-bullseye-nbd': typeof debianBullseyeNbd;
 };

@@ -2,6 +2,7 @@ import { cpioPlugin, tarPlugin } from './archive.js';
 import { assemblePlugin } from './assemble.js';
 import { filesPlugin } from './files.js';
 import { mergePlugin } from './merge.js';
+import { serverConfigsPlugin } from './server-configs/index.js';
 import { sourceTreePlugin } from './source.js';
 import { textPlugin } from './text.js';
 
@@ -14,4 +15,5 @@ export const plugins = {
   merge: mergePlugin,
   sourceTree: sourceTreePlugin,
   text: textPlugin,
+  serverConfigs: serverConfigsPlugin,
 };

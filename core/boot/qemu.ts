@@ -1,0 +1,51 @@
+import { openSync, readFileSync, closeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { start, stopPid } from './processes.js';
+
+export interface PxeBoot {
+  tftpRoot: string;
+  bootFile: string;
+  mac: string;
+  /** Guest connections to `from` (ip:port) go to 127.0.0.1:`to` on this machine. */
+  forwards: { from: string; to: number }[];
+  consoleLog: string;
+  memoryMiB?: number;
+}
+
+export interface BootResult {
+  ok: boolean;
+  seconds: number;
+  reason: string;
+  tail: string[];
+}
+
+/**
+ * PXE-boots a guest under software emulation (TCG: KVM aborts on this project's machines) with
+ * qemu's user network serving DHCP and TFTP, and watches the serial console for `pattern`.
+ * qemu is always stopped by its pid, whatever happens.
+ */
+export async function pxeBoot(b: PxeBoot, pattern: RegExp, timeoutMs: number, signal: AbortSignal): Promise<BootResult> {
+  const net = [`user,id=n0,tftp=${b.tftpRoot},bootfile=${b.bootFile}`, ...b.forwards.map((f) => `guestfwd=tcp:${f.from}-tcp:127.0.0.1:${f.to}`)].join(',');
+  closeSync(openSync(b.consoleLog, 'w'));
+  const q = start('qemu-system-x86_64', [
+    '-accel', 'tcg', '-m', String(b.memoryMiB ?? 1024), '-smp', '1',
+    '-display', 'none', '-no-reboot', '-monitor', 'none',
+    '-netdev', net, '-device', `virtio-net-pci,netdev=n0,mac=${b.mac}`,
+    '-boot', 'n', '-serial', `file:${b.consoleLog}`,
+  ]);
+  const t0 = Date.now();
+  let exited: number | null | undefined;
+  q.child.on('close', (code) => (exited = code));
+  const lines = () => readFileSync(b.consoleLog, 'latin1').split(/\r?\n/);
+  try {
+    for (;;) {
+      if (pattern.test(readFileSync(b.consoleLog, 'latin1'))) return { ok: true, seconds: (Date.now() - t0) / 1000, reason: 'found', tail: lines().slice(-30) };
+      if (exited !== undefined) return { ok: false, seconds: (Date.now() - t0) / 1000, reason: `qemu exited (${exited}): ${q.output().trim().split('\n').pop() ?? ''}`, tail: lines().slice(-30) };
+      if (Date.now() - t0 > timeoutMs) return { ok: false, seconds: (Date.now() - t0) / 1000, reason: `no ${pattern} within ${timeoutMs / 1000} s`, tail: lines().slice(-30) };
+      if (signal.aborted) return { ok: false, seconds: (Date.now() - t0) / 1000, reason: 'interrupted', tail: lines().slice(-30) };
+      await sleep(250);
+    }
+  } finally {
+    if (q.child.pid && exited === undefined) await stopPid(q.child.pid, 2000);
+  }
+}

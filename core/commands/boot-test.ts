@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startNbdServer, type NbdServer } from '../boot/nbd-server.js';
+import { freePort } from '../boot/processes.js';
+import { pxeBoot } from '../boot/qemu.js';
+import type { Command } from '../cli.js';
+import { errors } from '../errors.js';
+import { Session } from '../session.js';
+
+const run = promisify(execFile);
+const QEMU_HOST = '10.0.2.2';
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** `nbdroot=` as the host's pxelinux entry has it: SERVER,EXPORT,nbdX or SERVER[:PORT]/EXPORT. */
+export function parseNbdroot(append: string): { server: string; port: number; exportName: string } | undefined {
+  const v = /(?:^|\s)nbdroot=(\S+)/.exec(append)?.[1];
+  if (!v) return undefined;
+  const comma = /^([^,:/]+),([^,]+)(,.*)?$/.exec(v);
+  if (comma) return { server: comma[1], port: 10809, exportName: comma[2] };
+  const slash = /^([^:/]+)(?::(\d+))?\/(.+)$/.exec(v);
+  if (slash) return { server: slash[1], port: Number(slash[2] ?? 10809), exportName: slash[3] };
+  return undefined;
+}
+
+export const bootTest: Command = {
+  summary: 'PXE-boot the published release of a host in qemu (TCG) and wait for the login prompt.',
+  usage: 'netboot boot-test <host> [--timeout SECONDS]',
+  options: { timeout: { type: 'string' } },
+  async run(args, ctx) {
+    const host = args.positionals[0];
+    if (!host || args.positionals.length !== 1) throw errors.badOption(`usage: ${bootTest.usage}`);
+    const timeout = Number(args.values.timeout ?? 300);
+    if (!(timeout > 0)) throw errors.badOption(`--timeout: "${args.values.timeout}" is not a number of seconds`);
+    const session = await Session.open({ config: args.values.config as string | undefined, cwd: ctx.io.cwd, warn: ctx.warn });
+    const h = session.config.hosts.get(host);
+    if (!h) throw errors.unknownHost(host, session.hostNames());
+    const { tftp, nbd } = session.config.san;
+    if (tftp.startsWith('ssh://') || nbd.startsWith('ssh://')) throw errors.bootTestUnsupported(host, 'the boot test needs the SAN roots on this machine');
+    const hostTftp = join(tftp, host);
+    const cfg = join(hostTftp, 'pxelinux.cfg', `01-${h.info.mac.replace(/:/g, '-')}`);
+    if (!existsSync(cfg)) throw errors.notPublished(host, cfg);
+    const append = /^\s*APPEND\s+(.*)$/m.exec(readFileSync(cfg, 'utf8'))?.[1] ?? '';
+    const nbdroot = parseNbdroot(append);
+    if (!nbdroot) throw errors.bootTestUnsupported(host, `its boot entry ${cfg} has no nbdroot= (only NBD roots can be boot-tested so far)`);
+    const disk = join(nbd, host, 'disk.img');
+    if (!existsSync(disk)) throw errors.notPublished(host, disk);
+
+    // Setup in order, cleanup in reverse, always.
+    const work = mkdtempSync(join(tmpdir(), `netboot-boot-${host}-`));
+    let server: NbdServer | undefined;
+    try {
+      // The guest writes to its root: it boots a copy, so the published disk stays as published.
+      const copy = join(work, 'disk.img');
+      await run('cp', ['--reflink=auto', '--sparse=always', realpathSync(disk), copy]);
+      // qemu's user network takes the guest's 10.0.2.2:PORT to this machine's 127.0.0.1:PORT, and
+      // cannot remap a port on 10.0.2.2. So the release boots exactly as published when its port
+      // is free here; otherwise it boots from a copy of its TFTP directory whose entry names a free port.
+      let tftpRoot = realpathSync(tftp);
+      let port = nbdroot.port;
+      if (nbdroot.server !== QEMU_HOST) throw errors.bootTestUnsupported(host, `its SAN address is ${nbdroot.server}; the boot test serves san.server ${QEMU_HOST} (qemu's host address)`);
+      if (!(await portFree(port))) {
+        port = await freePort();
+        tftpRoot = join(work, 'tftp');
+        await run('cp', ['-rL', hostTftp, join(tftpRoot, host)]);
+        const copyCfg = join(tftpRoot, host, 'pxelinux.cfg', `01-${h.info.mac.replace(/:/g, '-')}`);
+        writeFileSync(copyCfg, readFileSync(copyCfg, 'utf8').replace(/nbdroot=\S+/, `nbdroot=${QEMU_HOST}:${port}/${nbdroot.exportName}`));
+        ctx.io.out(`${host}: port ${nbdroot.port} is taken here; booting with nbdroot on port ${port}`);
+      }
+      server = await startNbdServer(work, nbdroot.exportName, copy, port);
+      ctx.io.out(`${host}: nbd-server on 127.0.0.1:${port}; booting ${host}/pxelinux.0 under qemu (tcg)`);
+      const res = await pxeBoot(
+        { tftpRoot, bootFile: `${host}/pxelinux.0`, mac: h.info.mac, forwards: [], consoleLog: join(work, 'console.log') },
+        /login:/,
+        timeout * 1000,
+        ctx.signal,
+      );
+      if (res.ok) {
+        ctx.io.out(`${host}: login prompt after ${res.seconds.toFixed(1)} s`);
+        return 0;
+      }
+      throw errors.bootFailed(host, res.reason, res.tail);
+    } finally {
+      await server?.stop();
+      rmSync(work, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,47 @@
+import { defineRecipe } from '../core/recipe.js';
+import { p } from '../core/schema.js';
+import { ext4ImagePlugin } from '../plugins/ext4-image.js';
+import { pxelinuxPlugin } from '../plugins/pxelinux.js';
+import { debianParams, debianRoot, hostUuid } from './debian.js';
+
+/**
+ * A diskless Debian whose root is an ext4 image served by nbd-server. The initrd carries
+ * nbd-client (and grep, which bullseye's nbd script needs); pxelinux boots the host from
+ * `<host>/pxelinux.0` with `root=/dev/nbd0 nbdroot=...`; the image is published as a writable
+ * disk and nbd-server serves the live path.
+ */
+export const debianBullseyeNbd = defineRecipe({
+  name: 'debian-bullseye-nbd',
+  description: 'Debian (bullseye) with an NBD root: mmdebstrap, apt, mkinitramfs, mke2fs -d, pxelinux',
+  params: {
+    ...debianParams,
+    imageSize: p.string({ pattern: /^\d+[MG]$/, what: 'a size like 2G' }).default('2G'),
+    /** The export name clients ask nbd-server for (default: the host name). */
+    exportName: p.optional(p.string({ pattern: /^[A-Za-z0-9._-]+$/, what: 'an export name' })),
+    nbdPort: p.number({ integer: true, min: 1, max: 65535 }).default(10809),
+  },
+  build(r, params, host) {
+    const { rootfs, vmlinuz, initrd } = debianRoot(r, params, host, {
+      packages: ['nbd-client'],
+      fstab: '/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n',
+    });
+    const image = r.step('image', ext4ImagePlugin, {
+      params: { size: params.imageSize, uuid: hostUuid(host.name, 'root'), label: 'nbdroot' },
+      inputs: { tree: rootfs },
+    });
+    const exportName = params.exportName ?? host.name;
+    // The three-field form has no port; SERVER:PORT/EXPORT carries one (nbd-client's initramfs script).
+    const nbdroot = params.nbdPort === 10809 ? `${host.server},${exportName},nbd0` : `${host.server}:${params.nbdPort}/${exportName}`;
+    const append = ['root=/dev/nbd0', `nbdroot=${nbdroot}`, 'ip=dhcp', 'rw', 'console=ttyS0', params.kernelArgs].filter(Boolean).join(' ');
+    const tftp = r.step('tftp', pxelinuxPlugin, {
+      params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append },
+      inputs: { vmlinuz, initrd },
+    });
+    return {
+      publish: [
+        { target: 'tftp', path: '.', from: tftp.out('tree') },
+        { target: 'nbd', path: 'disk.img', from: image.out('image'), writable: true },
+      ],
+    };
+  },
+});

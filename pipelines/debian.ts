@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto';
+import type { HostInfo } from '../core/plugin.js';
+import type { ArtifactRef, RecipeBuilder } from '../core/recipe.js';
+import { p, type ShapeOut } from '../core/schema.js';
+import { aptInstallPlugin } from '../plugins/debian/apt.js';
+import { debianBasePlugin } from '../plugins/debian/base.js';
+import { debianCustomizePlugin, passwordHash } from '../plugins/debian/customize.js';
+import { debianKernelPlugin } from '../plugins/debian/initramfs.js';
+
+/** Parameters every Debian recipe shares (the NBD one, kvm-host, lxc-host). */
+export const debianParams = {
+  suite: p.string({ pattern: /^[a-z][a-z0-9-]*$/, what: 'a Debian suite name' }).default('bullseye'),
+  mirror: p.string({ pattern: /^https?:\/\/\S+$/, what: 'an http(s) mirror URL' }).default('http://deb.debian.org/debian'),
+  /** Added to the recipe's own package list. */
+  packages: p.array(p.string({ pattern: /^[a-z0-9][a-z0-9.+-]*$/, what: 'a package name' })).default([]),
+  rootPasswordHash: p.optional(passwordHash),
+  users: p
+    .array(
+      p.object({
+        name: p.string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/, what: 'a user name' }),
+        passwordHash: p.optional(passwordHash),
+        sudo: p.boolean().default(false),
+        authorizedKeys: p.array(p.string()).default([]),
+        shell: p.string().default('/bin/bash'),
+      }),
+    )
+    .default([]),
+  /** Extra kernel command line arguments. */
+  kernelArgs: p.string({ pattern: /^[^\n]*$/, what: 'a single-line kernel command line' }).default(''),
+};
+
+export type DebianParams = ShapeOut<typeof debianParams>;
+
+/** What boots to a login with network and SSH, whatever the root is served by (systemd-networkd, in systemd, is the DHCP client). */
+export const BASE_PACKAGES = ['linux-image-amd64', 'initramfs-tools', 'systemd-sysv', 'openssh-server', 'sudo', 'iproute2'];
+
+/**
+ * The shared part of every Debian recipe: base (mmdebstrap, shared by every host on the same
+ * suite and mirror), packages, customization, kernel and initrd. Returns the refs a recipe
+ * lays out and publishes its own way.
+ */
+export function debianRoot(r: RecipeBuilder, params: DebianParams, host: HostInfo, o: { packages: string[]; fstab: string }) {
+  const base = r.step('base', debianBasePlugin, { params: { suite: params.suite, mirror: params.mirror } });
+  const packages = r.step('packages', aptInstallPlugin, {
+    params: { suite: params.suite, mirror: params.mirror, packages: [...new Set([...BASE_PACKAGES, ...o.packages, ...params.packages])].sort() },
+    inputs: { tree: base.out('tree') },
+  });
+  const rootfs = r.step('customize', debianCustomizePlugin, {
+    params: { hostname: host.name, ip: host.ip, mac: host.mac, fstab: o.fstab, rootPasswordHash: params.rootPasswordHash, users: params.users },
+    inputs: { tree: packages.out('tree') },
+  });
+  const kernel = r.step('kernel', debianKernelPlugin, { inputs: { tree: rootfs.out('tree') } });
+  return { rootfs: rootfs.out('tree') as ArtifactRef, vmlinuz: kernel.out('vmlinuz'), initrd: kernel.out('initrd') };
+}
+
+/** A stable UUID for a host's file system: the same host always gets the same image. */
+export function hostUuid(host: string, purpose: string): string {
+  const h = createHash('sha256').update(`netboot:${purpose}:${host}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}

@@ -1,0 +1,28 @@
+import { definePlugin } from '../../core/plugin.js';
+import { p } from '../../core/schema.js';
+import { inReleaseDigest } from './mirror.js';
+
+/**
+ * A Debian base tree from mmdebstrap. mmdebstrap rather than debootstrap: about as fast, it
+ * cleans apt lists and caches itself, and with SOURCE_DATE_EPOCH set it clamps mtimes, so two
+ * runs against the same mirror state differ only where Debian's postinst scripts insist.
+ */
+export const debianBasePlugin = definePlugin({
+  name: 'debian-base',
+  version: '1',
+  description: 'mmdebstrap a Debian suite into a tree (fingerprint: the suite InRelease digest)',
+  params: {
+    suite: p.string({ pattern: /^[a-z][a-z0-9-]*$/, what: 'a suite name' }),
+    mirror: p.string({ pattern: /^https?:\/\/\S+$/, what: 'an http(s) mirror URL' }),
+    variant: p.enum(['minbase', 'essential', 'apt', 'required', 'important', 'standard'] as const).default('minbase'),
+    arch: p.string().default('amd64'),
+    include: p.array(p.string({ pattern: /^[a-z0-9][a-z0-9.+-]*$/, what: 'a package name' })).default([]),
+  },
+  produces: { tree: 'tree' },
+  tools: [{ name: 'mmdebstrap', package: 'mmdebstrap' }],
+  fingerprint: (ctx) => inReleaseDigest(ctx.params.mirror, ctx.params.suite, ctx.signal),
+  async run(ctx) {
+    const { suite, mirror, variant, arch, include } = ctx.params;
+    await ctx.$`mmdebstrap --mode=root --variant=${variant} --architectures=${arch} ${include.length ? [`--include=${include.join(',')}`] : []} --customize-hook=${'rm -f "$1"/etc/resolv.conf; : > "$1"/etc/resolv.conf; : > "$1"/etc/machine-id; rm -f "$1"/etc/ssh/ssh_host_*'} ${suite} ${ctx.outputs.tree} ${mirror}`;
+  },
+});

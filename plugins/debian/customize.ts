@@ -1,0 +1,100 @@
+import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { definePlugin } from '../../core/plugin.js';
+import { p } from '../../core/schema.js';
+import { inChroot } from './chroot.js';
+
+/** A crypt(3) hash ($6$..., $y$...). netboot never takes a plaintext password. */
+export const passwordHash = p.string({
+  pattern: /^\$(1|5|6|y|gy|7|2[aby])\$[./A-Za-z0-9$=,]+$/,
+  what: 'a password hash (netboot never takes plaintext passwords: make one with `openssl passwd -6` or `mkpasswd -m yescrypt`)',
+});
+
+const user = p.object({
+  name: p.string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/, what: 'a user name' }),
+  passwordHash: p.optional(passwordHash),
+  sudo: p.boolean().default(false),
+  authorizedKeys: p.array(p.string({ pattern: /^(ssh|ecdsa|sk)-[^\n]+$/, what: 'an SSH public key line' })).default([]),
+  shell: p.string().default('/bin/bash'),
+});
+
+// bullseye's nbd-client initramfs script calls grep, which a busybox-less initrd lacks.
+const GREP_HOOK = `#!/bin/sh
+# netboot: bullseye's nbd-client local-top script calls grep; an initrd without busybox has none.
+case "$1" in prereqs) echo ""; exit 0 ;; esac
+. /usr/share/initramfs-tools/hook-functions
+copy_exec /bin/grep /bin
+`;
+
+/**
+ * A host's identity and access in a copy of a Debian tree: hostname, /etc/hosts, fstab, the
+ * root NIC kept up by systemd-networkd (ifupdown would take the address away under an NBD root
+ * at shutdown), users with password hashes and SSH keys, sudo, and SSH host keys made at first
+ * boot (never in the cache, the image build or the TFTP tree).
+ */
+export const debianCustomizePlugin = definePlugin({
+  name: 'debian-customize',
+  version: '1',
+  description: 'hostname, network, users, sudo, fstab and boot fixes in a copy of a Debian tree',
+  params: {
+    hostname: p.string({ pattern: /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/, what: 'a host name' }),
+    ip: p.string(),
+    mac: p.string({ pattern: /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, what: 'a lower-case MAC address' }),
+    fstab: p.string().default('/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n'),
+    rootPasswordHash: p.optional(passwordHash),
+    users: p.array(user).default([]),
+    initramfsGrepFix: p.boolean().default(true),
+  },
+  inputs: ['tree'],
+  produces: { tree: 'tree' },
+  tools: [{ name: 'unshare', package: 'util-linux' }, { name: 'chroot', package: 'coreutils' }],
+  async run(ctx) {
+    const R = ctx.outputs.tree;
+    const { hostname, ip, mac, users } = ctx.params;
+    await ctx.copyTree('tree', R);
+    const put = async (path: string, content: string, mode = 0o644) => {
+      await mkdir(join(R, path, '..'), { recursive: true });
+      await writeFile(join(R, path), content);
+      await chmod(join(R, path), mode);
+    };
+    await put('etc/hostname', `${hostname}\n`);
+    await put('etc/hosts', `127.0.0.1\tlocalhost\n${ip}\t${hostname}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n`);
+    await put('etc/fstab', ctx.params.fstab.endsWith('\n') ? ctx.params.fstab : `${ctx.params.fstab}\n`);
+    await put('etc/systemd/network/10-netboot-root.network', `[Match]\nMACAddress=${mac}\n\n[Network]\nDHCP=ipv4\nKeepConfiguration=yes\n`);
+    await put('etc/systemd/system/ssh.service.d/netboot-hostkeys.conf', '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n');
+    if (ctx.params.initramfsGrepFix) await put('etc/initramfs-tools/hooks/netboot-grep', GREP_HOOK, 0o755);
+    // Commands carry no secrets (the hashes are written below, by file, not through the log).
+    const script = ['systemctl enable systemd-networkd >/dev/null 2>&1 || true'];
+    for (const u of users) {
+      script.push(`id -u ${u.name} >/dev/null 2>&1 || useradd -m -U -s ${u.shell} ${u.name}`);
+      if (u.sudo) script.push(`getent group sudo >/dev/null && usermod -aG sudo ${u.name} || true`);
+    }
+    await inChroot(ctx.$, R, script.join('\n'));
+    for (const u of users.filter((x) => x.sudo))
+      await put(`etc/sudoers.d/netboot-${u.name}`, `${u.name} ALL=(ALL:ALL) ${u.passwordHash ? '' : 'NOPASSWD: '}ALL\n`, 0o440);
+    const passwd = (await readFile(join(R, 'etc/passwd'), 'utf8')).split('\n').map((l) => l.split(':'));
+    for (const u of users.filter((x) => x.authorizedKeys.length)) {
+      const row = passwd.find((r) => r[0] === u.name)!;
+      const [uid, gid, home] = [Number(row[2]), Number(row[3]), row[5]];
+      await put(`${home}/.ssh/authorized_keys`, u.authorizedKeys.join('\n') + '\n', 0o600);
+      await chmod(join(R, home, '.ssh'), 0o700);
+      await chown(join(R, home, '.ssh'), uid, gid);
+      await chown(join(R, home, '.ssh/authorized_keys'), uid, gid);
+    }
+    await setShadow(R, ctx.sourceDateEpoch, { root: ctx.params.rootPasswordHash, ...Object.fromEntries(users.map((u) => [u.name, u.passwordHash])) });
+  },
+});
+
+/** Password hashes in, and every "last changed" day clamped to SOURCE_DATE_EPOCH (useradd writes today). */
+async function setShadow(R: string, epoch: number, hashes: Record<string, string | undefined>) {
+  const file = join(R, 'etc/shadow');
+  const day = String(Math.floor(epoch / 86400));
+  const lines = (await readFile(file, 'utf8')).split('\n').map((l) => {
+    if (!l) return l;
+    const f = l.split(':');
+    if (hashes[f[0]]) f[1] = hashes[f[0]]!;
+    if (f[2]) f[2] = day;
+    return f.join(':');
+  });
+  await writeFile(file, lines.join('\n'));
+}

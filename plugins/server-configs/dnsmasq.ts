@@ -1,0 +1,76 @@
+// dnsmasq: a per-host snippet for /etc/dnsmasq.d when dnsmasq is the network's DHCP server, a
+// proxy-DHCP variant for networks where another server hands out addresses, and the site-level
+// TFTP settings every host relies on.
+import { errors } from '../../core/errors.js';
+import { checkServerConfig, headerOf, networkOf, tagOf, type ServerConfig, type ServerConfigInput } from './params.js';
+
+/** `dhcp-host` ties the MAC to its address and a tag; every boot setting is then scoped to that tag. */
+export function renderDnsmasqHost(input: ServerConfigInput): string {
+  const host = checkServerConfig(input);
+  const tag = tagOf(host);
+  return [
+    headerOf(host),
+    `dhcp-host=${host.mac},set:${tag},${host.ip},${host.name}`,
+    // The empty server name keeps the TFTP server an address: clients have no DNS at this point.
+    `dhcp-boot=tag:${tag},${host.bootfile},,${host.server}`,
+    ...hostOptions(host, tag),
+    '',
+  ].join('\n');
+}
+
+/**
+ * Proxy DHCP: dnsmasq leaves addresses to the existing server and only answers PXE clients. The
+ * host's tag still comes from its MAC (dnsmasq applies dhcp-host tags before its proxy reply).
+ */
+export function renderDnsmasqProxy(input: ServerConfigInput): string {
+  const host = checkServerConfig(input);
+  const tag = tagOf(host);
+  const range = host.netmask ? `${networkOf(host.ip, host.netmask)},proxy,${host.netmask}` : `${host.ip},proxy`;
+  return [
+    headerOf(host),
+    '# proxy DHCP: another server assigns the address; this answers only the PXE boot request',
+    ...(host.netmask ? [] : ['# without a netmask, dnsmasq takes the subnet of the interface that holds this address']),
+    `dhcp-range=${range}`,
+    `dhcp-host=${host.mac},set:${tag}`,
+    `pxe-service=tag:${tag},x86PC,"netboot ${host.name}",${pxeBasename(host)},${host.server}`,
+    // A proxy reply carries boot options only: the server that assigns the address must send these.
+    ...hostOptions(host, tag).map((l) => `# on the address server: ${l.replace(/^dhcp-option=tag:[^,]*,/, '')}`),
+    '',
+  ].join('\n');
+}
+
+/**
+ * Site-level settings, the same for every host: dnsmasq serves the SAN's TFTP root, and (given a
+ * netmask) answers in the host's subnet without a dynamic pool, as dhcp-host needs a range to act.
+ */
+export function renderDnsmasqSite(input: ServerConfigInput): string {
+  const host = checkServerConfig(input);
+  if (!host.tftpRoot) throw errors.badValue('server-configs.tftpRoot', 'the site-level dnsmasq file needs the TFTP root (tftpRoot)');
+  return [
+    '# netboot site settings for dnsmasq: one copy per server, not per host',
+    'enable-tftp',
+    `tftp-root=${host.tftpRoot}`,
+    ...(host.netmask ? [`dhcp-range=${networkOf(host.ip, host.netmask)},static,${host.netmask}`] : []),
+    '',
+  ].join('\n');
+}
+
+/**
+ * dnsmasq appends the PXE layer suffix (".0") to a basename that has no '.' anywhere in it, and
+ * sends one that has a '.' unchanged. So `demo/pxelinux.0` is given as `demo/pxelinux`, but a
+ * boot file under a dotted host name (`web.lab/pxelinux.0`) must be given whole.
+ */
+export function pxeBasename(host: ServerConfig): string {
+  const stem = host.bootfile.endsWith('.0') ? host.bootfile.slice(0, -2) : undefined;
+  if (stem !== undefined && !stem.includes('.')) return stem;
+  if (host.bootfile.includes('.')) return host.bootfile;
+  throw errors.badValue('server-configs.bootfile', `"${host.bootfile}" has no '.', so dnsmasq's pxe-service would ask for "${host.bootfile}.0"`);
+}
+
+function hostOptions(host: ServerConfig, tag: string): string[] {
+  const lines: string[] = [];
+  if (host.gateway) lines.push(`dhcp-option=tag:${tag},option:router,${host.gateway}`);
+  if (host.dns?.length) lines.push(`dhcp-option=tag:${tag},option:dns-server,${host.dns.join(',')}`);
+  if (host.nfsRoot) lines.push(`dhcp-option=tag:${tag},option:root-path,"${host.server}:${host.nfsRoot}"`);
+  return lines;
+}

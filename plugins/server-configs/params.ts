@@ -1,0 +1,126 @@
+// What the server-config renderers need to know about one host, and the checks that keep every
+// value on one line of every format it lands in. The same patterns back the plugin's schema (so a
+// recipe fails when it declares the step) and the renderers (so a direct caller cannot skip them).
+import { errors } from '../../core/errors.js';
+import { p, type ShapeIn, type ShapeOut } from '../../core/schema.js';
+
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const IPV4 = `${OCTET}(?:\\.${OCTET}){3}`;
+const MASKS = Array.from({ length: 32 }, (_, i) => maskOf(i + 1));
+// Safe in every format at once: no whitespace (nbd-server trims it, dhcpd and UCI split on it),
+// no quotes, no ',' (dnsmasq's separator), no ';' '{' '}' (dhcpd), no '#', no '[' ']' (nbd sections).
+const SAFE = '[A-Za-z0-9._+@~-]';
+
+interface Check {
+  pattern: RegExp;
+  what: string;
+}
+
+export const checks = {
+  // Stricter than the config's host names: dhcpd refuses empty labels ("a..b").
+  name: { pattern: /^(?=.{1,63}$)[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$/, what: "a host name (letters, digits, '_', '-', labels joined by single dots)" },
+  mac: { pattern: /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, what: 'a MAC address (aa:bb:cc:dd:ee:ff)' },
+  ipv4: { pattern: new RegExp(`^${IPV4}$`), what: 'an IPv4 address' },
+  netmask: { pattern: new RegExp(`^(?:${MASKS.map((m) => m.replace(/\./g, '\\.')).join('|')})$`), what: 'an IPv4 netmask (e.g. 255.255.255.0)' },
+  // An export name is also the tail of nbdroot=SERVER:PORT/EXPORT, so no '/' either.
+  export: { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, what: "an NBD export name (letters, digits, '.', '_', '-')" },
+  absPath: { pattern: new RegExp(`^(?!.*(?:^|/)\\.\\.?(?:/|$))/(?:${SAFE}+(?:/${SAFE}+)*/?)?$`), what: "an absolute path without '.' or '..' parts, spaces, quotes or commas" },
+  relPath: { pattern: new RegExp(`^(?!.*(?:^|/)\\.\\.?(?:/|$))${SAFE}+(?:/${SAFE}+)*$`), what: "a relative path without '.' or '..' parts, spaces, quotes or commas" },
+} satisfies Record<string, Check>;
+
+const str = (c: Check) => p.string({ pattern: c.pattern, what: c.what });
+
+/** The plugin's parameters: one host as its DHCP, TFTP and NBD servers must know it. */
+export const serverConfigShape = {
+  name: str(checks.name),
+  mac: str(checks.mac),
+  ip: str(checks.ipv4),
+  /** The SAN address clients reach TFTP, NBD and NFS at (an IP: there is no DNS at boot). */
+  server: str(checks.ipv4),
+  /** The boot file relative to the TFTP root, e.g. `demo/pxelinux.0`. */
+  bootfile: str(checks.relPath),
+  nbd: p.optional(
+    p.object({
+      export: str(checks.export),
+      port: p.number({ integer: true, min: 1, max: 65535 }).default(10809),
+      /** Where the server opens the disk: the host's live path, so a publish switches it. */
+      image: str(checks.absPath),
+      /** Where the server finds the host's allow list; a missing file would allow everyone. */
+      authfile: str(checks.absPath),
+    }),
+  ),
+  gateway: p.optional(str(checks.ipv4)),
+  netmask: p.optional(str(checks.netmask)),
+  dns: p.optional(p.array(str(checks.ipv4))),
+  /** NFS-root hosts: the exported root, sent as DHCP root-path `server:path`. */
+  nfsRoot: p.optional(str(checks.absPath)),
+  /** The TFTP root on the SAN, for the site-level dnsmasq example. */
+  tftpRoot: p.optional(str(checks.absPath)),
+};
+
+export type ServerConfigInput = ShapeIn<typeof serverConfigShape>;
+export type ServerConfig = ShapeOut<typeof serverConfigShape>;
+
+/**
+ * Checks every field and returns the host with defaults applied and the MAC in lower case.
+ * Throws CONFIG_INVALID naming the first bad field: a renderer never writes a value it has not
+ * checked here.
+ */
+export function checkServerConfig(input: ServerConfigInput, where = 'server-configs'): ServerConfig {
+  const v = input as Record<string, unknown>;
+  const one = (field: string, value: unknown, c: Check) => {
+    if (typeof value !== 'string' || !c.pattern.test(value)) throw errors.badValue(`${where}.${field}`, `${show(value)} is not ${c.what}`);
+    return value;
+  };
+  const opt = (field: string, c: Check) => (v[field] === undefined ? undefined : one(field, v[field], c));
+  const out: ServerConfig = {
+    name: one('name', v.name, checks.name),
+    mac: one('mac', v.mac, checks.mac).toLowerCase(),
+    ip: one('ip', v.ip, checks.ipv4),
+    server: one('server', v.server, checks.ipv4),
+    bootfile: one('bootfile', v.bootfile, checks.relPath),
+    nbd: undefined,
+    gateway: opt('gateway', checks.ipv4),
+    netmask: opt('netmask', checks.netmask),
+    dns: undefined,
+    nfsRoot: opt('nfsRoot', checks.absPath),
+    tftpRoot: opt('tftpRoot', checks.absPath),
+  };
+  if (v.dns !== undefined) {
+    if (!Array.isArray(v.dns)) throw errors.badValue(`${where}.dns`, `${show(v.dns)} is not a list of IPv4 addresses`);
+    out.dns = v.dns.map((d, i) => one(`dns[${i}]`, d, checks.ipv4));
+  }
+  if (v.nbd !== undefined) {
+    const n = (v.nbd ?? {}) as Record<string, unknown>;
+    const port = n.port ?? 10809;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+      throw errors.badValue(`${where}.nbd.port`, `${show(port)} is not a TCP port (1-65535)`);
+    out.nbd = {
+      export: one('nbd.export', n.export, checks.export),
+      port,
+      image: one('nbd.image', n.image, checks.absPath),
+      authfile: one('nbd.authfile', n.authfile, checks.absPath),
+    };
+  }
+  return out;
+}
+
+/** The dnsmasq tag (and OpenWRT networkid) that ties a host's boot entry to its MAC. */
+export const tagOf = (host: ServerConfig) => `netboot-${host.name}`;
+
+/** The network address of `ip` under `netmask`. */
+export function networkOf(ip: string, netmask: string): string {
+  const a = ip.split('.').map(Number);
+  const m = netmask.split('.').map(Number);
+  return a.map((x, i) => x & m[i]).join('.');
+}
+
+/** The first comment line of every rendered file: who it is for, and that netboot wrote it. */
+export const headerOf = (host: ServerConfig) => `# ${host.name} (${host.mac}, ${host.ip}): written by netboot`;
+
+function maskOf(bits: number): string {
+  const n = (0xffffffff << (32 - bits)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+}
+
+const show = (v: unknown) => JSON.stringify(v) ?? String(v);
