@@ -107,6 +107,10 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
     }
   }
 
+  // Configs on the SAN name paths as the SAN sees them: for ssh:// roots, the remote path.
+  const onSan = (root: string) => (root.startsWith('ssh://') ? decodeURIComponent(new URL(root).pathname) : root);
+  const sanPaths = { tftp: onSan(san.tftp), nfs: onSan(san.nfs), nbd: onSan(san.nbd), conf: onSan(san.conf) };
+
   let sourceDateEpoch = 0;
   if (raw.sourceDateEpoch !== undefined) {
     if (typeof raw.sourceDateEpoch !== 'number' || !Number.isInteger(raw.sourceDateEpoch) || raw.sourceDateEpoch < 0)
@@ -185,7 +189,7 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
       if (!recipe) throw errors.unknownRecipe(`${at}.recipe`, h.recipe, [...recipes.keys()]);
       const params = parseShape(recipe.params ?? {}, h.params, `${at}.params`, issues);
       if (mac && ip && params)
-        hosts.set(name, { name, recipe, params, info: { name, mac, ip, server: san.server } });
+        hosts.set(name, { name, recipe, params, info: { name, mac, ip, server: san.server, san: sanPaths } });
     }
 
   if (issues.errors.length) throw errors.configInvalid(file, issues.errors);

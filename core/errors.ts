@@ -104,7 +104,7 @@ export const errors = {
     build('BOOT_FAILED')(`host ${host} did not reach the login prompt: ${reason}`, ['last console lines:', ...tail.map((l) => `  ${l}`)]),
   doctorFailed: (packages: string[]) => build('DOCTOR_FAILED')(`apt-get could not install ${packages.join(' ')} (run as root, check the network)`),
   imageTooSmall: (step: string, need: number, size: number) =>
-    build('IMAGE_TOO_SMALL')(`step ${step}: the tree needs about ${mib(need)} but the image is ${mib(size)}; raise the image size param`),
+    build('IMAGE_TOO_SMALL')(`the tree needs about ${mib(need)} but the image is ${mib(size)}; raise the image size param (step ${step})`),
 
   // publish
   publishUnbuilt: (host: string, step: string) => build('PUBLISH_UNBUILT')(`host ${host}: cannot publish, step ${step} did not build`),

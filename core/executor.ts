@@ -261,6 +261,7 @@ function killDescendants(root: number): void {
 
 /** A shell failure reads like zx's ProcessOutput: the command and its exit code. */
 function describeFailure(e: unknown, cmd: string | undefined): string {
+  if (isNetbootError(e)) return e.message;
   const err = e as { exitCode?: number | null; signal?: string | null; message?: string };
   if (typeof err?.exitCode === 'number' || err?.signal)
     return `command \`${cmd ?? '?'}\` exited with ${err.exitCode !== null && err.exitCode !== undefined ? `code ${err.exitCode}` : `signal ${err.signal}`}`;

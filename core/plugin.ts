@@ -40,6 +40,8 @@ export interface HostInfo {
   ip: string;
   /** Address clients use to reach the SAN. */
   server: string;
+  /** The SAN roots as paths on the SAN machine (for configs that name the live paths). */
+  san: { tftp: string; nfs: string; nbd: string; conf: string };
 }
 
 export interface StepLogger {

@@ -2,6 +2,7 @@ import { defineRecipe } from '../core/recipe.js';
 import { p } from '../core/schema.js';
 import { ext4ImagePlugin } from '../plugins/ext4-image.js';
 import { pxelinuxPlugin } from '../plugins/pxelinux.js';
+import { serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { debianParams, debianRoot, hostUuid } from './debian.js';
 
 /**
@@ -37,10 +38,28 @@ export const debianBullseyeNbd = defineRecipe({
       params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append },
       inputs: { vmlinuz, initrd },
     });
+    const configs = r.step('server-configs', serverConfigsPlugin, {
+      params: {
+        name: host.name,
+        mac: host.mac,
+        ip: host.ip,
+        server: host.server,
+        bootfile: `${host.name}/pxelinux.0`,
+        tftpRoot: host.san.tftp,
+        nbd: {
+          export: exportName,
+          port: params.nbdPort,
+          // The live paths: nbd-server opens them at connect, so a publish switches what new clients get.
+          image: `${host.san.nbd}/${host.name}/disk.img`,
+          authfile: `${host.san.conf}/${host.name}/nbd-server/allow/${host.name}`,
+        },
+      },
+    });
     return {
       publish: [
         { target: 'tftp', path: '.', from: tftp.out('tree') },
         { target: 'nbd', path: 'disk.img', from: image.out('image'), writable: true },
+        { target: 'conf', path: '.', from: configs.out('tree') },
       ],
     };
   },

@@ -34,9 +34,10 @@ export const ext4ImagePlugin = definePlugin({
     const [, n, unit] = SIZE.exec(size)!;
     const bytes = Number(n) * (unit === 'G' ? 1 << 30 : 1 << 20);
     const entries = await ctx.manifest('tree');
-    // Data in 4 KiB blocks plus an inode each, against ~90% of the image (metadata, journal).
-    const need = entries.reduce((s, e) => s + Math.ceil((e.size ?? 0) / 4096) * 4096 + 256, 0) + 64 * 1024 * 1024;
-    if (need > bytes * 0.9) throw errors.imageTooSmall(ctx.step, need, bytes);
+    // Data in 4 KiB blocks plus an inode each, against what the file system leaves for data
+    // (inode tables and bitmaps take some 10%, the journal up to 64 MiB). mke2fs has the last word.
+    const need = entries.reduce((s, e) => s + Math.ceil((e.size ?? 0) / 4096) * 4096 + 256, 0);
+    if (need > bytes * 0.85 - (bytes >= 1 << 30 ? 64 << 20 : 4 << 20)) throw errors.imageTooSmall(ctx.step, need, bytes);
     const tree = ctx.inputs.tree.path;
     const T = ctx.sourceDateEpoch;
     const fake = `E2FSPROGS_FAKE_TIME=${T}`;

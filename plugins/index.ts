@@ -5,6 +5,12 @@ import { mergePlugin } from './merge.js';
 import { serverConfigsPlugin } from './server-configs/index.js';
 import { sourceTreePlugin } from './source.js';
 import { textPlugin } from './text.js';
+import { aptInstallPlugin } from './debian/apt.js';
+import { debianBasePlugin } from './debian/base.js';
+import { debianCustomizePlugin } from './debian/customize.js';
+import { debianKernelPlugin } from './debian/initramfs.js';
+import { ext4ImagePlugin } from './ext4-image.js';
+import { pxelinuxPlugin } from './pxelinux.js';
 
 /** The plugins netboot ships, for recipes and for your own hooks. */
 export const plugins = {
@@ -16,4 +22,10 @@ export const plugins = {
   sourceTree: sourceTreePlugin,
   text: textPlugin,
   serverConfigs: serverConfigsPlugin,
+  ext4Image: ext4ImagePlugin,
+  pxelinux: pxelinuxPlugin,
+  debianBase: debianBasePlugin,
+  aptInstall: aptInstallPlugin,
+  debianCustomize: debianCustomizePlugin,
+  debianKernel: debianKernelPlugin,
 };

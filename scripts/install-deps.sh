@@ -11,9 +11,22 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # make: the bench's baseline; coreutils/tar: sleep, sync, cp --reflink used by plugins;
 # rsync + openssh: publishing to ssh:// SAN roots (the tests start their own sshd on 127.0.0.1).
 PACKAGES=(libarchive-tools cpio make tar coreutils procps rsync openssh-client openssh-server)
+# The Debian NBD recipe and its tests: mmdebstrap, e2fsprogs (mke2fs -d, debugfs, e2fsck),
+# pxelinux + syslinux-common, and the real servers and readers the tests run: qemu (the boot
+# test), nbd-server + nbdinfo, dnsmasq and isc-dhcp-server (syntax checks only).
+PACKAGES+=(mmdebstrap e2fsprogs util-linux pxelinux syslinux-common qemu-system-x86 ipxe-qemu nbd-server libnbd-bin dnsmasq isc-dhcp-server)
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 export DEBIAN_FRONTEND=noninteractive
+# Installing dnsmasq or isc-dhcp-server must not start them (port 53, DHCP on the LAN): a
+# policy-rc.d forbids service starts for the duration, unless the machine already has one.
+POLICY=/usr/sbin/policy-rc.d
+OWN_POLICY=""
+if [ ! -e "$POLICY" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null && $SUDO chmod 755 "$POLICY" && OWN_POLICY=1
+fi
+cleanup() { if [ -n "$OWN_POLICY" ]; then $SUDO rm -f "$POLICY"; fi; }
+trap cleanup EXIT
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The README's first command: set up a fresh Debian machine, then build the default config's
-# hosts and publish them to ./san.
+# The README's first command: set up a fresh Debian machine (Debian packages, npm deps, the host
+# tools the recipes need), then build the default config's host and publish it to ./san.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+npx netboot doctor --fix
 npx netboot publish --all
-npx netboot ls
+npx netboot releases bullseye-nbd

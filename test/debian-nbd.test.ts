@@ -1,0 +1,81 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { byStep, Project, ran, type StepRow } from './helpers.js';
+
+// The real thing: mmdebstrap of Debian bullseye from deb.debian.org, apt, mkinitramfs, mke2fs,
+// pxelinux, then nbd-server and qemu (TCG) booting the published release to its login prompt.
+let deb: Project;
+let first: Record<string, StepRow>;
+const object = (s: StepRow, out: string) => deb.path('.netboot/cache/objects', s.outputs![out].digest.slice(0, 2), s.outputs![out].digest);
+const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8', maxBuffer: 1 << 26 });
+
+beforeAll(() => {
+  deb = new Project('debian-nbd');
+});
+afterAll(() => deb.remove());
+
+describe('debian-bullseye-nbd', () => {
+  it('builds every step from a real Debian mirror', () => {
+    const r = deb.json<{ steps: StepRow[] }>(['build', 'bullseye-nbd']);
+    expect(r.code, r.stderr).toBe(0);
+    first = byStep(r.data.steps);
+    expect(Object.keys(first).sort()).toEqual(['base', 'customize', 'image', 'kernel', 'packages', 'server-configs', 'tftp']);
+  }, 1_200_000);
+
+  it('makes an initrd with NBD root support and grep (checked by bsdtar, not by netboot)', () => {
+    const list = sh(`bsdtar -tf ${object(first.kernel, 'initrd')}`);
+    expect(list).toMatch(/^(usr\/)?bin\/grep$/m);
+    expect(list).toMatch(/^scripts\/local-top\/nbd$/m);
+    expect(list).toMatch(/^(usr\/)?sbin\/nbd-client$/m);
+    expect(list).toMatch(/nbd\.ko$/m);
+  });
+
+  it('makes an e2fsck-clean ext4 image holding the customized root, and no secret where it must not be', () => {
+    const img = object(first.image, 'image');
+    expect(sh(`e2fsck -fn ${img} 2>&1; echo rc=$?`)).toMatch(/rc=0/);
+    expect(sh(`debugfs -R 'cat /etc/hostname' ${img} 2>/dev/null`)).toBe('bullseye-nbd\n');
+    expect(sh(`debugfs -R 'cat /etc/fstab' ${img} 2>/dev/null`)).toBe('/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n');
+    expect(sh(`debugfs -R 'ls /etc/ssh' ${img} 2>/dev/null`)).not.toMatch(/ssh_host_/);
+    expect(sh(`debugfs -R 'cat /home/demo/.ssh/authorized_keys' ${img} 2>/dev/null`)).toContain('demo@netboot');
+    // The initrd (served by TFTP) carries no password hash and no shadow file.
+    expect(sh(`bsdtar -tf ${object(first.kernel, 'initrd')}`)).not.toMatch(/etc\/shadow/);
+  });
+
+  it('publishes, then boots the published release under qemu to the login prompt', () => {
+    const pub = deb.run(['publish', 'bullseye-nbd']);
+    expect(pub.code, pub.stderr).toBe(0);
+    const tftp = deb.path('san/tftp/bullseye-nbd');
+    expect(readdirSync(tftp).sort()).toEqual(['.netboot-release.json', 'initrd.img', 'ldlinux.c32', 'libcom32.c32', 'libutil.c32', 'menu.c32', 'pxelinux.0', 'pxelinux.cfg', 'vmlinuz']);
+    expect(readFileSync(join(tftp, 'pxelinux.cfg/01-52-54-00-12-34-56'), 'utf8')).toContain(
+      'APPEND root=/dev/nbd0 nbdroot=10.0.2.2,bullseye-nbd,nbd0 ip=dhcp rw console=ttyS0',
+    );
+    expect(sh(`grep -rl 'netbootdemo' ${deb.path('san/tftp')}/ || true`)).toBe('');
+    const conf = readFileSync(deb.path('san/conf/bullseye-nbd/nbd-server/conf.d/bullseye-nbd.conf'), 'utf8');
+    expect(conf).toContain(`exportname = ${deb.path('san/nbd/bullseye-nbd/disk.img')}`);
+    const boot = deb.run(['boot-test', 'bullseye-nbd', '--timeout', '400']);
+    expect(boot.code, boot.stdout + boot.stderr).toBe(0);
+    expect(boot.stdout).toMatch(/bullseye-nbd: login prompt after [\d.]+ s/);
+  }, 600_000);
+
+  it('a second build runs nothing; a new kernel command line re-runs only the TFTP step, and explain says why', () => {
+    const again = deb.json<{ steps: StepRow[] }>(['build', 'bullseye-nbd']);
+    expect(ran(again.data.steps)).toEqual([]);
+    const args = deb.json<{ steps: StepRow[] }>(['build', 'bullseye-nbd'], { NBD_KERNEL_ARGS: 'quiet' });
+    expect(ran(args.data.steps)).toEqual(['tftp']);
+    expect(byStep(args.data.steps).tftp.reasons).toEqual([
+      'param append: "root=/dev/nbd0 nbdroot=10.0.2.2,bullseye-nbd,nbd0 ip=dhcp rw console=ttyS0" -> "root=/dev/nbd0 nbdroot=10.0.2.2,bullseye-nbd,nbd0 ip=dhcp rw console=ttyS0 quiet"',
+    ]);
+    const explain = deb.run(['explain', 'bullseye-nbd', 'tftp']);
+    expect(explain.stdout).toContain('last build: ran because param append');
+  }, 300_000);
+
+  it('doctor finds every host tool the recipe needs', () => {
+    const r = deb.run(['doctor']);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/ok\s+mmdebstrap\s+mmdebstrap/);
+    expect(r.stdout).toMatch(/ok\s+\/usr\/lib\/PXELINUX\/pxelinux\.0\s+pxelinux/);
+    expect(r.stdout).toMatch(/ok\s+qemu-system-x86_64\s+qemu-system-x86\s+boot-test/);
+  });
+});
