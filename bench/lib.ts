@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 export interface Row {
   tool: string;
   samples: number[];
+  /** Anything else measured of this tool's runs (bytes written): shown in the case's detail column. */
+  detail?: string;
 }
 
 /** "`tool`'s median is within `factor`x of `baseline`'s": the goal a case is judged by. */
@@ -26,16 +28,21 @@ export interface CaseResult {
   rows: Row[];
   target?: Target;
   notes?: string[];
+  /** Heading of an extra column holding each row's `detail`; without it the column is left out. */
+  detailHead?: string;
 }
 
 export interface BenchContext {
   root: string;
   runs: number;
+  /** BENCH_RUNS was given: a slow case that picks a smaller default of its own honours `runs` instead. */
+  runsSet: boolean;
   /** The environment every timed child gets. */
   env: NodeJS.ProcessEnv;
 }
 
-export type BenchCase = (ctx: BenchContext) => Promise<CaseResult>;
+/** A case may report several tables when they share an expensive setup (one fixture build). */
+export type BenchCase = (ctx: BenchContext) => Promise<CaseResult | CaseResult[]>;
 
 /** A failure that makes the numbers meaningless: reported as one line, and the run stops. */
 export class BenchAbort extends Error {}
@@ -86,6 +93,15 @@ export function timeOnce(cmd: Cmd, env: NodeJS.ProcessEnv): number {
   const t1 = process.hrtime.bigint();
   checkExit(cmd, r);
   return Number(t1 - t0) / 1e6;
+}
+
+/** Like timeOnce, but keeps stdout (a `--json` report): for commands whose output says what they did. */
+export function timeCaptured(cmd: Cmd, env: NodeJS.ProcessEnv): { ms: number; stdout: string } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd.file, cmd.args, { cwd: cmd.cwd, env, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  const t1 = process.hrtime.bigint();
+  checkExit(cmd, r);
+  return { ms: Number(t1 - t0) / 1e6, stdout: r.stdout };
 }
 
 /**

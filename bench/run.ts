@@ -1,16 +1,18 @@
 // The benchmark harness: `npm run bench`. It measures and reports; it never fails on a slow number,
 // only when a measurement would be meaningless (a command failed, a no-op build did work).
 import { writeFileSync } from 'node:fs';
-import { cpus, release, totalmem, type as osType } from 'node:os';
+import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
 import { noopBuild } from './cases/noop.js';
+import { publish } from './cases/publish.js';
 import { BenchAbort, median, min, repoRoot, type BenchCase, type BenchContext, type CaseResult, type Row } from './lib.js';
 
 /** Every case, in report order. A case stages its own fixture and returns rows timed against its own baseline. */
-const CASES: BenchCase[] = [noopBuild];
+const CASES: BenchCase[] = [noopBuild, publish];
 
 interface Stats {
   tool: string;
+  detail?: string;
   min: number;
   median: number;
   /** Median to median and min to min: medians for the verdict, mins as the least noisy view. */
@@ -24,7 +26,7 @@ function stats(c: CaseResult): Stats[] {
   const bMin = min(base.samples);
   const bMed = median(base.samples);
   return c.rows.map((r: Row) => {
-    const s = { tool: r.tool, min: min(r.samples), median: median(r.samples) };
+    const s = { tool: r.tool, detail: r.detail, min: min(r.samples), median: median(r.samples) };
     return { ...s, ratioMedian: s.median / bMed, ratioMin: s.min / bMin };
   });
 }
@@ -44,23 +46,26 @@ const ms = (x: number) => x.toFixed(1);
 const ratio = (s: Stats) => `${s.ratioMedian.toFixed(2)}x (min ${s.ratioMin.toFixed(2)}x)`;
 const HEAD = ['tool', 'min ms', 'median ms', 'ratio to baseline'];
 
-function cells(st: Stats[]): string[][] {
-  return st.map((s) => [s.tool, ms(s.min), ms(s.median), ratio(s)]);
+function cells(c: CaseResult, st: Stats[]): string[][] {
+  return st.map((s) => [s.tool, ms(s.min), ms(s.median), ratio(s), ...(c.detailHead ? [s.detail ?? ''] : [])]);
 }
 
 function textTable(c: CaseResult, st: Stats[]): string {
-  const head = [...HEAD.slice(0, 3), `ratio to ${c.baseline}`];
-  const body = cells(st);
+  const head = [...HEAD.slice(0, 3), `ratio to ${c.baseline}`, ...(c.detailHead ? [c.detailHead] : [])];
+  const body = cells(c, st);
   const width = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   // Numbers right-aligned so digits line up; the tool name left-aligned.
-  const line = (r: string[]) => r.map((x, i) => (i === 0 ? x.padEnd(width[i]) : x.padStart(width[i]))).join('  ');
+  // The detail column (last, if any) is text too: left-aligned.
+  const left = (i: number) => i === 0 || (!!c.detailHead && i === head.length - 1);
+  const line = (r: string[]) => r.map((x, i) => (left(i) ? x.padEnd(width[i]) : x.padStart(width[i]))).join('  ').trimEnd();
   return [line(head), width.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
 function markdownTable(c: CaseResult, st: Stats[]): string {
-  const head = [...HEAD.slice(0, 3), `ratio to \`${c.baseline}\``];
+  const head = [...HEAD.slice(0, 3), `ratio to \`${c.baseline}\``, ...(c.detailHead ? [c.detailHead] : [])];
   const row = (r: string[]) => `| ${r.join(' | ')} |`;
-  return [row(head), '| --- | ---: | ---: | ---: |', ...cells(st).map((r) => row([`\`${r[0]}\``, ...r.slice(1)]))].join('\n');
+  const align = `| --- | ---: | ---: | ---: |${c.detailHead ? ' --- |' : ''}`;
+  return [row(head), align, ...cells(c, st).map((r) => row([`\`${r[0]}\``, ...r.slice(1)]))].join('\n');
 }
 
 function machine(): string[] {
@@ -70,15 +75,17 @@ function machine(): string[] {
     `- memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     `- kernel: ${osType()} ${release()}`,
     `- node: ${process.version}`,
+    // Other work on the machine slows every tool, not always alike: a busy start is worth knowing.
+    `- load average at start: ${loadavg().map((l) => l.toFixed(2)).join(', ')} (1, 5, 15 min)`,
   ];
 }
 
-function runsFromEnv(): number {
+function runsFromEnv(): { runs: number; runsSet: boolean } {
   const v = process.env.BENCH_RUNS;
-  if (v === undefined || v === '') return 20;
+  if (v === undefined || v === '') return { runs: 20, runsSet: false };
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new BenchAbort(`BENCH_RUNS="${v}" is not a positive integer`);
-  return n;
+  return { runs: n, runsSet: true };
 }
 
 /**
@@ -100,24 +107,26 @@ function childEnv(): { env: NodeJS.ProcessEnv; removed: string[] } {
 async function main(): Promise<void> {
   const root = repoRoot();
   const { env, removed } = childEnv();
-  const ctx: BenchContext = { root, runs: runsFromEnv(), env };
+  const ctx: BenchContext = { root, ...runsFromEnv(), env };
   const envLine = `Child environment: CI=true${removed.length ? `; removed ${removed.map((v) => `\`${v}\``).join(', ')} (BENCH_KEEP_ENV=1 keeps them)` : ''}`;
   // Ctrl-C reaches the timed child too; its non-zero exit then aborts through the cases' cleanup,
   // which the default handler (exit at once) would skip, leaving temp dirs behind.
   process.on('SIGINT', () => {});
 
   const date = new Date().toISOString();
-  const md = ['# netboot benchmarks', '', '## Machine', '', ...machine(), '', `Date: ${date}`, '', `Runs per tool (N): ${ctx.runs}`, '', envLine, ''];
-  console.log(`netboot bench: ${ctx.runs} runs per tool\n${machine().join('\n')}\n${envLine.replace(/`/g, '')}\n`);
+  const runsLine = `Runs per tool (N): ${ctx.runs}${ctx.runsSet ? ' (BENCH_RUNS)' : " (default; a slow case may name a smaller default of its own, in its heading)"}`;
+  const md = ['# netboot benchmarks', '', '## Machine', '', ...machine(), '', `Date: ${date}`, '', runsLine, '', envLine, ''];
+  console.log(`netboot bench: ${runsLine}\n${machine().join('\n')}\n${envLine.replace(/`/g, '')}\n`);
   for (const bench of CASES) {
-    const c = await bench(ctx);
-    const st = stats(c);
-    const v = verdict(c, st);
-    console.log(`${c.name}\n${textTable(c, st)}${v ? `\n${v}` : ''}\n`);
-    md.push(`## ${c.name}`, '', markdownTable(c, st), '');
-    if (v) md.push(v, '');
-    for (const n of c.notes ?? []) md.push(`- ${n}`);
-    if (c.notes?.length) md.push('');
+    for (const c of [await bench(ctx)].flat()) {
+      const st = stats(c);
+      const v = verdict(c, st);
+      console.log(`${c.name}\n${textTable(c, st)}${v ? `\n${v}` : ''}\n`);
+      md.push(`## ${c.name}`, '', markdownTable(c, st), '');
+      if (v) md.push(v, '');
+      for (const n of c.notes ?? []) md.push(`- ${n}`);
+      if (c.notes?.length) md.push('');
+    }
   }
   md.push('Generated by `npm run bench` (bench/run.ts). Times are wall clock per process, spawn to exit; runs of all tools are interleaved.', '');
   const out = join(root, 'BENCHMARKS.md');
