@@ -65,14 +65,16 @@ export class LocalTarget implements Target {
         inodes++;
         continue;
       }
+      // One device check per item: all of an artifact's files live in one place in the cache.
+      const src = await lstat(it.artifact.kind === 'tree' ? this.cache.treePath(it.artifact.digest) : this.cache.objectPath(it.artifact.digest)).catch(() => undefined);
+      const sameDevice = !!src && src.dev === rootDev;
       for (const e of it.entries) {
         inodes++;
         if (e.type === 'dir') bytes += block;
         if (e.type !== 'file') continue;
         const p = prevFiles.get(e.path);
         if (p && sameFile(p, e)) continue;
-        const src = await lstat(it.source(e)).catch(() => undefined);
-        if (!src || src.dev !== rootDev || !linkable(it, e)) bytes += blocks(e.size ?? 0);
+        if (!sameDevice || !linkable(it, e)) bytes += blocks(e.size ?? 0);
       }
     }
     return { bytes, inodes };
@@ -85,6 +87,12 @@ export class LocalTarget implements Target {
     const result: StageResult = { bytesWritten: 0, linked: 0, copied: 0 };
     const entries: ManifestEntry[] = [];
     const released: ReleaseItem[] = [];
+    const made = new Set<string>();
+    const ensureDir = async (dir: string) => {
+      if (made.has(dir)) return;
+      await mkdir(dir, { recursive: true });
+      made.add(dir);
+    };
     await mkdir(staging, { recursive: true });
     try {
       for (const it of items) {
@@ -95,41 +103,54 @@ export class LocalTarget implements Target {
           continue;
         }
         released.push({ path: it.path, artifact: it.artifact, writable: false });
+        // Directories and special entries first, in manifest order (parents before children);
+        // then the files, linked many at a time: a tree of 30k files is 30k link() calls, and
+        // one at a time they wait on each other.
+        const files: ManifestEntry[] = [];
         for (const e of it.entries) {
           const dest = join(staging, e.path);
-          if (e.type !== 'file') entries.push(e);
+          if (e.type === 'file') {
+            files.push(e);
+            await ensureDir(dirname(dest));
+            continue;
+          }
+          entries.push(e);
           if (e.type === 'dir') {
-            await mkdir(dest, { recursive: true });
+            await ensureDir(dest);
             await chown(dest, e.uid, e.gid);
             await chmod(dest, e.mode);
             continue;
           }
-          await mkdir(dirname(dest), { recursive: true });
+          await ensureDir(dirname(dest));
           if (e.type === 'symlink') {
             await symlink(e.target!, dest);
             await lchown(dest, e.uid, e.gid);
             continue;
           }
-          if (e.type !== 'file') {
-            await run('mknod', [dest, e.type === 'char' ? 'c' : e.type === 'block' ? 'b' : 'p', ...(e.type === 'fifo' ? [] : majorMinor(e.rdev ?? 0))]);
-            await chown(dest, e.uid, e.gid);
-            await chmod(dest, e.mode);
-            continue;
-          }
-          const p = prevFiles.get(e.path);
-          if (prevDir && p && sameFile(p, e) && (await tryLink(join(prevDir, e.path), dest))) result.linked++;
-          else if (linkable(it, e) && (await tryLink(it.source(e), dest))) result.linked++;
-          else {
-            await copyFile(it.source(e), dest);
-            await chown(dest, e.uid, e.gid);
-            await chmod(dest, e.mode);
-            result.copied++;
-            result.bytesWritten += e.size ?? 0;
-          }
-          // A file shared with a 0444 cache object is published 0444: the manifest says what is there.
-          const st = await lstat(dest);
-          entries.push({ ...e, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+          await run('mknod', [dest, e.type === 'char' ? 'c' : e.type === 'block' ? 'b' : 'p', ...(e.type === 'fifo' ? [] : majorMinor(e.rdev ?? 0))]);
+          await chown(dest, e.uid, e.gid);
+          await chmod(dest, e.mode);
         }
+        const placeFile = async (e: ManifestEntry): Promise<ManifestEntry> => {
+          const dest = join(staging, e.path);
+          const p = prevFiles.get(e.path);
+          if (prevDir && p && sameFile(p, e) && (await tryLink(join(prevDir, e.path), dest))) {
+            result.linked++;
+            return p;
+          }
+          if (linkable(it, e) && (await tryLink(it.source(e), dest))) {
+            result.linked++;
+            // A file shared with a 0444 cache object is published 0444: the manifest says what is there.
+            return it.artifact.kind === 'file' ? { ...e, mode: 0o444, uid: 0, gid: 0 } : e;
+          }
+          await copyFile(it.source(e), dest);
+          await chown(dest, e.uid, e.gid);
+          await chmod(dest, e.mode);
+          result.copied++;
+          result.bytesWritten += e.size ?? 0;
+          return e;
+        };
+        entries.push(...(await mapLimit(files, 16, placeFile)));
       }
       const manifest: ReleaseManifest = { v: 1, host, target: this.name, id, digest, createdAt: new Date().toISOString(), items: released, links, entries };
       await writeFile(join(staging, MANIFEST_NAME), JSON.stringify(manifest));
@@ -246,6 +267,20 @@ export class LocalTarget implements Target {
   describe(): string {
     return this.root;
   }
+}
+
+/** fn over items with at most `limit` in flight, results in input order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 function sameFile(a: ManifestEntry, b: ManifestEntry): boolean {

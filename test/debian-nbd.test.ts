@@ -17,8 +17,8 @@ beforeAll(() => {
 afterAll(() => deb.remove());
 
 describe('debian-bullseye-nbd', () => {
-  it('builds every step from a real Debian mirror', () => {
-    const r = deb.json<{ steps: StepRow[] }>(['build', 'bullseye-nbd']);
+  it('builds every step from a real Debian mirror', async () => {
+    const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'bullseye-nbd']);
     expect(r.code, r.stderr).toBe(0);
     first = byStep(r.data.steps);
     expect(Object.keys(first).sort()).toEqual(['base', 'customize', 'image', 'kernel', 'packages', 'server-configs', 'tftp']);
@@ -43,8 +43,8 @@ describe('debian-bullseye-nbd', () => {
     expect(sh(`bsdtar -tf ${object(first.kernel, 'initrd')}`)).not.toMatch(/etc\/shadow/);
   });
 
-  it('publishes, then boots the published release under qemu to the login prompt', () => {
-    const pub = deb.run(['publish', 'bullseye-nbd']);
+  it('publishes, then boots the published release under qemu to the login prompt', async () => {
+    const pub = await deb.runAsync(['publish', 'bullseye-nbd']);
     expect(pub.code, pub.stderr).toBe(0);
     const tftp = deb.path('san/tftp/bullseye-nbd');
     expect(readdirSync(tftp).sort()).toEqual(['.netboot-release.json', 'initrd.img', 'ldlinux.c32', 'libcom32.c32', 'libutil.c32', 'menu.c32', 'pxelinux.0', 'pxelinux.cfg', 'vmlinuz']);
@@ -54,7 +54,7 @@ describe('debian-bullseye-nbd', () => {
     expect(sh(`grep -rl 'netbootdemo' ${deb.path('san/tftp')}/ || true`)).toBe('');
     const conf = readFileSync(deb.path('san/conf/bullseye-nbd/nbd-server/conf.d/bullseye-nbd.conf'), 'utf8');
     expect(conf).toContain(`exportname = ${deb.path('san/nbd/bullseye-nbd/disk.img')}`);
-    const boot = deb.run(['boot-test', 'bullseye-nbd', '--timeout', '400']);
+    const boot = await deb.runAsync(['boot-test', 'bullseye-nbd', '--timeout', '400']);
     expect(boot.code, boot.stdout + boot.stderr).toBe(0);
     expect(boot.stdout).toMatch(/bullseye-nbd: login prompt after [\d.]+ s/);
   }, 600_000);
@@ -69,6 +69,32 @@ describe('debian-bullseye-nbd', () => {
     ]);
     const explain = deb.run(['explain', 'bullseye-nbd', 'tftp']);
     expect(explain.stdout).toContain('last build: ran because param append');
+  }, 300_000);
+
+  it('adding a package re-runs packages and what follows, not the base', async () => {
+    const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'bullseye-nbd'], { NBD_PACKAGES: 'less' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(ran(r.data.steps)).toEqual(['customize', 'image', 'kernel', 'packages', 'tftp']);
+    expect(byStep(r.data.steps).base.outcome).toBe('cached');
+  }, 900_000);
+
+  it('bad input is one clear error each, and the cache is untouched', async () => {
+    const records = () => sh(`find ${deb.path('.netboot/cache/actions')} -type f | wc -l`);
+    const before = records();
+    const unreachable = await deb.runAsync(['build', 'bullseye-nbd'], { NBD_MIRROR: 'http://127.0.0.1:9/debian' });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain('error [FINGERPRINT_FAILED]: host bullseye-nbd, step base: cannot compute the upstream fingerprint: cannot fetch http://127.0.0.1:9/debian/dists/bullseye/InRelease');
+    const nosuite = await deb.runAsync(['build', 'bullseye-nbd'], { NBD_SUITE: 'no-such-suite' });
+    expect(nosuite.stderr).toContain('http://deb.debian.org/debian/dists/no-such-suite/InRelease: HTTP 404');
+    const small = await deb.runAsync(['build', 'bullseye-nbd'], { NBD_IMAGE_SIZE: '256M' });
+    expect(small.code).toBe(1);
+    expect(small.stderr).toMatch(/error \[STEP_FAILED\]: host bullseye-nbd, step image failed: the tree needs about [\d.]+ MiB but the image is 256\.0 MiB/);
+    expect(records()).toBe(before);
+    // No host tools at all on PATH but node: the first step's tool is named with its package.
+    const bin = deb.path('only-node');
+    sh(`mkdir -p ${bin} && ln -sf ${process.execPath} ${bin}/node`);
+    const bare = await deb.runAsync(['build', 'bullseye-nbd'], { PATH: bin, NBD_MIRROR: 'http://deb.debian.org/debian/' });
+    expect(bare.stderr).toContain('host tool "mmdebstrap" is not installed (Debian package mmdebstrap)');
   }, 300_000);
 
   it('doctor finds every host tool the recipe needs', () => {

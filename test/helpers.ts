@@ -39,6 +39,19 @@ export class Project {
     }
     return { code: r.code, data, stderr: r.stderr };
   }
+  /** Like run, without blocking the test worker (vitest's RPC times out behind a long spawnSync). */
+  async runAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+    const r = await exitOf(this.spawn(args, env));
+    return { code: r.code ?? 128, stdout: r.stdout, stderr: r.stderr };
+  }
+  async jsonAsync<T = any>(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; data: T; stderr: string }> {
+    const r = await this.runAsync([...args, '--json'], env);
+    try {
+      return { code: r.code, data: JSON.parse(r.stdout) as T, stderr: r.stderr };
+    } catch {
+      throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+    }
+  }
   spawn(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
     return spawn(process.execPath, [BIN, ...args], { cwd: this.dir, env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   }
