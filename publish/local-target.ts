@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmod, chown, copyFile, lchown, link, lstat, mkdir, readFile, readlink, rename, rm, statfs, symlink, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, chown, copyFile, lchown, link, lstat, mkdir, readdir, readFile, readlink, rename, rm, statfs, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from '../cache/atomic.js';
@@ -60,6 +60,12 @@ export class LocalTarget implements Target {
     for (const it of items) {
       if (it.writable) {
         if (it.reuse) continue;
+        if (it.artifact.kind === 'tree') {
+          // A reflink copy may take nothing; a plain copy takes all of it: count all of it.
+          bytes += it.artifact.size + it.artifact.files * block;
+          inodes += it.artifact.files;
+          continue;
+        }
         const st = await lstat(this.cache.objectPath(it.artifact.digest));
         bytes += st.blocks * 512;
         inodes++;
@@ -173,15 +179,21 @@ export class LocalTarget implements Target {
       diskId = `${it.path.replace(/[^A-Za-z0-9._-]/g, '_')}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
       const tmp = join(disks, `.tmp-${diskId}`);
       try {
-        await run('cp', ['--reflink=auto', '--sparse=always', this.cache.objectPath(it.artifact.digest), tmp]);
-        await chmod(tmp, it.artifact.kind === 'file' ? it.artifact.mode | 0o200 : 0o644);
+        if (it.artifact.kind === 'tree') {
+          // A read-write root: a private copy of the whole tree (reflinks where the file system can).
+          await mkdir(tmp);
+          await run('cp', ['-a', '--reflink=auto', `${this.cache.treePath(it.artifact.digest)}/.`, tmp], { maxBuffer: 1 << 24 });
+        } else {
+          await run('cp', ['--reflink=auto', '--sparse=always', this.cache.objectPath(it.artifact.digest), tmp]);
+          await chmod(tmp, it.artifact.mode | 0o200);
+        }
         syncFileSystem(tmp);
         await rename(tmp, join(disks, diskId));
       } catch (e) {
-        await rm(tmp, { force: true });
+        await rm(tmp, { recursive: true, force: true });
         throw e;
       }
-      result.bytesWritten += (await lstat(join(disks, diskId))).blocks * 512;
+      result.bytesWritten += it.artifact.kind === 'tree' ? it.artifact.size : (await lstat(join(disks, diskId))).blocks * 512;
     }
     const dest = join(staging, it.path);
     await mkdir(dirname(dest), { recursive: true });
@@ -232,7 +244,7 @@ export class LocalTarget implements Target {
   }
 
   async removeDisk(host: string, diskId: string): Promise<void> {
-    await rm(join(this.root, '.disks', host, diskId), { force: true });
+    await rm(join(this.root, '.disks', host, diskId), { recursive: true, force: true });
   }
 
   async disks(host: string): Promise<string[]> {
@@ -249,7 +261,7 @@ export class LocalTarget implements Target {
       }
     for (const name of await listDir(join(this.root, '.disks', host)))
       if (name.startsWith('.tmp-')) {
-        await rm(join(this.root, '.disks', host, name), { force: true });
+        await rm(join(this.root, '.disks', host, name), { recursive: true, force: true });
         n++;
       }
     for (const name of await listDir(this.root))
@@ -303,9 +315,26 @@ async function tryLink(src: string, dest: string): Promise<boolean> {
   }
 }
 
+/**
+ * What a disk looks like now, to tell later whether the host wrote to it. An image: its inode,
+ * size and mtime. A read-write root tree: a digest of every entry's path, inode, size and mtime
+ * (lstat only), since a write deep inside changes nothing at its top.
+ */
 async function diskSig(path: string): Promise<DiskSig> {
   const st = await lstat(path, { bigint: true });
-  return { ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs) };
+  if (!st.isDirectory()) return { ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs) };
+  const h = createHash('sha256');
+  let n = 0;
+  const walk = async (dir: string, rel: string) => {
+    for (const name of (await readdir(dir)).sort()) {
+      const s2 = await lstat(join(dir, name), { bigint: true });
+      h.update(`${rel}${name}\0${s2.ino}\0${s2.size}\0${s2.mtimeNs}\n`);
+      n++;
+      if (s2.isDirectory()) await walk(join(dir, name), `${rel}${name}/`);
+    }
+  };
+  await walk(path, '');
+  return { ino: String(st.ino), size: String(n), mtimeNs: h.digest('hex') };
 }
 
 function majorMinor(rdev: number): string[] {

@@ -132,7 +132,9 @@ async function planItem(cache: Cache, path: string, art: Artifact, writable: boo
     const e: ManifestEntry = { path, type: 'file', mode: art.mode, uid: 0, gid: 0, size: art.size, digest: art.digest };
     return { path, artifact: art, writable, entries: [e], source: () => cache.objectPath(art.digest) };
   }
-  if (writable) throw errors.badValue(`publish ${path}`, 'a writable tree is not supported yet; publish trees read-only');
+  if (writable)
+    // A writable tree is placed whole, as one private copy: no per-entry staging.
+    return { path, artifact: art, writable, entries: [], source: () => cache.treePath(art.digest) };
   const original = new Map<string, string>();
   const entries = (await cache.manifest(art.digest)).map((e) => {
     const p = e.path === '.' ? (prefix ? prefix.slice(0, -1) : '.') : prefix + e.path;

@@ -148,7 +148,9 @@ export class SshTarget implements Target {
         if (!it.disk || items.find((p) => p.path === it.path)?.reuse) continue;
         const remoteTmp = `${this.root}/.disks/${host}/.tmp-${it.disk.id}`;
         await this.exec(`mkdir -p ${q(`${this.root}/.disks/${host}`)}`, 'creating the disk directory');
-        await this.rsync(['--sparse', '--perms', join(local, '.disks', host, it.disk.id), `${this.user}@${this.host}:${remoteTmp}`], `sending disk ${it.disk.id}`);
+        const src = join(local, '.disks', host, it.disk.id);
+        const tree = it.artifact.kind === 'tree';
+        await this.rsync(tree ? ['-aH', '--numeric-ids', `${src}/`, `${this.user}@${this.host}:${remoteTmp}/`] : ['--sparse', '--perms', src, `${this.user}@${this.host}:${remoteTmp}`], `sending disk ${it.disk.id}`);
         await this.exec(`sync -f ${q(remoteTmp)} 2>/dev/null || sync; mv -T ${q(remoteTmp)} ${q(`${this.root}/.disks/${host}/${it.disk.id}`)}`, 'committing a disk');
         it.disk.sig = (await this.diskSig(host, it.disk.id))!;
       }
@@ -196,8 +198,17 @@ export class SshTarget implements Target {
   }
 
   async diskSig(host: string, diskId: string): Promise<DiskSig | undefined> {
-    const out = await this.exec(`stat -c '%i %s %.9Y' ${q(`${this.root}/.disks/${host}/${diskId}`)} 2>/dev/null || true`, 'reading a disk');
+    const path = q(`${this.root}/.disks/${host}/${diskId}`);
+    // A read-write root tree: a digest over every entry, as the local target takes it (same idea, remote tools).
+    const out = await this.exec(
+      `if [ -d ${path} ]; then echo "tree $(find ${path} -mindepth 1 | wc -l) $(cd ${path} && find . -mindepth 1 -printf '%P %i %s %T@\\n' | LC_ALL=C sort | sha256sum | cut -c1-64)"; else stat -c '%i %s %.9Y' ${path} 2>/dev/null || true; fi`,
+      'reading a disk',
+    );
     if (!out.trim()) return undefined;
+    if (out.startsWith('tree ')) {
+      const [, count, digest] = out.trim().split(' ');
+      return { ino: 'tree', size: count, mtimeNs: digest };
+    }
     const [ino, size, mtime] = out.trim().split(' ');
     const [s, ns = '0'] = mtime.split('.');
     return { ino, size, mtimeNs: (BigInt(s) * 1_000_000_000n + BigInt(ns.padEnd(9, '0'))).toString() };
@@ -209,7 +220,7 @@ export class SshTarget implements Target {
   }
 
   async removeDisk(host: string, diskId: string): Promise<void> {
-    await this.exec(`rm -f ${q(`${this.root}/.disks/${host}/${diskId}`)}`, 'removing a disk');
+    await this.exec(`rm -rf ${q(`${this.root}/.disks/${host}/${diskId}`)}`, 'removing a disk');
   }
 
   async close(): Promise<void> {

@@ -97,6 +97,21 @@ describe('publish', () => {
     expect(existsSync(written)).toBe(false);
   });
 
+  it('a writable root tree is a private copy; a write anywhere inside it counts as written', () => {
+    const env = { LAB_RW_ROOT: '1' };
+    expect(publish(env).code).toBe(0);
+    const root = join(live('nfs'), 'root');
+    expect(lstatSync(root).isSymbolicLink()).toBe(true);
+    const cacheCopy = execFileSync('bash', ['-c', `find ${lab.path('.netboot/cache/trees')} -name f7 | head -1`], { encoding: 'utf8' }).trim();
+    expect(statSync(join(root, 'd0/f7')).ino).not.toBe(statSync(cacheCopy).ino);
+    expect(publish({ ...env, LAB_GREETING: 'unrelated' }).code).toBe(0);
+    appendFileSync(join(root, 'd0/f7'), 'host state');
+    const refused = publish({ ...env, LAB_VERSION: 'v2' });
+    expect(refused.stderr).toContain('[DISK_WRITTEN]');
+    expect(publish({ ...env, LAB_VERSION: 'v2' }, ['--fresh-disk']).code).toBe(0);
+    expect(readFileSync(join(live('nfs'), 'root/VERSION'), 'utf8')).toBe('v2\n');
+  });
+
   it('rollback switches back atomically; releases lists what is live', () => {
     publish();
     publish({ LAB_VERSION: 'v2' });
