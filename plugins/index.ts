@@ -11,6 +11,8 @@ import { debianCustomizePlugin } from './debian/customize.js';
 import { debianKernelPlugin } from './debian/initramfs.js';
 import { ext4ImagePlugin } from './ext4-image.js';
 import { pxelinuxPlugin } from './pxelinux.js';
+import { extractTarPlugin } from './freebsd/extract.js';
+import { fetchFilePlugin } from './freebsd/fetch.js';
 
 /** The plugins netboot ships, for recipes and for your own hooks. */
 export const plugins = {
@@ -28,4 +30,6 @@ export const plugins = {
   aptInstall: aptInstallPlugin,
   debianCustomize: debianCustomizePlugin,
   debianKernel: debianKernelPlugin,
+  fetchFile: fetchFilePlugin,
+  extractTar: extractTarPlugin,
 };

@@ -4,6 +4,7 @@ import { definePlugin } from '../../core/plugin.js';
 import { renderDhcpdHost } from './dhcpd.js';
 import { renderDnsmasqHost, renderDnsmasqProxy, renderDnsmasqSite } from './dnsmasq.js';
 import { renderNbdAuthfile, renderNbdExport } from './nbd.js';
+import { renderFreebsdExports, renderGaneshaExport, renderNfsExports } from './nfs.js';
 import { renderOpenwrtDhcp } from './openwrt.js';
 import { checkServerConfig, serverConfigShape, type ServerConfigInput } from './params.js';
 
@@ -11,6 +12,7 @@ export { renderDhcpdHost } from './dhcpd.js';
 export { pxeBasename, renderDnsmasqHost, renderDnsmasqProxy, renderDnsmasqSite } from './dnsmasq.js';
 export { NBD_DEFAULT_PORT, nbdRootArg, renderNbdAuthfile, renderNbdExport, renderNbdStandalone, type NbdListen } from './nbd.js';
 export { renderOpenwrtDhcp } from './openwrt.js';
+export { renderFreebsdExports, renderGaneshaExport, renderNfsExports } from './nfs.js';
 export { checkServerConfig, serverConfigShape, type ServerConfig, type ServerConfigInput } from './params.js';
 
 /**
@@ -30,6 +32,11 @@ export function renderServerConfigs(input: ServerConfigInput): Record<string, st
   if (host.tftpRoot) files['dnsmasq.d/site.conf.example'] = renderDnsmasqSite(host);
   files[`openwrt/dhcp-${host.name}`] = renderOpenwrtDhcp(host);
   files[`dhcpd/${host.name}.conf`] = renderDhcpdHost(host);
+  if (host.nfsRoot) {
+    files[`exports.d/${host.name}.exports`] = renderNfsExports(host);
+    files[`ganesha/${host.name}.conf`] = renderGaneshaExport(host);
+    files[`freebsd/exports-${host.name}`] = renderFreebsdExports(host);
+  }
   return Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 

@@ -54,6 +54,8 @@ export const serverConfigShape = {
   dns: p.optional(p.array(str(checks.ipv4))),
   /** NFS-root hosts: the exported root, sent as DHCP root-path `server:path`. */
   nfsRoot: p.optional(str(checks.absPath)),
+  /** Export the NFS root read-only (a shared root with per-host overlays) instead of read-write. */
+  nfsReadOnly: p.boolean().default(false),
   /** The TFTP root on the SAN, for the site-level dnsmasq example. */
   tftpRoot: p.optional(str(checks.absPath)),
 };
@@ -84,6 +86,7 @@ export function checkServerConfig(input: ServerConfigInput, where = 'server-conf
     netmask: opt('netmask', checks.netmask),
     dns: undefined,
     nfsRoot: opt('nfsRoot', checks.absPath),
+    nfsReadOnly: v.nfsReadOnly === true,
     tftpRoot: opt('tftpRoot', checks.absPath),
   };
   if (v.dns !== undefined) {

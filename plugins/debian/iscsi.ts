@@ -1,0 +1,67 @@
+import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { definePlugin } from '../../core/plugin.js';
+import { p } from '../../core/schema.js';
+
+/**
+ * An iSCSI disk mounted at boot on a diskless Debian host: open-iscsi logs in to the configured
+ * target (node record written at first boot by a oneshot unit, since a node record holds the
+ * CHAP password), and the disk is mounted with `_netdev` at `mount`. The CHAP secret never comes
+ * from the config or the cache: the unit reads it from `secretFile` on the host, which the SAN
+ * operator provisions.
+ */
+export const debianIscsiPlugin = definePlugin({
+  name: 'debian-iscsi',
+  version: '1',
+  description: 'open-iscsi login at boot and a _netdev mount for a VM/container store',
+  params: {
+    portal: p.string({ pattern: /^\d+\.\d+\.\d+\.\d+(:\d+)?$/, what: 'an IPv4 portal (ip or ip:port)' }),
+    target: p.string({ pattern: /^(iqn\.\d{4}-\d{2}\.[a-z0-9.-]+(:[^\s'"]+)?|eui\.[0-9A-Fa-f]{16})$/, what: 'an iSCSI target name (iqn.YYYY-MM.reverse.domain:name)' }),
+    lun: p.number({ integer: true, min: 0 }).default(0),
+    mount: p.string({ pattern: /^\/[A-Za-z0-9._/-]+$/, what: 'an absolute mount point' }),
+    fsType: p.string({ pattern: /^[a-z0-9]+$/, what: 'a file system type' }).default('ext4'),
+    chapUser: p.optional(p.string({ pattern: /^[A-Za-z0-9._@:-]+$/, what: 'a CHAP user name' })),
+    secretFile: p.string().default('/etc/iscsi/netboot-chap-secret'),
+  },
+  inputs: ['tree'],
+  produces: { tree: 'tree' },
+  async run(ctx) {
+    const R = ctx.outputs.tree;
+    const { portal, target, lun, mount, fsType, chapUser, secretFile } = ctx.params;
+    await ctx.copyTree('tree', R);
+    const [ip, port = '3260'] = portal.split(':');
+    const lines = [
+      '#!/bin/sh',
+      '# netboot: create the node record at boot (it holds the CHAP password, which is not in the image)',
+      'set -e',
+      `iscsiadm -m node -T '${target}' -p '${ip}:${port}' >/dev/null 2>&1 || iscsiadm -m node -o new -T '${target}' -p '${ip}:${port}'`,
+      `iscsiadm -m node -T '${target}' -p '${ip}:${port}' -o update -n node.startup -v automatic`,
+      ...(chapUser
+        ? [
+            `iscsiadm -m node -T '${target}' -p '${ip}:${port}' -o update -n node.session.auth.authmethod -v CHAP`,
+            `iscsiadm -m node -T '${target}' -p '${ip}:${port}' -o update -n node.session.auth.username -v '${chapUser}'`,
+            `[ -r '${secretFile}' ] || { echo "netboot: ${secretFile} is missing: put the CHAP secret there" >&2; exit 1; }`,
+            `iscsiadm -m node -T '${target}' -p '${ip}:${port}' -o update -n node.session.auth.password -v "$(cat '${secretFile}')"`,
+          ]
+        : []),
+      `iscsiadm -m node -T '${target}' -p '${ip}:${port}' --login || true`,
+      '',
+    ];
+    const put = async (path: string, content: string, mode = 0o644) => {
+      await mkdir(join(R, path, '..'), { recursive: true });
+      await writeFile(join(R, path), content);
+      await chmod(join(R, path), mode);
+    };
+    await put('usr/local/sbin/netboot-iscsi-node', lines.join('\n'), 0o755);
+    await put(
+      'etc/systemd/system/netboot-iscsi-node.service',
+      '[Unit]\nDescription=netboot: iSCSI node record and login\nAfter=network-online.target iscsid.service\nWants=network-online.target iscsid.service\nBefore=remote-fs-pre.target\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/local/sbin/netboot-iscsi-node\n\n[Install]\nWantedBy=remote-fs.target\n',
+    );
+    await mkdir(join(R, 'etc/systemd/system/remote-fs.target.wants'), { recursive: true });
+    await symlink('/etc/systemd/system/netboot-iscsi-node.service', join(R, 'etc/systemd/system/remote-fs.target.wants/netboot-iscsi-node.service')).catch(() => {});
+    await mkdir(join(R, mount.slice(1)), { recursive: true });
+    const dev = `/dev/disk/by-path/ip-${ip}:${port}-iscsi-${target}-lun-${lun}`;
+    const fstab = await readFile(join(R, 'etc/fstab'), 'utf8').catch(() => '');
+    await put('etc/fstab', `${fstab}${fstab && !fstab.endsWith('\n') ? '\n' : ''}${dev} ${mount} ${fsType} _netdev,nofail 0 2\n`);
+  },
+});
