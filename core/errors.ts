@@ -128,6 +128,17 @@ export const errors = {
     usage('UNKNOWN_RELEASE')(`host ${host} has no release ${id}; its releases: ${known.join(', ') || '(none)'}`),
   nothingToRollBack: (host: string) => usage('NO_PREVIOUS_RELEASE')(`host ${host} has no earlier release to roll back to`),
   remoteFailed: (url: string, what: string, detail: string) => build('REMOTE_FAILED')(`${url}: ${what} failed: ${detail}`),
+
+  // fixed-output sources and archive extraction (plugins/freebsd). The executor reports a plugin's
+  // error as STEP_FAILED with this message only, so each message carries its own hint.
+  digestMismatch: (source: string, expected: string, actual: string, size: number) =>
+    build('DIGEST_MISMATCH')(
+      `${source}: sha256 is ${actual} (${size} bytes), expected ${expected}; nothing was cached (if the upstream file really changed, verify it and update sha256)`,
+    ),
+  fetchFailed: (source: string, reason: string, hint: string) => build('FETCH_FAILED')(`cannot fetch ${source}: ${reason}; ${hint}`),
+  unsafeArchiveEntry: (entry: string, why: string) =>
+    build('UNSAFE_ARCHIVE_ENTRY')(`archive entry "${entry}" refused: ${why}; nothing was stored`),
+  badArchive: (what: string) => build('BAD_ARCHIVE')(`cannot extract the archive: ${what}`),
 };
 
 function mib(n: number): string {

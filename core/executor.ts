@@ -7,7 +7,7 @@ import type { ActionRecord, Cache, KeyParts } from '../cache/store.js';
 import { digestLocal } from '../cache/local-digest.js';
 import { treeChanged } from '../cache/tree-check.js';
 import { sha256 } from './canonical.js';
-import { errors, isNetbootError } from './errors.js';
+import { errors, isNetbootError, NetbootError } from './errors.js';
 import type { AnyPlugin, Artifact, HostInfo, InputArtifact, StepContext } from './plugin.js';
 import type { StepNode } from './recipe.js';
 
@@ -173,7 +173,10 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
     const keep = join(cache.dir('logs'), host.name, `${node.id}.log`);
     await mkdir(join(keep, '..'), { recursive: true });
     await copyFile(log.path, keep).catch(() => {});
-    throw errors.stepFailed(host.name, node.id, describeFailure(e, lastCmd), log.lastLines(), keep, e);
+    const failed = errors.stepFailed(host.name, node.id, describeFailure(e, lastCmd), log.lastLines(), keep, e);
+    // A coded error from the plugin keeps its code (IMAGE_TOO_SMALL, DIGEST_MISMATCH, ...), with host and step named.
+    if (isNetbootError(e)) throw new NetbootError(e.code, 'build', failed.message, [...e.details, ...failed.details], e);
+    throw failed;
   } finally {
     await cache.removeTemp(scratch);
   }

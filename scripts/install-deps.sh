@@ -14,7 +14,7 @@ PACKAGES=(libarchive-tools cpio make tar coreutils procps rsync openssh-client o
 # The Debian NBD recipe and its tests: mmdebstrap, e2fsprogs (mke2fs -d, debugfs, e2fsck),
 # pxelinux + syslinux-common, and the real servers and readers the tests run: qemu (the boot
 # test), nbd-server + nbdinfo, dnsmasq and isc-dhcp-server (syntax checks only).
-PACKAGES+=(mmdebstrap e2fsprogs util-linux pxelinux syslinux-common qemu-system-x86 ipxe-qemu nbd-server libnbd-bin dnsmasq isc-dhcp-server)
+PACKAGES+=(xz-utils mmdebstrap e2fsprogs util-linux pxelinux syslinux-common qemu-system-x86 ipxe-qemu nbd-server libnbd-bin dnsmasq isc-dhcp-server)
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 export DEBIAN_FRONTEND=noninteractive

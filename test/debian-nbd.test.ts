@@ -92,7 +92,7 @@ describe('debian-bullseye-nbd', () => {
     expect(nosuite.stderr).toContain('http://deb.debian.org/debian/dists/no-such-suite/InRelease: HTTP 404');
     const small = await deb.runAsync(['build', 'bullseye-nbd'], { NBD_IMAGE_SIZE: '256M' });
     expect(small.code).toBe(1);
-    expect(small.stderr).toMatch(/error \[STEP_FAILED\]: host bullseye-nbd, step image failed: the tree needs about [\d.]+ MiB but the image is 256\.0 MiB/);
+    expect(small.stderr).toMatch(/error \[IMAGE_TOO_SMALL\]: host bullseye-nbd, step image failed: the tree needs about [\d.]+ MiB but the image is 256\.0 MiB/);
     expect(records()).toBe(before);
     // No host tools at all on PATH but node: the first step's tool is named with its package.
     const bin = deb.path('only-node');

@@ -137,7 +137,7 @@ describe('fetch-file and extract-tar on a distribution set', () => {
     expect(r.code).toBe(1);
     const fetch = r.steps['fetch-base'];
     expect(fetch.outcome).toBe('failed');
-    expect(fetch.error!.code).toBe('STEP_FAILED');
+    expect(fetch.error!.code).toBe('DIGEST_MISMATCH');
     expect(fetch.error!.message).toContain(`${url}: sha256 is ${baseSha} (${lstatSync(base).size} bytes), expected ${wrong}; nothing was cached`);
     expect(r.steps['extract-base'].outcome).not.toBe('ran');
     const other = (...p: string[]) => join(work, 'mismatch-cache', ...p);
@@ -183,7 +183,7 @@ describe('extract-tar refuses hostile archives', () => {
     expect(r.code).toBe(1);
     const step = r.steps['extract-base'];
     expect(step.outcome).toBe('failed');
-    expect(step.error!.code).toBe('STEP_FAILED');
+    expect(step.error!.code).toBe('UNSAFE_ARCHIVE_ENTRY');
     expect(step.error!.message).toContain(`host jailhost, step extract-base failed: archive entry "${c.entry}" refused: `);
     expect(step.error!.message).toMatch(c.why);
     expect(hasRecord(step.key)).toBe(false);
