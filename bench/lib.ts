@@ -30,6 +30,8 @@ export interface CaseResult {
   notes?: string[];
   /** Heading of an extra column holding each row's `detail`; without it the column is left out. */
   detailHead?: string;
+  /** Why the case did not run (e.g. BENCH_SKIP_DEBIAN=1): reported in place of its table, `rows` empty. */
+  skipped?: string;
 }
 
 export interface BenchContext {

@@ -3,12 +3,13 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
+import { debian } from './cases/debian.js';
 import { noopBuild } from './cases/noop.js';
 import { publish } from './cases/publish.js';
 import { BenchAbort, median, min, repoRoot, type BenchCase, type BenchContext, type CaseResult, type Row } from './lib.js';
 
 /** Every case, in report order. A case stages its own fixture and returns rows timed against its own baseline. */
-const CASES: BenchCase[] = [noopBuild, publish];
+const CASES: BenchCase[] = [noopBuild, publish, debian];
 
 interface Stats {
   tool: string;
@@ -43,7 +44,9 @@ function verdict(c: CaseResult, st: Stats[]): string | undefined {
 }
 
 const ms = (x: number) => x.toFixed(1);
-const ratio = (s: Stats) => `${s.ratioMedian.toFixed(2)}x (min ${s.ratioMin.toFixed(2)}x)`;
+// Two significant digits below 0.1x: a cached rebuild next to a full one would otherwise read 0.00x.
+const x = (r: number) => (r >= 0.1 ? r.toFixed(2) : r.toPrecision(2));
+const ratio = (s: Stats) => `${x(s.ratioMedian)}x (min ${x(s.ratioMin)}x)`;
 const HEAD = ['tool', 'min ms', 'median ms', 'ratio to baseline'];
 
 function cells(c: CaseResult, st: Stats[]): string[][] {
@@ -119,6 +122,11 @@ async function main(): Promise<void> {
   console.log(`netboot bench: ${runsLine}\n${machine().join('\n')}\n${envLine.replace(/`/g, '')}\n`);
   for (const bench of CASES) {
     for (const c of [await bench(ctx)].flat()) {
+      if (c.skipped) {
+        console.log(`${c.name}: skipped (${c.skipped})\n`);
+        md.push(`## ${c.name}`, '', `Skipped: ${c.skipped}.`, '');
+        continue;
+      }
       const st = stats(c);
       const v = verdict(c, st);
       console.log(`${c.name}\n${textTable(c, st)}${v ? `\n${v}` : ''}\n`);

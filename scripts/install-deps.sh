@@ -14,7 +14,9 @@ PACKAGES=(libarchive-tools cpio make tar coreutils procps rsync openssh-client o
 # The Debian NBD recipe and its tests: mmdebstrap, e2fsprogs (mke2fs -d, debugfs, e2fsck),
 # pxelinux + syslinux-common, and the real servers and readers the tests run: qemu (the boot
 # test), nbd-server + nbdinfo, dnsmasq and isc-dhcp-server (syntax checks only).
-PACKAGES+=(xz-utils mmdebstrap e2fsprogs util-linux pxelinux syslinux-common qemu-system-x86 ipxe-qemu nbd-server libnbd-bin dnsmasq isc-dhcp-server)
+PACKAGES+=(xz-utils mmdebstrap e2fsprogs util-linux iproute2 pxelinux syslinux-common qemu-system-x86 ipxe-qemu nbd-server libnbd-bin dnsmasq isc-dhcp-server)
+# The NFS-root boot test: nfs-ganesha (user space) with the rpcbind it needs for NFSv3, in a private network namespace.
+PACKAGES+=(nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils)
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 export DEBIAN_FRONTEND=noninteractive

@@ -101,6 +101,29 @@ describe('debian-bullseye-nbd', () => {
     expect(bare.stderr).toContain('host tool "mmdebstrap" is not installed (Debian package mmdebstrap)');
   }, 300_000);
 
+  it('kvm-host shares the base, publishes a read-write NFS root and boots from nfs-ganesha to the login prompt', async () => {
+    const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'kvm-host']);
+    expect(r.code, r.stderr).toBe(0);
+    const steps = byStep(r.data.steps);
+    expect(steps.base.outcome).toBe('cached');
+    expect(steps.base.outputs).toEqual(first.base.outputs);
+    expect(sh(`bsdtar -tf ${object(steps.kernel, 'initrd')}`)).toMatch(/^scripts\/nfs$/m);
+    const pub = await deb.runAsync(['publish', 'kvm-host']);
+    expect(pub.code, pub.stderr).toBe(0);
+    const live = deb.path('san/nfs/kvm-host/root');
+    expect(readFileSync(join(live, 'etc/hostname'), 'utf8')).toBe('kvm-host\n');
+    expect(readFileSync(join(live, 'etc/fstab'), 'utf8')).toContain('/var/lib/libvirt/images ext4 _netdev,nofail');
+    expect(readFileSync(deb.path('san/tftp/kvm-host/pxelinux.cfg/01-52-54-00-12-34-57'), 'utf8')).toContain(
+      `APPEND root=/dev/nfs nfsroot=10.0.2.2:${live},vers=3,tcp,nolock boot=nfs ip=dhcp rw console=ttyS0`,
+    );
+    expect(readFileSync(deb.path('san/conf/kvm-host/exports.d/kvm-host.exports'), 'utf8')).toContain(`${live} 10.0.2.16(rw,sync,no_root_squash,no_subtree_check)`);
+    const boot = await deb.runAsync(['boot-test', 'kvm-host', '--timeout', '400']);
+    expect(boot.code, boot.stdout + boot.stderr).toBe(0);
+    expect(boot.stdout).toMatch(/kvm-host: login prompt after [\d.]+ s/);
+    const explain = deb.run(['explain', 'kvm-host', 'base']);
+    expect(explain.stdout).toMatch(/^base \(debian-base@1\): up to date/m);
+  }, 1_200_000);
+
   it('doctor finds every host tool the recipe needs', () => {
     const r = deb.run(['doctor']);
     expect(r.code, r.stdout).toBe(0);

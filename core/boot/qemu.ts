@@ -10,6 +10,8 @@ export interface PxeBoot {
   forwards: { from: string; to: number }[];
   consoleLog: string;
   memoryMiB?: number;
+  /** A prefix to run qemu with (e.g. nsenter into a server's network namespace). */
+  wrap?: string[];
 }
 
 export interface BootResult {
@@ -27,7 +29,9 @@ export interface BootResult {
 export async function pxeBoot(b: PxeBoot, pattern: RegExp, timeoutMs: number, signal: AbortSignal): Promise<BootResult> {
   const net = [`user,id=n0,tftp=${b.tftpRoot},bootfile=${b.bootFile}`, ...b.forwards.map((f) => `guestfwd=tcp:${f.from}-tcp:127.0.0.1:${f.to}`)].join(',');
   closeSync(openSync(b.consoleLog, 'w'));
-  const q = start('qemu-system-x86_64', [
+  const wrap = b.wrap ?? [];
+  const q = start(wrap[0] ?? 'qemu-system-x86_64', [
+    ...(wrap.length ? [...wrap.slice(1), 'qemu-system-x86_64'] : []),
     '-accel', 'tcg', '-m', String(b.memoryMiB ?? 1024), '-smp', '1',
     '-display', 'none', '-no-reboot', '-monitor', 'none',
     '-netdev', net, '-device', `virtio-net-pci,netdev=n0,mac=${b.mac}`,

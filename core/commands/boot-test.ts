@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startNbdServer, type NbdServer } from '../boot/nbd-server.js';
+import { startNfsServer, type NfsServer } from '../boot/nfs-server.js';
 import { freePort } from '../boot/processes.js';
 import { pxeBoot } from '../boot/qemu.js';
-import type { Command } from '../cli.js';
+import type { Command, CommandContext } from '../cli.js';
 import { errors } from '../errors.js';
 import { Session } from '../session.js';
 
@@ -51,8 +52,10 @@ export const bootTest: Command = {
     const cfg = join(hostTftp, 'pxelinux.cfg', `01-${h.info.mac.replace(/:/g, '-')}`);
     if (!existsSync(cfg)) throw errors.notPublished(host, cfg);
     const append = /^\s*APPEND\s+(.*)$/m.exec(readFileSync(cfg, 'utf8'))?.[1] ?? '';
+    const nfsroot = /(?:^|\s)nfsroot=([^\s,:]+):([^\s,]+)/.exec(append);
+    if (/(?:^|\s)root=\/dev\/nfs(\s|$)/.test(append) && nfsroot) return bootNfs(ctx, host, h.info.mac, tftp, nfsroot[1], nfsroot[2], timeout);
     const nbdroot = parseNbdroot(append);
-    if (!nbdroot) throw errors.bootTestUnsupported(host, `its boot entry ${cfg} has no nbdroot= (only NBD roots can be boot-tested so far)`);
+    if (!nbdroot) throw errors.bootTestUnsupported(host, `its boot entry ${cfg} has neither nbdroot= nor root=/dev/nfs nfsroot=`);
     const disk = join(nbd, host, 'disk.img');
     if (!existsSync(disk)) throw errors.notPublished(host, disk);
 
@@ -96,3 +99,35 @@ export const bootTest: Command = {
     }
   },
 };
+
+/**
+ * An NFS root: a private copy of the published root (the guest writes to it) served by
+ * nfs-ganesha at the path the boot entry names, inside a private network namespace where qemu
+ * runs too, so the guest's 10.0.2.2:111/2049 reach it and nothing else on this machine.
+ */
+async function bootNfs(ctx: CommandContext, host: string, mac: string, tftp: string, server: string, path: string, timeout: number): Promise<number> {
+  if (server !== QEMU_HOST) throw errors.bootTestUnsupported(host, `its NFS server is ${server}; the boot test serves san.server ${QEMU_HOST} (qemu's host address)`);
+  if (!existsSync(path)) throw errors.notPublished(host, path);
+  const work = mkdtempSync(join(tmpdir(), `netboot-boot-${host}-`));
+  let nfs: NfsServer | undefined;
+  try {
+    const copy = join(work, 'root');
+    await run('cp', ['-a', '--reflink=auto', realpathSync(path), copy], { maxBuffer: 1 << 24 });
+    nfs = await startNfsServer(work, path, copy);
+    ctx.io.out(`${host}: nfs-ganesha serving ${path} (a copy) in a private network namespace; booting ${host}/pxelinux.0 under qemu (tcg)`);
+    const res = await pxeBoot(
+      { tftpRoot: realpathSync(tftp), bootFile: `${host}/pxelinux.0`, mac, forwards: [], consoleLog: join(work, 'console.log'), wrap: nfs.enter },
+      /login:/,
+      timeout * 1000,
+      ctx.signal,
+    );
+    if (res.ok) {
+      ctx.io.out(`${host}: login prompt after ${res.seconds.toFixed(1)} s`);
+      return 0;
+    }
+    throw errors.bootFailed(host, res.reason, res.tail);
+  } finally {
+    await nfs?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -13,6 +13,15 @@ interface Need {
   by: Set<string>;
 }
 
+/** What `netboot boot-test` runs for NFS roots. */
+const NFS_BOOT_TEST = [
+  { what: 'qemu-system-x86_64', package: 'qemu-system-x86' },
+  { what: 'ganesha.nfsd', package: 'nfs-ganesha' },
+  { what: '/usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so', package: 'nfs-ganesha-vfs' },
+  { what: 'rpcbind', package: 'rpcbind' },
+  { what: 'nsenter', package: 'util-linux' },
+];
+
 /** What `netboot boot-test` runs besides the recipes' own tools. */
 const BOOT_TEST = [
   { what: 'qemu-system-x86_64', package: 'qemu-system-x86' },
@@ -41,6 +50,7 @@ export const doctor: Command = {
         for (const f of node.plugin.hostFiles ?? []) await add(f.path, f.package, `${g.recipe} (${node.plugin.name})`, true);
       }
       if (g.publish.some((i) => i.target === 'nbd')) for (const b of BOOT_TEST) await add(b.what, b.package, 'boot-test', false);
+      if (g.publish.some((i) => i.target === 'nfs')) for (const b of NFS_BOOT_TEST) await add(b.what, b.package, 'boot-test', b.what.startsWith('/'));
     }
     const rows = [...needs.values()].sort((a, b) => a.what.localeCompare(b.what));
     const missing = rows.filter((r) => !r.present);

@@ -1,0 +1,71 @@
+import type { HostInfo } from '../core/plugin.js';
+import { defineRecipe, type RecipeBuilder } from '../core/recipe.js';
+import { p, type ShapeOut } from '../core/schema.js';
+import { debianIscsiPlugin } from '../plugins/debian/iscsi.js';
+import { pxelinuxPlugin } from '../plugins/pxelinux.js';
+import { serverConfigsPlugin } from '../plugins/server-configs/index.js';
+import { debianParams, debianRoot } from './debian.js';
+
+const iscsi = p.object({
+  portal: p.string(),
+  target: p.string(),
+  lun: p.number({ integer: true, min: 0 }).default(0),
+  fsType: p.string().default('ext4'),
+  chapUser: p.optional(p.string()),
+  /** Where the booted host finds the CHAP secret (provisioned outside netboot; never in the cache). */
+  secretFile: p.string().default('/etc/iscsi/netboot-chap-secret'),
+});
+
+const nfsRootParams = {
+  ...debianParams,
+  /** Storage for VMs or containers on an iSCSI disk, mounted with _netdev. */
+  iscsi: p.optional(iscsi),
+  /** Extra nfsroot= options (klibc nfsmount: NFSv3, no locking). */
+  nfsOptions: p.string({ pattern: /^[a-z0-9=,]*$/, what: 'nfsroot options' }).default('vers=3,tcp,nolock'),
+};
+
+/**
+ * A Debian server whose root is a read-write directory on the SAN's NFS export: the shared Debian
+ * steps (the same suite and mirror hit the same cached base as debian-bullseye-nbd), an initrd that
+ * mounts `nfsroot=` (boot=nfs), the recipe's own packages, and optionally an iSCSI disk for its
+ * payload. Used by kvm-host and lxc-host, which differ in packages and mount point only.
+ */
+function nfsRootHost(r: RecipeBuilder, params: ShapeOut<typeof nfsRootParams>, host: HostInfo, o: { packages: string[]; storage: string }) {
+  const { rootfs, vmlinuz, initrd } = debianRoot(r, params, host, {
+    packages: ['nfs-common', 'open-iscsi', ...o.packages],
+    // The initramfs mounted / from nfsroot=; nothing for systemd to remount.
+    fstab: 'proc /proc proc defaults 0 0\n',
+    initrdRequires: ['scripts/nfs', 'nfs.ko'],
+  });
+  let root = rootfs;
+  if (params.iscsi)
+    root = r.step('iscsi', debianIscsiPlugin, { params: { ...params.iscsi, mount: o.storage }, inputs: { tree: rootfs } }).out('tree');
+  const rootPath = `${host.san.nfs}/${host.name}/root`;
+  const append = ['root=/dev/nfs', `nfsroot=${host.server}:${rootPath}${params.nfsOptions ? `,${params.nfsOptions}` : ''}`, 'boot=nfs', 'ip=dhcp', 'rw', 'console=ttyS0', params.kernelArgs].filter(Boolean).join(' ');
+  const tftp = r.step('tftp', pxelinuxPlugin, { params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append }, inputs: { vmlinuz, initrd } });
+  const configs = r.step('server-configs', serverConfigsPlugin, {
+    params: { name: host.name, mac: host.mac, ip: host.ip, server: host.server, bootfile: `${host.name}/pxelinux.0`, tftpRoot: host.san.tftp, nfsRoot: rootPath },
+  });
+  return {
+    publish: [
+      { target: 'tftp' as const, path: '.', from: tftp.out('tree') },
+      // A read-write root: a private copy per host, kept (with what the host wrote) across publishes of other changes.
+      { target: 'nfs' as const, path: 'root', from: root, writable: true },
+      { target: 'conf' as const, path: '.', from: configs.out('tree') },
+    ],
+  };
+}
+
+export const kvmHost = defineRecipe({
+  name: 'kvm-host',
+  description: 'Debian NFS-root KVM server (qemu, libvirt), VM images on an iSCSI disk',
+  params: nfsRootParams,
+  build: (r, params, host) => nfsRootHost(r, params, host, { packages: ['qemu-system-x86', 'libvirt-daemon-system', 'libvirt-clients'], storage: '/var/lib/libvirt/images' }),
+});
+
+export const lxcHost = defineRecipe({
+  name: 'lxc-host',
+  description: 'Debian NFS-root LXC server, containers on an iSCSI disk',
+  params: nfsRootParams,
+  build: (r, params, host) => nfsRootHost(r, params, host, { packages: ['lxc'], storage: '/var/lib/lxc' }),
+});
