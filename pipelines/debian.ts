@@ -39,14 +39,14 @@ export const BASE_PACKAGES = ['linux-image-amd64', 'initramfs-tools', 'systemd-s
  * suite and mirror), packages, customization, kernel and initrd. Returns the refs a recipe
  * lays out and publishes its own way.
  */
-export function debianRoot(r: RecipeBuilder, params: DebianParams, host: HostInfo, o: { packages: string[]; fstab: string; initrdRequires?: string[] }) {
+export function debianRoot(r: RecipeBuilder, params: DebianParams, host: HostInfo, o: { packages: string[]; fstab: string; initrdRequires?: string[]; overlayRoot?: boolean }) {
   const base = r.step('base', debianBasePlugin, { params: { suite: params.suite, mirror: params.mirror } });
   const packages = r.step('packages', aptInstallPlugin, {
     params: { suite: params.suite, mirror: params.mirror, packages: [...new Set([...BASE_PACKAGES, ...o.packages, ...params.packages])].sort() },
     inputs: { tree: base.out('tree') },
   });
   const rootfs = r.step('customize', debianCustomizePlugin, {
-    params: { hostname: host.name, ip: host.ip, mac: host.mac, fstab: o.fstab, rootPasswordHash: params.rootPasswordHash, users: params.users },
+    params: { hostname: host.name, ip: host.ip, mac: host.mac, fstab: o.fstab, rootPasswordHash: params.rootPasswordHash, users: params.users, ...(o.overlayRoot ? { overlayRoot: true } : {}) },
     inputs: { tree: packages.out('tree') },
   });
   const kernel = r.step('kernel', debianKernelPlugin, { params: o.initrdRequires ? { require: o.initrdRequires } : {}, inputs: { tree: rootfs.out('tree') } });

@@ -22,6 +22,11 @@ const nfsRootParams = {
   iscsi: p.optional(iscsi),
   /** Extra nfsroot= options (klibc nfsmount: NFSv3, no locking). */
   nfsOptions: p.string({ pattern: /^[a-z0-9=,]*$/, what: 'nfsroot options' }).default('vers=3,tcp,nolock'),
+  /**
+   * rw: a private read-write root per host. overlay: the root is exported read-only and the host
+   * runs on a tmpfs overlay over it (its writes vanish at reboot; one root can serve many hosts).
+   */
+  rootMode: p.enum(['rw', 'overlay'] as const).default('rw'),
 };
 
 /**
@@ -31,26 +36,29 @@ const nfsRootParams = {
  * payload. Used by kvm-host and lxc-host, which differ in packages and mount point only.
  */
 function nfsRootHost(r: RecipeBuilder, params: ShapeOut<typeof nfsRootParams>, host: HostInfo, o: { packages: string[]; storage: string }) {
+  const overlay = params.rootMode === 'overlay';
   const { rootfs, vmlinuz, initrd } = debianRoot(r, params, host, {
     packages: ['nfs-common', 'open-iscsi', ...o.packages],
     // The initramfs mounted / from nfsroot=; nothing for systemd to remount.
     fstab: 'proc /proc proc defaults 0 0\n',
-    initrdRequires: ['scripts/nfs', 'nfs.ko'],
+    initrdRequires: ['scripts/nfs', 'nfs.ko', ...(overlay ? ['scripts/init-bottom/netboot-overlay', 'overlay.ko'] : [])],
+    overlayRoot: overlay,
   });
   let root = rootfs;
   if (params.iscsi)
     root = r.step('iscsi', debianIscsiPlugin, { params: { ...params.iscsi, mount: o.storage }, inputs: { tree: rootfs } }).out('tree');
   const rootPath = `${host.san.nfs}/${host.name}/root`;
-  const append = ['root=/dev/nfs', `nfsroot=${host.server}:${rootPath}${params.nfsOptions ? `,${params.nfsOptions}` : ''}`, 'boot=nfs', 'ip=dhcp', 'rw', 'console=ttyS0', params.kernelArgs].filter(Boolean).join(' ');
+  const append = ['root=/dev/nfs', `nfsroot=${host.server}:${rootPath}${params.nfsOptions ? `,${params.nfsOptions}` : ''}`, 'boot=nfs', 'ip=dhcp', ...(overlay ? ['ro', 'netboot.overlay'] : ['rw']), 'console=ttyS0', params.kernelArgs].filter(Boolean).join(' ');
   const tftp = r.step('tftp', pxelinuxPlugin, { params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append }, inputs: { vmlinuz, initrd } });
   const configs = r.step('server-configs', serverConfigsPlugin, {
-    params: { name: host.name, mac: host.mac, ip: host.ip, server: host.server, bootfile: `${host.name}/pxelinux.0`, tftpRoot: host.san.tftp, nfsRoot: rootPath },
+    params: { name: host.name, mac: host.mac, ip: host.ip, server: host.server, bootfile: `${host.name}/pxelinux.0`, tftpRoot: host.san.tftp, nfsRoot: rootPath, nfsReadOnly: overlay },
   });
   return {
     publish: [
       { target: 'tftp' as const, path: '.', from: tftp.out('tree') },
-      // A read-write root: a private copy per host, kept (with what the host wrote) across publishes of other changes.
-      { target: 'nfs' as const, path: 'root', from: root, writable: true },
+      // rw: a private copy per host, kept (with what the host wrote) across publishes of other
+      // changes. overlay: read-only, hardlinked from the cache like any read-only content.
+      { target: 'nfs' as const, path: 'root', from: root, writable: !overlay },
       { target: 'conf' as const, path: '.', from: configs.out('tree') },
     ],
   };

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byStep, Project, ran, type StepRow } from './helpers.js';
@@ -122,6 +122,17 @@ describe('debian-bullseye-nbd', () => {
     expect(boot.stdout).toMatch(/kvm-host: login prompt after [\d.]+ s/);
     const explain = deb.run(['explain', 'kvm-host', 'base']);
     expect(explain.stdout).toMatch(/^base \(debian-base@1\): up to date/m);
+  }, 1_200_000);
+
+  it('kvm-host with rootMode overlay: a read-only root (hardlinked, exported ro) under a tmpfs overlay boots too', async () => {
+    const pub = await deb.runAsync(['publish', 'kvm-ro']);
+    expect(pub.code, pub.stderr).toBe(0);
+    const live = deb.path('san/nfs/kvm-ro/root');
+    expect(lstatSync(live).isDirectory()).toBe(true);
+    expect(readFileSync(deb.path('san/tftp/kvm-ro/pxelinux.cfg/01-52-54-00-12-34-58'), 'utf8')).toContain('boot=nfs ip=dhcp ro netboot.overlay console=ttyS0');
+    expect(readFileSync(deb.path('san/conf/kvm-ro/exports.d/kvm-ro.exports'), 'utf8')).toContain(`${live} 10.0.2.17(ro,`);
+    const boot = await deb.runAsync(['boot-test', 'kvm-ro', '--timeout', '400']);
+    expect(boot.code, boot.stdout + boot.stderr).toBe(0);
   }, 1_200_000);
 
   it('doctor finds every host tool the recipe needs', () => {

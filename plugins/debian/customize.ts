@@ -26,6 +26,22 @@ case "$1" in prereqs) echo ""; exit 0 ;; esac
 copy_exec /bin/grep /bin
 `;
 
+// initramfs-tools has no overlay root. With `netboot.overlay` on the command line this moves the
+// (read-only) root the initramfs mounted under a tmpfs overlay. init-bottom scripts run in name
+// order: it must run before `udev`, which moves /dev into the root.
+const OVERLAY_SCRIPT = `#!/bin/sh
+case "$1" in prereqs) exit 0 ;; esac
+for x in $(cat /proc/cmdline); do [ "$x" = netboot.overlay ] && ov=y; done
+[ "$ov" = y ] || exit 0
+. /scripts/functions
+modprobe overlay || panic "netboot-overlay: no overlay module"
+mkdir -p /run/netboot/lower /run/netboot/rw
+mount -t tmpfs -o mode=755 tmpfs /run/netboot/rw
+mkdir -p /run/netboot/rw/upper /run/netboot/rw/work
+mount -n -o move "\${rootmnt}" /run/netboot/lower
+mount -t overlay -o lowerdir=/run/netboot/lower,upperdir=/run/netboot/rw/upper,workdir=/run/netboot/rw/work overlay "\${rootmnt}" || panic "netboot-overlay: overlay mount failed"
+`;
+
 /**
  * A host's identity and access in a copy of a Debian tree: hostname, /etc/hosts, fstab, the
  * root NIC kept up by systemd-networkd (ifupdown would take the address away under an NBD root
@@ -34,7 +50,7 @@ copy_exec /bin/grep /bin
  */
 export const debianCustomizePlugin = definePlugin({
   name: 'debian-customize',
-  version: '1',
+  version: '2',
   description: 'hostname, network, users, sudo, fstab and boot fixes in a copy of a Debian tree',
   params: {
     hostname: p.string({ pattern: /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/, what: 'a host name' }),
@@ -44,6 +60,8 @@ export const debianCustomizePlugin = definePlugin({
     rootPasswordHash: p.optional(passwordHash),
     users: p.array(user).default([]),
     initramfsGrepFix: p.boolean().default(true),
+    /** Add the initramfs script that puts a tmpfs overlay over a read-only root (`netboot.overlay` on the command line). */
+    overlayRoot: p.boolean().default(false),
   },
   inputs: ['tree'],
   produces: { tree: 'tree' },
@@ -61,8 +79,16 @@ export const debianCustomizePlugin = definePlugin({
     await put('etc/hosts', `127.0.0.1\tlocalhost\n${ip}\t${hostname}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n`);
     await put('etc/fstab', ctx.params.fstab.endsWith('\n') ? ctx.params.fstab : `${ctx.params.fstab}\n`);
     await put('etc/systemd/network/10-netboot-root.network', `[Match]\nMACAddress=${mac}\n\n[Network]\nDHCP=ipv4\nKeepConfiguration=yes\n`);
+    // network-online.target (wanted by iSCSI, libvirt...) waits for every link by default, up to
+    // two minutes; the boot NIC came up in the initramfs, so any one link online is enough.
+    await put('etc/systemd/system/systemd-networkd-wait-online.service.d/netboot-any.conf', '[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=20\n');
     await put('etc/systemd/system/ssh.service.d/netboot-hostkeys.conf', '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n');
     if (ctx.params.initramfsGrepFix) await put('etc/initramfs-tools/hooks/netboot-grep', GREP_HOOK, 0o755);
+    if (ctx.params.overlayRoot) {
+      await put('etc/initramfs-tools/scripts/init-bottom/netboot-overlay', OVERLAY_SCRIPT, 0o755);
+      const modules = await readFile(join(R, 'etc/initramfs-tools/modules'), 'utf8').catch(() => '');
+      if (!/^overlay$/m.test(modules)) await put('etc/initramfs-tools/modules', `${modules}${modules && !modules.endsWith('\n') ? '\n' : ''}overlay\n`);
+    }
     // Commands carry no secrets (the hashes are written below, by file, not through the log).
     const script = ['systemctl enable systemd-networkd >/dev/null 2>&1 || true'];
     for (const u of users) {
