@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { startNbdServer, type NbdServer } from '../boot/nbd-server.js';
 import { startNfsServer, type NfsServer } from '../boot/nfs-server.js';
 import { freePort } from '../boot/processes.js';
-import { pxeBoot } from '../boot/qemu.js';
+import { pxeBoot, type PxeBoot } from '../boot/qemu.js';
 import type { Command, CommandContext } from '../cli.js';
 import { errors } from '../errors.js';
 import { Session } from '../session.js';
@@ -82,17 +82,7 @@ export const bootTest: Command = {
       }
       server = await startNbdServer(work, nbdroot.exportName, copy, port);
       ctx.io.out(`${host}: nbd-server on 127.0.0.1:${port}; booting ${host}/pxelinux.0 under qemu (tcg)`);
-      const res = await pxeBoot(
-        { tftpRoot, bootFile: `${host}/pxelinux.0`, mac: h.info.mac, forwards: [], consoleLog: join(work, 'console.log') },
-        /login:/,
-        timeout * 1000,
-        ctx.signal,
-      );
-      if (res.ok) {
-        ctx.io.out(`${host}: login prompt after ${res.seconds.toFixed(1)} s`);
-        return 0;
-      }
-      throw errors.bootFailed(host, res.reason, res.tail);
+      return await bootToLogin(ctx, host, { tftpRoot, bootFile: `${host}/pxelinux.0`, mac: h.info.mac, forwards: [], consoleLog: join(work, 'console.log') }, timeout);
     } finally {
       await server?.stop();
       rmSync(work, { recursive: true, force: true });
@@ -115,19 +105,17 @@ async function bootNfs(ctx: CommandContext, host: string, mac: string, tftp: str
     await run('cp', ['-a', '--reflink=auto', realpathSync(path), copy], { maxBuffer: 1 << 24 });
     nfs = await startNfsServer(work, path, copy);
     ctx.io.out(`${host}: nfs-ganesha serving ${path} (a copy) in a private network namespace; booting ${host}/pxelinux.0 under qemu (tcg)`);
-    const res = await pxeBoot(
-      { tftpRoot: realpathSync(tftp), bootFile: `${host}/pxelinux.0`, mac, forwards: [], consoleLog: join(work, 'console.log'), wrap: nfs.enter },
-      /login:/,
-      timeout * 1000,
-      ctx.signal,
-    );
-    if (res.ok) {
-      ctx.io.out(`${host}: login prompt after ${res.seconds.toFixed(1)} s`);
-      return 0;
-    }
-    throw errors.bootFailed(host, res.reason, res.tail);
+    return await bootToLogin(ctx, host, { tftpRoot: realpathSync(tftp), bootFile: `${host}/pxelinux.0`, mac, forwards: [], consoleLog: join(work, 'console.log'), wrap: nfs.enter }, timeout);
   } finally {
     await nfs?.stop();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Boots and waits for the login prompt: exit 0, or BOOT_FAILED with the last console lines. */
+async function bootToLogin(ctx: CommandContext, host: string, boot: PxeBoot, timeout: number): Promise<number> {
+  const res = await pxeBoot(boot, /login:/, timeout * 1000, ctx.signal);
+  if (!res.ok) throw errors.bootFailed(host, res.reason, res.tail);
+  ctx.io.out(`${host}: login prompt after ${res.seconds.toFixed(1)} s`);
+  return 0;
 }
