@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Artifact, FileArtifact, TreeArtifact } from '../core/plugin.js';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from './atomic.js';
@@ -177,10 +177,6 @@ export class Cache {
 
   async removeTemp(path: string): Promise<void> {
     await rm(path, { recursive: true, force: true }).catch(() => {});
-  }
-
-  async unlinkQuiet(path: string): Promise<void> {
-    await unlink(path).catch(() => {});
   }
 }
 

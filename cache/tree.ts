@@ -121,6 +121,13 @@ export async function digestTree(root: string, opts: DigestOptions = {}): Promis
   return { digest: sha256(manifest), entries, manifest, size, files };
 }
 
+/** Linux dev_t to (major, minor), laid out as the kernel's new_encode_dev does. */
+export function devMajorMinor(rdev: number): [number, number] {
+  const major = ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+  const minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xff & 0xfffff);
+  return [major, minor];
+}
+
 export function parseManifest(text: string): ManifestEntry[] {
   return (JSON.parse(text) as { entries: ManifestEntry[] }).entries;
 }

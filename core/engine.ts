@@ -194,7 +194,7 @@ export class Engine {
     const rec = await this.o.cache.readAction(key);
     if (!rec) return undefined;
     for (const a of Object.values(rec.outputs)) if (!(await this.o.cache.hasArtifact(a))) return undefined;
-    if (this.o.verbose && rec.log && !(await this.o.cache.hasArtifact({ kind: 'file', digest: rec.log, size: 0, mode: 0o444 }))) return undefined;
+    if (this.o.verbose && rec.log && !(await exists(this.o.cache.objectPath(rec.log)))) return undefined;
     return rec;
   }
 

@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { copyFile, link, lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import type { ActionRecord, Cache, KeyParts } from '../cache/store.js';
+import { copyTree } from '../cache/copy.js';
 import { digestLocal } from '../cache/local-digest.js';
 import { treeChanged } from '../cache/tree-check.js';
 import { sha256 } from './canonical.js';
@@ -11,7 +10,6 @@ import { errors, isNetbootError, NetbootError } from './errors.js';
 import type { AnyPlugin, Artifact, HostInfo, InputArtifact, StepContext } from './plugin.js';
 import type { StepNode } from './recipe.js';
 
-const run = promisify(execFile);
 const TAIL = 20;
 
 export interface ExecuteArgs {
@@ -117,8 +115,7 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
       copyTree: async (name, dest) => {
         const art = inputs[name];
         if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
-        await mkdir(dest, { recursive: true });
-        await run('cp', ['-a', '--reflink=auto', `${art.path}/.`, dest], { signal, maxBuffer: 1 << 24 });
+        await copyTree(art.path, dest, signal);
       },
     };
     let failure: unknown;

@@ -2,7 +2,7 @@ import { defineRecipe } from '../core/recipe.js';
 import { p } from '../core/schema.js';
 import { ext4ImagePlugin } from '../plugins/ext4-image.js';
 import { pxelinuxPlugin } from '../plugins/pxelinux.js';
-import { serverConfigsPlugin } from '../plugins/server-configs/index.js';
+import { nbdRootArg, serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { debianParams, debianRoot, hostUuid } from './debian.js';
 
 /**
@@ -30,31 +30,28 @@ export const debianBullseyeNbd = defineRecipe({
       params: { size: params.imageSize, uuid: hostUuid(host.name, 'root'), label: 'nbdroot' },
       inputs: { tree: rootfs },
     });
-    const exportName = params.exportName ?? host.name;
-    // The three-field form has no port; SERVER:PORT/EXPORT carries one (nbd-client's initramfs script).
-    const nbdroot = params.nbdPort === 10809 ? `${host.server},${exportName},nbd0` : `${host.server}:${params.nbdPort}/${exportName}`;
-    const append = ['root=/dev/nbd0', `nbdroot=${nbdroot}`, 'ip=dhcp', 'rw', 'console=ttyS0', params.kernelArgs].filter(Boolean).join(' ');
+    // One description of the host's servers: the boot entry's nbdroot= and the server configs agree by construction.
+    const servers = {
+      name: host.name,
+      mac: host.mac,
+      ip: host.ip,
+      server: host.server,
+      bootfile: `${host.name}/pxelinux.0`,
+      tftpRoot: host.san.tftp,
+      nbd: {
+        export: params.exportName ?? host.name,
+        port: params.nbdPort,
+        // The live paths: nbd-server opens them at connect, so a publish switches what new clients get.
+        image: `${host.san.nbd}/${host.name}/disk.img`,
+        authfile: `${host.san.conf}/${host.name}/nbd-server/allow/${host.name}`,
+      },
+    };
+    const append = ['root=/dev/nbd0', nbdRootArg(servers), 'ip=dhcp', 'rw', 'console=ttyS0', params.kernelArgs].filter(Boolean).join(' ');
     const tftp = r.step('tftp', pxelinuxPlugin, {
       params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append },
       inputs: { vmlinuz, initrd },
     });
-    const configs = r.step('server-configs', serverConfigsPlugin, {
-      params: {
-        name: host.name,
-        mac: host.mac,
-        ip: host.ip,
-        server: host.server,
-        bootfile: `${host.name}/pxelinux.0`,
-        tftpRoot: host.san.tftp,
-        nbd: {
-          export: exportName,
-          port: params.nbdPort,
-          // The live paths: nbd-server opens them at connect, so a publish switches what new clients get.
-          image: `${host.san.nbd}/${host.name}/disk.img`,
-          authfile: `${host.san.conf}/${host.name}/nbd-server/allow/${host.name}`,
-        },
-      },
-    });
+    const configs = r.step('server-configs', serverConfigsPlugin, { params: servers });
     return {
       publish: [
         { target: 'tftp', path: '.', from: tftp.out('tree') },

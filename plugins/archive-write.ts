@@ -5,6 +5,7 @@ import { createGzip } from 'node:zlib';
 import type { Readable, Writable } from 'node:stream';
 import { errors } from '../core/errors.js';
 import type { TreeEntry } from '../core/plugin.js';
+import { devMajorMinor } from '../cache/tree.js';
 
 export type CpioFormat = 'newc' | 'odc';
 export interface ArchiveOptions {
@@ -29,12 +30,6 @@ function checkEntry(e: TreeEntry, name: string, format: string) {
   if (format === 'odc' && (e.uid > 0o777777 || e.gid > 0o777777)) throw errors.badValue(name, `uid/gid ${e.uid}/${e.gid} does not fit in odc`);
 }
 
-/** Linux dev_t to major/minor, as the kernel's new_encode_dev lays them out. */
-function majorMinor(rdev: number): [number, number] {
-  const major = ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
-  const minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xff & 0xfffff);
-  return [major, minor];
-}
 
 interface EntryPack {
   entry(header: Record<string, unknown>, cb: (err?: Error | null) => void): Writable;
@@ -68,7 +63,7 @@ export async function writeCpio(root: string, entries: TreeEntry[], dest: string
   let ino = 1;
   for (const { e, name } of list) {
     checkEntry(e, name, format);
-    const [rmaj, rmin] = e.rdev ? majorMinor(e.rdev) : [0, 0];
+    const [rmaj, rmin] = e.rdev ? devMajorMinor(e.rdev) : [0, 0];
     const header: Record<string, unknown> = {
       name,
       ino: ino++,
@@ -100,7 +95,7 @@ export async function writeTar(root: string, entries: TreeEntry[], dest: string,
   const list = entries.map((e) => ({ e, name: archiveName(e.path, o.prefix) })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const type = { file: 'file', dir: 'directory', symlink: 'symlink', char: 'character-device', block: 'block-device', fifo: 'fifo' } as const;
   for (const { e, name } of list) {
-    const [devmajor, devminor] = e.rdev ? majorMinor(e.rdev) : [0, 0];
+    const [devmajor, devminor] = e.rdev ? devMajorMinor(e.rdev) : [0, 0];
     // ustar holds ids up to 0o7777777 in its fields; beyond that a pax record carries them.
     const big = e.uid > 0o777777 || e.gid > 0o777777;
     const header = {

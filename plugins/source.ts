@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process';
 import { lstat } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import { copyTree } from '../cache/copy.js';
 import { errors } from '../core/errors.js';
 import { definePlugin } from '../core/plugin.js';
 import { p } from '../core/schema.js';
-
-const run = promisify(execFile);
 
 /**
  * A local directory (relative to the config file) as a tree artifact. It is a declared source:
@@ -23,6 +20,6 @@ export const sourceTreePlugin = definePlugin({
     const src = ctx.resolvePath(ctx.params.path);
     const st = await lstat(src).catch(() => undefined);
     if (!st?.isDirectory()) throw errors.sourceMissing(src);
-    await run('cp', ['-a', '--reflink=auto', `${src}/.`, ctx.outputs.tree], { signal: ctx.signal });
+    await copyTree(src, ctx.outputs.tree, ctx.signal);
   },
 });

@@ -4,8 +4,9 @@ import { chmod, chown, copyFile, lchown, link, lstat, mkdir, readdir, readFile, 
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from '../cache/atomic.js';
-import { exists, listDir, type Cache } from '../cache/store.js';
-import type { ManifestEntry } from '../cache/tree.js';
+import { copySparseFile, copyTree } from '../cache/copy.js';
+import { listDir, type Cache } from '../cache/store.js';
+import { devMajorMinor, type ManifestEntry } from '../cache/tree.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseItem, type ReleaseManifest } from './release.js';
 import type { PlannedItem, StageResult, Target, TargetState } from './target.js';
@@ -133,7 +134,7 @@ export class LocalTarget implements Target {
             await lchown(dest, e.uid, e.gid);
             continue;
           }
-          await run('mknod', [dest, e.type === 'char' ? 'c' : e.type === 'block' ? 'b' : 'p', ...(e.type === 'fifo' ? [] : majorMinor(e.rdev ?? 0))]);
+          await run('mknod', [dest, e.type === 'char' ? 'c' : e.type === 'block' ? 'b' : 'p', ...(e.type === 'fifo' ? [] : devMajorMinor(e.rdev ?? 0).map(String))]);
           await chown(dest, e.uid, e.gid);
           await chmod(dest, e.mode);
         }
@@ -180,11 +181,10 @@ export class LocalTarget implements Target {
       const tmp = join(disks, `.tmp-${diskId}`);
       try {
         if (it.artifact.kind === 'tree') {
-          // A read-write root: a private copy of the whole tree (reflinks where the file system can).
-          await mkdir(tmp);
-          await run('cp', ['-a', '--reflink=auto', `${this.cache.treePath(it.artifact.digest)}/.`, tmp], { maxBuffer: 1 << 24 });
+          // A read-write root: a private copy of the whole tree.
+          await copyTree(this.cache.treePath(it.artifact.digest), tmp);
         } else {
-          await run('cp', ['--reflink=auto', '--sparse=always', this.cache.objectPath(it.artifact.digest), tmp]);
+          await copySparseFile(this.cache.objectPath(it.artifact.digest), tmp);
           await chmod(tmp, it.artifact.mode | 0o200);
         }
         syncFileSystem(tmp);
@@ -208,14 +208,7 @@ export class LocalTarget implements Target {
   }
 
   async switch(host: string, id: string): Promise<void> {
-    const tmp = join(this.root, `.${host}.switch-${process.pid}-${randomBytes(3).toString('hex')}`);
-    await symlink(join('.releases', host, id), tmp);
-    try {
-      await rename(tmp, join(this.root, host));
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
+    await replaceSymlink(join('.releases', host, id), join(this.root, host), join(this.root, `.${host}.switch-${process.pid}-${randomBytes(3).toString('hex')}`));
     await fsyncDir(this.root);
     const { history } = await this.state(host);
     await writeFileAtomic(this.rel(host, 'history.json'), JSON.stringify([...history.filter((h) => h !== id), id]));
@@ -227,10 +220,7 @@ export class LocalTarget implements Target {
       const want = relative(dirname(at), join(this.root, host, l.to));
       if ((await readlink(at).catch(() => undefined)) === want) continue;
       await mkdir(dirname(at), { recursive: true });
-      const tmp = `${at}.tmp-${process.pid}`;
-      await rm(tmp, { force: true });
-      await symlink(want, tmp);
-      await rename(tmp, at);
+      await replaceSymlink(want, at, `${at}.tmp-${process.pid}`);
     }
   }
 
@@ -272,12 +262,20 @@ export class LocalTarget implements Target {
     return n;
   }
 
-  async hasRelease(host: string, id: string): Promise<boolean> {
-    return exists(this.rel(host, id, MANIFEST_NAME));
-  }
-
   describe(): string {
     return this.root;
+  }
+}
+
+/** Points `at` to `target` with one rename of a fresh link (`tmp`), so readers never see it missing. */
+async function replaceSymlink(target: string, at: string, tmp: string): Promise<void> {
+  await rm(tmp, { force: true });
+  await symlink(target, tmp);
+  try {
+    await rename(tmp, at);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
   }
 }
 
@@ -335,8 +333,4 @@ async function diskSig(path: string): Promise<DiskSig> {
   };
   await walk(path, '');
   return { ino: String(st.ino), size: String(n), mtimeNs: h.digest('hex') };
-}
-
-function majorMinor(rdev: number): string[] {
-  return [String(((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff)), String((rdev & 0xff) | ((rdev >>> 12) & ~0xff & 0xfffff))];
 }

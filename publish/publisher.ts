@@ -42,6 +42,7 @@ interface TargetPlan {
   digest: string;
   prev?: ReleaseManifest;
   current?: string;
+  ids: string[];
   changed: boolean;
 }
 
@@ -69,7 +70,7 @@ export async function publishHost(
       items.push(await planItem(cache, it.path, art, !!it.writable));
     }
     const digest = releaseDigest(items, links);
-    plans.push({ target, items, links, digest, prev, current: st.current, changed: prev?.digest !== digest });
+    plans.push({ target, items, links, digest, prev, current: st.current, ids: st.ids, changed: prev?.digest !== digest });
   }
   if (!plans.some((p) => p.changed)) {
     return { host, changed: false, targets: plans.map((p) => ({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false })), pruned: [] };
@@ -80,19 +81,17 @@ export async function publishHost(
     for (const it of p.items.filter((i) => i.writable)) {
       const before = p.prev?.items.find((i) => i.path === it.path && i.disk);
       if (!before?.disk) continue;
-      if (before.disk.source === it.artifact.digest && (await p.target.diskSig(host, before.disk.id))) {
+      const now = await p.target.diskSig(host, before.disk.id);
+      if (before.disk.source === it.artifact.digest && now) {
         it.reuse = { id: before.disk.id, sig: before.disk.sig };
         continue;
       }
-      const now = await p.target.diskSig(host, before.disk.id);
       const written = !!now && JSON.stringify(now) !== JSON.stringify(before.disk.sig);
       if (written && !o.freshDisk) throw errors.diskWritten(host, p.target.describe(), it.path, p.current!);
       if (written) o.notice(`${host}: the host wrote to ${p.target.name}:${it.path} since release ${p.current}; that disk is kept with release ${p.current} and protected from gc`);
     }
 
-  let all: string[] = [];
-  for (const p of plans) all = all.concat((await p.target.state(host)).ids);
-  const id = nextId(all);
+  const id = nextId(plans.flatMap((p) => p.ids));
 
   for (const p of plans.filter((q) => q.changed)) {
     const need = await p.target.estimate(p.items, p.prev);

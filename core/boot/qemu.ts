@@ -6,8 +6,6 @@ export interface PxeBoot {
   tftpRoot: string;
   bootFile: string;
   mac: string;
-  /** Guest connections to `from` (ip:port) go to 127.0.0.1:`to` on this machine. */
-  forwards: { from: string; to: number }[];
   consoleLog: string;
   memoryMiB?: number;
   /** A prefix to run qemu with (e.g. nsenter into a server's network namespace). */
@@ -27,7 +25,7 @@ export interface BootResult {
  * qemu is always stopped by its pid, whatever happens.
  */
 export async function pxeBoot(b: PxeBoot, pattern: RegExp, timeoutMs: number, signal: AbortSignal): Promise<BootResult> {
-  const net = [`user,id=n0,tftp=${b.tftpRoot},bootfile=${b.bootFile}`, ...b.forwards.map((f) => `guestfwd=tcp:${f.from}-tcp:127.0.0.1:${f.to}`)].join(',');
+  const net = `user,id=n0,tftp=${b.tftpRoot},bootfile=${b.bootFile}`;
   closeSync(openSync(b.consoleLog, 'w'));
   const wrap = b.wrap ?? [];
   const q = start(wrap[0] ?? 'qemu-system-x86_64', [

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { copySparseFile, copyTree } from '../../cache/copy.js';
 import { startNbdServer, type NbdServer } from '../boot/nbd-server.js';
 import { startNfsServer, type NfsServer } from '../boot/nfs-server.js';
 import { freePort } from '../boot/processes.js';
@@ -58,6 +59,7 @@ export const bootTest: Command = {
     if (!nbdroot) throw errors.bootTestUnsupported(host, `its boot entry ${cfg} has neither nbdroot= nor root=/dev/nfs nfsroot=`);
     const disk = join(nbd, host, 'disk.img');
     if (!existsSync(disk)) throw errors.notPublished(host, disk);
+    if (nbdroot.server !== QEMU_HOST) throw errors.bootTestUnsupported(host, `its SAN address is ${nbdroot.server}; the boot test serves san.server ${QEMU_HOST} (qemu's host address)`);
 
     // Setup in order, cleanup in reverse, always.
     const work = mkdtempSync(join(tmpdir(), `netboot-boot-${host}-`));
@@ -65,13 +67,12 @@ export const bootTest: Command = {
     try {
       // The guest writes to its root: it boots a copy, so the published disk stays as published.
       const copy = join(work, 'disk.img');
-      await run('cp', ['--reflink=auto', '--sparse=always', realpathSync(disk), copy]);
+      await copySparseFile(realpathSync(disk), copy);
       // qemu's user network takes the guest's 10.0.2.2:PORT to this machine's 127.0.0.1:PORT, and
       // cannot remap a port on 10.0.2.2. So the release boots exactly as published when its port
       // is free here; otherwise it boots from a copy of its TFTP directory whose entry names a free port.
       let tftpRoot = realpathSync(tftp);
       let port = nbdroot.port;
-      if (nbdroot.server !== QEMU_HOST) throw errors.bootTestUnsupported(host, `its SAN address is ${nbdroot.server}; the boot test serves san.server ${QEMU_HOST} (qemu's host address)`);
       if (!(await portFree(port))) {
         port = await freePort();
         tftpRoot = join(work, 'tftp');
@@ -82,7 +83,7 @@ export const bootTest: Command = {
       }
       server = await startNbdServer(work, nbdroot.exportName, copy, port);
       ctx.io.out(`${host}: nbd-server on 127.0.0.1:${port}; booting ${host}/pxelinux.0 under qemu (tcg)`);
-      return await bootToLogin(ctx, host, { tftpRoot, bootFile: `${host}/pxelinux.0`, mac: h.info.mac, forwards: [], consoleLog: join(work, 'console.log') }, timeout);
+      return await bootToLogin(ctx, host, { tftpRoot, bootFile: `${host}/pxelinux.0`, mac: h.info.mac, consoleLog: join(work, 'console.log') }, timeout);
     } finally {
       await server?.stop();
       rmSync(work, { recursive: true, force: true });
@@ -102,10 +103,10 @@ async function bootNfs(ctx: CommandContext, host: string, mac: string, tftp: str
   let nfs: NfsServer | undefined;
   try {
     const copy = join(work, 'root');
-    await run('cp', ['-a', '--reflink=auto', realpathSync(path), copy], { maxBuffer: 1 << 24 });
+    await copyTree(realpathSync(path), copy);
     nfs = await startNfsServer(work, path, copy);
     ctx.io.out(`${host}: nfs-ganesha serving ${path} (a copy) in a private network namespace; booting ${host}/pxelinux.0 under qemu (tcg)`);
-    return await bootToLogin(ctx, host, { tftpRoot: realpathSync(tftp), bootFile: `${host}/pxelinux.0`, mac, forwards: [], consoleLog: join(work, 'console.log'), wrap: nfs.enter }, timeout);
+    return await bootToLogin(ctx, host, { tftpRoot: realpathSync(tftp), bootFile: `${host}/pxelinux.0`, mac, consoleLog: join(work, 'console.log'), wrap: nfs.enter }, timeout);
   } finally {
     await nfs?.stop();
     rmSync(work, { recursive: true, force: true });

@@ -4,7 +4,6 @@ import { publishHost, runReloads, SWITCH_ORDER, type HostPublish } from '../../p
 import { withTargets } from '../../publish/targets.js';
 import type { Target } from '../../publish/target.js';
 import type { Command, CommandContext, Parsed } from '../cli.js';
-import type { StepReport } from '../engine.js';
 import { errors } from '../errors.js';
 import type { Artifact } from '../plugin.js';
 import { Session } from '../session.js';
@@ -146,5 +145,3 @@ export const rollback: Command = {
     return 0;
   }),
 };
-
-export type { StepReport };

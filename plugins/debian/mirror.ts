@@ -17,8 +17,3 @@ export async function inReleaseDigest(mirror: string, suite: string, signal: Abo
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   return `inrelease:${createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex')}`;
 }
-
-export const mirrorParams = {
-  suite: 'bullseye',
-  mirror: 'http://deb.debian.org/debian',
-};
