@@ -214,7 +214,7 @@ export class Engine {
       sources = {};
       for (const p of node.plugin.sources(structuredClone(node.params) as never))
         sources[p] = await digestLocal(this.o.cache.dir('statcache'), resolve(this.o.baseDir, p)).catch((e) => {
-          throw isNetbootError(e) ? errors.stepFailed(g.host.name, node.id, e.message, [], undefined, e) : e;
+          throw isNetbootError(e) ? errors.inStep(g.host.name, node.id, e) : e;
         });
     }
     const inputParts: KeyParts['inputs'] = {};

@@ -91,6 +91,8 @@ export const errors = {
     build('NO_OFFLINE_FINGERPRINT')(`host ${host}, step ${step}: --offline, but this step has never been fingerprinted online`),
   archiveTooLarge: (path: string, size: number, format: string) =>
     build('ARCHIVE_ENTRY_TOO_LARGE')(`${path}: ${size} bytes does not fit in a ${format} archive entry (limit 4 GiB - 1)`),
+  /** The same error, placed: which host and step it stopped. The code is kept, so tests and scripts still see it. */
+  inStep: (host: string, step: string, e: NetbootError) => new NetbootError(e.code, e.kind, `host ${host}, step ${step}: ${e.message}`, e.details, e),
   sourceMissing: (path: string) => build('SOURCE_MISSING')(`${path}: no such file or directory`),
   interrupted: (signal: string) => build('INTERRUPTED')(`interrupted by ${signal}; the cache is consistent`),
   cacheLocked: (path: string, msg: string) => build('CACHE_LOCKED')(`${path}: ${msg}`),
@@ -107,6 +109,8 @@ export const errors = {
     build('IMAGE_TOO_SMALL')(`the tree needs about ${mib(need)} but the image is ${mib(size)}; raise the image size param (step ${step})`),
 
   // publish
+  publishOverlap: (host: string, target: string, path: string) =>
+    config('PUBLISH_OVERLAP')(`host ${host}: two published artifacts both put something at ${target}:${path}`),
   publishUnbuilt: (host: string, step: string) => build('PUBLISH_UNBUILT')(`host ${host}: cannot publish, step ${step} did not build`),
   noSpace: (host: string, path: string, need: number, free: number) =>
     build('PUBLISH_NO_SPACE')(
@@ -135,6 +139,8 @@ export const errors = {
     build('DIGEST_MISMATCH')(
       `${source}: sha256 is ${actual} (${size} bytes), expected ${expected}; nothing was cached (if the upstream file really changed, verify it and update sha256)`,
     ),
+  sourceNotPinned: (where: string, source: string, hint: string) =>
+    config('SOURCE_NOT_PINNED')(`${where}: ${source} has no pinned sha256; netboot only fetches content it can verify: set it to the file's sha256${hint}`),
   fetchFailed: (source: string, reason: string, hint: string) => build('FETCH_FAILED')(`cannot fetch ${source}: ${reason}; ${hint}`),
   unsafeArchiveEntry: (entry: string, why: string) =>
     build('UNSAFE_ARCHIVE_ENTRY')(`archive entry "${entry}" refused: ${why}; nothing was stored`),

@@ -1,4 +1,6 @@
-import { definePlugin } from '../core/plugin.js';
+import { join } from 'node:path';
+import { errors } from '../core/errors.js';
+import { definePlugin, type TreeEntry } from '../core/plugin.js';
 import { p } from '../core/schema.js';
 import { writeCpio, writeTar } from './archive-write.js';
 
@@ -8,7 +10,23 @@ const LIBRARIES = { zlib: process.versions.zlib };
 const common = {
   prefix: p.string().default('').describe("prepended to every entry name: '', './' or e.g. 'etc/'"),
   gzip: p.boolean().default(true),
+  subdir: p.string({ pattern: /^(?:[^/.][^/]*(?:\/[^/.][^/]*)*)?$/, what: "a relative directory of the tree ('' for all of it)" })
+    .default('')
+    .describe("pack only this directory of the tree (e.g. 'etc' of a rootfs), its entries named relative to it"),
 };
+
+/**
+ * The part of a tree the archive holds: the whole tree, or one directory of it (FreeBSD's
+ * conf/base/etc.cpio.gz is the root's etc/ alone). No copy is made: the manifest is narrowed.
+ */
+function narrow(root: string, entries: TreeEntry[], subdir: string, step: string): { root: string; entries: TreeEntry[] } {
+  if (!subdir) return { root, entries };
+  const top = entries.find((e) => e.path === subdir);
+  if (top?.type !== 'dir') throw errors.badValue(`step ${step} params.subdir`, `"${subdir}" is not a directory of the input tree`);
+  const under = `${subdir}/`;
+  const picked = entries.filter((e) => e.path === subdir || e.path.startsWith(under)).map((e) => ({ ...e, path: e.path === subdir ? '.' : e.path.slice(under.length) }));
+  return { root: join(root, subdir), entries: picked };
+}
 
 /** A tree packed as a cpio archive: newc for a Linux initramfs, odc for FreeBSD's /conf. */
 export const cpioPlugin = definePlugin({
@@ -20,8 +38,9 @@ export const cpioPlugin = definePlugin({
   produces: { archive: 'file' },
   libraries: LIBRARIES,
   async run(ctx) {
-    const { format, prefix, gzip } = ctx.params;
-    await writeCpio(ctx.inputs.tree.path, await ctx.manifest('tree'), ctx.outputs.archive, format, { prefix, gzip, mtime: ctx.sourceDateEpoch });
+    const { format, prefix, gzip, subdir } = ctx.params;
+    const part = narrow(ctx.inputs.tree.path, await ctx.manifest('tree'), subdir, ctx.step);
+    await writeCpio(part.root, part.entries, ctx.outputs.archive, format, { prefix, gzip, mtime: ctx.sourceDateEpoch });
   },
 });
 
@@ -35,7 +54,8 @@ export const tarPlugin = definePlugin({
   produces: { archive: 'file' },
   libraries: LIBRARIES,
   async run(ctx) {
-    const { prefix, gzip } = ctx.params;
-    await writeTar(ctx.inputs.tree.path, await ctx.manifest('tree'), ctx.outputs.archive, { prefix, gzip, mtime: ctx.sourceDateEpoch });
+    const { prefix, gzip, subdir } = ctx.params;
+    const part = narrow(ctx.inputs.tree.path, await ctx.manifest('tree'), subdir, ctx.step);
+    await writeTar(part.root, part.entries, ctx.outputs.archive, { prefix, gzip, mtime: ctx.sourceDateEpoch });
   },
 });

@@ -13,6 +13,10 @@ import { ext4ImagePlugin } from './ext4-image.js';
 import { pxelinuxPlugin } from './pxelinux.js';
 import { extractTarPlugin } from './freebsd/extract.js';
 import { fetchFilePlugin } from './freebsd/fetch.js';
+import { freebsdConfPlugin } from './freebsd/conf.js';
+import { freebsdCustomizePlugin } from './freebsd/customize.js';
+import { freebsdRootPlugin } from './freebsd/root.js';
+import { pickPlugin } from './pick.js';
 
 /** The plugins netboot ships, for recipes and for your own hooks. */
 export const plugins = {
@@ -21,6 +25,7 @@ export const plugins = {
   tar: tarPlugin,
   files: filesPlugin,
   merge: mergePlugin,
+  pick: pickPlugin,
   sourceTree: sourceTreePlugin,
   text: textPlugin,
   serverConfigs: serverConfigsPlugin,
@@ -32,4 +37,7 @@ export const plugins = {
   debianKernel: debianKernelPlugin,
   fetchFile: fetchFilePlugin,
   extractTar: extractTarPlugin,
+  freebsdRoot: freebsdRootPlugin,
+  freebsdCustomize: freebsdCustomizePlugin,
+  freebsdConf: freebsdConfPlugin,
 };

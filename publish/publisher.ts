@@ -69,6 +69,13 @@ export async function publishHost(
       if (!art) throw errors.publishUnbuilt(host, it.from.step);
       items.push(await planItem(cache, it.path, art, !!it.writable));
     }
+    // Items may nest (a tree laid into another's directory), but never put two things at one path.
+    const seen = new Set<string>();
+    for (const it of items)
+      for (const e of it.entries) {
+        if (seen.has(e.path)) throw errors.publishOverlap(host, name, e.path);
+        seen.add(e.path);
+      }
     const digest = releaseDigest(items, links);
     plans.push({ target, items, links, digest, prev, current: st.current, ids: st.ids, changed: prev?.digest !== digest });
   }

@@ -69,7 +69,8 @@ describe('the rendered configs', () => {
   it("pxe-service gets the basename dnsmasq completes with '.0', or the whole name when it has a '.' already", () => {
     expect(pxeBasename(checkServerConfig(DEMO))).toBe('demo/pxelinux');
     expect(pxeBasename(checkServerConfig(KVM))).toBe('kvm1.lab/pxelinux.0');
-    expect(() => pxeBasename(checkServerConfig({ ...DEMO, bootfile: 'demo/lpxelinux' }))).toThrow(/dnsmasq's pxe-service would ask/);
+    expect(pxeBasename(checkServerConfig({ ...DEMO, bootfile: 'demo/lpxelinux' }))).toBeUndefined();
+    expect(renderDnsmasqProxy({ ...DEMO, bootfile: 'demo/lpxelinux' })).toMatch(/^# no pxe-service line: dnsmasq would ask for "demo\/lpxelinux\.0"/m);
   });
 });
 

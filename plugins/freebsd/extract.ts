@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { errors, isNetbootError } from '../../core/errors.js';
-import { definePlugin } from '../../core/plugin.js';
+import { definePlugin, type StepLogger } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
 import { SafeExtractor } from './safe-extract.js';
 
@@ -36,36 +37,51 @@ export const extractTarPlugin = definePlugin({
     { name: 'mknod', package: 'coreutils' },
   ],
   async run(ctx) {
-    const file = ctx.inputs.archive.path;
-    const format = await detect(file);
-    ctx.log.info(`extracting a ${format === 'tar' ? 'plain' : format} tar archive (${ctx.inputs.archive.size} bytes)`);
-    const tar = await import('tar-stream');
-    const src = decompress(file, format, ctx.signal);
-    const ex = tar.extract();
-    // Settled into values at once: a rejection nobody awaits yet would end the process.
-    const feeding = pipeline([...src.streams, ex], { signal: ctx.signal }).then(() => undefined, (e: unknown) => e);
-    const decoding = src.done.then(() => undefined, (e: unknown) => e);
-    const x = new SafeExtractor(ctx.outputs.tree, ctx.params.devices);
-    let failure: unknown;
-    try {
-      for await (const entry of ex) await x.entry(entry.header, entry);
-      await x.finish();
-    } catch (e) {
-      failure = e;
-      src.stop();
-      ex.destroy();
-    }
-    const fed = await feeding;
-    const decoder = await decoding;
-    if (ctx.signal.aborted) throw ctx.signal.reason;
-    if (isNetbootError(failure)) throw failure;
-    // A truncated or corrupt .txz shows up as a short tar stream; xz's own message says more.
-    if (decoder) throw decoder;
-    const bad = failure ?? fed;
-    if (bad) throw errors.badArchive((bad as Error).message ?? String(bad));
-    ctx.log.info(`${x.count} entries extracted`);
+    const n = await extractArchive(ctx.inputs.archive.path, ctx.outputs.tree, { devices: ctx.params.devices, pkg: false }, ctx);
+    ctx.log.info(`${n} entries extracted`);
   },
 });
+
+export interface ExtractOptions {
+  /** Create device nodes and FIFOs instead of refusing them. */
+  devices: boolean;
+  /** A pkg(8) package: its '/'-rooted names land under the tree's root and its +METADATA is skipped. */
+  pkg: boolean;
+}
+
+/**
+ * Extracts one archive into `root` (which may already hold an earlier archive's entries: later
+ * entries replace files, never directories). Returns the number of entries.
+ */
+export async function extractArchive(file: string, root: string, o: ExtractOptions, ctx: { signal: AbortSignal; log: StepLogger }): Promise<number> {
+  const format = await detect(file);
+  ctx.log.info(`extracting ${basename(file)}: a ${format === 'tar' ? 'plain' : format} tar archive`);
+  const tar = await import('tar-stream');
+  const src = decompress(file, format, ctx.signal);
+  const ex = tar.extract();
+  // Settled into values at once: a rejection nobody awaits yet would end the process.
+  const feeding = pipeline([...src.streams, ex], { signal: ctx.signal }).then(() => undefined, (e: unknown) => e);
+  const decoding = src.done.then(() => undefined, (e: unknown) => e);
+  const x = new SafeExtractor(root, o);
+  let failure: unknown;
+  try {
+    for await (const entry of ex) await x.entry(entry.header, entry);
+    await x.finish();
+  } catch (e) {
+    failure = e;
+    src.stop();
+    ex.destroy();
+  }
+  const fed = await feeding;
+  const decoder = await decoding;
+  if (ctx.signal.aborted) throw ctx.signal.reason;
+  if (isNetbootError(failure)) throw failure;
+  // A truncated or corrupt .txz shows up as a short tar stream; xz's own message says more.
+  if (decoder) throw decoder;
+  const bad = failure ?? fed;
+  if (bad) throw errors.badArchive((bad as Error).message ?? String(bad));
+  return x.count;
+}
 
 const XZ = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 

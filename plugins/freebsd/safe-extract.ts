@@ -43,17 +43,22 @@ export class SafeExtractor {
   count = 0;
   constructor(
     private readonly root: string,
-    private readonly devices: boolean,
+    private readonly o: { devices: boolean; pkg: boolean },
   ) {}
 
   async entry(h: Header, body: Body): Promise<void> {
     const entry = h.name;
     const pax = (h.pax ?? undefined) as Record<string, string> | undefined;
-    const name = clean(h.name, entry, 'its name');
+    // pkg(8) stores its metadata as top-level "+NAME" files and its payload under '/' (meaning
+    // the root it is installed into): the metadata is skipped, the payload made tree-relative.
+    if (this.o.pkg && /^(\.\/)?\+[A-Z_]+$/.test(h.name)) return drain(body);
+    const name = clean(this.o.pkg ? h.name.replace(/^\/+/, '') : h.name, entry, 'its name');
     if (pax && Object.keys(pax).some((k) => k.startsWith('GNU.sparse'))) throw refuse(entry, 'sparse files are not supported');
     const meta: Meta = { mode: (h.mode ?? 0o644) & 0o7777, uid: paxInt(pax?.uid) ?? h.uid ?? 0, gid: paxInt(pax?.gid) ?? h.gid ?? 0 };
     this.count++;
     if (name === '') {
+      // A package does not own the root it is installed into.
+      if (this.o.pkg && h.type === 'directory') return drain(body);
       if (h.type !== 'directory') throw refuse(entry, 'the root of the tree can only be a directory');
       this.dirMeta.set('', meta);
       return drain(body);
@@ -90,7 +95,7 @@ export class SafeExtractor {
       case 'character-device':
       case 'block-device':
       case 'fifo': {
-        if (!this.devices) throw refuse(entry, `a ${h.type === 'fifo' ? 'FIFO' : 'device node'} (set the devices param to allow it)`);
+        if (!this.o.devices) throw refuse(entry, `a ${h.type === 'fifo' ? 'FIFO' : 'device node'} (set the devices param to allow it)`);
         const kind = h.type === 'fifo' ? ['p'] : [h.type === 'block-device' ? 'b' : 'c', String(h.devmajor ?? 0), String(h.devminor ?? 0)];
         await run('mknod', [abs, ...kind]);
         owners(abs, meta, entry);
@@ -139,7 +144,7 @@ export class SafeExtractor {
 
   /** A hardlink may only point at a file or symlink extracted before it, inside the tree. */
   private async linkTarget(raw: string, entry: string): Promise<string> {
-    const target = clean(raw, entry, `its hardlink target "${raw}"`);
+    const target = clean(this.o.pkg ? raw.replace(/^\/+/, '') : raw, entry, `its hardlink target "${raw}"`);
     if (target === '') throw refuse(entry, 'a hardlink to the root');
     await this.parents(target, entry, `its hardlink target "${raw}"`);
     const st = lstatQuiet(join(this.root, target));

@@ -32,7 +32,7 @@ export function renderDnsmasqProxy(input: ServerConfigInput): string {
     ...(host.netmask ? [] : ['# without a netmask, dnsmasq takes the subnet of the interface that holds this address']),
     `dhcp-range=${range}`,
     `dhcp-host=${host.mac},set:${tag}`,
-    `pxe-service=tag:${tag},x86PC,"netboot ${host.name}",${pxeBasename(host)},${host.server}`,
+    pxeService(host, tag),
     // A proxy reply carries boot options only: the server that assigns the address must send these.
     ...hostOptions(host, tag).map((l) => `# on the address server: ${l.replace(/^dhcp-option=tag:[^,]*,/, '')}`),
     '',
@@ -60,11 +60,22 @@ export function renderDnsmasqSite(input: ServerConfigInput): string {
  * sends one that has a '.' unchanged. So `demo/pxelinux.0` is given as `demo/pxelinux`, but a
  * boot file under a dotted host name (`web.lab/pxelinux.0`) must be given whole.
  */
-export function pxeBasename(host: ServerConfig): string {
+export function pxeBasename(host: ServerConfig): string | undefined {
   const stem = host.bootfile.endsWith('.0') ? host.bootfile.slice(0, -2) : undefined;
   if (stem !== undefined && !stem.includes('.')) return stem;
   if (host.bootfile.includes('.')) return host.bootfile;
-  throw errors.badValue('server-configs.bootfile', `"${host.bootfile}" has no '.', so dnsmasq's pxe-service would ask for "${host.bootfile}.0"`);
+  return undefined;
+}
+
+/**
+ * A boot file with no '.' at all (FreeBSD's `<host>/freebsd10/boot/pxeboot`) cannot be named to
+ * pxe-service: dnsmasq would ask for "pxeboot.0". The example says so instead of a line that
+ * would boot nothing.
+ */
+function pxeService(host: ServerConfig, tag: string): string {
+  const base = pxeBasename(host);
+  if (base !== undefined) return `pxe-service=tag:${tag},x86PC,"netboot ${host.name}",${base},${host.server}`;
+  return `# no pxe-service line: dnsmasq would ask for "${host.bootfile}.0" (it appends ".0" to a name without a '.'); have the address server send filename "${host.bootfile}" and next-server ${host.server}`;
 }
 
 function hostOptions(host: ServerConfig, tag: string): string[] {
