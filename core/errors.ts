@@ -140,7 +140,7 @@ export const errors = {
       `${source}: sha256 is ${actual} (${size} bytes), expected ${expected}; nothing was cached (if the upstream file really changed, verify it and update sha256)`,
     ),
   sourceNotPinned: (where: string, source: string, hint: string) =>
-    config('SOURCE_NOT_PINNED')(`${where}: ${source} has no pinned sha256; netboot only fetches content it can verify: set it to the file's sha256${hint}`),
+    config('SOURCE_NOT_PINNED')(`${where}: ${source} has no pinned sha256; netboot only fetches content it can verify: set sha256 where this source is configured${hint}`),
   fetchFailed: (source: string, reason: string, hint: string) => build('FETCH_FAILED')(`cannot fetch ${source}: ${reason}; ${hint}`),
   unsafeArchiveEntry: (entry: string, why: string) =>
     build('UNSAFE_ARCHIVE_ENTRY')(`archive entry "${entry}" refused: ${why}; nothing was stored`),

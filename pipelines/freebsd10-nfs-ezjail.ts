@@ -107,13 +107,8 @@ export const freebsd10NfsEzjail = defineRecipe({
   },
 });
 
-/** fetch-file's params for a source, or the error that says how to pin it. */
+/** fetch-file's params for a source. An unpinned one is passed on: its fetch step fails, saying where the digest is. */
 function pinned(s: Source, where: string) {
   if ((s.url === undefined) === (s.path === undefined)) throw errors.badValue(where, 'give exactly one of url and path');
-  const what = s.url ?? s.path!;
-  if (!s.sha256) {
-    const manifest = s.url && /^https?:/.test(s.url) ? ` (the release's MANIFEST beside it, ${s.url.replace(/[^/]*$/, 'MANIFEST')}, lists it in its second column; check it against the signed CHECKSUM files of the release announcement)` : '';
-    throw errors.sourceNotPinned(`${where}.sha256`, what, manifest);
-  }
   return { ...(s.url !== undefined ? { url: s.url } : { path: s.path }), sha256: s.sha256 };
 }

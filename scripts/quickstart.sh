@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 npx netboot doctor --fix
-npx netboot publish --all
+npx netboot publish bullseye-nbd
 npx netboot releases bullseye-nbd

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeTar } from './freebsd-hostile.js';
 import { makeFreebsdSets, type FreebsdSets } from './freebsd-sets.js';
 import { byStep, Project, ran, type StepRow } from './helpers.js';
 
@@ -215,11 +216,26 @@ describe('freebsd10-nfs-ezjail', () => {
     expect(readFileSync(c('freebsd/exports-jailhost'), 'utf8')).toContain(`${rootPath} -ro -maproot=0 -alldirs 10.0.0.5`);
   });
 
-  it('a set without a pinned sha256 is a config error naming the host, the set and where to find the digest', async () => {
-    const r = await project.runAsync(['build', 'jailhost'], { ...fileEnv, FB_KERNEL_SHA256: '', FB_KERNEL_URL: 'http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/10.4-RELEASE/kernel.txz' });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('SOURCE_NOT_PINNED');
-    expect(r.stderr).toContain('hosts.jailhost.params.sets.kernel.sha256');
-    expect(r.stderr).toContain('10.4-RELEASE/MANIFEST');
+  it('a set without a pinned sha256 fails its fetch step only, naming the host, the step and where to find the digest', async () => {
+    const url = 'http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/10.4-RELEASE/kernel.txz';
+    const r = await cli(['build', 'jailhost'], { FB_KERNEL_SHA256: '', FB_KERNEL_URL: url });
+    expect(r.code).toBe(1);
+    const failed = r.rows.filter((s) => s.outcome === 'failed');
+    expect(failed.map((s) => [s.step, s.error!.code])).toEqual([['fetch-kernel', 'SOURCE_NOT_PINNED']]);
+    expect(failed[0].error!.message).toContain('host jailhost');
+    expect(failed[0].error!.message).toContain('10.4-RELEASE/MANIFEST');
+    // The config still loads: commands that do not fetch are not held hostage by an unpinned set.
+    expect((await project.runAsync(['ls'], { ...fileEnv, FB_KERNEL_SHA256: '', FB_KERNEL_URL: url })).code).toBe(0);
+  });
+
+  it('a package whose names climb out of the root is refused, and nothing is stored', async () => {
+    const bad = join(work, 'evil-1.0.txz');
+    await writeTar(bad, [{ name: '+MANIFEST', content: '{}' }, { name: '/usr/local/../../../../tmp/netboot-escaped', content: 'x' }], 'xz');
+    const r = await cli(['build', 'jailhost'], { FB_PKG_URL: pathToFileURL(bad).href, FB_PKG_SHA256: sha(readFileSync(bad)) });
+    expect(r.code).toBe(1);
+    const failed = r.rows.filter((s) => s.outcome === 'failed');
+    expect(failed.map((s) => [s.step, s.error!.code])).toEqual([['root', 'UNSAFE_ARCHIVE_ENTRY']]);
+    expect(existsSync('/tmp/netboot-escaped')).toBe(false);
+    expect(failed[0].key && existsSync(project.path('.netboot/cache/actions', failed[0].key.slice(0, 2), `${failed[0].key}.json`))).toBe(false);
   });
 });

@@ -30,13 +30,18 @@ export const fetchFilePlugin = definePlugin({
   params: {
     url: p.optional(p.string({ pattern: /^(https?|file):\/\/\S+$/, what: 'an http://, https:// or file:// URL' })),
     path: p.optional(p.string().describe('a local file, relative to the config')),
-    sha256: p.string({ pattern: /^[0-9a-f]{64}$/, what: 'a sha256 (64 lowercase hex digits)' }),
+    /**
+     * Required to fetch anything. Optional in the schema only so that a config naming a source it
+     * has not pinned yet still loads: that step (and only it) fails, saying where to find the digest.
+     */
+    sha256: p.optional(p.string({ pattern: /^[0-9a-f]{64}$/, what: 'a sha256 (64 lowercase hex digits)' })),
   },
   produces: { file: 'file' },
   async run(ctx) {
     const { url, path, sha256 } = ctx.params;
     if ((url === undefined) === (path === undefined))
       throw errors.badValue(`step ${ctx.step} params`, 'give exactly one of url and path');
+    if (!sha256) throw errors.sourceNotPinned(`step ${ctx.step} params.sha256`, url ?? path!, manifestHint(url));
     const remote = url !== undefined && !url.startsWith('file:');
     const file = remote ? undefined : url ? localPath(url, ctx.step) : ctx.resolvePath(path!);
     const source = url ?? file!;
@@ -62,6 +67,12 @@ export const fetchFilePlugin = definePlugin({
     ctx.log.info(`${source}: ${hashing.size()} bytes, sha256 ${actual} as pinned`);
   },
 });
+
+/** FreeBSD's release directories list every set's sha256 in a MANIFEST file beside it. */
+function manifestHint(url: string | undefined): string {
+  if (!url || !/^https?:.*\/[^/]+\.txz$/.test(url)) return '';
+  return ` (for a FreeBSD set, the MANIFEST beside it, ${url.replace(/[^/]*$/, 'MANIFEST')}, has it in its second column; check that file against the release announcement's signed checksums)`;
+}
 
 /** The last path segment of a URL or path, for messages (e.g. base.txz). */
 function fileName(source: string): string {
