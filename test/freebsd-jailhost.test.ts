@@ -122,6 +122,44 @@ describe('freebsd10-nfs-ezjail', () => {
     expect(ran(again.rows)).toEqual([]);
   });
 
+  it('netboot_fstabs saves jail fstabs to the iSCSI disk and restores them after a reboot, never into the memory disk', () => {
+    // FreeBSD's rc.subr and `mount -p` cannot run here: minimal stand-ins give the script what it
+    // calls (load_rc_config, run_rc_command, warn; mount -p's fstab-format line for /iscsi). The
+    // script itself, its sh syntax and its file handling run for real.
+    const t = mkdtempSync(join(work, 'rcd-'));
+    const script = readFileSync(root('usr/local/etc/rc.d/netboot_fstabs'), 'utf8').replace('. /etc/rc.subr', `. ${t}/rc.subr`);
+    writeFileSync(join(t, 'netboot_fstabs'), script);
+    writeFileSync(join(t, 'rc.subr'), 'warn() { echo "netboot_fstabs: WARNING: $*" >&2; }\nload_rc_config() { . "$RC_CONF"; }\nrun_rc_command() { eval "cmd=\\$${1}_cmd"; $cmd; }\n');
+    writeFileSync(join(t, 'rc.conf'), `netboot_fstabs_enable=YES\nnetboot_fstabs_mount=${t}/iscsi\nnetboot_fstabs_dir=${t}/iscsi/netboot/etc\nnetboot_fstabs_etc=${t}/etc\n`);
+    mkdirSync(join(t, 'bin'));
+    writeFileSync(join(t, 'bin/mount'), `#!/bin/sh\n[ "$1" = -p ] && echo "$MOUNT_DEV ${t}/iscsi ufs rw 0 0"\n`, { mode: 0o755 });
+    mkdirSync(join(t, 'etc'));
+    mkdirSync(join(t, 'iscsi'));
+    writeFileSync(join(t, 'etc/fstab'), 'the host fstab\n');
+    writeFileSync(join(t, 'etc/fstab.www_example'), '/iscsi/jails/basejail /iscsi/jails/www.example/basejail nullfs ro 0 0\n', { mode: 0o644 });
+    writeFileSync(join(t, 'etc/fstab.db'), 'db\n', { mode: 0o600 });
+    const rc = (cmd: string, dev: string) =>
+      spawnSync('sh', [join(t, 'netboot_fstabs'), cmd], { encoding: 'utf8', env: { ...process.env, PATH: `${t}/bin:${process.env.PATH}`, RC_CONF: join(t, 'rc.conf'), MOUNT_DEV: dev } });
+
+    // Before the iSCSI disk is mounted, /iscsi is rc.initdiskless's memory disk: refuse.
+    const early = rc('save', '/dev/md3');
+    expect(early.status).toBe(1);
+    expect(early.stderr).toContain('is not the iSCSI disk');
+    expect(existsSync(join(t, 'iscsi/netboot'))).toBe(false);
+
+    expect(rc('stop', '/dev/da0').status).toBe(0);
+    const saved = join(t, 'iscsi/netboot/etc');
+    expect(readdirSync(saved).sort()).toEqual(['fstab.db', 'fstab.www_example']);
+    // A reboot: the memory /etc starts again from the archive, without the jail fstabs.
+    rmSync(join(t, 'etc'), { recursive: true });
+    mkdirSync(join(t, 'etc'));
+    const start = rc('start', '/dev/da0');
+    expect(start.status, start.stderr).toBe(0);
+    expect(readFileSync(join(t, 'etc/fstab.www_example'), 'utf8')).toContain('nullfs ro');
+    expect(statSync(join(t, 'etc/fstab.db')).mode & 0o777).toBe(0o600);
+    expect(rc('start', '/dev/md3').status).toBe(1);
+  });
+
   it('etc.cpio.gz is odc, named etc/..., and bsdtar extracts it as rc.initdiskless does; GNU cpio reads it too', () => {
     const gz = readFileSync(etcCpio());
     const raw = gunzipSync(gz);
@@ -214,6 +252,12 @@ describe('freebsd10-nfs-ezjail', () => {
     expect(readFileSync(c('dnsmasq.d/jailhost.conf'), 'utf8')).toContain(`option:root-path,"10.0.0.1:${rootPath}"`);
     expect(readFileSync(c('exports.d/jailhost.exports'), 'utf8')).toContain(`${rootPath} 10.0.0.5(ro,sync,no_root_squash,no_subtree_check)`);
     expect(readFileSync(c('freebsd/exports-jailhost'), 'utf8')).toContain(`${rootPath} -ro -maproot=0 -alldirs 10.0.0.5`);
+  });
+
+  it('boot-test says it boots Linux hosts only, instead of calling the FreeBSD host unpublished', async () => {
+    const r = await project.runAsync(['boot-test', 'jailhost'], fileEnv);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('BOOT_TEST_UNSUPPORTED');
   });
 
   it('a set without a pinned sha256 fails its fetch step only, naming the host, the step and where to find the digest', async () => {

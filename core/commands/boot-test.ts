@@ -51,6 +51,9 @@ export const bootTest: Command = {
     if (tftp.startsWith('ssh://') || nbd.startsWith('ssh://')) throw errors.bootTestUnsupported(host, 'the boot test needs the SAN roots on this machine');
     const hostTftp = join(tftp, host);
     const cfg = join(hostTftp, 'pxelinux.cfg', `01-${h.info.mac.replace(/:/g, '-')}`);
+    // A host that is live but has no PXELINUX entry boots something else (FreeBSD's pxeboot).
+    if (!existsSync(cfg) && existsSync(hostTftp))
+      throw errors.bootTestUnsupported(host, `its TFTP directory ${hostTftp} has no PXELINUX entry: the boot test boots Linux hosts (PXELINUX, NBD or NFS root) only`);
     if (!existsSync(cfg)) throw errors.notPublished(host, cfg);
     const append = /^\s*APPEND\s+(.*)$/m.exec(readFileSync(cfg, 'utf8'))?.[1] ?? '';
     const nfsroot = /(?:^|\s)nfsroot=([^\s,:]+):([^\s,]+)/.exec(append);

@@ -50,6 +50,7 @@ load_rc_config $name
 : \${netboot_fstabs_enable:="NO"}
 : \${netboot_fstabs_mount:="${mount}"}
 : \${netboot_fstabs_dir:="${mount}/netboot/etc"}
+: \${netboot_fstabs_etc:="/etc"}
 
 disk_mounted()
 {
@@ -71,7 +72,7 @@ netboot_fstabs_start()
 	[ -d "$netboot_fstabs_dir" ] || return 0
 	for f in "$netboot_fstabs_dir"/fstab.*; do
 		[ -f "$f" ] || continue
-		cp -p "$f" /etc/ || return 1
+		cp -p "$f" "$netboot_fstabs_etc/" || return 1
 	done
 	echo "Restored jail fstabs from $netboot_fstabs_dir."
 }
@@ -84,7 +85,7 @@ netboot_fstabs_save()
 		return 1
 	fi
 	mkdir -p "$netboot_fstabs_dir" || return 1
-	for f in /etc/fstab.*; do
+	for f in "$netboot_fstabs_etc"/fstab.*; do
 		[ -f "$f" ] || continue
 		base=\${f##*/}
 		# Copy, then rename: a crash halfway leaves the previous copy, never half a file.
