@@ -19,7 +19,8 @@ export interface FreebsdSets {
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-function tree(root: string) {
+/** Makes `root` and returns a writer of files in it with the given mode and owner. */
+export function treeWriter(root: string) {
   mkdirSync(root, { mode: 0o755 });
   chmodSync(root, 0o755);
   return (rel: string, content: string, mode: number, uid = 0, gid = 0) => {
@@ -33,7 +34,7 @@ function tree(root: string) {
 /** Writes base.txz, kernel.txz and ezjail-3.4.2.txz into `dir`. */
 export async function makeFreebsdSets(dir: string): Promise<FreebsdSets> {
   const base = join(dir, 'base-root');
-  const file = tree(base);
+  const file = treeWriter(base);
   file('bin/sh', '#!/bin/sh\n# stands in for FreeBSD sh\n', 0o555);
   file('bin/test', 'test\n', 0o555);
   linkSync(join(base, 'bin/test'), join(base, 'bin/['));
@@ -64,7 +65,7 @@ export async function makeFreebsdSets(dir: string): Promise<FreebsdSets> {
   execFileSync('bsdtar', ['-cJf', baseTxz, '--format', 'pax', '--numeric-owner', '-C', base, '.']);
 
   const kernel = join(dir, 'kernel-root');
-  const kfile = tree(kernel);
+  const kfile = treeWriter(kernel);
   kfile('boot/kernel/kernel', 'ELF kernel\n', 0o555);
   kfile('boot/kernel/nfscl.ko', 'ko\n', 0o555);
   const kernelTxz = join(dir, 'kernel.txz');

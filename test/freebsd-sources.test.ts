@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostileCases, writeTar } from './freebsd-hostile.js';
+import { treeWriter } from './freebsd-sets.js';
 import { byStep, Project, type StepRow } from './helpers.js';
 
 // The fixture's recipe: fetch-base (fetch-file) -> extract-base (extract-tar), its source from FB_* variables.
@@ -60,13 +61,7 @@ beforeAll(async () => {
 
   // A tiny base set in FreeBSD's layout, packed as the release's sets are: xz, ./-relative names.
   const root = join(work, 'root');
-  const file = (rel: string, content: string, mode: number, uid = 0, gid = 0) => {
-    mkdirSync(dirname(join(root, rel)), { recursive: true });
-    writeFileSync(join(root, rel), content);
-    chownSync(join(root, rel), uid, gid);
-    chmodSync(join(root, rel), mode);
-  };
-  mkdirSync(root, { mode: 0o755 });
+  const file = treeWriter(root);
   file('bin/sh', '#!/bin/sh\n# not really a shell\n', 0o555);
   file('bin/test', 'test\n', 0o555);
   linkSync(join(root, 'bin/test'), join(root, 'bin/['));
