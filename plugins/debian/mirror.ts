@@ -5,8 +5,22 @@ import { createHash } from 'node:crypto';
  * whenever the archive publishes anything for the suite. Steps that download from the mirror use
  * it as their fingerprint, so a nightly build re-runs them only when Debian published something.
  */
-export async function inReleaseDigest(mirror: string, suite: string, signal: AbortSignal): Promise<string> {
+export function inReleaseDigest(mirror: string, suite: string, signal: AbortSignal): Promise<string> {
   const url = `${mirror.replace(/\/+$/, '')}/dists/${suite}/InRelease`;
+  // The base and packages steps of every host on a suite ask the same question: one download per
+  // run answers them all (a run is one command, so the answer cannot go stale within it).
+  let pending = seen.get(url);
+  if (!pending) {
+    pending = fetchDigest(url, signal);
+    seen.set(url, pending);
+    pending.catch(() => seen.delete(url));
+  }
+  return pending;
+}
+
+const seen = new Map<string, Promise<string>>();
+
+async function fetchDigest(url: string, signal: AbortSignal): Promise<string> {
   const timeout = AbortSignal.timeout(30_000);
   let res: Response;
   try {
