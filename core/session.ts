@@ -4,6 +4,7 @@ import { Cache } from '../cache/store.js';
 import { builtinRecipes } from '../pipelines/index.js';
 import { findConfig, importConfig } from './config-load.js';
 import { validateConfig, type ResolvedConfig } from './config-validate.js';
+import { Engine, type EngineOptions } from './engine.js';
 import { errors } from './errors.js';
 import { buildHostGraph, type HostGraph } from './graph.js';
 import type { AnyPlugin } from './plugin.js';
@@ -68,6 +69,11 @@ export class Session {
 
   tools(): Promise<ToolVersions> {
     return ToolVersions.open(join(this.cache.root, 'tools.json'));
+  }
+
+  /** An engine on this session's cache, tool versions and config: commands say only how it runs. */
+  async engine(o: Omit<EngineOptions, 'cache' | 'tools' | 'sourceDateEpoch' | 'baseDir'>): Promise<Engine> {
+    return new Engine({ ...o, cache: this.cache, tools: await this.tools(), sourceDateEpoch: this.config.sourceDateEpoch, baseDir: this.config.dir });
   }
 
   static defaultJobs(): number {

@@ -1,6 +1,6 @@
 import { registerBuild } from '../../cache/lock.js';
 import type { Command, CommandContext, Parsed } from '../cli.js';
-import { Engine, type StepReport } from '../engine.js';
+import type { StepReport } from '../engine.js';
 import { errors } from '../errors.js';
 import type { HostGraph } from '../graph.js';
 import { listrReporter, PlainReporter, type Reporter } from '../progress.js';
@@ -30,17 +30,12 @@ export async function runEngine(args: Parsed, ctx: CommandContext, mode: 'build'
   if (quiet || json) reporter = { running() {}, step() {}, replay() {}, done: async () => {} };
   else if (mode === 'build' && io.isTTY && !io.env.CI) reporter = await listrReporter(new Map(graphs.map((g) => [g.host.name, g.order.map((n) => n.id)])));
   else reporter = new PlainReporter(io.out);
-  const tools = await session.tools();
-  const engine = new Engine({
-    cache: session.cache,
-    tools,
+  const engine = await session.engine({
     jobs: jobsOf(args.values.jobs),
     offline: !!args.values.offline,
     mode,
     keepGoing: !!args.values['keep-going'],
     verbose: !!args.values.verbose,
-    sourceDateEpoch: session.config.sourceDateEpoch,
-    baseDir: session.config.dir,
     reporter,
     signal: ctx.signal,
     profiler,

@@ -1,5 +1,5 @@
 import type { Command } from '../cli.js';
-import { Engine, readHistory } from '../engine.js';
+import { readHistory } from '../engine.js';
 import { errors } from '../errors.js';
 import { closure } from '../graph.js';
 import { PlainReporter } from '../progress.js';
@@ -17,18 +17,7 @@ export const explain: Command = {
     if (stepName && !graph.steps.has(stepName)) throw errors.unknownStep(hostName, stepName, [...graph.steps.keys()]);
     const only = stepName ? new Map([[hostName, closure(graph, [stepName])]]) : undefined;
     const history = await readHistory(session.cache, hostName);
-    const engine = new Engine({
-      cache: session.cache,
-      tools: await session.tools(),
-      jobs: 1,
-      offline: !!args.values.offline,
-      mode: 'plan',
-      verbose: false,
-      sourceDateEpoch: session.config.sourceDateEpoch,
-      baseDir: session.config.dir,
-      reporter: new PlainReporter(() => {}),
-      signal: ctx.signal,
-    });
+    const engine = await session.engine({ jobs: 1, offline: !!args.values.offline, mode: 'plan', verbose: false, reporter: new PlainReporter(() => {}), signal: ctx.signal });
     const reports = (await engine.run([graph], only)).filter((r) => !stepName || r.step === stepName);
     const rows = reports.map((r) => {
       const last = history.steps[r.step];
