@@ -160,3 +160,23 @@ export function median(xs: number[]): number {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
+
+/** A slow case prints a line per stage on stderr, so a silent terminal does not look hung. */
+export function progress(scope: string, line: string): void {
+  process.stderr.write(`${scope}: ${line}\n`);
+}
+
+/** Flushes dirty pages, untimed, so one tool's writeback does not land in the next tool's time. */
+export function settle(): void {
+  spawnSync('sync', [], { stdio: 'ignore' });
+}
+
+/** Removes a dir, unless something is mounted under it: rm would follow a leftover /dev bind into the host's /dev. */
+export async function removeTree(dir: string): Promise<void> {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => (l.split(' ')[4] ?? '').replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m === dir || m.startsWith(`${dir}/`));
+  if (mounts.length) throw new BenchAbort(`${mounts.join(', ')} still mounted; not removing ${dir} (umount -R them, then rm -rf it)`);
+  await rm(dir, { recursive: true, force: true });
+}

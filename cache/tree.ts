@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, type BigIntStats } from 'node:fs';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { closeSync, createReadStream, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, sha256 } from '../core/canonical.js';
 import type { StatCache } from './stat-cache.js';
@@ -46,13 +46,32 @@ const TYPES: Record<string, EntryType> = {
   [0o010000]: 'fifo',
 };
 const SMALL_FILE = 4 << 20;
-const HASH_CONCURRENCY = 8;
+/**
+ * How long the walk runs synchronous syscalls before yielding to the event loop. A promise per
+ * lstat, open, read and close cost more than the syscalls themselves (a Debian rootfs digested
+ * at half the speed of `tar | sha256sum`); slices keep progress output and other in-process
+ * steps moving.
+ */
+const SLICE_MS = 20;
+const READ_CHUNK = 1 << 20;
 
 export async function hashFile(path: string, size: number): Promise<string> {
   if (size <= SMALL_FILE) return sha256(await readFile(path));
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+/** Reads to EOF (as readFile does, whatever the size at lstat time) through one reused buffer. */
+function hashFileSync(path: string, buf: Buffer): string {
+  const fd = openSync(path, 'r');
+  try {
+    const h = createHash('sha256');
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(n === buf.length ? buf : buf.subarray(0, n));
+    return h.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -62,53 +81,55 @@ export async function hashFile(path: string, size: number): Promise<string> {
  */
 export async function digestTree(root: string, opts: DigestOptions = {}): Promise<TreeDigest> {
   const entries: ManifestEntry[] = [];
-  const pending: Promise<void>[] = [];
-  let active = 0;
-  const waiters: (() => void)[] = [];
-  const slot = async () => {
-    while (active >= HASH_CONCURRENCY) await new Promise<void>((r) => waiters.push(r));
-    active++;
-  };
-  const release = () => {
-    active--;
-    waiters.shift()?.();
-  };
+  const dirs: [rel: string, abs: string][] = [];
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
   const cache = opts.statCache;
   cache?.beginSnapshot();
 
-  const visit = async (rel: string, abs: string, st: BigIntStats) => {
+  /** Adds an entry; a large file not in the stat cache comes back unhashed, for the caller to stream. */
+  const visit = (rel: string, abs: string, st: BigIntStats): ManifestEntry | undefined => {
     const type = TYPES[Number(st.mode & S_IFMT)];
     if (!type) throw new Error(`${abs}: sockets and other special files cannot be part of an artifact`);
     const e: ManifestEntry = { path: rel, type, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
     if (opts.withMtime) e.mtime = Number(st.mtimeMs / 1000n);
     entries.push(e);
-    if (type === 'symlink') e.target = await readlink(abs);
+    if (type === 'symlink') e.target = readlinkSync(abs);
     else if (type === 'char' || type === 'block') e.rdev = Number(st.rdev);
     else if (type === 'file') {
       e.size = Number(st.size);
       const known = cache?.lookup(rel, st);
       if (known) e.digest = known;
+      else if (e.size > SMALL_FILE) return e;
       else {
-        await slot();
-        pending.push(
-          hashFile(abs, e.size)
-            .then((d) => {
-              e.digest = d;
-              cache?.record(rel, st, d);
-            })
-            .finally(release),
-        );
+        e.digest = hashFileSync(abs, buf);
+        cache?.record(rel, st, e.digest);
       }
-    } else if (type === 'dir') {
-      const names = (await readdir(abs)).sort();
-      for (const name of names) {
-        const childAbs = join(abs, name);
-        await visit(rel === '.' ? name : `${rel}/${name}`, childAbs, await lstat(childAbs, { bigint: true }));
+    } else if (type === 'dir') dirs.push([rel, abs]);
+    return undefined;
+  };
+  // A large file is read as a stream, so one disk image in a tree cannot hold the event loop for seconds.
+  const hashLarge = async (e: ManifestEntry, abs: string, st: BigIntStats) => {
+    e.digest = await hashFile(abs, e.size!);
+    cache?.record(e.path, st, e.digest);
+  };
+  const rootSt = lstatSync(root, { bigint: true });
+  const rootLarge = visit('.', root, rootSt);
+  if (rootLarge) await hashLarge(rootLarge, root, rootSt);
+  let yieldAt = performance.now() + SLICE_MS;
+  // Depth-first by an explicit stack: the manifest is sorted below, so walk order does not matter.
+  while (dirs.length) {
+    const [rel, abs] = dirs.pop()!;
+    for (const name of readdirSync(abs)) {
+      const childAbs = join(abs, name);
+      const st = lstatSync(childAbs, { bigint: true });
+      const large = visit(rel === '.' ? name : `${rel}/${name}`, childAbs, st);
+      if (large) await hashLarge(large, childAbs, st);
+      if (performance.now() >= yieldAt) {
+        await new Promise((r) => setImmediate(r));
+        yieldAt = performance.now() + SLICE_MS;
       }
     }
-  };
-  await visit('.', root, await lstat(root, { bigint: true }));
-  await Promise.all(pending);
+  }
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const manifest = canonicalJson({ v: 1, entries });
   let size = 0;
