@@ -76,4 +76,18 @@ describe('defineConfig', () => {
     // @ts-expect-error: unknown recipe
     defineConfig({ hosts: { e: { recipe: 'nope', mac: '52:54:00:00:00:05', ip: '10.0.0.5' } } });
   });
+
+  it('types the FreeBSD recipe: sets and the iSCSI target are required, jails are typed', () => {
+    const sets = { base: { path: 'base.txz', sha256: 'a'.repeat(64) }, kernel: { path: 'kernel.txz', sha256: 'b'.repeat(64) } };
+    const iscsi = { portal: '10.0.0.1', target: 'iqn.2026-11.lan.san:j' };
+    defineConfig({
+      hosts: {
+        j: { recipe: 'freebsd10-nfs-ezjail', mac: '52:54:00:00:00:06', ip: '10.0.0.6', params: { sets, iscsi, jails: [{ name: 'www', ip: '10.0.0.50' }] } },
+        // @ts-expect-error: a FreeBSD host needs its iSCSI target
+        k: { recipe: 'freebsd10-nfs-ezjail', mac: '52:54:00:00:00:07', ip: '10.0.0.7', params: { sets } },
+        // @ts-expect-error: a jail is a name and an address, not a string
+        l: { recipe: 'freebsd10-nfs-ezjail', mac: '52:54:00:00:00:08', ip: '10.0.0.8', params: { sets, iscsi, jails: ['www'] } },
+      },
+    });
+  });
 });
