@@ -36,18 +36,26 @@ export const BASE_PACKAGES = ['linux-image-amd64', 'initramfs-tools', 'systemd-s
 
 /**
  * The shared part of every Debian recipe: base (mmdebstrap, shared by every host on the same
- * suite and mirror), packages, customization, kernel and initrd. Returns the refs a recipe
+ * suite and mirror), the recipe's packages, the config's extra packages, customization, kernel
+ * and initrd. Returns the refs a recipe
  * lays out and publishes its own way.
  */
 export function debianRoot(r: RecipeBuilder, params: DebianParams, host: HostInfo, o: { packages: string[]; fstab: string; initrdRequires?: string[]; overlayRoot?: boolean }) {
   const base = r.step('base', debianBasePlugin, { params: { suite: params.suite, mirror: params.mirror } });
+  const recipePackages = [...new Set([...BASE_PACKAGES, ...o.packages])].sort();
   const packages = r.step('packages', aptInstallPlugin, {
-    params: { suite: params.suite, mirror: params.mirror, packages: [...new Set([...BASE_PACKAGES, ...o.packages, ...params.packages])].sort() },
+    params: { suite: params.suite, mirror: params.mirror, packages: recipePackages },
     inputs: { tree: base.out('tree') },
   });
+  // The config's own packages on top, in a step of their own: adding one re-runs only from here,
+  // and every host of the recipe shares the packages step above.
+  const extra = params.packages.filter((x) => !recipePackages.includes(x));
+  const installed = extra.length
+    ? r.step('extra-packages', aptInstallPlugin, { params: { suite: params.suite, mirror: params.mirror, packages: [...new Set(extra)].sort() }, inputs: { tree: packages.out('tree') } }).out('tree')
+    : packages.out('tree');
   const rootfs = r.step('customize', debianCustomizePlugin, {
     params: { hostname: host.name, ip: host.ip, mac: host.mac, fstab: o.fstab, rootPasswordHash: params.rootPasswordHash, users: params.users, ...(o.overlayRoot ? { overlayRoot: true } : {}) },
-    inputs: { tree: packages.out('tree') },
+    inputs: { tree: installed },
   });
   const kernel = r.step('kernel', debianKernelPlugin, { params: o.initrdRequires ? { require: o.initrdRequires } : {}, inputs: { tree: rootfs.out('tree') } });
   return { rootfs: rootfs.out('tree') as ArtifactRef, vmlinuz: kernel.out('vmlinuz'), initrd: kernel.out('initrd') };
