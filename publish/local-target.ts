@@ -241,11 +241,12 @@ export class LocalTarget implements Target {
     return (await listDir(join(this.root, '.disks', host))).filter((n) => !n.startsWith('.tmp-'));
   }
 
-  /** Leftovers of interrupted publishes (staging dirs, temp links, half-copied disks). */
+  /** Leftovers of interrupted publishes (staging dirs, temp files and links, half-copied disks). */
   async cleanLeftovers(host: string): Promise<number> {
     let n = 0;
     for (const name of await listDir(this.rel(host)))
-      if (name.startsWith('.staging-') || name.startsWith('.deleting-')) {
+      // .tmp-: writeFileAtomic's temp name, left by a kill between its write and its rename (history.json).
+      if (name.startsWith('.staging-') || name.startsWith('.deleting-') || name.startsWith('.tmp-')) {
         await rm(this.rel(host, name), { recursive: true, force: true });
         n++;
       }
