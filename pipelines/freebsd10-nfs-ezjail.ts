@@ -51,7 +51,11 @@ export const freebsd10NfsEzjail = defineRecipe({
     if (!params.iscsi.chapUser !== !params.iscsi.secretFile) throw errors.badValue(`${where}.iscsi`, 'CHAP needs both chapUser and secretFile (or neither)');
     const fetch = (id: string, s: Source, at: string) => r.step(id, fetchFilePlugin, { params: pinned(s, at) }).out('file');
     const inputs: Record<string, ArtifactRef> = { base: fetch('fetch-base', params.sets.base, `${where}.sets.base`), kernel: fetch('fetch-kernel', params.sets.kernel, `${where}.sets.kernel`) };
-    const packages = params.packages.map((s, i) => ((inputs[`pkg${i}`] = fetch(`fetch-pkg${i}`, s, `${where}.packages[${i}]`)), `pkg${i}`));
+    const packages: string[] = [];
+    params.packages.forEach((s, i) => {
+      packages.push(`pkg${i}`);
+      inputs[`pkg${i}`] = fetch(`fetch-pkg${i}`, s, `${where}.packages[${i}]`);
+    });
     const extracted = r.step('root', freebsdRootPlugin, { params: { sets: ['base', 'kernel'], packages }, inputs });
     const root = r.step('customize', freebsdCustomizePlugin, {
       params: { sshd: params.sshd, rcConf: params.rcConf, loaderConf: params.loaderConf },

@@ -4,7 +4,7 @@ import { errors } from '../../core/errors.js';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
 import { checks } from '../server-configs/params.js';
-import { checkChapSecret, rcLines, rcVars, renderIscsiConf } from './rc-files.js';
+import { checkChapSecret, mountPoint, rcLines, rcVars, renderIscsiConf } from './rc-files.js';
 
 const ipv4 = p.string({ pattern: checks.ipv4.pattern, what: checks.ipv4.what });
 const sectors = (d: number) => p.number({ integer: true, min: 2048 }).default(d).describe('memory disk size in 512-byte sectors');
@@ -55,7 +55,7 @@ export const freebsdConfPlugin = definePlugin({
     nfsServer: ipv4,
     nfsRoot: p.string({ pattern: checks.absPath.pattern, what: checks.absPath.what }),
     iscsi: iscsiTarget,
-    iscsiMount: p.string({ pattern: checks.absPath.pattern, what: checks.absPath.what }).default('/iscsi'),
+    iscsiMount: mountPoint.default('/iscsi'),
     etcMdSize: sectors(20480),
     varMdSize: sectors(65536),
     iscsiMdSize: sectors(2048),
@@ -75,8 +75,8 @@ export const freebsdConfPlugin = definePlugin({
       await writeFile(join(out, rel), content, { mode });
       await chmod(join(out, rel), mode);
     };
+    await mkdir(join(out, 'base'), { mode: 0o755 });
     for (const [name, input] of [['etc', ctx.inputs.etc], ['var', ctx.inputs.var]] as const) {
-      await mkdir(join(out, 'base'), { recursive: true, mode: 0o755 });
       await copyFile(input.path, join(out, `base/${name}.cpio.gz`));
       await chmod(join(out, `base/${name}.cpio.gz`), 0o644);
     }

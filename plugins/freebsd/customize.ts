@@ -3,9 +3,7 @@ import { dirname, join } from 'node:path';
 import { errors } from '../../core/errors.js';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
-import { rcLines, rcVars, renderFstabsScript } from './rc-files.js';
-
-const absDir = p.string({ pattern: /^\/[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/, what: 'an absolute directory (letters, digits, ".", "_", "-")' });
+import { mountPoint, rcLines, rcVars, renderFstabsScript } from './rc-files.js';
 
 /**
  * The parts of a FreeBSD diskless jail host that every host booting this root shares, in a copy
@@ -21,7 +19,7 @@ export const freebsdCustomizePlugin = definePlugin({
   params: {
     sshd: p.boolean().default(true),
     /** Where the iSCSI disk is mounted; ezjail's jails and config live below it. */
-    iscsiMount: absDir.default('/iscsi'),
+    iscsiMount: mountPoint.default('/iscsi'),
     /** More rc.conf settings shared by every host of this root (they win over netboot's). */
     rcConf: rcVars.default({}),
     loaderConf: rcVars.default({ autoboot_delay: '3' }),

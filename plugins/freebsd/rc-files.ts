@@ -3,12 +3,17 @@
 import { errors } from '../../core/errors.js';
 import { p } from '../../core/schema.js';
 
-/** rc.conf variable names and values: a value is written inside double quotes, so none of `"\$` or a newline. */
-export const rcName = p.string({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, what: 'an rc.conf variable name' });
+/** rc.conf values are written inside double quotes, so none of `"\$` or a newline. */
 export const rcValue = p.string({ pattern: /^[^"\\$`\n]*$/, what: 'an rc.conf value (no double quote, backslash, $, backquote or newline)' });
 export const rcVars = p.record(rcValue);
 
 const RC_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Where the iSCSI disk is mounted: a directory of the root itself, since rc.initdiskless makes a
+ * memory disk only for a top-level directory of /conf/base (conf/base/iscsi -> /iscsi).
+ */
+export const mountPoint = p.string({ pattern: /^\/(?!\.\.?$)[A-Za-z0-9._-]+$/, what: 'a top-level directory such as /iscsi' });
 
 /** `name="value"` lines; the names are checked here too, since a record's keys have no schema. */
 export function rcLines(vars: Record<string, string>, where: string): string[] {
