@@ -56,7 +56,7 @@ export async function importConfig(file: string): Promise<unknown> {
     url = ['.ts', '.mts', '.cts'].includes(extname(file)) ? await compiled(file) : pathToFileURL(file).href;
   } catch (e) {
     if (isNetbootError(e)) throw e;
-    throw errors.configLoad(file, (e as Error).message.split('\n')[0], e);
+    throw errors.configLoad(file, syntaxError(e) ?? (e as Error).message.split('\n')[0], e);
   }
   try {
     const mod = (await import(url)) as { default?: unknown };
@@ -65,6 +65,14 @@ export async function importConfig(file: string): Promise<unknown> {
     if (isNetbootError(e)) throw e;
     throw errors.configLoad(file, (e as Error).message.split('\n')[0], e);
   }
+}
+
+/** esbuild's first error as `file:line:column: text` (its message says only "Build failed with 1 error"). */
+function syntaxError(e: unknown): string | undefined {
+  const first = (e as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }).errors?.[0];
+  if (!first) return undefined;
+  const at = first.location;
+  return at ? `${resolve(process.cwd(), at.file)}:${at.line}:${at.column + 1}: ${first.text}` : first.text;
 }
 
 async function compiled(file: string): Promise<string> {

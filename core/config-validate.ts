@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { isIPv4 } from 'node:net';
 import { dirname, resolve } from 'node:path';
+import { checkSanRoots, reservedHostName, sshRootProblem } from './config-san.js';
 import { errors } from './errors.js';
 import type { AnyPlugin, HostInfo } from './plugin.js';
 import type { Recipe, RecipeHooks } from './recipe.js';
@@ -37,6 +38,8 @@ export interface ResolvedConfig {
 }
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+/** 2^32 - 1 (2106-02-07): the largest time a cpio newc header or a gzip header holds (odc and ustar hold more). */
+export const MAX_SOURCE_DATE_EPOCH = 0xffffffff;
 const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const TOP_KEYS = new Set(['cache', 'san', 'sourceDateEpoch', 'hosts', 'plugins', 'recipes', 'extend']);
 const SAN_KEYS = ['server', 'tftp', 'nfs', 'nbd', 'conf', 'keep', 'reload', 'ssh'] as const;
@@ -52,7 +55,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
  */
 export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>[]): ResolvedConfig {
   const dir = dirname(file);
-  const issues: Issues = { errors: [], warnings: [] };
+  const issues: Issues = { errors: [], warnings: [], baseDir: dir };
   const err = (m: string) => issues.errors.push(m);
   if (!isPlainObject(raw)) throw errors.configInvalid(file, ['the default export is not an object (use export default defineConfig({...}))']);
   for (const k of Object.keys(raw)) if (!TOP_KEYS.has(k)) issues.warnings.push(`${k}: unknown key (ignored)`);
@@ -74,7 +77,8 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
     for (const k of ['tftp', 'nfs', 'nbd', 'conf'] as const) {
       const v = str(sanRaw[k], `san.${k}`, san[k]);
       if (v.startsWith('ssh://')) {
-        if (!/^ssh:\/\/([^@/]+@)?[^/:]+(:\d+)?\/.+/.test(v)) err(`san.${k}: "${v}" is not ssh://user@host[:port]/path`);
+        const why = sshRootProblem(v);
+        if (why) err(`san.${k}: "${v}" ${why}`);
         san[k] = v;
       } else san[k] = resolve(dir, v);
     }
@@ -108,14 +112,16 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
   }
 
   // Configs on the SAN name paths as the SAN sees them: for ssh:// roots, the remote path.
-  const onSan = (root: string) => (root.startsWith('ssh://') ? decodeURIComponent(new URL(root).pathname) : root);
+  // A refused ssh:// root is reported below; until then it only has to not throw here.
+  const onSan = (root: string) => (root.startsWith('ssh://') ? (/^ssh:\/\/[^/]*(\/.*)$/.exec(root)?.[1] ?? '/') : root);
   const sanPaths = { tftp: onSan(san.tftp), nfs: onSan(san.nfs), nbd: onSan(san.nbd), conf: onSan(san.conf) };
 
   let sourceDateEpoch = 0;
   if (raw.sourceDateEpoch !== undefined) {
-    if (typeof raw.sourceDateEpoch !== 'number' || !Number.isInteger(raw.sourceDateEpoch) || raw.sourceDateEpoch < 0)
-      err(`sourceDateEpoch: ${JSON.stringify(raw.sourceDateEpoch)} is not a non-negative integer`);
-    else sourceDateEpoch = raw.sourceDateEpoch;
+    const v = raw.sourceDateEpoch;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_SOURCE_DATE_EPOCH)
+      err(`sourceDateEpoch: ${JSON.stringify(v)} is not a whole number of seconds from 0 to ${MAX_SOURCE_DATE_EPOCH} (2106-02-07, the last time every archive format holds)`);
+    else sourceDateEpoch = v;
   }
 
   const plugins: AnyPlugin[] = [];
@@ -168,6 +174,8 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
         err(`${at}: "${name}" is not a valid host name (letters, digits, '.', '_', '-')`);
         continue;
       }
+      const reserved = reservedHostName(name);
+      if (reserved) throw errors.hostNameReserved(at, reserved);
       if (!isPlainObject(h)) {
         err(`${at}: not an object`);
         continue;
@@ -193,5 +201,6 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
     }
 
   if (issues.errors.length) throw errors.configInvalid(file, issues.errors);
+  checkSanRoots({ tftp: san.tftp, nfs: san.nfs, nbd: san.nbd, conf: san.conf }, cache, dir);
   return { file, dir, cache, san, sourceDateEpoch, hosts, plugins, recipes, extend, warnings: issues.warnings };
 }

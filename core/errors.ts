@@ -57,6 +57,11 @@ export const errors = {
   cacheUnusable: (file: string, path: string, msg: string) => config('CACHE_UNUSABLE')(`${file}: cache: ${path} cannot be used: ${msg}`),
   pluginNameTaken: (name: string) => config('DUPLICATE_PLUGIN')(`plugins: "${name}" is the name of a built-in plugin; give yours another name`),
 
+  // config values that reach the file system, a shell or a server config (issue 11: injection, SAN roots)
+  sanRootUnsafe: (field: string, value: string, why: string) => config('SAN_ROOT_UNSAFE')(`${field}: "${value}" ${why}`),
+  sanRootOverlap: (field: string, value: string, why: string) => config('SAN_ROOT_OVERLAP')(`${field}: "${value}" ${why}`),
+  hostNameReserved: (field: string, why: string) => config('HOST_NAME_RESERVED')(`${field}: ${why}; choose another host name`),
+
   // graph (recipe bugs or hooks the user wrote): found before anything runs
   graphCycle: (host: string, cycle: string[]) =>
     config('GRAPH_CYCLE')(`host ${host}: the steps form a cycle: ${cycle.join(' -> ')}`),

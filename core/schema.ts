@@ -1,9 +1,14 @@
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+
 // A small schema language for recipe and plugin parameters: one declaration gives the TypeScript
 // type (for defineConfig/definePlugin inference) and the runtime check (which names the field).
 
 export interface Issues {
   errors: string[];
   warnings: string[];
+  /** The config's directory, when parsing a config: lets local-path params check that they exist. */
+  baseDir?: string;
 }
 
 export interface Schema<Out, In = Out> {
@@ -65,13 +70,67 @@ function schema<Out, In = Out>(
 
 const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
 
+/** C0 and C1 controls and DEL: each ends a line or a field in some file netboot writes. */
+export const CONTROL_CHARS = /[\x00-\x1f\x7f-\x9f]/;
+const SIZE = /^([1-9]\d{0,9})([MG])$/;
+
+interface StringOpts {
+  pattern?: RegExp;
+  what?: string;
+  /** A further check on a string that matched: returns why it is refused, or nothing. */
+  check?: (v: string, issues: Issues) => string | undefined;
+}
+
 export const p = {
-  string(opts: { pattern?: RegExp; what?: string } = {}) {
+  string(opts: StringOpts = {}) {
     const what = opts.what ?? 'a string';
     return schema<string>('string', 'string', (v, path, issues) => {
       if (typeof v !== 'string') return void issues.errors.push(`${path}: ${show(v)} is not ${what}`);
       if (opts.pattern && !opts.pattern.test(v)) return void issues.errors.push(`${path}: ${show(v)} is not ${what}`);
+      const why = opts.check?.(v, issues);
+      if (why) return void issues.errors.push(`${path}: ${show(v)} ${why}`);
       return v;
+    });
+  },
+  /** One line of text for a file netboot writes (a kernel command line, a label): no control characters. */
+  line(what = 'one line of text without control characters') {
+    return p.string({ pattern: /^[^\x00-\x1f\x7f-\x9f]*$/, what });
+  },
+  /** A Unix user or group name as useradd(8) takes it by default. */
+  userName() {
+    return p.string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/, what: "a user name (lower-case letters, digits, '_', '-'; 32 at most)" });
+  },
+  /** An absolute path of plain characters (a login shell, a program): safe in any script or config line. */
+  programPath(what = "an absolute path of letters, digits and '._+-/'") {
+    return p.string({ pattern: /^(?!.*\/\.\.?(\/|$))(\/[A-Za-z0-9._+-]+)+$/, what });
+  },
+  /** An absolute path on a machine netboot configures: no control characters and no '..' parts. */
+  absPath(what = "an absolute path without control characters or '..' parts") {
+    return p.string({ pattern: /^(?!.*\/\.\.(\/|$))\/[^\x00-\x1f\x7f-\x9f]*$/, what });
+  },
+  /** A size like 2G or 1536M, between `min` and `max` MiB. */
+  size(min: number, max: number) {
+    const what = `a size like 2G or 1536M, from ${min}M to ${max / 1024}G`;
+    return p.string({
+      pattern: SIZE,
+      what,
+      check: (v) => {
+        const mib = sizeMiB(v);
+        return mib < min || mib > max ? `is not ${what}` : undefined;
+      },
+    });
+  },
+  /** A local directory (relative to the config file); a config that names one that does not exist is refused. */
+  localDir(what = 'a local directory') {
+    return p.string({
+      pattern: /^[^\x00]+$/,
+      what,
+      check: (v, issues) => {
+        if (!issues.baseDir) return undefined;
+        const st = statSync(resolve(issues.baseDir, v), { throwIfNoEntry: false });
+        if (!st) return `is not ${what}: no such directory (relative paths are relative to the config file)`;
+        return st.isDirectory() ? undefined : `is not ${what}: it is a file`;
+      },
     });
   },
   number(opts: { min?: number; max?: number; integer?: boolean } = {}) {
@@ -117,6 +176,12 @@ export const p = {
     return schema<O | undefined, I | undefined>('optional', inner.type, (v, path, issues) => inner.parse(v, path, issues));
   },
 };
+
+/** A size param's value in MiB. */
+export function sizeMiB(v: string): number {
+  const [, n, unit] = SIZE.exec(v) ?? [];
+  return Number(n) * (unit === 'G' ? 1024 : 1);
+}
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;

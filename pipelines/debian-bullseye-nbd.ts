@@ -1,6 +1,6 @@
 import { defineRecipe } from '../core/recipe.js';
 import { p } from '../core/schema.js';
-import { ext4ImagePlugin } from '../plugins/ext4-image.js';
+import { ext4ImagePlugin, imageSize } from '../plugins/ext4-image.js';
 import { pxelinuxPlugin } from '../plugins/pxelinux.js';
 import { nbdRootArg, serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { debianParams, debianRoot, hostUuid } from './debian.js';
@@ -16,7 +16,7 @@ export const debianBullseyeNbd = defineRecipe({
   description: 'Debian (bullseye) with an NBD root: mmdebstrap, apt, mkinitramfs, mke2fs -d, pxelinux',
   params: {
     ...debianParams,
-    imageSize: p.string({ pattern: /^\d+[MG]$/, what: 'a size like 2G' }).default('2G'),
+    imageSize: imageSize.default('2G'),
     /** The export name clients ask nbd-server for (default: the host name). */
     exportName: p.optional(p.string({ pattern: /^[A-Za-z0-9._-]+$/, what: 'an export name' })),
     nbdPort: p.number({ integer: true, min: 1, max: 65535 }).default(10809),

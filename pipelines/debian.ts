@@ -4,7 +4,7 @@ import type { ArtifactRef, RecipeBuilder } from '../core/recipe.js';
 import { p, type ShapeOut } from '../core/schema.js';
 import { aptInstallPlugin } from '../plugins/debian/apt.js';
 import { debianBasePlugin } from '../plugins/debian/base.js';
-import { debianCustomizePlugin, passwordHash } from '../plugins/debian/customize.js';
+import { debianCustomizePlugin, passwordHash, user } from '../plugins/debian/customize.js';
 import { debianKernelPlugin } from '../plugins/debian/initramfs.js';
 
 /** Parameters every Debian recipe shares (the NBD one, kvm-host, lxc-host). */
@@ -14,19 +14,9 @@ export const debianParams = {
   /** Added to the recipe's own package list. */
   packages: p.array(p.string({ pattern: /^[a-z0-9][a-z0-9.+-]*$/, what: 'a package name' })).default([]),
   rootPasswordHash: p.optional(passwordHash),
-  users: p
-    .array(
-      p.object({
-        name: p.string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/, what: 'a user name' }),
-        passwordHash: p.optional(passwordHash),
-        sudo: p.boolean().default(false),
-        authorizedKeys: p.array(p.string()).default([]),
-        shell: p.string().default('/bin/bash'),
-      }),
-    )
-    .default([]),
-  /** Extra kernel command line arguments. */
-  kernelArgs: p.string({ pattern: /^[^\n]*$/, what: 'a single-line kernel command line' }).default(''),
+  users: p.array(user).default([]),
+  /** Extra kernel command line arguments (written into pxelinux.cfg's APPEND line: no control characters). */
+  kernelArgs: p.line('a kernel command line (one line, no control characters)').default(''),
 };
 
 export type DebianParams = ShapeOut<typeof debianParams>;

@@ -33,8 +33,9 @@ export const demoRecipe = defineRecipe({
   description: 'config tree -> newc initramfs + tarball + pxelinux entry (no mirror needed)',
   params: {
     motd: p.string().default('Booted by netboot.\n'),
-    kernelArgs: p.string().default(''),
-    overlay: p.optional(p.string().describe('a local directory laid over the tree')),
+    // Written into the pxelinux entry's APPEND line: a newline would add LABEL or KERNEL lines.
+    kernelArgs: p.line('a kernel command line (one line, no control characters)').default(''),
+    overlay: p.optional(p.localDir().describe('a local directory laid over the tree')),
   },
   build(r, params, host) {
     const config = r.step('config', plugins.files, {

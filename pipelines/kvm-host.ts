@@ -1,20 +1,12 @@
 import type { HostInfo } from '../core/plugin.js';
 import { defineRecipe, type RecipeBuilder } from '../core/recipe.js';
 import { p, type ShapeOut } from '../core/schema.js';
-import { debianIscsiPlugin } from '../plugins/debian/iscsi.js';
+import { debianIscsiPlugin, iscsiParams } from '../plugins/debian/iscsi.js';
 import { pxelinuxPlugin } from '../plugins/pxelinux.js';
 import { serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { debianParams, debianRoot } from './debian.js';
 
-const iscsi = p.object({
-  portal: p.string(),
-  target: p.string(),
-  lun: p.number({ integer: true, min: 0 }).default(0),
-  fsType: p.string().default('ext4'),
-  chapUser: p.optional(p.string()),
-  /** Where the booted host finds the CHAP secret (provisioned outside netboot; never in the cache). */
-  secretFile: p.string().default('/etc/iscsi/netboot-chap-secret'),
-});
+const iscsi = p.object(iscsiParams);
 
 const nfsRootParams = {
   ...debianParams,

@@ -2,9 +2,10 @@ import { lstat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../core/errors.js';
 import { definePlugin } from '../core/plugin.js';
-import { p } from '../core/schema.js';
+import { p, sizeMiB } from '../core/schema.js';
 
-const SIZE = /^(\d+)([MG])$/;
+/** 16 MiB holds an ext4 file system with its journal; 16 TiB is ext4's limit without the 64bit feature. */
+export const imageSize = p.size(16, 16 * 1024 * 1024);
 
 /**
  * A sparse ext4 image of a tree, made with `mke2fs -d` (no loop mount). Reproducible: the UUID
@@ -18,7 +19,7 @@ export const ext4ImagePlugin = definePlugin({
   version: '1',
   description: 'a reproducible sparse ext4 image of a tree (mke2fs -d, debugfs, e2fsck -fn)',
   params: {
-    size: p.string({ pattern: SIZE, what: 'a size like 2G or 1536M' }),
+    size: imageSize,
     uuid: p.string({ pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, what: 'a UUID' }),
     label: p.string({ pattern: /^[A-Za-z0-9_-]{1,16}$/, what: 'a label of up to 16 characters' }).default('netboot'),
   },
@@ -31,8 +32,7 @@ export const ext4ImagePlugin = definePlugin({
   ],
   async run(ctx) {
     const { size, uuid, label } = ctx.params;
-    const [, n, unit] = SIZE.exec(size)!;
-    const bytes = Number(n) * (unit === 'G' ? 1 << 30 : 1 << 20);
+    const bytes = sizeMiB(size) * 2 ** 20;
     const entries = await ctx.manifest('tree');
     // Data in 4 KiB blocks plus an inode each, against what the file system leaves for data
     // (inode tables and bitmaps take some 10%, the journal up to 64 MiB). mke2fs has the last word.

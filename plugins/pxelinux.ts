@@ -20,7 +20,8 @@ export const pxelinuxPlugin = definePlugin({
   params: {
     mac: p.string({ pattern: /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, what: 'a lower-case MAC address' }),
     label: p.string({ pattern: /^[A-Za-z0-9_.-]+$/, what: 'a label' }),
-    append: p.string({ pattern: /^[^\n]*$/, what: 'a single-line kernel command line' }),
+    // A control character would end the APPEND line, and what follows would be pxelinux directives.
+    append: p.line('a kernel command line (one line, no control characters)'),
     serial: p.boolean().default(true),
   },
   inputs: ['vmlinuz', 'initrd'],

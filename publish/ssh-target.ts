@@ -62,7 +62,8 @@ export class SshTarget implements Target {
 
   private exec(script: string, what: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      execFile('ssh', [...this.sshArgs(), `${this.user}@${this.host}`, `set -e; ${script}`], { maxBuffer: 1 << 28 }, (err, stdout, stderr) => {
+      // -l and --: neither the user nor the host can be read as an option (the config refuses a leading '-' too).
+      execFile('ssh', [...this.sshArgs(), '-l', this.user, '--', this.host, `set -e; ${script}`], { maxBuffer: 1 << 28 }, (err, stdout, stderr) => {
         if (err) reject(errors.remoteFailed(this.url, what, (stderr || err.message).trim().split('\n').slice(-3).join(' | ')));
         else resolve(stdout);
       });

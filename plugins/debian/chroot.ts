@@ -22,8 +22,13 @@ export async function inChroot($: Shell, root: string, script: string, overlay?:
   await $`unshare --mount --propagation private /bin/sh -ec ${setup}`;
 }
 
-function shellQuote(s: string): string {
+export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A shell command line with every interpolated value single-quoted: a value is always one word, never code. */
+export function sh(strings: TemplateStringsArray, ...values: (string | number)[]): string {
+  return strings.reduce((out, s, i) => out + shellQuote(String(values[i - 1])) + s);
 }
 
 /** What a Debian tree must not carry out of a build step: caches, logs, host identity, secrets. */

@@ -2,7 +2,7 @@ import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
-import { inChroot } from './chroot.js';
+import { inChroot, sh } from './chroot.js';
 
 /** A crypt(3) hash ($6$..., $y$...). netboot never takes a plaintext password. */
 export const passwordHash = p.string({
@@ -10,12 +10,16 @@ export const passwordHash = p.string({
   what: 'a password hash (netboot never takes plaintext passwords: make one with `openssl passwd -6` or `mkpasswd -m yescrypt`)',
 });
 
-const user = p.object({
-  name: p.string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/, what: 'a user name' }),
+/** One authorized_keys line: a key type, the key, an optional comment; nothing that ends the line. */
+export const authorizedKey = p.string({ pattern: /^(ssh|ecdsa|sk)-[^\x00-\x1f\x7f]+$/, what: 'an SSH public key line' });
+
+/** A user of the image. The same schema checks the config (naming hosts.<name>.params.users[i]) and this step. */
+export const user = p.object({
+  name: p.userName(),
   passwordHash: p.optional(passwordHash),
   sudo: p.boolean().default(false),
-  authorizedKeys: p.array(p.string({ pattern: /^(ssh|ecdsa|sk)-[^\n]+$/, what: 'an SSH public key line' })).default([]),
-  shell: p.string().default('/bin/bash'),
+  authorizedKeys: p.array(authorizedKey).default([]),
+  shell: p.programPath('a login shell (an absolute path such as /bin/bash)').default('/bin/bash'),
 });
 
 // bullseye's nbd-client initramfs script calls grep, which a busybox-less initrd lacks.
@@ -54,9 +58,9 @@ export const debianCustomizePlugin = definePlugin({
   description: 'hostname, network, users, sudo, fstab and boot fixes in a copy of a Debian tree',
   params: {
     hostname: p.string({ pattern: /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/, what: 'a host name' }),
-    ip: p.string(),
+    ip: p.string({ pattern: /^\d{1,3}(\.\d{1,3}){3}$/, what: 'an IPv4 address' }),
     mac: p.string({ pattern: /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, what: 'a lower-case MAC address' }),
-    fstab: p.string().default('/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n'),
+    fstab: p.string({ pattern: /^[^\x00]*$/, what: 'fstab text' }).default('/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n'),
     rootPasswordHash: p.optional(passwordHash),
     users: p.array(user).default([]),
     initramfsGrepFix: p.boolean().default(true),
@@ -90,10 +94,11 @@ export const debianCustomizePlugin = definePlugin({
       if (!/^overlay$/m.test(modules)) await put('etc/initramfs-tools/modules', `${modules}${modules && !modules.endsWith('\n') ? '\n' : ''}overlay\n`);
     }
     // Commands carry no secrets (the hashes are written below, by file, not through the log).
+    // Every value is quoted by `sh`, whatever the schema let through.
     const script = ['systemctl enable systemd-networkd >/dev/null 2>&1 || true'];
     for (const u of users) {
-      script.push(`id -u ${u.name} >/dev/null 2>&1 || useradd -m -U -s ${u.shell} ${u.name}`);
-      if (u.sudo) script.push(`getent group sudo >/dev/null && usermod -aG sudo ${u.name} || true`);
+      script.push(sh`id -u -- ${u.name} >/dev/null 2>&1 || useradd -m -U -s ${u.shell} -- ${u.name}`);
+      if (u.sudo) script.push(sh`getent group sudo >/dev/null && usermod -aG sudo -- ${u.name} || true`);
     }
     await inChroot(ctx.$, R, script.join('\n'));
     for (const u of users.filter((x) => x.sudo))

@@ -1,7 +1,48 @@
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
-import { p } from '../../core/schema.js';
+import { p, type ShapeOut } from '../../core/schema.js';
+import { sh } from './chroot.js';
+
+/**
+ * The iSCSI values a config gives (kvm-host's `iscsi`, this plugin's params): checked when the
+ * config is read, so a bad one is refused naming its field before anything is built.
+ */
+export const iscsiParams = {
+  portal: p.string({ pattern: /^\d+\.\d+\.\d+\.\d+(:\d+)?$/, what: 'an IPv4 portal (ip or ip:port)' }),
+  target: p.string({ pattern: /^(iqn\.\d{4}-\d{2}\.[a-z0-9.-]+(:[^\s'"\\$`;&|<>()]+)?|eui\.[0-9A-Fa-f]{16})$/, what: 'an iSCSI target name (iqn.YYYY-MM.reverse.domain:name)' }),
+  lun: p.number({ integer: true, min: 0 }).default(0),
+  fsType: p.string({ pattern: /^[a-z0-9]+$/, what: 'a file system type' }).default('ext4'),
+  chapUser: p.optional(p.string({ pattern: /^[A-Za-z0-9._@:-]+$/, what: 'a CHAP user name' })),
+  /** Where the booted host finds the CHAP secret (provisioned outside netboot; never in the cache). */
+  secretFile: p.absPath('an absolute path on the booted host').default('/etc/iscsi/netboot-chap-secret'),
+};
+
+/**
+ * The boot script that writes the node record. Every value is a quoted word (`sh`), so a path
+ * with a quote in it is that path, not the end of a string.
+ */
+export function renderIscsiNodeScript(o: Pick<ShapeOut<typeof iscsiParams>, 'portal' | 'target' | 'chapUser' | 'secretFile'>): string {
+  const [ip, port = '3260'] = o.portal.split(':');
+  const node = sh`iscsiadm -m node -T ${o.target} -p ${`${ip}:${port}`}`;
+  return [
+    '#!/bin/sh',
+    '# netboot: create the node record at boot (it holds the CHAP password, which is not in the image)',
+    'set -e',
+    `${node} >/dev/null 2>&1 || ${sh`iscsiadm -m node -o new -T ${o.target} -p ${`${ip}:${port}`}`}`,
+    `${node} -o update -n node.startup -v automatic`,
+    ...(o.chapUser
+      ? [
+          `${node} -o update -n node.session.auth.authmethod -v CHAP`,
+          `${node} -o update -n node.session.auth.username -v ${sh`${o.chapUser}`}`,
+          sh`[ -r ${o.secretFile} ] || { echo "netboot: "${o.secretFile}" is missing: put the CHAP secret there" >&2; exit 1; }`,
+          `${node} -o update -n node.session.auth.password -v "$(cat ${sh`${o.secretFile}`})"`,
+        ]
+      : []),
+    `${node} --login || true`,
+    '',
+  ].join('\n');
+}
 
 /**
  * An iSCSI disk mounted at boot on a diskless Debian host: open-iscsi logs in to the configured
@@ -12,16 +53,11 @@ import { p } from '../../core/schema.js';
  */
 export const debianIscsiPlugin = definePlugin({
   name: 'debian-iscsi',
-  version: '1',
+  version: '2',
   description: 'open-iscsi login at boot and a _netdev mount for a VM/container store',
   params: {
-    portal: p.string({ pattern: /^\d+\.\d+\.\d+\.\d+(:\d+)?$/, what: 'an IPv4 portal (ip or ip:port)' }),
-    target: p.string({ pattern: /^(iqn\.\d{4}-\d{2}\.[a-z0-9.-]+(:[^\s'"]+)?|eui\.[0-9A-Fa-f]{16})$/, what: 'an iSCSI target name (iqn.YYYY-MM.reverse.domain:name)' }),
-    lun: p.number({ integer: true, min: 0 }).default(0),
+    ...iscsiParams,
     mount: p.string({ pattern: /^\/[A-Za-z0-9._/-]+$/, what: 'an absolute mount point' }),
-    fsType: p.string({ pattern: /^[a-z0-9]+$/, what: 'a file system type' }).default('ext4'),
-    chapUser: p.optional(p.string({ pattern: /^[A-Za-z0-9._@:-]+$/, what: 'a CHAP user name' })),
-    secretFile: p.string().default('/etc/iscsi/netboot-chap-secret'),
   },
   inputs: ['tree'],
   produces: { tree: 'tree' },
@@ -30,29 +66,12 @@ export const debianIscsiPlugin = definePlugin({
     const { portal, target, lun, mount, fsType, chapUser, secretFile } = ctx.params;
     await ctx.copyTree('tree', R);
     const [ip, port = '3260'] = portal.split(':');
-    const lines = [
-      '#!/bin/sh',
-      '# netboot: create the node record at boot (it holds the CHAP password, which is not in the image)',
-      'set -e',
-      `iscsiadm -m node -T '${target}' -p '${ip}:${port}' >/dev/null 2>&1 || iscsiadm -m node -o new -T '${target}' -p '${ip}:${port}'`,
-      `iscsiadm -m node -T '${target}' -p '${ip}:${port}' -o update -n node.startup -v automatic`,
-      ...(chapUser
-        ? [
-            `iscsiadm -m node -T '${target}' -p '${ip}:${port}' -o update -n node.session.auth.authmethod -v CHAP`,
-            `iscsiadm -m node -T '${target}' -p '${ip}:${port}' -o update -n node.session.auth.username -v '${chapUser}'`,
-            `[ -r '${secretFile}' ] || { echo "netboot: ${secretFile} is missing: put the CHAP secret there" >&2; exit 1; }`,
-            `iscsiadm -m node -T '${target}' -p '${ip}:${port}' -o update -n node.session.auth.password -v "$(cat '${secretFile}')"`,
-          ]
-        : []),
-      `iscsiadm -m node -T '${target}' -p '${ip}:${port}' --login || true`,
-      '',
-    ];
     const put = async (path: string, content: string, mode = 0o644) => {
       await mkdir(join(R, path, '..'), { recursive: true });
       await writeFile(join(R, path), content);
       await chmod(join(R, path), mode);
     };
-    await put('usr/local/sbin/netboot-iscsi-node', lines.join('\n'), 0o755);
+    await put('usr/local/sbin/netboot-iscsi-node', renderIscsiNodeScript({ portal, target, chapUser, secretFile }), 0o755);
     await put(
       'etc/systemd/system/netboot-iscsi-node.service',
       '[Unit]\nDescription=netboot: iSCSI node record and login\nAfter=network-online.target iscsid.service\nWants=network-online.target iscsid.service\nBefore=remote-fs-pre.target\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/local/sbin/netboot-iscsi-node\n\n[Install]\nWantedBy=remote-fs.target\n',
