@@ -32,7 +32,7 @@ export function reservedHostName(name: string): string | undefined {
   return undefined;
 }
 
-/** Checks an ssh:// root; returns the problem, or nothing. */
+/** Checks an ssh:// root's syntax (its path is checked with the local ones); returns the problem, or nothing. */
 export function sshRootProblem(url: string): string | undefined {
   const m = SSH_URL.exec(url);
   if (!m) return 'is not ssh://user@host[:port]/path';
@@ -41,7 +41,7 @@ export function sshRootProblem(url: string): string | undefined {
   if (user !== undefined && !SSH_USER.test(user)) return `has user "${user}", which is not a user name (letters, digits, '._-', not starting with '-')`;
   if (!SSH_HOST.test(host)) return `has host "${host}", which is not a host name or IPv4 address`;
   if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return `has port ${port}, which is not a TCP port (1-65535)`;
-  return pathProblem(path);
+  return path ? undefined : 'has no path';
 }
 
 function pathProblem(path: string): string | undefined {
@@ -65,9 +65,9 @@ export function checkSanRoots(roots: Record<RootName, string>, cache: string, co
     const v = roots[name];
     const field = `san.${name}`;
     if (v.startsWith('ssh://')) {
-      const why = sshRootProblem(v);
-      if (why) throw errors.sanRootUnsafe(field, v, why);
       const m = SSH_URL.exec(v)!;
+      const why = pathProblem(m[4]);
+      if (why) throw errors.sanRootUnsafe(field, v, why);
       where.push({ name, key: `${m[1] ?? 'root'}@${m[2]}:${m[3] ?? '22'}`, path: trim(m[4]) });
       continue;
     }

@@ -161,11 +161,15 @@ export const p = {
       return v.map((x, i) => item.parse(x, `${path}[${i}]`, issues) as O);
     });
   },
-  record<O, I>(item: Schema<O, I>) {
+  /** An object of named values; `key`, when given, is the pattern every name must match. */
+  record<O, I>(item: Schema<O, I>, key?: { pattern: RegExp; what: string }) {
     return schema<Record<string, O>, Record<string, I>>('record', `{ [name]: ${item.type} }`, (v, path, issues) => {
       if (!isPlainObject(v)) return void issues.errors.push(`${path}: ${show(v)} is not an object`);
       const out: Record<string, O> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = item.parse(x, `${path}.${k}`, issues) as O;
+      for (const [k, x] of Object.entries(v)) {
+        if (key && !key.pattern.test(k)) issues.errors.push(`${path}.${k}: ${show(k)} is not ${key.what}`);
+        else out[k] = item.parse(x, `${path}.${k}`, issues) as O;
+      }
       return out;
     });
   },

@@ -31,13 +31,15 @@ export class Session {
     const raw = await time('load config', () => importConfig(file));
     const config = validateConfig(raw, file, builtinRecipes);
     for (const w of config.warnings) o.warn(`${file}: ${w}`);
-    const cache = new Cache(config.cache);
+    const session = new Session(config, new Cache(config.cache));
+    // Every host's steps are declared (and checked) before the cache is touched: a config error writes nothing.
+    for (const name of session.hostNames()) session.graph(name);
     try {
-      await cache.init();
+      await session.cache.init();
     } catch (e) {
       throw errors.cacheUnusable(file, config.cache, (e as Error).message);
     }
-    return new Session(config, cache);
+    return session;
   }
 
   hostNames(): string[] {
@@ -58,6 +60,11 @@ export class Session {
     const h = this.config.hosts.get(host);
     if (!h) throw errors.unknownHost(host, this.hostNames());
     const g = buildHostGraph(h.info, h.recipe, h.params, this.config.extend[h.recipe.name]);
+    // A stable link at a root's top (pxelinux.cfg/...) must not land in, or be, another host's directory.
+    for (const l of g.links) {
+      const top = l.path.split('/')[0];
+      if (this.config.hosts.has(top)) throw errors.hostNameReserved(`hosts.${top}`, `"${top}" is where recipe ${h.recipe.name} of host ${host} puts its link ${l.target}:${l.path}`);
+    }
     // Keys name plugins by name and version: two different plugins under one name would share cache entries.
     for (const n of g.order) {
       const seen = this.pluginsByName.get(n.plugin.name);

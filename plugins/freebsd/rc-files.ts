@@ -4,10 +4,9 @@ import { errors } from '../../core/errors.js';
 import { p } from '../../core/schema.js';
 
 /** rc.conf values are written inside double quotes, so none of `"\$` or a newline. */
-export const rcValue = p.string({ pattern: /^[^"\\$`\n]*$/, what: 'an rc.conf value (no double quote, backslash, $, backquote or newline)' });
-export const rcVars = p.record(rcValue);
-
+export const rcValue = p.string({ pattern: /^[^"\\$`\x00-\x1f\x7f]*$/, what: 'an rc.conf value (no double quote, backslash, $, backquote or control character)' });
 const RC_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const rcVars = p.record(rcValue, { pattern: RC_NAME, what: 'an rc.conf variable name' });
 
 /**
  * Where the iSCSI disk is mounted: a directory of the root itself, since rc.initdiskless makes a
