@@ -3,16 +3,16 @@ import type { HostInfo } from '../core/plugin.js';
 import type { ArtifactRef, RecipeBuilder } from '../core/recipe.js';
 import { p, type ShapeOut } from '../core/schema.js';
 import { aptInstallPlugin } from '../plugins/debian/apt.js';
-import { debianBasePlugin } from '../plugins/debian/base.js';
+import { debianBasePlugin, mirrorUrl, packageName, suiteName } from '../plugins/debian/base.js';
 import { debianCustomizePlugin, passwordHash, user } from '../plugins/debian/customize.js';
 import { debianKernelPlugin } from '../plugins/debian/initramfs.js';
 
 /** Parameters every Debian recipe shares (the NBD one, kvm-host, lxc-host). */
 export const debianParams = {
-  suite: p.string({ pattern: /^[a-z][a-z0-9-]*$/, what: 'a Debian suite name' }).default('bullseye'),
-  mirror: p.string({ pattern: /^https?:\/\/\S+$/, what: 'an http(s) mirror URL' }).default('http://deb.debian.org/debian'),
+  suite: suiteName.default('bullseye'),
+  mirror: mirrorUrl.default('http://deb.debian.org/debian'),
   /** Added to the recipe's own package list. */
-  packages: p.array(p.string({ pattern: /^[a-z0-9][a-z0-9.+-]*$/, what: 'a package name' })).default([]),
+  packages: p.array(packageName).default([]),
   rootPasswordHash: p.optional(passwordHash),
   users: p.array(user).default([]),
   /** Extra kernel command line arguments (written into pxelinux.cfg's APPEND line: no control characters). */

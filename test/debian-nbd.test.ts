@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byStep, Project, ran, type StepRow } from './helpers.js';
@@ -39,6 +39,10 @@ describe('debian-bullseye-nbd', () => {
     expect(sh(`debugfs -R 'cat /etc/fstab' ${img} 2>/dev/null`)).toBe('/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n');
     expect(sh(`debugfs -R 'ls /etc/ssh' ${img} 2>/dev/null`)).not.toMatch(/ssh_host_/);
     expect(sh(`debugfs -R 'cat /home/demo/.ssh/authorized_keys' ${img} 2>/dev/null`)).toContain('demo@netboot');
+    // Values that would be code in a script are written as they are, and nothing ran.
+    expect(sh(`debugfs -R 'cat /home/hostile/.ssh/authorized_keys' ${img} 2>/dev/null`)).toContain(`it's "quoted" $(touch /dev/shm/netboot-canary-debian) \`id\` ; && *\n`);
+    expect(sh(`debugfs -R 'cat /etc/passwd' ${img} 2>/dev/null`)).toMatch(/^hostile:x:\d+:\d+::\/home\/hostile:\/bin\/sh$/m);
+    expect(existsSync('/dev/shm/netboot-canary-debian')).toBe(false);
     // The initrd (served by TFTP) carries no password hash and no shadow file.
     expect(sh(`bsdtar -tf ${object(first.kernel, 'initrd')}`)).not.toMatch(/etc\/shadow/);
   });

@@ -2,10 +2,10 @@ import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
-import { inChroot, SCRUB } from './chroot.js';
+import { packageName, mirrorUrl, suiteName } from './base.js';
+import { inChroot, sh, SCRUB } from './chroot.js';
 import { inReleaseDigest } from './mirror.js';
 
-const pkg = p.string({ pattern: /^[a-z0-9][a-z0-9.+-]*$/, what: 'a package name' });
 
 /**
  * Packages installed with apt into a private copy of a Debian tree. The mirror's InRelease digest
@@ -17,9 +17,9 @@ export const aptInstallPlugin = definePlugin({
   version: '1',
   description: 'apt-get install packages into a copy of a Debian tree',
   params: {
-    suite: p.string(),
-    mirror: p.string(),
-    packages: p.array(pkg),
+    suite: suiteName,
+    mirror: mirrorUrl,
+    packages: p.array(packageName),
   },
   inputs: ['tree'],
   produces: { tree: 'tree' },
@@ -36,7 +36,7 @@ export const aptInstallPlugin = definePlugin({
       [
         'export DEBIAN_FRONTEND=noninteractive',
         'apt-get update -q',
-        `apt-get install -y -q --no-install-recommends ${ctx.params.packages.join(' ')}`,
+        `apt-get install -y -q --no-install-recommends ${ctx.params.packages.map((x) => sh`${x}`).join(' ')}`,
         SCRUB,
       ].join('\n'),
     );

@@ -2,6 +2,11 @@ import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
 import { inReleaseDigest } from './mirror.js';
 
+/** The values every Debian step shares: each reaches mmdebstrap's arguments, sources.list or an apt command line. */
+export const suiteName = p.string({ pattern: /^[a-z][a-z0-9-]*$/, what: 'a Debian suite name' });
+export const mirrorUrl = p.string({ pattern: /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~%+-]+)*\/?$/, what: 'an http(s) mirror URL' });
+export const packageName = p.string({ pattern: /^[a-z0-9][a-z0-9.+-]*$/, what: 'a package name' });
+
 /**
  * A Debian base tree from mmdebstrap. mmdebstrap rather than debootstrap: about as fast, it
  * cleans apt lists and caches itself, and with SOURCE_DATE_EPOCH set it clamps mtimes, so two
@@ -12,11 +17,11 @@ export const debianBasePlugin = definePlugin({
   version: '1',
   description: 'mmdebstrap a Debian suite into a tree (fingerprint: the suite InRelease digest)',
   params: {
-    suite: p.string({ pattern: /^[a-z][a-z0-9-]*$/, what: 'a suite name' }),
-    mirror: p.string({ pattern: /^https?:\/\/\S+$/, what: 'an http(s) mirror URL' }),
+    suite: suiteName,
+    mirror: mirrorUrl,
     variant: p.enum(['minbase', 'essential', 'apt', 'required', 'important', 'standard'] as const).default('minbase'),
-    arch: p.string().default('amd64'),
-    include: p.array(p.string({ pattern: /^[a-z0-9][a-z0-9.+-]*$/, what: 'a package name' })).default([]),
+    arch: p.string({ pattern: /^[a-z0-9]+$/, what: 'a Debian architecture' }).default('amd64'),
+    include: p.array(packageName).default([]),
   },
   produces: { tree: 'tree' },
   tools: [{ name: 'mmdebstrap', package: 'mmdebstrap' }],

@@ -10,7 +10,7 @@ import { sh } from './chroot.js';
  */
 export const iscsiParams = {
   portal: p.string({ pattern: /^\d+\.\d+\.\d+\.\d+(:\d+)?$/, what: 'an IPv4 portal (ip or ip:port)' }),
-  target: p.string({ pattern: /^(iqn\.\d{4}-\d{2}\.[a-z0-9.-]+(:[^\s'"\\$`;&|<>()]+)?|eui\.[0-9A-Fa-f]{16})$/, what: 'an iSCSI target name (iqn.YYYY-MM.reverse.domain:name)' }),
+  target: p.string({ pattern: /^(iqn\.\d{4}-\d{2}\.[a-z0-9.-]+(:[A-Za-z0-9.:_-]+)?|eui\.[0-9A-Fa-f]{16})$/, what: 'an iSCSI target name (iqn.YYYY-MM.reverse.domain:name)' }),
   lun: p.number({ integer: true, min: 0 }).default(0),
   fsType: p.string({ pattern: /^[a-z0-9]+$/, what: 'a file system type' }).default('ext4'),
   chapUser: p.optional(p.string({ pattern: /^[A-Za-z0-9._@:-]+$/, what: 'a CHAP user name' })),
