@@ -4,8 +4,8 @@ import { errors } from '../core/errors.js';
 import { definePlugin } from '../core/plugin.js';
 import { p, sizeMiB } from '../core/schema.js';
 
-/** 16 MiB holds an ext4 file system with its journal; 16 TiB is ext4's limit without the 64bit feature. */
-export const imageSize = p.size(16, 16 * 1024 * 1024);
+/** 8 MiB holds a small ext4 file system with its journal; 16 TiB is ext4's limit without the 64bit feature. */
+export const imageSize = p.size(8, 16 * 1024 * 1024);
 
 /**
  * A sparse ext4 image of a tree, made with `mke2fs -d` (no loop mount). Reproducible: the UUID
