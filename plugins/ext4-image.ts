@@ -2,7 +2,7 @@ import { lstat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../core/errors.js';
 import { definePlugin } from '../core/plugin.js';
-import { p, sizeMiB } from '../core/schema.js';
+import { CONTROL_CHARS, p, sizeMiB } from '../core/schema.js';
 
 /** 8 MiB holds a small ext4 file system with its journal; 16 TiB is ext4's limit without the 64bit feature. */
 export const imageSize = p.size(8, 16 * 1024 * 1024);
@@ -51,6 +51,8 @@ export const ext4ImagePlugin = definePlugin({
     const cmds: string[] = [];
     for (const e of entries) {
       const path = e.path === '.' ? '/' : `/${e.path}`;
+      // One debugfs command per line: a name with a line break in it would be commands of its own (dump writes host files).
+      if (CONTROL_CHARS.test(path)) throw errors.badValue(`step ${ctx.step} input tree`, `${JSON.stringify(path)} has a control character in its name; an ext4 image of it is refused`);
       const q = `"${path.replace(/"/g, '""')}"`;
       cmds.push(`sif ${q} atime @${T}`, `sif ${q} ctime @${T}`);
       const st = await lstat(join(tree, e.path));
