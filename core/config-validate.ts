@@ -6,7 +6,7 @@ import { errors } from './errors.js';
 import type { AnyPlugin, HostInfo } from './plugin.js';
 import type { Recipe, RecipeHooks } from './recipe.js';
 import { plugins as builtinPlugins } from '../plugins/index.js';
-import { isPlainObject, parseShape, type Issues } from './schema.js';
+import { isPlainObject, parseShape, show, type Issues } from './schema.js';
 
 export interface ResolvedHost {
   name: string;
@@ -62,14 +62,14 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
 
   const str = (v: unknown, path: string, fallback: string) => {
     if (v === undefined) return fallback;
-    if (typeof v !== 'string' || v === '') return void err(`${path}: ${JSON.stringify(v)} is not a path`), fallback;
+    if (typeof v !== 'string' || v === '') return void err(`${path}: ${show(v)} is not a path`), fallback;
     return v;
   };
 
   const cache = raw.cache === undefined ? defaultCacheDir() : resolve(dir, str(raw.cache, 'cache', '.netboot/cache'));
   const sanRaw = raw.san === undefined ? {} : raw.san;
   const san: ResolvedConfig['san'] = { server: '10.0.2.2', tftp: 'san/tftp', nfs: 'san/nfs', nbd: 'san/nbd', conf: 'san/conf', keep: 3, reload: {}, ssh: {} };
-  if (!isPlainObject(sanRaw)) err(`san: ${JSON.stringify(sanRaw)} is not an object`);
+  if (!isPlainObject(sanRaw)) err(`san: ${show(sanRaw)} is not an object`);
   else {
     for (const k of Object.keys(sanRaw)) if (!(SAN_KEYS as readonly string[]).includes(k)) issues.warnings.push(`san.${k}: unknown key (ignored)`);
     san.server = str(sanRaw.server, 'san.server', san.server);
@@ -83,7 +83,7 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
       } else san[k] = resolve(dir, v);
     }
     if (sanRaw.keep !== undefined) {
-      if (typeof sanRaw.keep !== 'number' || !Number.isInteger(sanRaw.keep) || sanRaw.keep < 1) err(`san.keep: ${JSON.stringify(sanRaw.keep)} is not a whole number of releases (1 or more)`);
+      if (typeof sanRaw.keep !== 'number' || !Number.isInteger(sanRaw.keep) || sanRaw.keep < 1) err(`san.keep: ${show(sanRaw.keep)} is not a whole number of releases (1 or more)`);
       else san.keep = sanRaw.keep;
     }
     if (sanRaw.reload !== undefined) {
@@ -120,7 +120,7 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
   if (raw.sourceDateEpoch !== undefined) {
     const v = raw.sourceDateEpoch;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_SOURCE_DATE_EPOCH)
-      err(`sourceDateEpoch: ${JSON.stringify(v)} is not a whole number of seconds from 0 to ${MAX_SOURCE_DATE_EPOCH} (2106-02-07, the last time every archive format holds)`);
+      err(`sourceDateEpoch: ${show(v)} is not a whole number of seconds from 0 to ${MAX_SOURCE_DATE_EPOCH} (2106-02-07, the last time every archive format holds)`);
     else sourceDateEpoch = v;
   }
 
@@ -182,9 +182,9 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
       }
       for (const k of Object.keys(h)) if (!HOST_KEYS.has(k)) issues.warnings.push(`${at}.${k}: unknown key (ignored)`);
       const mac = typeof h.mac === 'string' && MAC.test(h.mac) ? h.mac.toLowerCase() : undefined;
-      if (!mac) err(`${at}.mac: ${JSON.stringify(h.mac)} is not a MAC address`);
+      if (!mac) err(`${at}.mac: ${show(h.mac)} is not a MAC address`);
       const ip = typeof h.ip === 'string' && isIPv4(h.ip) ? h.ip : undefined;
-      if (!ip) err(`${at}.ip: ${JSON.stringify(h.ip)} is not an IPv4 address`);
+      if (!ip) err(`${at}.ip: ${show(h.ip)} is not an IPv4 address`);
       if (mac && byMac.has(mac)) throw errors.duplicateAddress('MAC', mac, byMac.get(mac)!, name);
       if (ip && byIp.has(ip)) throw errors.duplicateAddress('IP', ip, byIp.get(ip)!, name);
       if (mac) byMac.set(mac, name);

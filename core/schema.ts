@@ -68,7 +68,14 @@ function schema<Out, In = Out>(
   };
 }
 
-const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
+/** A config value as an error message shows it; never throws (a BigInt or a Symbol is a value a config can hold). */
+export function show(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return typeof v === 'bigint' ? `${v}n` : Object.prototype.toString.call(v);
+  }
+}
 
 /** C0 and C1 controls and DEL: each ends a line or a field in some file netboot writes. */
 export const CONTROL_CHARS = /[\x00-\x1f\x7f-\x9f]/;
