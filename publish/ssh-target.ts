@@ -225,7 +225,7 @@ export class SshTarget implements Target {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => execFile('ssh', [...this.sshArgs(), '-O', 'exit', `${this.user}@${this.host}`], () => resolve()));
+    await new Promise<void>((resolve) => execFile('ssh', [...this.sshArgs(), '-O', 'exit', '-l', this.user, '--', this.host], () => resolve()));
   }
 
   async cleanLeftovers(host: string): Promise<number> {
