@@ -38,8 +38,12 @@ export interface ResolvedConfig {
 }
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
-/** 2^32 - 1 (2106-02-07): the largest time a cpio newc header or a gzip header holds (odc and ustar hold more). */
-export const MAX_SOURCE_DATE_EPOCH = 0xffffffff;
+/**
+ * 2^31 - 1 (2038-01-19T03:14:07Z). cpio newc and gzip headers hold 2^32 - 1 and odc and ustar
+ * 2^33 - 1, but an ext4 image with 128-byte inodes (mke2fs's choice for small file systems) and
+ * a 32-bit time_t reader (FreeBSD 10 on i386) stop at 2^31 - 1: the one bound every writer and reader keeps.
+ */
+export const MAX_SOURCE_DATE_EPOCH = 2 ** 31 - 1;
 const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const TOP_KEYS = new Set(['cache', 'san', 'sourceDateEpoch', 'hosts', 'plugins', 'recipes', 'extend']);
 const SAN_KEYS = ['server', 'tftp', 'nfs', 'nbd', 'conf', 'keep', 'reload', 'ssh'] as const;
@@ -120,7 +124,7 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
   if (raw.sourceDateEpoch !== undefined) {
     const v = raw.sourceDateEpoch;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_SOURCE_DATE_EPOCH)
-      err(`sourceDateEpoch: ${show(v)} is not a whole number of seconds from 0 to ${MAX_SOURCE_DATE_EPOCH} (2106-02-07, the last time every archive format holds)`);
+      err(`sourceDateEpoch: ${show(v)} is not a whole number of seconds from 0 to ${MAX_SOURCE_DATE_EPOCH} (2038-01-19, the last time every archive and image format holds)`);
     else sourceDateEpoch = v;
   }
 

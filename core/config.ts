@@ -38,7 +38,7 @@ export interface NetbootConfig<R extends readonly Recipe<any, string>[] = []> {
   /** Cache directory, relative to the config file. Default: $XDG_CACHE_HOME/netboot (~/.cache/netboot). */
   cache?: string;
   san?: SanConfig;
-  /** Timestamp (seconds) that every archive and image netboot writes is clamped to: 0 to 4294967295. Default 0. */
+  /** Timestamp (seconds) that every archive and image netboot writes is clamped to: 0 to 2147483647. Default 0. */
   sourceDateEpoch?: number;
   hosts: Record<string, HostConfig<RecipeMap<R>>>;
   /** Your own plugins, so `netboot ls` lists them and their names stay unique. */
