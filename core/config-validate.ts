@@ -44,7 +44,8 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
  * a 32-bit time_t reader (FreeBSD 10 on i386) stop at 2^31 - 1: the one bound every writer and reader keeps.
  */
 export const MAX_SOURCE_DATE_EPOCH = 2 ** 31 - 1;
-const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+// Labels joined by single dots, as dhcpd and dnsmasq take a host name (a..b or a trailing dot would fail there later).
+const HOST_NAME = /^(?=.{1,63}$)[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$/;
 const TOP_KEYS = new Set(['cache', 'san', 'sourceDateEpoch', 'hosts', 'plugins', 'recipes', 'extend']);
 const SAN_KEYS = ['server', 'tftp', 'nfs', 'nbd', 'conf', 'keep', 'reload', 'ssh'] as const;
 const HOST_KEYS = new Set(['recipe', 'mac', 'ip', 'params', 'description']);
@@ -175,7 +176,7 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
     for (const [name, h] of Object.entries(raw.hosts)) {
       const at = `hosts.${name}`;
       if (!HOST_NAME.test(name)) {
-        err(`${at}: "${name}" is not a valid host name (letters, digits, '.', '_', '-')`);
+        err(`${at}: "${name}" is not a valid host name (letters, digits, '_', '-', labels joined by single dots)`);
         continue;
       }
       const reserved = reservedHostName(name);
