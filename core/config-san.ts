@@ -77,7 +77,7 @@ export function checkSanRoots(roots: Record<RootName, string>, cache: string, co
       const m = SSH_URL.exec(v)!;
       const why = pathProblem(m[4]);
       if (why) throw errors.sanRootUnsafe(field, v, why);
-      where.push({ name, key: `${m[1] ?? 'root'}@${m[2]}:${m[3] ?? '22'}`, path: trim(m[4]) });
+      where.push({ name, key: `${m[2]}:${m[3] ?? '22'}`, path: trim(m[4]) });
       continue;
     }
     const real = realish(v);
