@@ -222,7 +222,10 @@ async function guardInputs(cache: Cache, arts: Record<string, Artifact>, dir: st
         }
       for (const [name, art] of Object.entries(arts)) {
         if (art.kind !== 'tree') continue;
-        const diff = await treeChanged(inputs[name].path, await cache.manifest(art.digest), cache.treeStatPath(art.digest));
+        // A manifest found corrupt during the step was quarantined with its tree: nothing left to check.
+        const entries = await cache.manifest(art.digest).catch(() => undefined);
+        if (!entries) continue;
+        const diff = await treeChanged(inputs[name].path, entries, cache.treeStatPath(art.digest));
         if (diff) {
           await cache.quarantineTree(art.digest);
           return `${name} (${diff})`;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, lstatSync, openSync, readdirSync, readFileSync, realpathSync, closeSync, writeSync, utimesSync, truncateSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, lstatSync, openSync, readdirSync, readFileSync, realpathSync, statSync, truncateSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { byStep, Project, ran, type StepRow } from './helpers.js';
@@ -152,6 +152,23 @@ describe("a hit's outputs are checked", () => {
       expect(byStep(p.steps).tftp.outcome).toBe('ran');
       expect(byStep(p.steps).tftp.outputs).toEqual(first.tftp.outputs);
     }
+  });
+
+  it('a corrupt manifest that a step reads is CACHE_ENTRY_CORRUPT naming the object, and the next build rebuilds it', () => {
+    const first = byStep(build().steps);
+    // Not a published tree, and its mtime put back: only reading it tells.
+    const m = objectOf(first.tree, 'tree');
+    execFileSync('touch', ['-r', m, lab.path('mtime-ref')]);
+    truncateSync(m, 20);
+    execFileSync('touch', ['-r', lab.path('mtime-ref'), m]);
+    const bad = build([], { LAB_COUNTED_VERSION: '2' });
+    expect(bad.code).toBe(1);
+    expect(byStep(bad.steps).counted.error).toMatchObject({ code: 'CACHE_ENTRY_CORRUPT' });
+    expect(byStep(bad.steps).counted.error!.message).toContain(m);
+    const again = build([], { LAB_COUNTED_VERSION: '2' });
+    expect(again.code, again.stderr).toBe(0);
+    expect(ran(again.steps)).toContain('tree');
+    expect(byStep(again.steps).tree.outputs).toEqual(first.tree.outputs);
   });
 });
 
