@@ -12,7 +12,12 @@ export type CheckDepth = 'stat' | 'hash';
  * (any write in place moves it). An object with another mtime (stored before objects were
  * pinned, or left by a crash before its pin) is re-hashed once and pinned if it is good.
  */
-export async function objectDamage(cache: Cache, digest: string, depth: CheckDepth, size?: number): Promise<string | undefined> {
+export async function objectDamage(
+  cache: Cache,
+  digest: string,
+  depth: CheckDepth,
+  size?: number,
+): Promise<string | undefined> {
   const path = cache.objectPath(digest);
   const st = await lstat(path, { bigint: true }).catch(() => undefined);
   if (!st) return 'it is missing';
@@ -30,7 +35,12 @@ export async function objectDamage(cache: Cache, digest: string, depth: CheckDep
  * object, and with `deep`, every entry against the manifest (by stat against the ingest-time
  * rows, or by hash).
  */
-export async function artifactDamage(cache: Cache, a: Artifact, depth: CheckDepth, deep: boolean): Promise<string | undefined> {
+export async function artifactDamage(
+  cache: Cache,
+  a: Artifact,
+  depth: CheckDepth,
+  deep: boolean,
+): Promise<string | undefined> {
   if (a.kind === 'file') return objectDamage(cache, a.digest, depth, a.size);
   const m = await objectDamage(cache, a.digest, depth);
   if (m) return `its manifest: ${m}`;

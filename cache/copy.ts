@@ -11,7 +11,12 @@ const run = promisify(execFile);
  * hard links and device nodes kept, extents shared (reflink) where the file system can. A cache
  * tree's files are stored read-only: given its manifest, the copy gets the true modes back.
  */
-export async function copyTree(src: string, dest: string, signal?: AbortSignal, manifest?: ManifestEntry[]): Promise<void> {
+export async function copyTree(
+  src: string,
+  dest: string,
+  signal?: AbortSignal,
+  manifest?: ManifestEntry[],
+): Promise<void> {
   await mkdir(dest, { recursive: true });
   await run('cp', ['-a', '--reflink=auto', `${src}/.`, dest], { signal, maxBuffer: 1 << 24 });
   if (manifest) restoreModes(dest, manifest);

@@ -23,7 +23,7 @@ export function storedMode(e: ManifestEntry): number {
   return e.type === 'file' ? e.mode & ~0o222 : e.mode;
 }
 
-/** True if an entry's mode on disk is what the cache stores (or, for a tree stored before files were made read-only, the true mode). */
+/** Whether a mode on disk is the stored one (or the true one: a tree stored before files were read-only). */
 export function modeAsStored(e: ManifestEntry, onDisk: number): boolean {
   return onDisk === storedMode(e) || onDisk === e.mode;
 }

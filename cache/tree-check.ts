@@ -17,7 +17,12 @@ const SLICE_MS = 20;
  * Returns the first difference, if any. The stat form is lstat only: cheap enough to run after
  * every step that read the tree and on every hit of a published one.
  */
-export async function treeChanged(dir: string, entries: ManifestEntry[], rowsFile: string, o: { hash?: boolean } = {}): Promise<string | undefined> {
+export async function treeChanged(
+  dir: string,
+  entries: ManifestEntry[],
+  rowsFile: string,
+  o: { hash?: boolean } = {},
+): Promise<string | undefined> {
   let rows: Record<string, Row> | undefined;
   if (!o.hash)
     try {
@@ -37,7 +42,8 @@ export async function treeChanged(dir: string, entries: ManifestEntry[], rowsFil
       const e = want.get(rel);
       if (!e) return `${rel} was added`;
       seen.add(rel);
-      if (!modeAsStored(e, Number(st.mode & 0o7777n)) || Number(st.uid) !== e.uid || Number(st.gid) !== e.gid) return `${rel}: mode or owner changed`;
+      if (!modeAsStored(e, Number(st.mode & 0o7777n)) || Number(st.uid) !== e.uid || Number(st.gid) !== e.gid)
+        return `${rel}: mode or owner changed`;
       if (e.type === 'symlink') {
         if (!st.isSymbolicLink() || readlinkSync(abs) !== e.target) return `${rel}: link changed`;
       } else if (e.type === 'file') {
@@ -56,7 +62,8 @@ export async function treeChanged(dir: string, entries: ManifestEntry[], rowsFil
       }
     }
     for (const p of want.keys()) if (!seen.has(p)) return `${p} was removed`;
-    for (const e of toHash) if ((await hashFile(join(dir, e.path), e.size!)) !== e.digest) return `${e.path}: content changed`;
+    for (const e of toHash)
+      if ((await hashFile(join(dir, e.path), e.size!)) !== e.digest) return `${e.path}: content changed`;
   } catch (err) {
     return `unreadable: ${(err as Error).message}`;
   }

@@ -218,7 +218,8 @@ export class Engine {
       const why = await artifactDamage(this.o.cache, a, depth, published);
       if (!why) continue;
       if (this.o.mode === 'build') await quarantineArtifact(this.o.cache, a);
-      return `its cached output ${name} was damaged (${why})${this.o.mode === 'build' ? '; quarantined, running it again' : ''}`;
+      const then = this.o.mode === 'build' ? '; quarantined, running it again' : '';
+      return `its cached output ${name} was damaged (${why})${then}`;
     }
     return undefined;
   }

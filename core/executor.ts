@@ -216,7 +216,10 @@ async function guardInputs(cache: Cache, arts: Record<string, Artifact>, dir: st
     async check(): Promise<string | undefined> {
       for (const f of files)
         // A stat that moved is confirmed by hash: a hit check elsewhere may have pinned an old object's mtime.
-        if ((await sig(cache.objectPath(f.digest)).catch(() => 'gone')) !== f.sig && (await objectDamage(cache, f.digest, 'hash'))) {
+        if (
+          (await sig(cache.objectPath(f.digest)).catch(() => 'gone')) !== f.sig &&
+          (await objectDamage(cache, f.digest, 'hash'))
+        ) {
           await cache.quarantineObject(f.digest);
           return `${f.name} (written in place)`;
         }

@@ -89,7 +89,15 @@ export class LocalTarget implements Target {
     return { bytes, inodes };
   }
 
-  async stage(host: string, id: string, items: PlannedItem[], links: PublishLink[], digest: string, prev: ReleaseManifest | undefined, damaged?: Set<string>): Promise<StageResult> {
+  async stage(
+    host: string,
+    id: string,
+    items: PlannedItem[],
+    links: PublishLink[],
+    digest: string,
+    prev: ReleaseManifest | undefined,
+    damaged?: Set<string>,
+  ): Promise<StageResult> {
     const staging = this.rel(host, `.staging-${id}-${process.pid}-${randomBytes(3).toString('hex')}`);
     const prevDir = prev ? this.rel(host, prev.id) : undefined;
     // A damaged live file is never linked again: it is the inode that was written to.
@@ -145,8 +153,8 @@ export class LocalTarget implements Target {
         const placeFile = async (e: ManifestEntry): Promise<ManifestEntry> => {
           const dest = join(staging, e.path);
           const p = prevFiles.get(e.path);
-          if ((prevDir && p && sameFile(p, e) && (await tryLink(join(prevDir, e.path), dest))) || (linkable(it, e) && (await tryLink(it.source(e), dest))))
-            result.linked++;
+          const fromPrev = !!prevDir && !!p && sameFile(p, e) && (await tryLink(join(prevDir, e.path), dest));
+          if (fromPrev || (linkable(it, e) && (await tryLink(it.source(e), dest)))) result.linked++;
           else {
             await copyFile(it.source(e), dest);
             await chown(dest, e.uid, e.gid);
@@ -161,7 +169,11 @@ export class LocalTarget implements Target {
         };
         entries.push(...(await mapLimit(files, 16, placeFile)));
       }
-      const manifest: ReleaseManifest = { v: 1, host, target: this.name, id, digest, createdAt: new Date().toISOString(), items: released, links, entries, rows };
+      const createdAt = new Date().toISOString();
+      const manifest: ReleaseManifest = {
+        ...{ v: 1, host, target: this.name, id, digest, createdAt },
+        ...{ items: released, links, entries, rows },
+      };
       await writeFile(join(staging, MANIFEST_NAME), JSON.stringify(manifest));
       syncFileSystem(staging);
       await rename(staging, this.rel(host, id));
@@ -184,7 +196,8 @@ export class LocalTarget implements Target {
       try {
         if (it.artifact.kind === 'tree') {
           // A read-write root: a private copy of the whole tree.
-          await copyTree(this.cache.treePath(it.artifact.digest), tmp, undefined, await this.cache.manifest(it.artifact.digest));
+          const manifest = await this.cache.manifest(it.artifact.digest);
+          await copyTree(this.cache.treePath(it.artifact.digest), tmp, undefined, manifest);
         } else {
           await copySparseFile(this.cache.objectPath(it.artifact.digest), tmp);
           await chmod(tmp, it.artifact.mode | 0o200);

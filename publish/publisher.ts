@@ -92,7 +92,10 @@ export async function publishHost(
     if (!p.current || !p.target.check) continue;
     const damage = await p.target.check(host, p.current, o.verify ? 'hash' : 'stat');
     if (!damage.length) continue;
-    for (const d of damage) o.notice(`${host}: ${p.target.name}:${d.path} in live release ${p.current} is damaged (${d.problem}); publishing it again`);
+    for (const d of damage) {
+      const what = `${p.target.name}:${d.path} in live release ${p.current}`;
+      o.notice(`${host}: ${what} is damaged (${d.problem}); publishing it again`);
+    }
     repaired.push(...damage.map((d) => ({ target: p.target.name, ...d })));
     p.changed = true;
     p.damaged = new Set(damage.map((d) => d.path));

@@ -25,7 +25,8 @@ export async function checkRelease(dir: string, m: ReleaseManifest, depth: Check
   const want = new Map(m.entries.map((e) => [e.path, e]));
   // Parents the stage made for an item at a nested path (a file at pxelinux.cfg/x): not entries.
   const implied = new Set<string>(['.']);
-  for (const p of want.keys()) for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) implied.add(p.slice(0, i));
+  for (const p of want.keys())
+    for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) implied.add(p.slice(0, i));
   const seen = new Set<string>();
   const toHash: ManifestEntry[] = [];
   const stack = ['.'];
@@ -49,7 +50,8 @@ export async function checkRelease(dir: string, m: ReleaseManifest, depth: Check
       if (e.type === 'file' && depth === 'hash') toHash.push(e);
     }
     if (st?.isDirectory())
-      for (const name of readdirSync(abs)) if (rel !== '.' || name !== MANIFEST_NAME) stack.push(rel === '.' ? name : `${rel}/${name}`);
+      for (const name of readdirSync(abs))
+        if (rel !== '.' || name !== MANIFEST_NAME) stack.push(rel === '.' ? name : `${rel}/${name}`);
     if (performance.now() >= yieldAt) {
       await new Promise((r) => setImmediate(r));
       yieldAt = performance.now() + SLICE_MS;
@@ -57,14 +59,17 @@ export async function checkRelease(dir: string, m: ReleaseManifest, depth: Check
   }
   for (const p of want.keys()) if (!seen.has(p)) out.push({ path: p, problem: 'it is missing' });
   for (const e of toHash)
-    if ((await hashFile(join(dir, e.path), e.size!).catch(() => '')) !== e.digest) out.push({ path: e.path, problem: 'its content changed' });
+    if ((await hashFile(join(dir, e.path), e.size!).catch(() => '')) !== e.digest)
+      out.push({ path: e.path, problem: 'its content changed' });
   return out.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
-function entryProblem(e: ManifestEntry, st: BigIntStats | undefined, abs: string, row: string | undefined): string | undefined {
+function entryProblem(e: ManifestEntry, st: BigIntStats | undefined, abs: string, row?: string): string | undefined {
   if (!st) return 'it is missing';
-  if (e.type === 'symlink') return st.isSymbolicLink() && readlinkSync(abs) === e.target ? undefined : 'its link target changed';
-  if (Number(st.mode & 0o7777n) !== e.mode || Number(st.uid) !== e.uid || Number(st.gid) !== e.gid) return 'its mode or owner changed';
+  if (e.type === 'symlink')
+    return st.isSymbolicLink() && readlinkSync(abs) === e.target ? undefined : 'its link target changed';
+  if (Number(st.mode & 0o7777n) !== e.mode || Number(st.uid) !== e.uid || Number(st.gid) !== e.gid)
+    return 'its mode or owner changed';
   if (e.type === 'dir') return st.isDirectory() ? undefined : 'it is no longer a directory';
   if (e.type !== 'file') return undefined;
   if (!st.isFile() || Number(st.size) !== e.size) return 'its size changed';

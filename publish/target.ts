@@ -40,7 +40,15 @@ export interface Target {
   estimate(items: PlannedItem[], prev: ReleaseManifest | undefined): Promise<{ bytes: number; inodes: number }>;
   /** Builds the release beside the live one and commits it under its id (one rename). */
   /** `damaged`: paths of the live release that failed its check, never to be linked from it. */
-  stage(host: string, id: string, items: PlannedItem[], links: PublishLink[], digest: string, prev: ReleaseManifest | undefined, damaged?: Set<string>): Promise<StageResult>;
+  stage(
+    host: string,
+    id: string,
+    items: PlannedItem[],
+    links: PublishLink[],
+    digest: string,
+    prev: ReleaseManifest | undefined,
+    damaged?: Set<string>,
+  ): Promise<StageResult>;
   /** What in a release differs from its manifest. Absent where it cannot be checked cheaply (SSH). */
   check?(host: string, id: string, depth: CheckDepth): Promise<Damage[]>;
   /** Makes `id` live with one atomic rename. */

@@ -91,7 +91,9 @@ export function printFailures(ctx: CommandContext, reports: StepReport[]): void 
 
 export const build: Command = {
   summary: 'Build the named hosts (or --all). Steps whose key is cached do not run.',
-  usage: 'netboot build <host...> | --all [--publish [--fresh-disk]] [--jobs N] [--offline] [--dry-run] [--keep-going] [--verify] [--json] [--verbose] [--profile FILE]',
+  usage:
+    'netboot build <host...> | --all [--publish [--fresh-disk]] [--jobs N] [--offline] [--dry-run] [--keep-going]' +
+    ' [--verify] [--json] [--verbose] [--profile FILE]',
   options: { ...buildOptions, publish: { type: 'boolean' }, 'fresh-disk': { type: 'boolean' } },
   async run(args, ctx) {
     if (args.values.publish) {

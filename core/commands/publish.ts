@@ -56,7 +56,8 @@ function describe(r: HostPublish): string {
     t.changed && t.stage ? `${t.target} ${t.stage.linked} linked, ${t.stage.copied} copied, ${kib(t.stage.bytesWritten)} written` : `${t.target} unchanged`,
   );
   const fixed = r.repaired.length ? `; repaired ${r.repaired.map((d) => `${d.target}:${d.path}`).join(', ')}` : '';
-  return `${r.host}: release ${r.id} is live (${parts.join('; ')})${fixed}${r.pruned.length ? `; pruned ${r.pruned.join(', ')}` : ''}`;
+  const pruned = r.pruned.length ? `; pruned ${r.pruned.join(', ')}` : '';
+  return `${r.host}: release ${r.id} is live (${parts.join('; ')})${fixed}${pruned}`;
 }
 
 export const publish: Command = {
@@ -116,12 +117,14 @@ export const releases: Command = {
     else if (!rows.length) ctx.io.out(`${host}: never published`);
     else
       for (const r of rows) {
-        ctx.io.out(`${r.id}  ${r.createdAt}  ${r.targets.join(',')}${r.live.length ? `  live: ${r.live.join(',')}` : ''}`);
+        const live = r.live.length ? `  live: ${r.live.join(',')}` : '';
+        ctx.io.out(`${r.id}  ${r.createdAt}  ${r.targets.join(',')}${live}`);
         for (const [t, d] of Object.entries(r.damaged ?? {}))
           if (d === 'not checked') ctx.io.out(`  ${t}: not checked (a remote target)`);
           else for (const x of d) ctx.io.out(`  ${t}: ${x.path}: ${x.problem}`);
       }
-    const bad = rows.reduce((n, r) => n + Object.values(r.damaged ?? {}).reduce((m, d) => m + (d === 'not checked' ? 0 : d.length), 0), 0);
+    let bad = 0;
+    for (const r of rows) for (const d of Object.values(r.damaged ?? {})) if (d !== 'not checked') bad += d.length;
     if (bad) throw errors.releaseDamaged(host, bad);
     return 0;
   }),
