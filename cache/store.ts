@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Artifact, FileArtifact, TreeArtifact } from '../core/plugin.js';
+import { errors } from '../core/errors.js';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from './atomic.js';
+import { pinObject, stripWriteBits } from './read-only.js';
 import { StatCache } from './stat-cache.js';
 import { digestTree, hashFile, parseManifest, type ManifestEntry } from './tree.js';
 
@@ -114,6 +116,7 @@ export class Cache {
       await fd.close();
       await mkdir(join(dest, '..'), { recursive: true });
       await chmod(path, 0o444);
+      await pinObject(path);
       try {
         await link(path, dest);
         await fsyncDir(join(dest, '..'));
@@ -129,6 +132,7 @@ export class Cache {
     const dest = this.objectPath(digest);
     if (await exists(dest)) return;
     await writeFileAtomic(dest, data, 0o444);
+    await pinObject(dest);
   }
 
   /**
@@ -144,6 +148,7 @@ export class Cache {
     const dest = this.treePath(t.digest);
     if (await exists(dest)) await rm(dir, { recursive: true, force: true });
     else {
+      stripWriteBits(dir, t.entries);
       syncFileSystem(dir);
       await mkdir(join(dest, '..'), { recursive: true });
       try {
@@ -164,7 +169,15 @@ export class Cache {
   }
 
   async manifest(digest: string): Promise<ManifestEntry[]> {
-    return parseManifest(await readFile(this.objectPath(digest), 'utf8'));
+    const text = await readFile(this.objectPath(digest), 'utf8');
+    try {
+      return parseManifest(text);
+    } catch {
+      // Never served again: the step that made the tree misses on the next build and rebuilds it.
+      await this.quarantineTree(digest);
+      await this.quarantineObject(digest);
+      throw errors.manifestCorrupt(digest, this.objectPath(digest));
+    }
   }
 
   async quarantineObject(digest: string): Promise<void> {

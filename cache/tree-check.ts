@@ -1,50 +1,71 @@
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ManifestEntry } from './tree.js';
+import { modeAsStored } from './read-only.js';
+import { hashFile, type ManifestEntry } from './tree.js';
 
 type Row = [dev: string, ino: string, size: string, mtimeNs: string, ctimeNs: string, digest: string];
 
+const SLICE_MS = 20;
+
 /**
- * Checks, with lstat only, that a stored tree is exactly as it was ingested: the same paths,
- * types, modes, owners and link targets, and every file the same inode with the same size and
- * mtime (a write changes mtime; a rename-over changes the inode). Not ctime: publishing
- * hardlinks tree files into releases, which changes it. Returns the first difference, if any.
- * Cheap enough to run after every step that read the tree, which is how a plugin that wrote
- * into its input is caught.
+ * Checks that a stored tree is exactly as it was ingested: the same paths, types, modes, owners
+ * and link targets, and every file the same size and mtime as its ingest-time stat row (a write
+ * changes mtime). Not the inode or ctime: `cp -a` of a cache, a backup and its restore change
+ * both, and publishing hard-links tree files into releases, which changes ctime. With `hash`,
+ * every file's content is re-hashed against the manifest instead (what `--verify` asks for).
+ * Returns the first difference, if any. The stat form is lstat only: cheap enough to run after
+ * every step that read the tree and on every hit of a published one.
  */
-export async function treeChanged(dir: string, entries: ManifestEntry[], rowsFile: string): Promise<string | undefined> {
-  let rows: Record<string, Row>;
-  try {
-    rows = (JSON.parse(await readFile(rowsFile, 'utf8')) as { rows: Record<string, Row> }).rows;
-  } catch {
-    return undefined; // no snapshot recorded for this tree: nothing to compare with
-  }
+export async function treeChanged(
+  dir: string,
+  entries: ManifestEntry[],
+  rowsFile: string,
+  o: { hash?: boolean } = {},
+): Promise<string | undefined> {
+  let rows: Record<string, Row> | undefined;
+  if (!o.hash)
+    try {
+      rows = (JSON.parse(await readFile(rowsFile, 'utf8')) as { rows: Record<string, Row> }).rows;
+    } catch {
+      return undefined; // no snapshot recorded for this tree: nothing to compare with
+    }
   const want = new Map(entries.map((e) => [e.path, e]));
   const seen = new Set<string>();
-  const walk = async (rel: string, abs: string): Promise<string | undefined> => {
-    const st = await lstat(abs, { bigint: true });
-    const e = want.get(rel);
-    if (!e) return `${rel} was added`;
-    seen.add(rel);
-    if (Number(st.mode & 0o7777n) !== e.mode || Number(st.uid) !== e.uid || Number(st.gid) !== e.gid) return `${rel}: mode or owner changed`;
-    if (e.type === 'symlink') return st.isSymbolicLink() && (await readlink(abs)) === e.target ? undefined : `${rel}: link changed`;
-    if (e.type === 'file') {
-      const r = rows[rel];
-      if (!st.isFile() || !r || r[1] !== String(st.ino) || r[2] !== String(st.size) || r[3] !== String(st.mtimeNs))
-        return `${rel} was modified`;
-      return undefined;
-    }
-    if (e.type === 'dir') {
-      if (!st.isDirectory()) return `${rel}: no longer a directory`;
-      for (const name of await readdir(abs)) {
-        const diff = await walk(rel === '.' ? name : `${rel}/${name}`, join(abs, name));
-        if (diff) return diff;
+  const toHash: ManifestEntry[] = [];
+  const stack: [string, string][] = [['.', dir]];
+  let yieldAt = performance.now() + SLICE_MS;
+  try {
+    while (stack.length) {
+      const [rel, abs] = stack.pop()!;
+      const st = lstatSync(abs, { bigint: true });
+      const e = want.get(rel);
+      if (!e) return `${rel} was added`;
+      seen.add(rel);
+      if (!modeAsStored(e, Number(st.mode & 0o7777n)) || Number(st.uid) !== e.uid || Number(st.gid) !== e.gid)
+        return `${rel}: mode or owner changed`;
+      if (e.type === 'symlink') {
+        if (!st.isSymbolicLink() || readlinkSync(abs) !== e.target) return `${rel}: link changed`;
+      } else if (e.type === 'file') {
+        if (!st.isFile() || String(st.size) !== String(e.size)) return `${rel} was modified`;
+        if (rows) {
+          const r = rows[rel];
+          if (!r || r[2] !== String(st.size) || r[3] !== String(st.mtimeNs)) return `${rel} was modified`;
+        } else toHash.push(e);
+      } else if (e.type === 'dir') {
+        if (!st.isDirectory()) return `${rel}: no longer a directory`;
+        for (const name of readdirSync(abs)) stack.push([rel === '.' ? name : `${rel}/${name}`, join(abs, name)]);
+      }
+      if (performance.now() >= yieldAt) {
+        await new Promise((r) => setImmediate(r));
+        yieldAt = performance.now() + SLICE_MS;
       }
     }
-    return undefined;
-  };
-  const diff = await walk('.', dir).catch((err: Error) => `unreadable: ${err.message}`);
-  if (diff) return diff;
-  for (const p of want.keys()) if (!seen.has(p)) return `${p} was removed`;
+    for (const p of want.keys()) if (!seen.has(p)) return `${p} was removed`;
+    for (const e of toHash)
+      if ((await hashFile(join(dir, e.path), e.size!)) !== e.digest) return `${e.path}: content changed`;
+  } catch (err) {
+    return `unreadable: ${(err as Error).message}`;
+  }
   return undefined;
 }

@@ -149,6 +149,9 @@ export function devMajorMinor(rdev: number): [number, number] {
   return [major, minor];
 }
 
+/** A stored manifest's entries; throws on anything that is not one (a truncated object). */
 export function parseManifest(text: string): ManifestEntry[] {
-  return (JSON.parse(text) as { entries: ManifestEntry[] }).entries;
+  const m = JSON.parse(text) as { v?: number; entries?: ManifestEntry[] };
+  if (m?.v !== 1 || !Array.isArray(m.entries)) throw new Error('not a tree manifest');
+  return m.entries;
 }

@@ -2,7 +2,8 @@ import { lstat, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../core/canonical.js';
 import { listDir, type ActionRecord, type Cache } from './store.js';
-import { digestTree, hashFile } from './tree.js';
+import { hashFile, parseManifest } from './tree.js';
+import { treeChanged } from './tree-check.js';
 
 export interface VerifyResult {
   objects: number;
@@ -55,10 +56,11 @@ export async function verifyCache(cache: Cache, onProgress?: (msg: string) => vo
     else {
       const manifest = await readFile(cache.objectPath(name), 'utf8').catch(() => undefined);
       if (manifest === undefined) problem = 'its manifest is missing';
+      else if (sha256(manifest) !== name) problem = 'its manifest does not match';
       else {
-        const t = await digestTree(path).catch((e: Error) => ({ digest: `unreadable: ${e.message}`, manifest: '' }));
-        if (t.digest !== name) problem = `contents hash to ${t.digest.slice(0, 12)} (changed after it was stored)`;
-        else if (sha256(manifest) !== name) problem = 'its manifest does not match';
+        // Against the manifest, not a fresh digest: the tree's files are stored without their write bits.
+        const diff = await treeChanged(path, parseManifest(manifest), cache.treeStatPath(name), { hash: true });
+        if (diff) problem = `${diff} (changed after it was stored)`;
       }
     }
     if (problem) {

@@ -63,7 +63,7 @@ commands:
   status [host...]          what is stale and why, without running anything
   explain <host> [step]     which part of each step's key changed since the last build
   publish <host...> | --all build, then switch each host to its new release atomically
-  releases <host>           a host's releases on the SAN, and which is live
+  releases <host>           a host's releases on the SAN, and which is live (--verify: re-hash them)
   rollback <host> [release] make an earlier release live again
   graph <host>              the step graph (--format mermaid|dot)
   ls                        hosts, recipes and plugins

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { artifactDamage, quarantineArtifact } from '../cache/artifact-check.js';
 import { writeFileAtomic } from '../cache/atomic.js';
 import { digestLocal } from '../cache/local-digest.js';
 import { acquire } from '../cache/lock.js';
@@ -44,6 +45,8 @@ export interface EngineOptions {
   /** Go on with steps that do not depend on a failed one (default: start nothing new). */
   keepGoing?: boolean;
   verbose: boolean;
+  /** Hits' outputs are re-hashed rather than compared by stat (`--verify`). */
+  verify?: boolean;
   sourceDateEpoch: number;
   /** Relative paths in params (local sources) are relative to this: the config's directory. */
   baseDir: string;
@@ -150,12 +153,17 @@ export class Engine {
       const prev = hist.steps[node.id];
       report.reasons = prev ? (prev.key === key ? [] : diffParts(prev.parts, parts)) : ['first build of this step for this host'];
       let rec = await this.hit(key);
+      const damage = rec && (await this.damaged(g, node, rec));
+      if (damage) {
+        rec = undefined;
+        report.reasons = [damage];
+      }
       if (rec) {
         report.outcome = 'cached';
         if (prev?.key === key) report.reasons = [];
       } else if (this.o.mode === 'plan') {
         report.outcome = 'stale';
-        if (prev?.key === key) report.reasons = ['its cache entry is gone (gc or verify removed it)'];
+        if (prev?.key === key && !damage) report.reasons = ['its cache entry is gone (gc or verify removed it)'];
       } else {
         if (this.failed && !this.o.keepGoing) {
           report.reasons = ['not started: another step failed'];
@@ -196,6 +204,24 @@ export class Engine {
     for (const a of Object.values(rec.outputs)) if (!(await this.o.cache.hasArtifact(a))) return undefined;
     if (this.o.verbose && rec.log && !(await exists(this.o.cache.objectPath(rec.log)))) return undefined;
     return rec;
+  }
+
+  /**
+   * What is wrong with a hit's outputs, if anything: every object and manifest by one lstat (by
+   * hash with --verify), and each tree the host publishes entry by entry, since a release shares
+   * its inodes. A damaged output is quarantined when building, so the step runs again.
+   */
+  private async damaged(g: HostGraph, node: StepNode, rec: ActionRecord): Promise<string | undefined> {
+    const depth = this.o.verify ? 'hash' : 'stat';
+    for (const [name, a] of Object.entries(rec.outputs)) {
+      const published = g.publish.some((i) => i.from.step === node.id && i.from.output === name);
+      const why = await artifactDamage(this.o.cache, a, depth, published);
+      if (!why) continue;
+      if (this.o.mode === 'build') await quarantineArtifact(this.o.cache, a);
+      const then = this.o.mode === 'build' ? '; quarantined, running it again' : '';
+      return `its cached output ${name} was damaged (${why})${then}`;
+    }
+    return undefined;
   }
 
   private async keyParts(g: HostGraph, node: StepNode, inputs: Record<string, Artifact>): Promise<KeyParts> {

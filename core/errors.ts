@@ -138,6 +138,18 @@ export const errors = {
   nothingToRollBack: (host: string) => usage('NO_PREVIOUS_RELEASE')(`host ${host} has no earlier release to roll back to`),
   remoteFailed: (url: string, what: string, detail: string) => build('REMOTE_FAILED')(`${url}: ${what} failed: ${detail}`),
 
+  // immutability (issue 11: read-only cache content, checked hits, checked live releases)
+  manifestCorrupt: (digest: string, path: string) =>
+    build('CACHE_ENTRY_CORRUPT')(
+      `${path}: the manifest of cached tree ${digest.slice(0, 16)} is truncated or corrupt; ` +
+        'it was quarantined, build again',
+    ),
+  releaseDamaged: (host: string, count: number) =>
+    build('RELEASE_DAMAGED')(
+      `host ${host}: ${count} published file${count === 1 ? ' is' : 's are'} damaged (see above); ` +
+        `netboot publish ${host} repairs the live release`,
+    ),
+
   // fixed-output sources and archive extraction (plugins/freebsd). The executor reports a plugin's
   // error as STEP_FAILED with this message only, so each message carries its own hint.
   digestMismatch: (source: string, expected: string, actual: string, size: number) =>

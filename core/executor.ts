@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { ActionRecord, Cache, KeyParts } from '../cache/store.js';
 import { copyTree } from '../cache/copy.js';
 import { digestLocal } from '../cache/local-digest.js';
+import { objectDamage } from '../cache/artifact-check.js';
 import { treeChanged } from '../cache/tree-check.js';
 import { sha256 } from './canonical.js';
 import { errors, isNetbootError, NetbootError } from './errors.js';
@@ -115,7 +116,7 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
       copyTree: async (name, dest) => {
         const art = inputs[name];
         if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
-        await copyTree(art.path, dest, signal);
+        await copyTree(art.path, dest, signal, await cache.manifest(art.digest));
       },
     };
     let failure: unknown;
@@ -195,8 +196,9 @@ async function guardInputs(cache: Cache, arts: Record<string, Artifact>, dir: st
   const files: { name: string; digest: string; sig: string }[] = [];
   // Not ctime: hard links (other steps' inputs, published releases) change it legitimately.
   const sig = async (p: string) => {
+    // Nor the inode: a cache copied with cp -a (a backup restored) has new ones, and good objects.
     const st = await stat(p, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}`;
+    return `${st.size}:${st.mtimeNs}:${st.mode}`;
   };
   await mkdir(dir, { recursive: true });
   for (const [name, art] of Object.entries(arts)) {
@@ -213,13 +215,20 @@ async function guardInputs(cache: Cache, arts: Record<string, Artifact>, dir: st
     inputs,
     async check(): Promise<string | undefined> {
       for (const f of files)
-        if ((await sig(cache.objectPath(f.digest)).catch(() => 'gone')) !== f.sig) {
+        // A stat that moved is confirmed by hash: a hit check elsewhere may have pinned an old object's mtime.
+        if (
+          (await sig(cache.objectPath(f.digest)).catch(() => 'gone')) !== f.sig &&
+          (await objectDamage(cache, f.digest, 'hash'))
+        ) {
           await cache.quarantineObject(f.digest);
           return `${f.name} (written in place)`;
         }
       for (const [name, art] of Object.entries(arts)) {
         if (art.kind !== 'tree') continue;
-        const diff = await treeChanged(inputs[name].path, await cache.manifest(art.digest), cache.treeStatPath(art.digest));
+        // A manifest found corrupt during the step was quarantined with its tree: nothing left to check.
+        const entries = await cache.manifest(art.digest).catch(() => undefined);
+        if (!entries) continue;
+        const diff = await treeChanged(inputs[name].path, entries, cache.treeStatPath(art.digest));
         if (diff) {
           await cache.quarantineTree(art.digest);
           return `${name} (${diff})`;

@@ -12,7 +12,8 @@ export const imageSize = p.size(8, 16 * 1024 * 1024);
  * and hash seed are params (recipes derive them from the host), E2FSPROGS_FAKE_TIME pins the
  * superblock and creation times, and a debugfs pass sets every inode's atime/ctime to
  * SOURCE_DATE_EPOCH and clamps mtimes to it (bookworm's mke2fs 1.47.0 copies them from the
- * tree and ignores SOURCE_DATE_EPOCH). Checked with `e2fsck -fn`.
+ * tree and ignores SOURCE_DATE_EPOCH) and every mode to the manifest's (the cache stores a
+ * tree's files without write bits). Checked with `e2fsck -fn`.
  */
 export const ext4ImagePlugin = definePlugin({
   name: 'ext4-image',
@@ -57,6 +58,8 @@ export const ext4ImagePlugin = definePlugin({
       cmds.push(`sif ${q} atime @${T}`, `sif ${q} ctime @${T}`);
       const st = await lstat(join(tree, e.path));
       if (st.mtimeMs / 1000 > T) cmds.push(`sif ${q} mtime @${T}`);
+      // mke2fs took the mode from the tree, where the cache keeps files read-only: the manifest's is the true one.
+      if ((st.mode & 0o7777) !== e.mode) cmds.push(`sif ${q} mode 0${((st.mode & ~0o7777) | e.mode).toString(8)}`);
     }
     const cmdFile = join(ctx.tmp, 'debugfs.cmds');
     await writeFile(cmdFile, cmds.join('\n') + '\n');

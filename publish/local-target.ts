@@ -4,11 +4,13 @@ import { chmod, chown, copyFile, lchown, link, lstat, mkdir, readdir, readFile, 
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from '../cache/atomic.js';
+import type { CheckDepth } from '../cache/artifact-check.js';
 import { copySparseFile, copyTree } from '../cache/copy.js';
 import { listDir, type Cache } from '../cache/store.js';
 import { devMajorMinor, type ManifestEntry } from '../cache/tree.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseItem, type ReleaseManifest } from './release.js';
+import { checkRelease, statRow, type Damage } from './release-check.js';
 import type { PlannedItem, StageResult, Target, TargetState } from './target.js';
 
 const run = promisify(execFile);
@@ -87,11 +89,21 @@ export class LocalTarget implements Target {
     return { bytes, inodes };
   }
 
-  async stage(host: string, id: string, items: PlannedItem[], links: PublishLink[], digest: string, prev: ReleaseManifest | undefined): Promise<StageResult> {
+  async stage(
+    host: string,
+    id: string,
+    items: PlannedItem[],
+    links: PublishLink[],
+    digest: string,
+    prev: ReleaseManifest | undefined,
+    damaged?: Set<string>,
+  ): Promise<StageResult> {
     const staging = this.rel(host, `.staging-${id}-${process.pid}-${randomBytes(3).toString('hex')}`);
     const prevDir = prev ? this.rel(host, prev.id) : undefined;
-    const prevFiles = new Map((prev?.entries ?? []).map((e) => [e.path, e]));
+    // A damaged live file is never linked again: it is the inode that was written to.
+    const prevFiles = new Map((prev?.entries ?? []).filter((e) => !damaged?.has(e.path)).map((e) => [e.path, e]));
     const result: StageResult = { bytesWritten: 0, linked: 0, copied: 0 };
+    const rows: Record<string, string> = {};
     const entries: ManifestEntry[] = [];
     const released: ReleaseItem[] = [];
     const made = new Set<string>();
@@ -141,25 +153,27 @@ export class LocalTarget implements Target {
         const placeFile = async (e: ManifestEntry): Promise<ManifestEntry> => {
           const dest = join(staging, e.path);
           const p = prevFiles.get(e.path);
-          if (prevDir && p && sameFile(p, e) && (await tryLink(join(prevDir, e.path), dest))) {
-            result.linked++;
-            return p;
+          const fromPrev = !!prevDir && !!p && sameFile(p, e) && (await tryLink(join(prevDir, e.path), dest));
+          if (fromPrev || (linkable(it, e) && (await tryLink(it.source(e), dest)))) result.linked++;
+          else {
+            await copyFile(it.source(e), dest);
+            await chown(dest, e.uid, e.gid);
+            await chmod(dest, e.mode);
+            result.copied++;
+            result.bytesWritten += e.size ?? 0;
           }
-          if (linkable(it, e) && (await tryLink(it.source(e), dest))) {
-            result.linked++;
-            // A file shared with a 0444 cache object is published 0444: the manifest says what is there.
-            return it.artifact.kind === 'file' ? { ...e, mode: 0o444, uid: 0, gid: 0 } : e;
-          }
-          await copyFile(it.source(e), dest);
-          await chown(dest, e.uid, e.gid);
-          await chmod(dest, e.mode);
-          result.copied++;
-          result.bytesWritten += e.size ?? 0;
-          return e;
+          // What is there: a file shared with the cache has its stored mode (no write bits), not the artifact's.
+          const st = await lstat(dest, { bigint: true });
+          rows[e.path] = statRow(st);
+          return { ...e, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
         };
         entries.push(...(await mapLimit(files, 16, placeFile)));
       }
-      const manifest: ReleaseManifest = { v: 1, host, target: this.name, id, digest, createdAt: new Date().toISOString(), items: released, links, entries };
+      const createdAt = new Date().toISOString();
+      const manifest: ReleaseManifest = {
+        ...{ v: 1, host, target: this.name, id, digest, createdAt },
+        ...{ items: released, links, entries, rows },
+      };
       await writeFile(join(staging, MANIFEST_NAME), JSON.stringify(manifest));
       syncFileSystem(staging);
       await rename(staging, this.rel(host, id));
@@ -182,7 +196,8 @@ export class LocalTarget implements Target {
       try {
         if (it.artifact.kind === 'tree') {
           // A read-write root: a private copy of the whole tree.
-          await copyTree(this.cache.treePath(it.artifact.digest), tmp);
+          const manifest = await this.cache.manifest(it.artifact.digest);
+          await copyTree(this.cache.treePath(it.artifact.digest), tmp, undefined, manifest);
         } else {
           await copySparseFile(this.cache.objectPath(it.artifact.digest), tmp);
           await chmod(tmp, it.artifact.mode | 0o200);
@@ -201,6 +216,12 @@ export class LocalTarget implements Target {
     const live = join(this.rel(host, 'ID'), it.path);
     await symlink(relative(dirname(live), join(disks, diskId)), dest);
     return { id: diskId, sig: it.reuse?.sig ?? (await diskSig(join(disks, diskId))), source: it.artifact.digest };
+  }
+
+  async check(host: string, id: string, depth: CheckDepth): Promise<Damage[]> {
+    const m = await this.manifest(host, id);
+    if (!m) return [{ path: MANIFEST_NAME, problem: 'the release manifest is missing or unreadable' }];
+    return checkRelease(this.rel(host, id), m, depth);
   }
 
   async diskSig(host: string, diskId: string): Promise<DiskSig | undefined> {

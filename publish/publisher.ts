@@ -7,6 +7,7 @@ import type { HostGraph } from '../core/graph.js';
 import type { Artifact } from '../core/plugin.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import { nextId, releaseDigest, type ReleaseManifest } from './release.js';
+import type { Damage } from './release-check.js';
 import type { PlannedItem, StageResult, Target } from './target.js';
 
 /** Data first, the boot entry point last: a client that gets the new TFTP entry finds the new data. */
@@ -17,6 +18,8 @@ export interface PublishOptions {
   keep: number;
   reload: Partial<Record<TargetName, string>>;
   notice: (line: string) => void;
+  /** The live release is checked by hash rather than by stat (`--verify`). */
+  verify?: boolean;
 }
 
 export interface TargetOutcome {
@@ -33,6 +36,8 @@ export interface HostPublish {
   id?: string;
   targets: TargetOutcome[];
   pruned: string[];
+  /** Live files that differed from their release's manifest, republished in this release. */
+  repaired: ({ target: TargetName } & Damage)[];
 }
 
 interface TargetPlan {
@@ -44,6 +49,7 @@ interface TargetPlan {
   current?: string;
   ids: string[];
   changed: boolean;
+  damaged?: Set<string>;
 }
 
 /** Publishes one built host: stage every changed target, then switch them in SWITCH_ORDER. */
@@ -79,8 +85,23 @@ export async function publishHost(
     const digest = releaseDigest(items, links);
     plans.push({ target, items, links, digest, prev, current: st.current, ids: st.ids, changed: prev?.digest !== digest });
   }
+  // The live release shares inodes with the cache, and anyone with write access to the SAN can
+  // edit it: what differs from its manifest is published again, from the (checked) cache.
+  const repaired: HostPublish['repaired'] = [];
+  for (const p of plans) {
+    if (!p.current || !p.target.check) continue;
+    const damage = await p.target.check(host, p.current, o.verify ? 'hash' : 'stat');
+    if (!damage.length) continue;
+    for (const d of damage) {
+      const what = `${p.target.name}:${d.path} in live release ${p.current}`;
+      o.notice(`${host}: ${what} is damaged (${d.problem}); publishing it again`);
+    }
+    repaired.push(...damage.map((d) => ({ target: p.target.name, ...d })));
+    p.changed = true;
+    p.damaged = new Set(damage.map((d) => d.path));
+  }
   if (!plans.some((p) => p.changed)) {
-    return { host, changed: false, targets: plans.map((p) => ({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false })), pruned: [] };
+    return { host, changed: false, targets: plans.map((p) => ({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false })), pruned: [], repaired };
   }
 
   // Writable disks: keep the live one when its source is unchanged; never drop a written one silently.
@@ -115,7 +136,7 @@ export async function publishHost(
     }
     let stage: StageResult;
     try {
-      stage = await p.target.stage(host, id, p.items, p.links, p.digest, p.prev);
+      stage = await p.target.stage(host, id, p.items, p.links, p.digest, p.prev, p.damaged);
     } catch (e) {
       // The stage removed its own directory; nothing was switched, so every live release is intact.
       if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw errors.noSpace(host, p.target.describe(), 0, 0);
@@ -129,7 +150,7 @@ export async function publishHost(
   }
   await runReloads(host, id, plans.filter((p) => p.changed).map((p) => p.target), o.reload);
   const pruned = await prune(host, plans.map((p) => p.target), o);
-  return { host, changed: true, id, targets: outcomes, pruned };
+  return { host, changed: true, id, targets: outcomes, pruned, repaired };
 }
 
 async function planItem(cache: Cache, path: string, art: Artifact, writable: boolean): Promise<PlannedItem> {

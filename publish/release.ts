@@ -33,7 +33,13 @@ export interface ReleaseManifest {
   createdAt: string;
   items: ReleaseItem[];
   links: PublishLink[];
+  /**
+   * Every entry as placed: modes are what the release holds (a file shared with the cache has no
+   * write bits, whatever its artifact's mode), so the live release can be checked against it.
+   */
   entries: ManifestEntry[];
+  /** Each file's `size:mtimeNs` when staged: a cheap check that it was not written since. */
+  rows?: Record<string, string>;
 }
 
 export const MANIFEST_NAME = '.netboot-release.json';

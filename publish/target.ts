@@ -1,4 +1,6 @@
+import type { CheckDepth } from '../cache/artifact-check.js';
 import type { ManifestEntry } from '../cache/tree.js';
+import type { Damage } from './release-check.js';
 import type { Artifact } from '../core/plugin.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import type { DiskSig, ReleaseManifest } from './release.js';
@@ -37,7 +39,18 @@ export interface Target {
   free(): Promise<{ bytes: number; inodes: number; path: string }>;
   estimate(items: PlannedItem[], prev: ReleaseManifest | undefined): Promise<{ bytes: number; inodes: number }>;
   /** Builds the release beside the live one and commits it under its id (one rename). */
-  stage(host: string, id: string, items: PlannedItem[], links: PublishLink[], digest: string, prev: ReleaseManifest | undefined): Promise<StageResult>;
+  /** `damaged`: paths of the live release that failed its check, never to be linked from it. */
+  stage(
+    host: string,
+    id: string,
+    items: PlannedItem[],
+    links: PublishLink[],
+    digest: string,
+    prev: ReleaseManifest | undefined,
+    damaged?: Set<string>,
+  ): Promise<StageResult>;
+  /** What in a release differs from its manifest. Absent where it cannot be checked cheaply (SSH). */
+  check?(host: string, id: string, depth: CheckDepth): Promise<Damage[]>;
   /** Makes `id` live with one atomic rename. */
   switch(host: string, id: string): Promise<void>;
   ensureLinks(host: string, links: PublishLink[]): Promise<void>;

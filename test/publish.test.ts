@@ -234,6 +234,7 @@ describe('release check helper', () => {
     const f = join(live('nfs'), 'd0/f1');
     execFileSync('chmod', ['u+w', f]);
     appendFileSync(f, 'x');
+    execFileSync('chmod', ['a-w', f]); // shared with the cache, it is published read-only
     expect(checkLive(lab.path('san/nfs'), 'alpha')).toEqual(['d0/f1: content differs']);
     expect(lstatSync(lab.path('san/nfs/alpha')).isSymbolicLink()).toBe(true);
   });

@@ -36,6 +36,7 @@ export async function runEngine(args: Parsed, ctx: CommandContext, mode: 'build'
     mode,
     keepGoing: !!args.values['keep-going'],
     verbose: !!args.values.verbose,
+    verify: !!args.values.verify,
     reporter,
     signal: ctx.signal,
     profiler,
@@ -78,6 +79,7 @@ export const buildOptions = {
   offline: { type: 'boolean' },
   'dry-run': { type: 'boolean', short: 'n' },
   'keep-going': { type: 'boolean', short: 'k' },
+  verify: { type: 'boolean' },
 } as const;
 
 export function printFailures(ctx: CommandContext, reports: StepReport[]): void {
@@ -89,7 +91,9 @@ export function printFailures(ctx: CommandContext, reports: StepReport[]): void 
 
 export const build: Command = {
   summary: 'Build the named hosts (or --all). Steps whose key is cached do not run.',
-  usage: 'netboot build <host...> | --all [--publish [--fresh-disk]] [--jobs N] [--offline] [--dry-run] [--keep-going] [--json] [--verbose] [--profile FILE]',
+  usage:
+    'netboot build <host...> | --all [--publish [--fresh-disk]] [--jobs N] [--offline] [--dry-run] [--keep-going]' +
+    ' [--verify] [--json] [--verbose] [--profile FILE]',
   options: { ...buildOptions, publish: { type: 'boolean' }, 'fresh-disk': { type: 'boolean' } },
   async run(args, ctx) {
     if (args.values.publish) {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { acquire } from '../../cache/lock.js';
 import { publishHost, runReloads, SWITCH_ORDER, type HostPublish } from '../../publish/publisher.js';
 import { withTargets } from '../../publish/targets.js';
+import type { Damage } from '../../publish/release-check.js';
 import type { Target } from '../../publish/target.js';
 import type { Command, CommandContext, Parsed } from '../cli.js';
 import { errors } from '../errors.js';
@@ -33,6 +34,7 @@ export async function buildAndPublish(args: Parsed, ctx: CommandContext): Promis
         keep: session.config.san.keep,
         reload: session.config.san.reload,
         notice: (l) => ctx.io.err(`netboot: note: ${l}`),
+        verify: !!args.values.verify,
       });
       published.push(res);
       if (!json) ctx.io.out(describe(res));
@@ -53,12 +55,14 @@ function describe(r: HostPublish): string {
   const parts = r.targets.map((t) =>
     t.changed && t.stage ? `${t.target} ${t.stage.linked} linked, ${t.stage.copied} copied, ${kib(t.stage.bytesWritten)} written` : `${t.target} unchanged`,
   );
-  return `${r.host}: release ${r.id} is live (${parts.join('; ')})${r.pruned.length ? `; pruned ${r.pruned.join(', ')}` : ''}`;
+  const fixed = r.repaired.length ? `; repaired ${r.repaired.map((d) => `${d.target}:${d.path}`).join(', ')}` : '';
+  const pruned = r.pruned.length ? `; pruned ${r.pruned.join(', ')}` : '';
+  return `${r.host}: release ${r.id} is live (${parts.join('; ')})${fixed}${pruned}`;
 }
 
 export const publish: Command = {
   summary: 'Build the hosts, stage each new release beside the live one and switch to it atomically.',
-  usage: 'netboot publish <host...> | --all [--fresh-disk] [--jobs N] [--offline] [--json]',
+  usage: 'netboot publish <host...> | --all [--fresh-disk] [--verify] [--jobs N] [--offline] [--json]',
   options: { ...buildOptions, 'fresh-disk': { type: 'boolean' } },
   run: buildAndPublish,
 };
@@ -82,9 +86,11 @@ interface ReleaseRow {
   createdAt: string;
   targets: string[];
   live: string[];
+  /** With --verify: what differs from the manifest, per target ("not checked" where it cannot be). */
+  damaged?: Record<string, Damage[] | 'not checked'>;
 }
 
-async function listReleases(host: string, targets: Target[]): Promise<ReleaseRow[]> {
+async function listReleases(host: string, targets: Target[], verify = false): Promise<ReleaseRow[]> {
   const rows = new Map<string, ReleaseRow>();
   for (const t of targets) {
     const st = await t.state(host);
@@ -93,6 +99,7 @@ async function listReleases(host: string, targets: Target[]): Promise<ReleaseRow
       const row = rows.get(id) ?? { id, createdAt: m?.createdAt ?? '', targets: [], live: [] };
       row.targets.push(t.name);
       if (st.current === id) row.live.push(t.name);
+      if (verify) (row.damaged ??= {})[t.name] = t.check ? await t.check(host, id, 'hash') : 'not checked';
       rows.set(id, row);
     }
   }
@@ -100,15 +107,25 @@ async function listReleases(host: string, targets: Target[]): Promise<ReleaseRow
 }
 
 export const releases: Command = {
-  summary: "List a host's releases on the SAN, and which one each target serves.",
-  usage: 'netboot releases <host> [--json]',
-  options: {},
+  summary: "List a host's releases on the SAN, and which one each target serves; --verify re-hashes them.",
+  usage: 'netboot releases <host> [--verify] [--json]',
+  options: { verify: { type: 'boolean' } },
   run: (args, ctx) =>
     withHost(args, ctx, async ({ host, targets }) => {
-    const rows = await listReleases(host, targets);
+    const rows = await listReleases(host, targets, !!args.values.verify);
     if (args.values.json) ctx.io.out(JSON.stringify({ host, releases: rows }, null, 2));
     else if (!rows.length) ctx.io.out(`${host}: never published`);
-    else for (const r of rows) ctx.io.out(`${r.id}  ${r.createdAt}  ${r.targets.join(',')}${r.live.length ? `  live: ${r.live.join(',')}` : ''}`);
+    else
+      for (const r of rows) {
+        const live = r.live.length ? `  live: ${r.live.join(',')}` : '';
+        ctx.io.out(`${r.id}  ${r.createdAt}  ${r.targets.join(',')}${live}`);
+        for (const [t, d] of Object.entries(r.damaged ?? {}))
+          if (d === 'not checked') ctx.io.out(`  ${t}: not checked (a remote target)`);
+          else for (const x of d) ctx.io.out(`  ${t}: ${x.path}: ${x.problem}`);
+      }
+    let bad = 0;
+    for (const r of rows) for (const d of Object.values(r.damaged ?? {})) if (d !== 'not checked') bad += d.length;
+    if (bad) throw errors.releaseDamaged(host, bad);
     return 0;
   }),
 };
