@@ -227,26 +227,35 @@ export class LocalTarget implements Target {
   async remove(host: string, ids: string[]): Promise<void> {
     for (const id of ids) {
       // Rename first, so a crash halfway through never leaves a half-deleted release under its id.
-      const doomed = this.rel(host, `.deleting-${id}-${process.pid}`);
-      await rename(this.rel(host, id), doomed).catch(() => {});
-      await rm(doomed, { recursive: true, force: true });
+      await discardAs(this.rel(host, id), this.rel(host, deletingName(id)));
     }
   }
 
   async removeDisk(host: string, diskId: string): Promise<void> {
-    await rm(join(this.root, '.disks', host, diskId), { recursive: true, force: true });
+    await discardAs(join(this.root, '.disks', host, diskId), join(this.root, '.disks', host, deletingName(diskId)));
   }
 
   async disks(host: string): Promise<string[]> {
     return (await listDir(join(this.root, '.disks', host))).filter((n) => !n.startsWith('.tmp-'));
   }
 
-  /** Leftovers of interrupted publishes (staging dirs, temp files and links, half-copied disks). */
+  /**
+   * Leftovers of interrupted publishes (staging dirs, temp files and links, half-copied disks) of
+   * this host, and of interrupted deletions of any host: nothing reads a .deleting- name, so it
+   * may go whoever holds which lock.
+   */
   async cleanLeftovers(host: string): Promise<number> {
     let n = 0;
+    for (const area of ['.releases', '.disks'])
+      for (const h of await listDir(join(this.root, area)))
+        for (const name of await listDir(join(this.root, area, h)))
+          if (name.startsWith('.deleting-')) {
+            await rm(join(this.root, area, h, name), { recursive: true, force: true });
+            n++;
+          }
     for (const name of await listDir(this.rel(host)))
       // .tmp-: writeFileAtomic's temp name, left by a kill between its write and its rename (history.json).
-      if (name.startsWith('.staging-') || name.startsWith('.deleting-') || name.startsWith('.tmp-')) {
+      if (name.startsWith('.staging-') || name.startsWith('.tmp-')) {
         await rm(this.rel(host, name), { recursive: true, force: true });
         n++;
       }
@@ -266,6 +275,25 @@ export class LocalTarget implements Target {
   describe(): string {
     return this.root;
   }
+}
+
+/**
+ * A name beside the entry that no other deleter picks (an earlier kill's leftover never blocks
+ * the rename), and that no reader takes for a release or disk.
+ */
+export function deletingName(id: string): string {
+  return `.deleting-${id}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Rename first, so a crash halfway through never leaves a half-deleted release or disk under its id. */
+async function discardAs(path: string, doomed: string): Promise<void> {
+  try {
+    await rename(path, doomed);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  await rm(doomed, { recursive: true, force: true });
 }
 
 /** Points `at` to `target` with one rename of a fresh link (`tmp`), so readers never see it missing. */

@@ -79,6 +79,8 @@ export async function publishHost(
     const digest = releaseDigest(items, links);
     plans.push({ target, items, links, digest, prev, current: st.current, ids: st.ids, changed: prev?.digest !== digest });
   }
+  // Before anything else, and also when nothing changed: a kill may have left leftovers on any target.
+  for (const p of plans) await p.target.cleanLeftovers(host);
   if (!plans.some((p) => p.changed)) {
     return { host, changed: false, targets: plans.map((p) => ({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false })), pruned: [] };
   }
@@ -108,7 +110,6 @@ export async function publishHost(
 
   const outcomes: TargetOutcome[] = [];
   for (const p of plans) {
-    await p.target.cleanLeftovers(host);
     if (!p.changed) {
       outcomes.push({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false });
       continue;

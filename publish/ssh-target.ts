@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Cache } from '../cache/store.js';
 import { errors } from '../core/errors.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
-import { LocalTarget } from './local-target.js';
+import { deletingName, LocalTarget } from './local-target.js';
 import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseManifest } from './release.js';
 import type { PlannedItem, StageResult, Target, TargetState } from './target.js';
 
@@ -194,7 +194,7 @@ export class SshTarget implements Target {
 
   async remove(host: string, ids: string[]): Promise<void> {
     this.states.delete(host);
-    for (const id of ids) await this.exec(`mv -T ${q(this.rel(host, id))} ${q(this.rel(host, `.deleting-${id}`))} && rm -rf ${q(this.rel(host, `.deleting-${id}`))}`, `removing release ${id}`);
+    for (const id of ids) await this.exec(discardScript(this.rel(host, id), this.rel(host, deletingName(id))), `removing release ${id}`);
   }
 
   async diskSig(host: string, diskId: string): Promise<DiskSig | undefined> {
@@ -220,7 +220,8 @@ export class SshTarget implements Target {
   }
 
   async removeDisk(host: string, diskId: string): Promise<void> {
-    await this.exec(`rm -rf ${q(`${this.root}/.disks/${host}/${diskId}`)}`, 'removing a disk');
+    const disks = `${this.root}/.disks/${host}`;
+    await this.exec(discardScript(`${disks}/${diskId}`, `${disks}/${deletingName(diskId)}`), 'removing a disk');
   }
 
   async close(): Promise<void> {
@@ -229,9 +230,14 @@ export class SshTarget implements Target {
 
   async cleanLeftovers(host: string): Promise<number> {
     const out = await this.exec(
-      `n=0; for f in ${q(this.rel(host))}/.staging-* ${q(this.rel(host))}/.deleting-* ${q(`${this.root}/.disks/${host}`)}/.tmp-* ${q(this.root)}/.${host}.switch-*; do [ -e "$f" ] || [ -L "$f" ] || continue; rm -rf "$f"; n=$((n+1)); done; echo $n`,
+      `n=0; for f in ${q(this.rel(host))}/.staging-* ${q(this.root)}/.releases/*/.deleting-* ${q(this.root)}/.disks/*/.deleting-* ${q(`${this.root}/.disks/${host}`)}/.tmp-* ${q(this.root)}/.${host}.switch-*; do [ -e "$f" ] || [ -L "$f" ] || continue; rm -rf "$f"; n=$((n+1)); done; echo $n`,
       'cleaning leftovers',
     );
     return Number(out.trim()) || 0;
   }
+}
+
+/** Rename first (a kill leaves a .deleting- name, removed by the next publish or gc), then delete. */
+function discardScript(path: string, doomed: string): string {
+  return `if [ -e ${q(path)} ] || [ -L ${q(path)} ]; then mv -T ${q(path)} ${q(doomed)} && rm -rf ${q(doomed)}; fi`;
 }

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -101,4 +101,17 @@ describe('SIGKILL during deletion', () => {
     expect(landed).toBeGreaterThanOrEqual(KILLS / 2);
     expect(readdirSync(join(lab.path('san/nbd/.disks/alpha'))).filter((n) => n.startsWith('.'))).toEqual([]);
   }, 150_000);
+
+  it("gc removes every host's deletion leftovers, and a publish of one host those of the others", () => {
+    expect(lab.run(['publish', 'alpha'], envOf('a')).code).toBe(0);
+    const planted = [lab.path('san/nfs/.releases/beta/.deleting-000001-1'), lab.path('san/nbd/.disks/alpha/.deleting-disk-1')];
+    const plant = () => planted.forEach((d) => mkdirSync(join(d, 'sub'), { recursive: true }));
+    plant();
+    expect(lab.run(['gc'], envOf('a')).code).toBe(0);
+    expect(planted.filter((d) => existsSync(d))).toEqual([]);
+    plant();
+    // Unchanged, and for another host: still cleaned.
+    expect(lab.run(['publish', 'alpha'], envOf('a')).code).toBe(0);
+    expect(planted.filter((d) => existsSync(d))).toEqual([]);
+  });
 });
