@@ -1,4 +1,5 @@
-import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { copyFile, link, lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ActionRecord, Cache, KeyParts } from '../cache/store.js';
@@ -7,6 +8,7 @@ import { digestLocal } from '../cache/local-digest.js';
 import { treeChanged } from '../cache/tree-check.js';
 import { sha256 } from './canonical.js';
 import { errors, isNetbootError, NetbootError } from './errors.js';
+import { ProcessGroups } from './process-group.js';
 import type { AnyPlugin, Artifact, HostInfo, InputArtifact, StepContext } from './plugin.js';
 import type { StepNode } from './recipe.js';
 
@@ -61,6 +63,7 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
   const started = Date.now();
   const scratch = await cache.scratch(`${host.name}-${node.id}`);
   const log = new StepLog(join(scratch, 'log'));
+  const groups = new ProcessGroups();
   let lastCmd: string | undefined;
   try {
     const tmp = join(scratch, 'tmp');
@@ -75,17 +78,19 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
     const guard = await guardInputs(cache, a.inputs, join(scratch, 'in'));
     const inputs = guard.inputs;
     const { $: zx } = await import('zx/core');
-    // zx kills only the process it started: on abort, first kill every descendant (a shell's
-    // children too), then let zx finish its own bookkeeping.
+    // Each command leads its own process group, so a stop reaches a shell's children too; on
+    // abort the groups get SIGTERM, then SIGKILL after a grace period, while zx settles.
     const shellAbort = new AbortController();
     const onAbort = () => {
-      killDescendants(process.pid);
+      void groups.stop();
       shellAbort.abort(signal.reason);
     };
     signal.addEventListener('abort', onAbort, { once: true });
     const $ = zx({
       cwd: tmp,
       signal: shellAbort.signal,
+      detached: true,
+      spawn: ((cmd: string, args: string[], opts: SpawnOptions) => groups.spawn(cmd, args, opts)) as typeof spawn,
       verbose: true,
       quiet: false,
       env: { ...process.env, SOURCE_DATE_EPOCH: String(a.parts.env.sourceDateEpoch), LC_ALL: 'C.UTF-8' },
@@ -125,6 +130,8 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
       failure = e;
     } finally {
       signal.removeEventListener('abort', onAbort);
+      // Nothing a step started outlives it (a background job, a command that ignored SIGTERM).
+      await groups.stop();
     }
     // Checked whether the step succeeded or not: a damaged input must never be served again.
     const damaged = await guard.check();
@@ -228,35 +235,6 @@ async function guardInputs(cache: Cache, arts: Record<string, Artifact>, dir: st
       return undefined;
     },
   };
-}
-
-/** SIGTERM to every process below `root`, children before their parents are gone. */
-function killDescendants(root: number): void {
-  const parent = new Map<number, number>();
-  try {
-    for (const name of readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-        parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      } catch {
-        // exited meanwhile
-      }
-    }
-  } catch {
-    return;
-  }
-  const below = (pid: number): boolean => {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true;
-    return false;
-  };
-  for (const pid of parent.keys())
-    if (pid !== root && below(pid))
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
 }
 
 /** A shell failure reads like zx's ProcessOutput: the command and its exit code. */
