@@ -4,13 +4,31 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+/** cp's own words on failure, and ENOSPC as the code when it ran out of space, so callers can say DISK_FULL. */
+export class CopyError extends Error {
+  constructor(
+    readonly stderr: string,
+    readonly code: string | undefined,
+    readonly path: string,
+    cause: unknown,
+  ) {
+    super(`cp into ${path} failed: ${stderr.trim().split('\n').slice(-3).join(' | ') || (cause as Error).message}`, { cause });
+  }
+}
+
 /**
  * A private copy of a directory tree into `dest` (made if missing): modes, owners, symlinks,
  * hard links and device nodes kept, extents shared (reflink) where the file system can.
  */
 export async function copyTree(src: string, dest: string, signal?: AbortSignal): Promise<void> {
   await mkdir(dest, { recursive: true });
-  await run('cp', ['-a', '--reflink=auto', `${src}/.`, dest], { signal, maxBuffer: 1 << 24 });
+  try {
+    await run('cp', ['-a', '--reflink=auto', `${src}/.`, dest], { signal, maxBuffer: 1 << 24 });
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    const stderr = String((e as { stderr?: string }).stderr ?? '');
+    throw new CopyError(stderr, /No space left on device/.test(stderr) ? 'ENOSPC' : undefined, dest, e);
+  }
 }
 
 /** A private copy of one file (a disk image) that keeps its holes and shares extents where it can. */

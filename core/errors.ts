@@ -97,7 +97,8 @@ export const errors = {
   interrupted: (signal: string) => build('INTERRUPTED')(`interrupted by ${signal}; the cache is consistent`),
   cacheLocked: (path: string, msg: string) => build('CACHE_LOCKED')(`${path}: ${msg}`),
   cacheCorrupt: (count: number) => build('CACHE_CORRUPT')(`cache verify found ${count} corrupt entr${count === 1 ? 'y' : 'ies'} (quarantined)`),
-  diskFull: (path: string) => build('DISK_FULL')(`${path}: no space left on device; nothing was added to the cache`),
+  diskFull: (path: string, tail: string[] = []) =>
+    build('DISK_FULL')(`${path}: no space left on device; nothing was added to the cache`, tail.length ? ['last log lines:', ...tail.map((l) => '  ' + l)] : []),
 
   serverFailed: (what: string, detail: string) => build('SERVER_FAILED')(`${what} did not start: ${detail}`),
   notPublished: (host: string, path: string) => usage('NOT_PUBLISHED')(`host ${host} is not published (${path} is missing): run netboot publish ${host} first`),

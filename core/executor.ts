@@ -3,7 +3,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { copyFile, link, lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ActionRecord, Cache, KeyParts } from '../cache/store.js';
-import { copyTree } from '../cache/copy.js';
+import { CopyError, copyTree } from '../cache/copy.js';
 import { digestLocal } from '../cache/local-digest.js';
 import { treeChanged } from '../cache/tree-check.js';
 import { sha256 } from './canonical.js';
@@ -34,13 +34,14 @@ class StepLog {
     this.fd = openSync(path, 'a');
   }
   write(text: string) {
-    writeSync(this.fd, text);
     const lines = (this.partial + text).split('\n');
     this.partial = lines.pop() ?? '';
     for (const l of lines) {
       this.tail.push(l);
       if (this.tail.length > TAIL) this.tail.shift();
     }
+    // Last: on a full disk this fails, and the tail for the report has the text already.
+    writeSync(this.fd, text);
   }
   line(text: string) {
     this.write(text.endsWith('\n') ? text : text + '\n');
@@ -120,7 +121,14 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
       copyTree: async (name, dest) => {
         const art = inputs[name];
         if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
-        await copyTree(art.path, dest, signal);
+        await copyTree(art.path, dest, signal).catch((e: unknown) => {
+          try {
+            if (e instanceof CopyError) log.write(e.stderr);
+          } catch {
+            // the full disk may be the log's own
+          }
+          throw e;
+        });
       },
     };
     let failure: unknown;
@@ -173,7 +181,8 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
     if (signal.aborted) throw e;
     if (isNetbootError(e)) throw e;
     if (e instanceof PluginFailure) e = e.inner;
-    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw errors.diskFull(`${cache.root} (host ${host.name}, step ${node.id})`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC')
+      throw errors.diskFull(`${(e as NodeJS.ErrnoException).path ?? cache.root} (host ${host.name}, step ${node.id})`, log.lastLines());
     const keep = join(cache.dir('logs'), host.name, `${node.id}.log`);
     await mkdir(join(keep, '..'), { recursive: true });
     await copyFile(log.path, keep).catch(() => {});

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, exitOf, Project } from './helpers.js';
@@ -23,8 +23,7 @@ const marker = (base: number) => {
   return m;
 };
 const running = (m: string) => execFileSync('sh', ['-c', `pgrep -f '^sleep ${m}$' || true`], { encoding: 'utf8' }).trim() !== '';
-const leftovers = () =>
-  ['tmp', 'locks'].flatMap((d) => (existsSync(proj.path('.netboot/cache', d)) ? readdirSync(proj.path('.netboot/cache', d)).map((n) => `${d}/${n}`) : []));
+const leftovers = () => ['tmp', 'locks'].flatMap((d) => readdirSync(proj.path('.netboot/cache', d)).map((n) => `${d}/${n}`));
 
 /** Starts `netboot build sig` as a terminal would: leader of its own (foreground) process group. */
 function startBuild(script: string) {
