@@ -134,6 +134,10 @@ export const errors = {
   nothingToRollBack: (host: string) => usage('NO_PREVIOUS_RELEASE')(`host ${host} has no earlier release to roll back to`),
   remoteFailed: (url: string, what: string, detail: string) => build('REMOTE_FAILED')(`${url}: ${what} failed: ${detail}`),
 
+  // crash safety and signals: SAN directories netboot writes into
+  sanUnsafePath: (path: string, why: string) =>
+    build('SAN_UNSAFE_PATH')(`${path} ${why}; netboot writes only into real directories it owns (remove it if it is not yours); nothing was written there`),
+
   // fixed-output sources and archive extraction (plugins/freebsd). The executor reports a plugin's
   // error as STEP_FAILED with this message only, so each message carries its own hint.
   digestMismatch: (source: string, expected: string, actual: string, size: number) =>

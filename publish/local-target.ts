@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from '../cache/atomic.js';
 import { copySparseFile, copyTree } from '../cache/copy.js';
 import { listDir, type Cache } from '../cache/store.js';
+import { safeDir } from './safe-dirs.js';
 import { devMajorMinor, type ManifestEntry } from '../cache/tree.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseItem, type ReleaseManifest } from './release.js';
@@ -32,6 +33,7 @@ export class LocalTarget implements Target {
   }
 
   async state(host: string): Promise<TargetState> {
+    await safeDir(this.root, `.releases/${host}`, false);
     const current = await readlink(join(this.root, host)).then((t) => t.split('/').pop(), () => undefined);
     const ids = (await listDir(this.rel(host))).filter(isReleaseId);
     const history = await readFile(this.rel(host, 'history.json'), 'utf8').then((t) => JSON.parse(t) as string[], () => []);
@@ -100,7 +102,10 @@ export class LocalTarget implements Target {
       await mkdir(dir, { recursive: true });
       made.add(dir);
     };
-    await mkdir(staging, { recursive: true });
+    // Every directory written into outside the staging dir: checked (and made) before anything is written.
+    await safeDir(this.root, `.releases/${host}`);
+    for (const l of links) await safeDir(this.root, dirname(l.path));
+    await mkdir(staging);
     try {
       for (const it of items) {
         if (it.writable) {
@@ -174,7 +179,7 @@ export class LocalTarget implements Target {
   /** A writable disk: the live one again if its source did not change, else a private copy. */
   private async placeDisk(host: string, it: PlannedItem, staging: string, result: StageResult) {
     const disks = join(this.root, '.disks', host);
-    await mkdir(disks, { recursive: true });
+    await safeDir(this.root, `.disks/${host}`);
     let diskId = it.reuse?.id;
     if (!diskId) {
       diskId = `${it.path.replace(/[^A-Za-z0-9._-]/g, '_')}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
@@ -210,6 +215,7 @@ export class LocalTarget implements Target {
   async switch(host: string, id: string): Promise<void> {
     await replaceSymlink(join('.releases', host, id), join(this.root, host), join(this.root, `.${host}.switch-${process.pid}-${randomBytes(3).toString('hex')}`));
     await fsyncDir(this.root);
+    await safeDir(this.root, `.releases/${host}`);
     const { history } = await this.state(host);
     await writeFileAtomic(this.rel(host, 'history.json'), JSON.stringify([...history.filter((h) => h !== id), id]));
   }
@@ -219,12 +225,13 @@ export class LocalTarget implements Target {
       const at = join(this.root, l.path);
       const want = relative(dirname(at), join(this.root, host, l.to));
       if ((await readlink(at).catch(() => undefined)) === want) continue;
-      await mkdir(dirname(at), { recursive: true });
+      await safeDir(this.root, dirname(l.path));
       await replaceSymlink(want, at, `${at}.tmp-${process.pid}`);
     }
   }
 
   async remove(host: string, ids: string[]): Promise<void> {
+    if (!(await safeDir(this.root, `.releases/${host}`, false))) return;
     for (const id of ids) {
       // Rename first, so a crash halfway through never leaves a half-deleted release under its id.
       await discardAs(this.rel(host, id), this.rel(host, deletingName(id)));
@@ -232,10 +239,12 @@ export class LocalTarget implements Target {
   }
 
   async removeDisk(host: string, diskId: string): Promise<void> {
+    if (!(await safeDir(this.root, `.disks/${host}`, false))) return;
     await discardAs(join(this.root, '.disks', host, diskId), join(this.root, '.disks', host, deletingName(diskId)));
   }
 
   async disks(host: string): Promise<string[]> {
+    if (!(await safeDir(this.root, `.disks/${host}`, false))) return [];
     return (await listDir(join(this.root, '.disks', host))).filter((n) => !n.startsWith('.tmp-'));
   }
 
@@ -246,13 +255,17 @@ export class LocalTarget implements Target {
    */
   async cleanLeftovers(host: string): Promise<number> {
     let n = 0;
-    for (const area of ['.releases', '.disks'])
-      for (const h of await listDir(join(this.root, area)))
+    for (const area of ['.releases', '.disks']) {
+      if (!(await safeDir(this.root, area, false))) continue;
+      for (const h of await listDir(join(this.root, area))) {
+        if (!(await safeDir(this.root, `${area}/${h}`, false))) continue;
         for (const name of await listDir(join(this.root, area, h)))
           if (name.startsWith('.deleting-')) {
             await rm(join(this.root, area, h, name), { recursive: true, force: true });
             n++;
           }
+      }
+    }
     for (const name of await listDir(this.rel(host)))
       // .tmp-: writeFileAtomic's temp name, left by a kill between its write and its rename (history.json).
       if (name.startsWith('.staging-') || name.startsWith('.tmp-')) {
