@@ -53,10 +53,13 @@ export class ProcessGroups {
 
   spawn(cmd: string, args: readonly string[], opts: SpawnOptions): ChildProcess {
     const child = spawn(cmd, args, { ...opts, detached: true });
-    if (child.pid) {
-      this.pgids.add(child.pid);
+    const pid = child.pid;
+    if (pid) {
+      this.pgids.add(pid);
       all.add(this);
-      if (hurried) signalGroup(child.pid, 'SIGKILL');
+      if (hurried) signalGroup(pid, 'SIGKILL');
+      // A group seen empty is forgotten at once: its number may be reused for someone else's.
+      child.once('exit', () => groupMembers(pid).length || this.pgids.delete(pid));
     }
     return child;
   }

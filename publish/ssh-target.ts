@@ -138,6 +138,7 @@ export class SshTarget implements Target {
 
   async stage(host: string, id: string, items: PlannedItem[], links: PublishLink[], digest: string, prev: ReleaseManifest | undefined): Promise<StageResult> {
     this.states.delete(host);
+    await this.checkDirs(host, links);
     const local = await this.cache.scratch(`ssh-stage-${host}`);
     try {
       const lt = new LocalTarget(this.name, local, this.cache);
@@ -169,6 +170,25 @@ export class SshTarget implements Target {
     } finally {
       await rm(local, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * The local target's directory check, remotely: no directory netboot writes into under the
+   * root (.releases, .disks, their host directories, stable links' parents) may be a symlink or
+   * anything but a directory. One round trip, before anything is sent.
+   */
+  private async checkDirs(host: string, links: PublishLink[]): Promise<void> {
+    const dirs = new Set(['.releases', `.releases/${host}`, '.disks', `.disks/${host}`]);
+    for (const l of links) {
+      const parts = l.path.split('/').slice(0, -1);
+      parts.forEach((_, i) => dirs.add(parts.slice(0, i + 1).join('/')));
+    }
+    const paths = [...dirs].map((d) => q(`${this.root}/${d}`)).join(' ');
+    const out = await this.exec(
+      `for d in ${paths}; do if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then echo "$d"; break; fi; done`,
+      'checking the release directories',
+    );
+    if (out.trim()) throw errors.sanUnsafePath(`${this.url}: ${out.trim()}`, 'is a symlink or not a directory');
   }
 
   async switch(host: string, id: string): Promise<void> {

@@ -1,9 +1,10 @@
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Project } from './helpers.js';
 import { checkLive } from './release-check.js';
+import { TestSshd } from './sshd.js';
 
 // Someone plants a symlink where netboot writes under a SAN root; publish must refuse, write
 // nothing through it, and leave the link for its owner to see.
@@ -65,5 +66,28 @@ describe('symlinks planted in a SAN root', () => {
     const r = publish({ LAB_TFTP: lab.path('tftp-root') });
     expect(r.code, r.stderr).toBe(0);
     expect(checkLive(victim, 'alpha')).toEqual([]);
+  });
+});
+
+describe('symlinks planted in an ssh:// SAN root', () => {
+  let sshd: TestSshd;
+  beforeAll(async () => {
+    sshd = new TestSshd();
+    await sshd.start();
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+  });
+
+  it('a symlinked .disks or pxelinux.cfg on the remote is refused, and nothing goes live', () => {
+    const remote = lab.path('remote-san');
+    const env = { LAB_SSH_ROOT: `ssh://root@127.0.0.1:${sshd.port}${remote}`, LAB_SSH_KEY: sshd.clientKey };
+    // nbd is staged first: its refusal comes before anything is sent.
+    plant('remote-san/nbd/.disks');
+    plant('remote-san/tftp/pxelinux.cfg');
+    refused(publish(env), `${remote}/nbd/.disks`);
+    rmSync(join(remote, 'nbd/.disks'));
+    refused(publish(env), `${remote}/tftp/pxelinux.cfg`);
+    expect(existsSync(join(remote, 'tftp/alpha'))).toBe(false);
   });
 });
