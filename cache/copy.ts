@@ -12,7 +12,8 @@ export class CopyError extends Error {
     readonly path: string,
     cause: unknown,
   ) {
-    super(`cp into ${path} failed: ${stderr.trim().split('\n').slice(-3).join(' | ') || (cause as Error).message}`, { cause });
+    const said = stderr.trim().split('\n').slice(-3).join(' | ');
+    super(`cp into ${path} failed: ${said || (cause as Error).message}`, { cause });
   }
 }
 

@@ -109,7 +109,11 @@ export class Cache {
    */
   async treeComplete(digest: string): Promise<boolean> {
     try {
-      return (await lstat(this.treePath(digest))).isDirectory() && (await lstat(this.objectPath(digest))).isFile() && (await exists(this.treeStatPath(digest)));
+      return (
+        (await lstat(this.treePath(digest))).isDirectory() &&
+        (await lstat(this.objectPath(digest))).isFile() &&
+        (await exists(this.treeStatPath(digest)))
+      );
     } catch {
       return false;
     }

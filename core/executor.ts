@@ -182,7 +182,10 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
     if (isNetbootError(e)) throw e;
     if (e instanceof PluginFailure) e = e.inner;
     if ((e as NodeJS.ErrnoException).code === 'ENOSPC')
-      throw errors.diskFull(`${(e as NodeJS.ErrnoException).path ?? cache.root} (host ${host.name}, step ${node.id})`, log.lastLines());
+      throw errors.diskFull(
+        `${(e as NodeJS.ErrnoException).path ?? cache.root} (host ${host.name}, step ${node.id})`,
+        log.lastLines(),
+      );
     const keep = join(cache.dir('logs'), host.name, `${node.id}.log`);
     await mkdir(join(keep, '..'), { recursive: true });
     await copyFile(log.path, keep).catch(() => {});

@@ -25,7 +25,7 @@ export async function safeDir(root: string, rel: string, create = true): Promise
     if (st.isSymbolicLink()) throw errors.sanUnsafePath(path, `is a symlink (to ${await readlink(path)})`);
     if (!st.isDirectory()) throw errors.sanUnsafePath(path, 'is not a directory');
     const me = process.geteuid?.() ?? 0;
-    if (st.uid !== me && st.uid !== 0) throw errors.sanUnsafePath(path, `is owned by uid ${st.uid}, neither this user nor root`);
+    if (st.uid !== me && st.uid !== 0) throw errors.sanUnsafePath(path, `is owned by uid ${st.uid}, not by this user or root`);
   }
   return true;
 }

@@ -214,7 +214,8 @@ export class SshTarget implements Target {
 
   async remove(host: string, ids: string[]): Promise<void> {
     this.states.delete(host);
-    for (const id of ids) await this.exec(discardScript(this.rel(host, id), this.rel(host, deletingName(id))), `removing release ${id}`);
+    for (const id of ids)
+      await this.exec(discardScript(this.rel(host, id), this.rel(host, deletingName(id))), `removing release ${id}`);
   }
 
   async diskSig(host: string, diskId: string): Promise<DiskSig | undefined> {

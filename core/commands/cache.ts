@@ -39,10 +39,12 @@ export const gc: Command = {
         for (const host of session.hostNames()) {
           if (!args.values['dry-run']) {
             // As a publish does it, under the host's publish lock: leftovers include a running publish's staging dir.
-            const hostLock = await acquire(join(session.cache.dir('locks'), `publish-${host}.lock`), { signal: ctx.signal });
+            const lockPath = join(session.cache.dir('locks'), `publish-${host}.lock`);
+            const hostLock = await acquire(lockPath, { signal: ctx.signal });
             try {
               for (const t of targets) await t.cleanLeftovers(host);
-              await prune(host, targets, { keep: session.config.san.keep, notice: (l) => ctx.io.err(`netboot: note: ${l}`), dropWritten: !!args.values['drop-written-disks'] });
+              const notice = (l: string) => ctx.io.err(`netboot: note: ${l}`);
+              await prune(host, targets, { keep: session.config.san.keep, notice, dropWritten: !!args.values['drop-written-disks'] });
             } finally {
               await hostLock?.release();
             }
