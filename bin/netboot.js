@@ -7,7 +7,7 @@ if (!existsSync(cli)) {
   process.stderr.write('netboot: dist/ is missing; run `npm ci` (or `npm run build`) in the netboot checkout\n');
   process.exit(2);
 }
-const { main } = await import(cli.href);
+const { main, hurry } = await import(cli.href);
 
 // Outputs are part of the cache: their modes must not depend on who runs the build.
 process.umask(0o022);
@@ -16,9 +16,10 @@ const controller = new AbortController();
 let signals = 0;
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
-    // First signal: stop child processes and let cleanup run. Second: leave now.
-    if (++signals > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
-    controller.abort(sig);
+    // First signal: stop the steps' process groups (SIGTERM, SIGKILL after a grace period) and
+    // clean up. A later one: SIGKILL them now; the cleanup (scratch dirs, locks) still runs.
+    if (++signals > 1) hurry();
+    else controller.abort(sig);
   });
 }
 const io = {

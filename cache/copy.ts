@@ -6,6 +6,19 @@ import type { ManifestEntry } from './tree.js';
 
 const run = promisify(execFile);
 
+/** cp's own words on failure, and ENOSPC as the code when it ran out of space, so callers can say DISK_FULL. */
+export class CopyError extends Error {
+  constructor(
+    readonly stderr: string,
+    readonly code: string | undefined,
+    readonly path: string,
+    cause: unknown,
+  ) {
+    const said = stderr.trim().split('\n').slice(-3).join(' | ');
+    super(`cp into ${path} failed: ${said || (cause as Error).message}`, { cause });
+  }
+}
+
 /**
  * A private copy of a directory tree into `dest` (made if missing): modes, owners, symlinks,
  * hard links and device nodes kept, extents shared (reflink) where the file system can. A cache
@@ -18,7 +31,13 @@ export async function copyTree(
   manifest?: ManifestEntry[],
 ): Promise<void> {
   await mkdir(dest, { recursive: true });
-  await run('cp', ['-a', '--reflink=auto', `${src}/.`, dest], { signal, maxBuffer: 1 << 24 });
+  try {
+    await run('cp', ['-a', '--reflink=auto', `${src}/.`, dest], { signal, maxBuffer: 1 << 24 });
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    const stderr = String((e as { stderr?: string }).stderr ?? '');
+    throw new CopyError(stderr, /No space left on device/.test(stderr) ? 'ENOSPC' : undefined, dest, e);
+  }
   if (manifest) restoreModes(dest, manifest);
 }
 

@@ -4,6 +4,7 @@ import type { HostHistory } from '../core/engine.js';
 import type { Artifact } from '../core/plugin.js';
 import { ownerAlive } from './lock.js';
 import { listDir, type ActionRecord, type Cache } from './store.js';
+import { discard } from './trash.js';
 
 export interface GcOptions {
   /** Hosts of the config: their latest build is never collected. */
@@ -95,12 +96,15 @@ export async function collect(cache: Cache, o: GcOptions): Promise<GcResult> {
   }
 
   for (const name of await listDir(join(cache.root, 'trees'))) {
-    if (live.has(name)) continue;
+    // A tree without its commit record is never served: a leftover, whoever names it.
+    if (live.has(name) && (await cache.treeComplete(name))) continue;
     res.treesRemoved++;
     res.bytesFreed += await du(cache.treePath(name));
     if (!o.dryRun) {
-      await rm(cache.treePath(name), { recursive: true, force: true });
+      // Uncommitted first, then moved away whole: a kill at any instant leaves no partial tree
+      // that counts as stored.
       await rm(cache.treeStatPath(name), { force: true });
+      await discard(cache.dir('tmp'), cache.treePath(name));
     }
   }
   for (const sub of await listDir(join(cache.root, 'objects')))
@@ -119,6 +123,10 @@ export async function collect(cache: Cache, o: GcOptions): Promise<GcResult> {
       res.bytesFreed += st.size;
       if (!o.dryRun) await rm(path, { force: true });
     }
+  for (const dir of ['statcache', 'hosts', 'fingerprints'] as const)
+    for (const name of await listDir(cache.dir(dir)))
+      if (name.startsWith('.tmp-')) await removeTemp(join(cache.dir(dir), name), res, o.dryRun);
+  // Scratch dirs of dead processes, and all trash (its first field, "trash", is no live pid).
   for (const name of await listDir(cache.dir('tmp'))) {
     const pid = name.split('-')[0];
     if (!ownerAlive(`${pid} 0`)) await removeTemp(join(cache.dir('tmp'), name), res, o.dryRun);

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import type { Artifact, FileArtifact, TreeArtifact } from '../core/plugin.js';
 import { errors } from '../core/errors.js';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from './atomic.js';
+import { acquire } from './lock.js';
 import { pinObject, stripWriteBits } from './read-only.js';
 import { StatCache } from './stat-cache.js';
+import { discard } from './trash.js';
 import { digestTree, hashFile, parseManifest, type ManifestEntry } from './tree.js';
 
 export interface KeyParts {
@@ -38,7 +40,8 @@ export interface ActionRecord {
 /**
  * The on-disk cache:
  *   objects/ab/<sha256>      file contents and tree manifests, read-only, named by digest
- *   trees/<sha256>/          tree artifacts, named by their manifest's digest
+ *   trees/<sha256>/          tree artifacts, named by their manifest's digest; a tree counts only
+ *                            with its commit record statcache/tree-<sha256>.json (written last)
  *   actions/ab/<key>.json    action records (the commit point of a step)
  *   tmp/                     scratch and temp names; never read as cache content
  *   locks/ fingerprints/ hosts/ statcache/ logs/ quarantine/
@@ -97,9 +100,22 @@ export class Cache {
   }
 
   async hasArtifact(a: Artifact): Promise<boolean> {
+    if (a.kind === 'tree') return this.treeComplete(a.digest);
+    return exists(this.objectPath(a.digest));
+  }
+
+  /**
+   * A tree is there when its directory, its manifest object and its commit record (the stat
+   * rows, written after the rename that placed it) all are. Without the record it may be what
+   * a kill left halfway through deleting or placing it: never served, replaced by the next ingest.
+   */
+  async treeComplete(digest: string): Promise<boolean> {
     try {
-      await lstat(this.artifactPath(a));
-      return a.kind === 'file' || (await lstat(this.objectPath(a.digest))).isFile();
+      return (
+        (await lstat(this.treePath(digest))).isDirectory() &&
+        (await lstat(this.objectPath(digest))).isFile() &&
+        (await exists(this.treeStatPath(digest)))
+      );
     } catch {
       return false;
     }
@@ -146,20 +162,22 @@ export class Cache {
     const t = await digestTree(dir, { statCache: rows });
     await this.putObject(t.digest, t.manifest);
     const dest = this.treePath(t.digest);
-    if (await exists(dest)) await rm(dir, { recursive: true, force: true });
-    else {
-      stripWriteBits(dir, t.entries);
-      syncFileSystem(dir);
-      await mkdir(join(dest, '..'), { recursive: true });
-      try {
+    // One ingester per digest at a time, so a tree found without its commit record is a kill's
+    // leftover, never another ingester's tree about to be committed.
+    const lock = (await acquire(join(this.dir('locks'), `tree-${t.digest}.lock`)))!;
+    try {
+      if (await this.treeComplete(t.digest)) await rm(dir, { recursive: true, force: true });
+      else {
+        stripWriteBits(dir, t.entries);
+        syncFileSystem(dir);
+        await rm(this.treeStatPath(t.digest), { force: true });
+        await discard(this.dir('tmp'), dest);
         await rename(dir, dest);
         await fsyncDir(join(dest, '..'));
         await rows.saveAs(this.treeStatPath(t.digest));
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
-        await rm(dir, { recursive: true, force: true });
       }
+    } finally {
+      await lock.release();
     }
     return { kind: 'tree', digest: t.digest, size: t.size, files: t.files };
   }

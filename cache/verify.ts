@@ -1,7 +1,7 @@
 import { lstat, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../core/canonical.js';
-import { listDir, type ActionRecord, type Cache } from './store.js';
+import { exists, listDir, type ActionRecord, type Cache } from './store.js';
 import { hashFile, parseManifest } from './tree.js';
 import { treeChanged } from './tree-check.js';
 
@@ -50,6 +50,11 @@ export async function verifyCache(cache: Cache, onProgress?: (msg: string) => vo
 
   for (const name of await listDir(join(cache.root, 'trees'))) {
     const path = cache.treePath(name);
+    // Without its commit record a tree is not an entry (it is never served): gc removes it.
+    if (!(await exists(cache.treeStatPath(name)))) {
+      res.leftovers++;
+      continue;
+    }
     res.trees++;
     let problem: string | undefined;
     if (bad.has(name)) problem = 'its manifest is corrupt';

@@ -120,7 +120,9 @@ export function report(e: unknown, io: Io, debug: boolean, signal?: AbortSignal)
     io.err(`netboot: error [${e.code}]: ${e.message}`);
     for (const d of e.details) io.err(`  ${d}`);
     if (debug && (e.cause ?? e.stack)) io.err(String((e.cause as Error)?.stack ?? e.stack));
-    return e.code === 'INTERRUPTED' ? 130 : e.exitCode;
+    // As a shell reports death by a signal: 128 + its number.
+    if (e.code === 'INTERRUPTED') return String(signal?.reason) === 'SIGTERM' ? 143 : 130;
+    return e.exitCode;
   }
   io.err(`netboot: internal error: ${(e as Error)?.message ?? String(e)}`);
   if (debug) io.err(String((e as Error)?.stack ?? ''));

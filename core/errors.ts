@@ -102,7 +102,11 @@ export const errors = {
   interrupted: (signal: string) => build('INTERRUPTED')(`interrupted by ${signal}; the cache is consistent`),
   cacheLocked: (path: string, msg: string) => build('CACHE_LOCKED')(`${path}: ${msg}`),
   cacheCorrupt: (count: number) => build('CACHE_CORRUPT')(`cache verify found ${count} corrupt entr${count === 1 ? 'y' : 'ies'} (quarantined)`),
-  diskFull: (path: string) => build('DISK_FULL')(`${path}: no space left on device; nothing was added to the cache`),
+  diskFull: (path: string, tail: string[] = []) =>
+    build('DISK_FULL')(
+      `${path}: no space left on device; nothing was added to the cache`,
+      tail.length ? ['last log lines:', ...tail.map((l) => '  ' + l)] : [],
+    ),
 
   serverFailed: (what: string, detail: string) => build('SERVER_FAILED')(`${what} did not start: ${detail}`),
   notPublished: (host: string, path: string) => usage('NOT_PUBLISHED')(`host ${host} is not published (${path} is missing): run netboot publish ${host} first`),
@@ -148,6 +152,12 @@ export const errors = {
     build('RELEASE_DAMAGED')(
       `host ${host}: ${count} published file${count === 1 ? ' is' : 's are'} damaged (see above); ` +
         `netboot publish ${host} repairs the live release`,
+    ),
+
+  // crash safety and signals: SAN directories netboot writes into
+  sanUnsafePath: (path: string, why: string) =>
+    build('SAN_UNSAFE_PATH')(
+      `${path} ${why}; netboot writes only into real directories it owns (remove it if it is not yours); nothing was written there`,
     ),
 
   // fixed-output sources and archive extraction (plugins/freebsd). The executor reports a plugin's

@@ -1,13 +1,15 @@
-import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { copyFile, link, lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ActionRecord, Cache, KeyParts } from '../cache/store.js';
-import { copyTree } from '../cache/copy.js';
+import { CopyError, copyTree } from '../cache/copy.js';
 import { digestLocal } from '../cache/local-digest.js';
 import { objectDamage } from '../cache/artifact-check.js';
 import { treeChanged } from '../cache/tree-check.js';
 import { sha256 } from './canonical.js';
 import { errors, isNetbootError, NetbootError } from './errors.js';
+import { ProcessGroups } from './process-group.js';
 import type { AnyPlugin, Artifact, HostInfo, InputArtifact, StepContext } from './plugin.js';
 import type { StepNode } from './recipe.js';
 
@@ -33,13 +35,14 @@ class StepLog {
     this.fd = openSync(path, 'a');
   }
   write(text: string) {
-    writeSync(this.fd, text);
     const lines = (this.partial + text).split('\n');
     this.partial = lines.pop() ?? '';
     for (const l of lines) {
       this.tail.push(l);
       if (this.tail.length > TAIL) this.tail.shift();
     }
+    // Last: on a full disk this fails, and the tail for the report has the text already.
+    writeSync(this.fd, text);
   }
   line(text: string) {
     this.write(text.endsWith('\n') ? text : text + '\n');
@@ -62,6 +65,7 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
   const started = Date.now();
   const scratch = await cache.scratch(`${host.name}-${node.id}`);
   const log = new StepLog(join(scratch, 'log'));
+  const groups = new ProcessGroups();
   let lastCmd: string | undefined;
   try {
     const tmp = join(scratch, 'tmp');
@@ -76,17 +80,19 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
     const guard = await guardInputs(cache, a.inputs, join(scratch, 'in'));
     const inputs = guard.inputs;
     const { $: zx } = await import('zx/core');
-    // zx kills only the process it started: on abort, first kill every descendant (a shell's
-    // children too), then let zx finish its own bookkeeping.
+    // Each command leads its own process group, so a stop reaches a shell's children too; on
+    // abort the groups get SIGTERM, then SIGKILL after a grace period, while zx settles.
     const shellAbort = new AbortController();
     const onAbort = () => {
-      killDescendants(process.pid);
+      void groups.stop();
       shellAbort.abort(signal.reason);
     };
     signal.addEventListener('abort', onAbort, { once: true });
     const $ = zx({
       cwd: tmp,
       signal: shellAbort.signal,
+      detached: true,
+      spawn: ((cmd: string, args: string[], opts: SpawnOptions) => groups.spawn(cmd, args, opts)) as typeof spawn,
       verbose: true,
       quiet: false,
       env: { ...process.env, SOURCE_DATE_EPOCH: String(a.parts.env.sourceDateEpoch), LC_ALL: 'C.UTF-8' },
@@ -116,7 +122,14 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
       copyTree: async (name, dest) => {
         const art = inputs[name];
         if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
-        await copyTree(art.path, dest, signal, await cache.manifest(art.digest));
+        await copyTree(art.path, dest, signal, await cache.manifest(art.digest)).catch((e: unknown) => {
+          try {
+            if (e instanceof CopyError) log.write(e.stderr);
+          } catch {
+            // the full disk may be the log's own
+          }
+          throw e;
+        });
       },
     };
     let failure: unknown;
@@ -126,6 +139,8 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
       failure = e;
     } finally {
       signal.removeEventListener('abort', onAbort);
+      // Nothing a step started outlives it (a background job, a command that ignored SIGTERM).
+      await groups.stop();
     }
     // Checked whether the step succeeded or not: a damaged input must never be served again.
     const damaged = await guard.check();
@@ -167,7 +182,11 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
     if (signal.aborted) throw e;
     if (isNetbootError(e)) throw e;
     if (e instanceof PluginFailure) e = e.inner;
-    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw errors.diskFull(`${cache.root} (host ${host.name}, step ${node.id})`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC')
+      throw errors.diskFull(
+        `${(e as NodeJS.ErrnoException).path ?? cache.root} (host ${host.name}, step ${node.id})`,
+        log.lastLines(),
+      );
     const keep = join(cache.dir('logs'), host.name, `${node.id}.log`);
     await mkdir(join(keep, '..'), { recursive: true });
     await copyFile(log.path, keep).catch(() => {});
@@ -237,35 +256,6 @@ async function guardInputs(cache: Cache, arts: Record<string, Artifact>, dir: st
       return undefined;
     },
   };
-}
-
-/** SIGTERM to every process below `root`, children before their parents are gone. */
-function killDescendants(root: number): void {
-  const parent = new Map<number, number>();
-  try {
-    for (const name of readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-        parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      } catch {
-        // exited meanwhile
-      }
-    }
-  } catch {
-    return;
-  }
-  const below = (pid: number): boolean => {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true;
-    return false;
-  };
-  for (const pid of parent.keys())
-    if (pid !== root && below(pid))
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
 }
 
 /** A shell failure reads like zx's ProcessOutput: the command and its exit code. */

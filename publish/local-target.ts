@@ -7,6 +7,7 @@ import { fsyncDir, syncFileSystem, writeFileAtomic } from '../cache/atomic.js';
 import type { CheckDepth } from '../cache/artifact-check.js';
 import { copySparseFile, copyTree } from '../cache/copy.js';
 import { listDir, type Cache } from '../cache/store.js';
+import { safeDir } from './safe-dirs.js';
 import { devMajorMinor, type ManifestEntry } from '../cache/tree.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseItem, type ReleaseManifest } from './release.js';
@@ -34,6 +35,7 @@ export class LocalTarget implements Target {
   }
 
   async state(host: string): Promise<TargetState> {
+    await safeDir(this.root, `.releases/${host}`, false);
     const current = await readlink(join(this.root, host)).then((t) => t.split('/').pop(), () => undefined);
     const ids = (await listDir(this.rel(host))).filter(isReleaseId);
     const history = await readFile(this.rel(host, 'history.json'), 'utf8').then((t) => JSON.parse(t) as string[], () => []);
@@ -112,7 +114,10 @@ export class LocalTarget implements Target {
       await mkdir(dir, { recursive: true });
       made.add(dir);
     };
-    await mkdir(staging, { recursive: true });
+    // Every directory written into outside the staging dir: checked (and made) before anything is written.
+    await safeDir(this.root, `.releases/${host}`);
+    for (const l of links) await safeDir(this.root, dirname(l.path));
+    await mkdir(staging);
     try {
       for (const it of items) {
         if (it.writable) {
@@ -188,7 +193,7 @@ export class LocalTarget implements Target {
   /** A writable disk: the live one again if its source did not change, else a private copy. */
   private async placeDisk(host: string, it: PlannedItem, staging: string, result: StageResult) {
     const disks = join(this.root, '.disks', host);
-    await mkdir(disks, { recursive: true });
+    await safeDir(this.root, `.disks/${host}`);
     let diskId = it.reuse?.id;
     if (!diskId) {
       diskId = `${it.path.replace(/[^A-Za-z0-9._-]/g, '_')}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
@@ -231,6 +236,7 @@ export class LocalTarget implements Target {
   async switch(host: string, id: string): Promise<void> {
     await replaceSymlink(join('.releases', host, id), join(this.root, host), join(this.root, `.${host}.switch-${process.pid}-${randomBytes(3).toString('hex')}`));
     await fsyncDir(this.root);
+    await safeDir(this.root, `.releases/${host}`);
     const { history } = await this.state(host);
     await writeFileAtomic(this.rel(host, 'history.json'), JSON.stringify([...history.filter((h) => h !== id), id]));
   }
@@ -240,34 +246,50 @@ export class LocalTarget implements Target {
       const at = join(this.root, l.path);
       const want = relative(dirname(at), join(this.root, host, l.to));
       if ((await readlink(at).catch(() => undefined)) === want) continue;
-      await mkdir(dirname(at), { recursive: true });
+      await safeDir(this.root, dirname(l.path));
       await replaceSymlink(want, at, `${at}.tmp-${process.pid}`);
     }
   }
 
   async remove(host: string, ids: string[]): Promise<void> {
+    if (!(await safeDir(this.root, `.releases/${host}`, false))) return;
     for (const id of ids) {
       // Rename first, so a crash halfway through never leaves a half-deleted release under its id.
-      const doomed = this.rel(host, `.deleting-${id}-${process.pid}`);
-      await rename(this.rel(host, id), doomed).catch(() => {});
-      await rm(doomed, { recursive: true, force: true });
+      await discardAs(this.rel(host, id), this.rel(host, deletingName(id)));
     }
   }
 
   async removeDisk(host: string, diskId: string): Promise<void> {
-    await rm(join(this.root, '.disks', host, diskId), { recursive: true, force: true });
+    if (!(await safeDir(this.root, `.disks/${host}`, false))) return;
+    await discardAs(join(this.root, '.disks', host, diskId), join(this.root, '.disks', host, deletingName(diskId)));
   }
 
   async disks(host: string): Promise<string[]> {
+    if (!(await safeDir(this.root, `.disks/${host}`, false))) return [];
     return (await listDir(join(this.root, '.disks', host))).filter((n) => !n.startsWith('.tmp-'));
   }
 
-  /** Leftovers of interrupted publishes (staging dirs, temp files and links, half-copied disks). */
+  /**
+   * Leftovers of interrupted publishes (staging dirs, temp files and links, half-copied disks) of
+   * this host, and of interrupted deletions of any host: nothing reads a .deleting- name, so it
+   * may go whoever holds which lock.
+   */
   async cleanLeftovers(host: string): Promise<number> {
     let n = 0;
+    for (const area of ['.releases', '.disks']) {
+      if (!(await safeDir(this.root, area, false))) continue;
+      for (const h of await listDir(join(this.root, area))) {
+        if (!(await safeDir(this.root, `${area}/${h}`, false))) continue;
+        for (const name of await listDir(join(this.root, area, h)))
+          if (name.startsWith('.deleting-')) {
+            await rm(join(this.root, area, h, name), { recursive: true, force: true });
+            n++;
+          }
+      }
+    }
     for (const name of await listDir(this.rel(host)))
       // .tmp-: writeFileAtomic's temp name, left by a kill between its write and its rename (history.json).
-      if (name.startsWith('.staging-') || name.startsWith('.deleting-') || name.startsWith('.tmp-')) {
+      if (name.startsWith('.staging-') || name.startsWith('.tmp-')) {
         await rm(this.rel(host, name), { recursive: true, force: true });
         n++;
       }
@@ -287,6 +309,25 @@ export class LocalTarget implements Target {
   describe(): string {
     return this.root;
   }
+}
+
+/**
+ * A name beside the entry that no other deleter picks (an earlier kill's leftover never blocks
+ * the rename), and that no reader takes for a release or disk.
+ */
+export function deletingName(id: string): string {
+  return `.deleting-${id}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Rename first, so a crash halfway through never leaves a half-deleted release or disk under its id. */
+async function discardAs(path: string, doomed: string): Promise<void> {
+  try {
+    await rename(path, doomed);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  await rm(doomed, { recursive: true, force: true });
 }
 
 /** Points `at` to `target` with one rename of a fresh link (`tmp`), so readers never see it missing. */

@@ -85,6 +85,8 @@ export async function publishHost(
     const digest = releaseDigest(items, links);
     plans.push({ target, items, links, digest, prev, current: st.current, ids: st.ids, changed: prev?.digest !== digest });
   }
+  // Before anything else, and also when nothing changed: a kill may have left leftovers on any target.
+  for (const p of plans) await p.target.cleanLeftovers(host);
   // The live release shares inodes with the cache, and anyone with write access to the SAN can
   // edit it: what differs from its manifest is published again, from the (checked) cache.
   const repaired: HostPublish['repaired'] = [];
@@ -129,7 +131,6 @@ export async function publishHost(
 
   const outcomes: TargetOutcome[] = [];
   for (const p of plans) {
-    await p.target.cleanLeftovers(host);
     if (!p.changed) {
       outcomes.push({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false });
       continue;

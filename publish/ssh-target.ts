@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Cache } from '../cache/store.js';
 import { errors } from '../core/errors.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
-import { LocalTarget } from './local-target.js';
+import { deletingName, LocalTarget } from './local-target.js';
 import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseManifest } from './release.js';
 import type { PlannedItem, StageResult, Target, TargetState } from './target.js';
 
@@ -139,6 +139,7 @@ export class SshTarget implements Target {
 
   async stage(host: string, id: string, items: PlannedItem[], links: PublishLink[], digest: string, prev: ReleaseManifest | undefined): Promise<StageResult> {
     this.states.delete(host);
+    await this.checkDirs(host, links);
     const local = await this.cache.scratch(`ssh-stage-${host}`);
     try {
       const lt = new LocalTarget(this.name, local, this.cache);
@@ -172,6 +173,25 @@ export class SshTarget implements Target {
     }
   }
 
+  /**
+   * The local target's directory check, remotely: no directory netboot writes into under the
+   * root (.releases, .disks, their host directories, stable links' parents) may be a symlink or
+   * anything but a directory. One round trip, before anything is sent.
+   */
+  private async checkDirs(host: string, links: PublishLink[]): Promise<void> {
+    const dirs = new Set(['.releases', `.releases/${host}`, '.disks', `.disks/${host}`]);
+    for (const l of links) {
+      const parts = l.path.split('/').slice(0, -1);
+      parts.forEach((_, i) => dirs.add(parts.slice(0, i + 1).join('/')));
+    }
+    const paths = [...dirs].map((d) => q(`${this.root}/${d}`)).join(' ');
+    const out = await this.exec(
+      `for d in ${paths}; do if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then echo "$d"; break; fi; done`,
+      'checking the release directories',
+    );
+    if (out.trim()) throw errors.sanUnsafePath(`${this.url}: ${out.trim()}`, 'is a symlink or not a directory');
+  }
+
   async switch(host: string, id: string): Promise<void> {
     const { history } = await this.state(host);
     this.states.delete(host);
@@ -195,7 +215,8 @@ export class SshTarget implements Target {
 
   async remove(host: string, ids: string[]): Promise<void> {
     this.states.delete(host);
-    for (const id of ids) await this.exec(`mv -T ${q(this.rel(host, id))} ${q(this.rel(host, `.deleting-${id}`))} && rm -rf ${q(this.rel(host, `.deleting-${id}`))}`, `removing release ${id}`);
+    for (const id of ids)
+      await this.exec(discardScript(this.rel(host, id), this.rel(host, deletingName(id))), `removing release ${id}`);
   }
 
   async diskSig(host: string, diskId: string): Promise<DiskSig | undefined> {
@@ -221,7 +242,8 @@ export class SshTarget implements Target {
   }
 
   async removeDisk(host: string, diskId: string): Promise<void> {
-    await this.exec(`rm -rf ${q(`${this.root}/.disks/${host}/${diskId}`)}`, 'removing a disk');
+    const disks = `${this.root}/.disks/${host}`;
+    await this.exec(discardScript(`${disks}/${diskId}`, `${disks}/${deletingName(diskId)}`), 'removing a disk');
   }
 
   async close(): Promise<void> {
@@ -230,9 +252,14 @@ export class SshTarget implements Target {
 
   async cleanLeftovers(host: string): Promise<number> {
     const out = await this.exec(
-      `n=0; for f in ${q(this.rel(host))}/.staging-* ${q(this.rel(host))}/.deleting-* ${q(`${this.root}/.disks/${host}`)}/.tmp-* ${q(this.root)}/.${host}.switch-*; do [ -e "$f" ] || [ -L "$f" ] || continue; rm -rf "$f"; n=$((n+1)); done; echo $n`,
+      `n=0; for f in ${q(this.rel(host))}/.staging-* ${q(this.root)}/.releases/*/.deleting-* ${q(this.root)}/.disks/*/.deleting-* ${q(`${this.root}/.disks/${host}`)}/.tmp-* ${q(this.root)}/.${host}.switch-*; do [ -e "$f" ] || [ -L "$f" ] || continue; rm -rf "$f"; n=$((n+1)); done; echo $n`,
       'cleaning leftovers',
     );
     return Number(out.trim()) || 0;
   }
+}
+
+/** Rename first (a kill leaves a .deleting- name, removed by the next publish or gc), then delete. */
+function discardScript(path: string, doomed: string): string {
+  return `if [ -e ${q(path)} ] || [ -L ${q(path)} ]; then mv -T ${q(path)} ${q(doomed)} && rm -rf ${q(doomed)}; fi`;
 }

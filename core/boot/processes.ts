@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { groupMembers } from '../process-group.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -13,9 +14,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Stops a process by pid: SIGTERM, then SIGKILL after `graceMs`; waits until it is gone. */
+/**
+ * Stops a process by pid, with its whole process group when it leads one (what start() makes):
+ * SIGTERM, then SIGKILL after `graceMs`; waits until they are gone.
+ */
 export async function stopPid(pid: number, graceMs = 5000): Promise<void> {
+  const group = groupMembers(pid).length > 0;
   const alive = () => {
+    if (group) return groupMembers(pid).length > 0;
     try {
       process.kill(pid, 0);
       return true;
@@ -23,17 +29,24 @@ export async function stopPid(pid: number, graceMs = 5000): Promise<void> {
       return false;
     }
   };
+  const send = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(group ? -pid : pid, sig);
+    } catch {
+      // gone meanwhile
+    }
+  };
   if (!alive()) return;
-  process.kill(pid, 'SIGTERM');
+  send('SIGTERM');
   for (let waited = 0; alive() && waited < graceMs; waited += 100) await sleep(100);
-  if (alive()) process.kill(pid, 'SIGKILL');
+  if (alive()) send('SIGKILL');
   while (alive()) await sleep(50);
 }
 
-/** Starts a program with its output collected, for processes we stop ourselves. */
+/** Starts a program in a process group of its own, with its output collected, for processes we stop ourselves. */
 export function start(cmd: string, args: string[]): { child: ChildProcess; output: () => string } {
   let out = '';
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   return { child, output: () => out };

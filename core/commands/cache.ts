@@ -2,7 +2,8 @@ import { collect } from '../../cache/gc.js';
 import { prune } from '../../publish/publisher.js';
 import { withTargets } from '../../publish/targets.js';
 import type { Artifact } from '../plugin.js';
-import { acquireGc } from '../../cache/lock.js';
+import { join } from 'node:path';
+import { acquire, acquireGc } from '../../cache/lock.js';
 import { verifyCache } from '../../cache/verify.js';
 import type { Command } from '../cli.js';
 import { errors } from '../errors.js';
@@ -36,8 +37,18 @@ export const gc: Command = {
       await withTargets(session.config, session.cache, async (all) => {
         const targets = Object.values(all);
         for (const host of session.hostNames()) {
-          if (!args.values['dry-run'])
-            await prune(host, targets, { keep: session.config.san.keep, notice: (l) => ctx.io.err(`netboot: note: ${l}`), dropWritten: !!args.values['drop-written-disks'] });
+          if (!args.values['dry-run']) {
+            // As a publish does it, under the host's publish lock: leftovers include a running publish's staging dir.
+            const lockPath = join(session.cache.dir('locks'), `publish-${host}.lock`);
+            const hostLock = await acquire(lockPath, { signal: ctx.signal });
+            try {
+              for (const t of targets) await t.cleanLeftovers(host);
+              const notice = (l: string) => ctx.io.err(`netboot: note: ${l}`);
+              await prune(host, targets, { keep: session.config.san.keep, notice, dropWritten: !!args.values['drop-written-disks'] });
+            } finally {
+              await hostLock?.release();
+            }
+          }
           for (const t of targets)
             for (const id of (await t.state(host)).ids) for (const it of (await t.manifest(host, id))?.items ?? []) keep.push(it.artifact);
         }
