@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { makeCacheRootPrivate } from '../cache/private-root.js';
 import { Cache } from '../cache/store.js';
 import { builtinRecipes } from '../pipelines/index.js';
 import { findConfig, importConfig } from './config-load.js';
@@ -34,6 +35,7 @@ export class Session {
     const cache = new Cache(config.cache);
     try {
       await cache.init();
+      await makeCacheRootPrivate(cache.root);
     } catch (e) {
       throw errors.cacheUnusable(file, config.cache, (e as Error).message);
     }

@@ -6,6 +6,7 @@ import { errors } from '../core/errors.js';
 import type { HostGraph } from '../core/graph.js';
 import type { Artifact } from '../core/plugin.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
+import { refusePrivate } from './private-check.js';
 import { nextId, releaseDigest, type ReleaseManifest } from './release.js';
 import type { PlannedItem, StageResult, Target } from './target.js';
 
@@ -17,6 +18,8 @@ export interface PublishOptions {
   keep: number;
   reload: Partial<Record<TargetName, string>>;
   notice: (line: string) => void;
+  /** Paths of the host's TFTP directory the config declares public although they look private. */
+  allowPublic?: readonly string[];
 }
 
 export interface TargetOutcome {
@@ -79,6 +82,9 @@ export async function publishHost(
     const digest = releaseDigest(items, links);
     plans.push({ target, items, links, digest, prev, current: st.current, ids: st.ids, changed: prev?.digest !== digest });
   }
+  // Before anything is staged: a refusal leaves every target as it was.
+  for (const p of plans.filter((q) => q.changed && q.target.name === 'tftp'))
+    await refusePrivate(host, 'tftp', p.items, o.allowPublic ?? []);
   if (!plans.some((p) => p.changed)) {
     return { host, changed: false, targets: plans.map((p) => ({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false })), pruned: [] };
   }

@@ -33,6 +33,7 @@ export async function buildAndPublish(args: Parsed, ctx: CommandContext): Promis
         keep: session.config.san.keep,
         reload: session.config.san.reload,
         notice: (l) => ctx.io.err(`netboot: note: ${l}`),
+        allowPublic: [...session.config.san.allowPublic, ...session.config.hosts.get(g.host.name)!.allowPublic],
       });
       published.push(res);
       if (!json) ctx.io.out(describe(res));

@@ -1,0 +1,116 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
+import { createGunzip, gunzipSync, constants as z } from 'node:zlib';
+
+/** What makes one file (or one member of an archive) private. */
+export interface Finding {
+  path: string;
+  why: string;
+}
+
+/**
+ * Key material in a file's bytes. A PEM or OpenSSH header alone is not enough: ssh-keygen and
+ * libssh carry "-----BEGIN OPENSSH PRIVATE KEY-----" as a string, followed by a NUL. A real key has
+ * its base64 body (or an encryption header) on the next line.
+ */
+const KEY = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----\r?\n(?:Proc-Type:|[A-Za-z0-9+/=]{16})|PuTTY-User-Key-File-\d: |SSH PRIVATE KEY FILE FORMAT 1\.1\n/;
+const OVERLAP = 160;
+
+/** Names that are password or key files whatever they hold (hashes, or keys in any encoding). */
+export function privateName(path: string): string | undefined {
+  const b = basename(path);
+  if (/^ssh_host_.+_key$/.test(b)) return `"${b}" is an SSH host private key`;
+  if (/^g?shadow-?$/.test(b) || b === 'master.passwd' || b === 'spwd.db') return `"${b}" holds password hashes`;
+  return undefined;
+}
+
+/** Feeds chunks of a byte stream; says what key it found, if any. Memory stays bounded. */
+class KeyFinder {
+  private tail = '';
+  found?: string;
+  push(chunk: Buffer): void {
+    if (this.found) return;
+    const text = this.tail + chunk.toString('latin1');
+    const m = KEY.exec(text);
+    if (m) this.found = `it holds a private key (${m[0].split(/\r?\n/)[0]})`;
+    this.tail = text.slice(-OVERLAP);
+  }
+}
+
+/** An archive member's stream is read to its end (stopping would stop the archive). */
+async function scanStream(s: Readable, member = false): Promise<string | undefined> {
+  const f = new KeyFinder();
+  for await (const chunk of s) {
+    f.push(chunk as Buffer);
+    if (f.found && !member) {
+      s.destroy();
+      break;
+    }
+  }
+  return f.found;
+}
+
+type Kind = 'cpio' | 'tar' | 'raw';
+
+/** The first bytes of a file, decompressed if it is gzip: enough to tell an archive's format. */
+async function sniff(path: string): Promise<{ gzip: boolean; kind: Kind }> {
+  const fh = await open(path, 'r');
+  const head = Buffer.alloc(64 * 1024);
+  const { bytesRead } = await fh.read(head, 0, head.length, 0).finally(() => fh.close());
+  let b = head.subarray(0, bytesRead);
+  const gzip = b[0] === 0x1f && b[1] === 0x8b;
+  if (gzip) {
+    try {
+      b = gunzipSync(b, { finishFlush: z.Z_SYNC_FLUSH });
+    } catch {
+      return { gzip, kind: 'raw' };
+    }
+  }
+  const magic = b.subarray(0, 6).toString('latin1');
+  if (magic === '070701' || magic === '070702' || magic === '070707') return { gzip, kind: 'cpio' };
+  if (b.length >= 262 && b.toString('latin1', 257, 262) === 'ustar') return { gzip, kind: 'tar' };
+  return { gzip, kind: 'raw' };
+}
+
+/**
+ * Scans one regular file about to be published: its bytes, and if it is a (gzipped) cpio or tar
+ * archive (an initramfs, a rootfs tarball) each member's name and bytes. Members are named
+ * `<file>:<member>`. Other compressions (zstd, xz) are scanned as they are, undecoded.
+ */
+export async function scanFile(path: string, shownAs: string): Promise<Finding[]> {
+  const { gzip, kind } = await sniff(path);
+  const input = (): Readable => {
+    const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+    return gzip ? raw.pipe(createGunzip()) : raw;
+  };
+  if (kind === 'raw') {
+    const why = await scanStream(input()).catch(() => undefined);
+    return why ? [{ path: shownAs, why }] : [];
+  }
+  return scanArchive(input(), kind, shownAs);
+}
+
+async function scanArchive(src: Readable, kind: 'cpio' | 'tar', shownAs: string): Promise<Finding[]> {
+  const found: Finding[] = [];
+  const ex: any = kind === 'tar' ? (await import('tar-stream')).default.extract() : (await import('cpio-stream')).default.extract();
+  await new Promise<void>((resolve, reject) => {
+    ex.on('entry', (header: { name: string; type?: string; mode?: number }, stream: Readable, next: (e?: Error) => void) => {
+      const name = header.name.replace(/^\.?\//, '');
+      const member = `${shownAs}:${name}`;
+      const regular = kind === 'tar' ? header.type === 'file' || header.type === 'contiguous-file' : ((header.mode ?? 0) & 0o170000) === 0o100000;
+      const byName = regular ? privateName(name) : undefined;
+      if (byName) found.push({ path: member, why: byName });
+      scanStream(stream, true).then((why) => {
+        if (why && regular && !byName) found.push({ path: member, why });
+        next();
+      }, next);
+    });
+    ex.on('finish', resolve);
+    ex.on('error', reject);
+    src.on('error', reject);
+    src.pipe(ex);
+  }).catch((e: Error) => found.push({ path: shownAs, why: `it cannot be read as a ${kind} archive (${e.message}), so it cannot be checked` }));
+  return found;
+}
