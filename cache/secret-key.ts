@@ -1,8 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { chmod, link, open, readFile, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, link, open, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { errors } from '../core/errors.js';
-import { fsyncDir, tempName } from './atomic.js';
+import { fsyncDir } from './atomic.js';
 
 /** The cache's own random key, `<cache>/secret.key` (0600): never leaves the cache, never enters a key. */
 export const SECRET_KEY_FILE = 'secret.key';
@@ -28,20 +28,21 @@ export function cacheSecretKey(cacheRoot: string): Promise<Buffer> {
 async function loadOrCreate(file: string): Promise<Buffer> {
   const existing = await readKey(file);
   if (existing) return existing;
-  // Created whole or not at all: a 0600 temp file, fsynced, then link(2) to the final name. If
-  // another builder linked first, EEXIST, and its key is the one everybody uses.
-  const tmp = tempName(file);
-  const fd = await open(tmp, 'wx', 0o600);
+  // Created whole or not at all: a 0600 temp file in tmp/ (gc removes it if we die), fsynced,
+  // then link(2) to the final name. If another builder linked first, EEXIST: its key is the one.
+  const tmp = join(dirname(file), 'tmp', `${process.pid}-secret-key-${randomBytes(4).toString('hex')}`);
+  let fd: FileHandle | undefined;
   try {
+    fd = await open(tmp, 'wx', 0o600);
     await fd.writeFile(`${randomBytes(32).toString('hex')}\n`);
     await fd.sync();
     await fd.close();
     await link(tmp, file).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;
     });
-    await fsyncDir(join(file, '..'));
+    await fsyncDir(dirname(file));
   } catch (e) {
-    await fd.close().catch(() => {});
+    await fd?.close().catch(() => {});
     throw errors.secretKeyUnusable(file, (e as Error).message);
   } finally {
     await unlink(tmp).catch(() => {});
@@ -60,7 +61,7 @@ async function readKey(file: string): Promise<Buffer | undefined> {
     throw errors.secretKeyUnusable(file, (e as Error).message);
   }
   if (!/^[0-9a-f]{64}\n?$/.test(text))
-    throw errors.secretKeyUnusable(file, 'it is not 64 hex digits (remove it: every step keyed on a secret then runs again)');
+    throw errors.secretKeyUnusable(file, 'it is not 64 hex digits (remove it: the steps keyed on a secret then run again)');
   if ((await stat(file)).mode & 0o077) await chmod(file, 0o600);
   return Buffer.from(text.trim(), 'hex');
 }

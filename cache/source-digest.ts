@@ -13,6 +13,8 @@ export async function sourceDigest(cache: Cache, path: string, secret: boolean):
   if (!secret) return digestLocal(cache.dir('statcache'), path);
   const st = await lstat(path).catch(() => undefined);
   if (!st) throw errors.sourceMissing(path);
-  const plain = st.isFile() ? `file:${await hashFile(path, st.size)}:${(st.mode & 0o7777).toString(8)}` : `tree:${(await digestTree(path)).digest}`;
+  const plain = st.isFile()
+    ? `file:${await hashFile(path, st.size)}:${(st.mode & 0o7777).toString(8)}`
+    : `tree:${(await digestTree(path)).digest}`;
   return hmacDigest(cache.root, plain);
 }

@@ -19,5 +19,8 @@ export function outsideSources(graphs: HostGraph[], configDir: string): string[]
         seen.set(abs, [...(seen.get(abs) ?? []), `${g.host.name}/${n.id}`]);
       }
     }
-  return [...seen].map(([abs, at]) => `local source ${abs} (${at.join(', ')}) is outside the config's directory ${configDir}`);
+  return [...seen].map(
+    ([abs, at]) =>
+      `local source ${abs} (${at.join(', ')}) is outside the config's directory ${configDir}`,
+  );
 }

@@ -11,7 +11,8 @@ export function nbdServerUser(): Promise<{ uid: number; gid: number } | undefine
   nbdUser ??= run('getent', ['passwd', 'nbd']).then(
     ({ stdout }) => {
       const [, , uid, gid] = stdout.trim().split(':');
-      return Number.isInteger(Number(uid)) && Number.isInteger(Number(gid)) ? { uid: Number(uid), gid: Number(gid) } : undefined;
+      const ids = { uid: Number(uid), gid: Number(gid) };
+      return Number.isInteger(ids.uid) && Number.isInteger(ids.gid) ? ids : undefined;
     },
     () => undefined,
   );
@@ -26,7 +27,12 @@ export function nbdServerUser(): Promise<{ uid: number; gid: number } | undefine
  * 0755), and the directory holding it is 0700, so nobody on the SAN can walk into it. Only
  * root-run servers (the kernel's nfsd, nfs-ganesha) need to.
  */
-export async function makeDiskPrivate(target: TargetName, dir: string, disk: string, kind: 'file' | 'tree'): Promise<void> {
+export async function makeDiskPrivate(
+  target: TargetName,
+  dir: string,
+  disk: string,
+  kind: 'file' | 'tree',
+): Promise<void> {
   const owner = kind === 'file' && target === 'nbd' ? await nbdServerUser() : undefined;
   if (kind === 'tree') await chmod(dir, 0o700);
   else if (owner) {

@@ -14,7 +14,12 @@ const scanned = new Map<string, Promise<{ suffix: string; why: string }[]>>();
  * it: `rootlink -> /` served /etc/passwd). `allow` lists paths (a file, a directory, an archive
  * or `archive:member`) the config declares public on purpose.
  */
-export async function refusePrivate(host: string, target: string, items: PlannedItem[], allow: readonly string[]): Promise<void> {
+export async function refusePrivate(
+  host: string,
+  target: string,
+  items: PlannedItem[],
+  allow: readonly string[],
+): Promise<void> {
   const found: Finding[] = [];
   for (const it of items)
     for (const e of it.entries) {

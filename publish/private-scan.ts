@@ -15,7 +15,13 @@ export interface Finding {
  * libssh carry "-----BEGIN OPENSSH PRIVATE KEY-----" as a string, followed by a NUL. A real key has
  * its base64 body (or an encryption header) on the next line.
  */
-const KEY = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----\r?\n(?:Proc-Type:|[A-Za-z0-9+/=]{16})|PuTTY-User-Key-File-\d: |SSH PRIVATE KEY FILE FORMAT 1\.1\n/;
+const KEY = new RegExp(
+  [
+    String.raw`-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----\r?\n(?:Proc-Type:|[A-Za-z0-9+/=]{16})`,
+    String.raw`PuTTY-User-Key-File-\d: `,
+    String.raw`SSH PRIVATE KEY FILE FORMAT 1\.1\n`,
+  ].join('|'),
+);
 const OVERLAP = 160;
 
 /** Names that are password or key files whatever they hold (hashes, or keys in any encoding). */
@@ -92,14 +98,35 @@ export async function scanFile(path: string, shownAs: string): Promise<Finding[]
   return scanArchive(input(), kind, shownAs);
 }
 
+interface Member {
+  name: string;
+  type?: string;
+  mode?: number;
+}
+interface Extractor extends NodeJS.WritableStream {
+  on(ev: 'entry', fn: (h: Member, s: Readable, next: (e?: Error) => void) => void): this;
+  on(ev: 'finish', fn: () => void): this;
+  on(ev: 'error', fn: (e: Error) => void): this;
+}
+
+async function extractor(kind: 'cpio' | 'tar'): Promise<Extractor> {
+  if (kind === 'tar') return (await import('tar-stream')).default.extract() as unknown as Extractor;
+  return (await import('cpio-stream')).default.extract() as unknown as Extractor;
+}
+
+function isRegular(kind: 'cpio' | 'tar', h: Member): boolean {
+  if (kind === 'tar') return h.type === 'file' || h.type === 'contiguous-file';
+  return ((h.mode ?? 0) & 0o170000) === 0o100000;
+}
+
 async function scanArchive(src: Readable, kind: 'cpio' | 'tar', shownAs: string): Promise<Finding[]> {
   const found: Finding[] = [];
-  const ex: any = kind === 'tar' ? (await import('tar-stream')).default.extract() : (await import('cpio-stream')).default.extract();
+  const ex = await extractor(kind);
   await new Promise<void>((resolve, reject) => {
-    ex.on('entry', (header: { name: string; type?: string; mode?: number }, stream: Readable, next: (e?: Error) => void) => {
+    ex.on('entry', (header, stream, next) => {
       const name = header.name.replace(/^\.?\//, '');
       const member = `${shownAs}:${name}`;
-      const regular = kind === 'tar' ? header.type === 'file' || header.type === 'contiguous-file' : ((header.mode ?? 0) & 0o170000) === 0o100000;
+      const regular = isRegular(kind, header);
       const byName = regular ? privateName(name) : undefined;
       if (byName) found.push({ path: member, why: byName });
       scanStream(stream, true).then((why) => {
@@ -111,6 +138,9 @@ async function scanArchive(src: Readable, kind: 'cpio' | 'tar', shownAs: string)
     ex.on('error', reject);
     src.on('error', reject);
     src.pipe(ex);
-  }).catch((e: Error) => found.push({ path: shownAs, why: `it cannot be read as a ${kind} archive (${e.message}), so it cannot be checked` }));
+  }).catch((e: Error) => {
+    // What cannot be read cannot be vouched for: refused too, with the reason.
+    found.push({ path: shownAs, why: `it cannot be read as a ${kind} archive (${e.message}), so it cannot be checked` });
+  });
   return found;
 }
