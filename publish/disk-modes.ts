@@ -44,3 +44,19 @@ export async function makeDiskPrivate(
   if (owner) await chown(disk, owner.uid, owner.gid);
   await chmod(disk, 0o600);
 }
+
+/** The same modes for a disk on an SSH target, as one shell command run there (paths quoted by `q`). */
+export function remoteDiskPrivate(
+  target: TargetName,
+  dir: string,
+  disk: string,
+  kind: 'file' | 'tree',
+  q: (s: string) => string,
+): string {
+  const [d, f] = [q(dir), q(disk)];
+  if (kind === 'tree') return `chmod 0700 ${d}`;
+  if (target !== 'nbd') return `chmod 0600 ${f}; chmod 0700 ${d}`;
+  // An SSH user that may not chown (not root) leaves the image its own, and the directory 0700.
+  const toNbd = `getent passwd nbd && chown nbd:nbd ${f} && chgrp nbd ${d} && chmod 0750 ${d}`;
+  return `chmod 0600 ${f}; { ${toNbd}; } >/dev/null 2>&1 || chmod 0700 ${d}`;
+}

@@ -32,12 +32,24 @@ export function privateName(path: string): string | undefined {
   return undefined;
 }
 
-/** Feeds chunks of a byte stream; says what key it found, if any. Memory stays bounded. */
+const ELF = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+
+/**
+ * Feeds chunks of a byte stream; says what key it found, if any. Memory stays bounded. ELF
+ * programs and libraries are not searched: GnuTLS (in every initrd with nbd-client) carries its
+ * FIPS self-test keys as PEM text. A key a user left in the tree is a file of its own.
+ */
 class KeyFinder {
   private tail = '';
+  private started = false;
+  private elf = false;
   found?: string;
   push(chunk: Buffer): void {
-    if (this.found) return;
+    if (!this.started) {
+      this.started = true;
+      this.elf = chunk.subarray(0, 4).equals(ELF);
+    }
+    if (this.found || this.elf) return;
     const text = this.tail + chunk.toString('latin1');
     const m = KEY.exec(text);
     if (m) this.found = `it holds a private key (${m[0].split(/\r?\n/)[0]})`;
