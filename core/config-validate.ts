@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { isIPv4 } from 'node:net';
 import { dirname, resolve } from 'node:path';
+import { parseAllowPublic } from './allow-public.js';
 import { checkSanRoots, reservedHostName, sshRootProblem } from './config-san.js';
 import { errors } from './errors.js';
 import type { AnyPlugin, HostInfo } from './plugin.js';
@@ -13,6 +14,8 @@ export interface ResolvedHost {
   info: HostInfo;
   recipe: Recipe<any>;
   params: Record<string, unknown>;
+  /** Paths of this host's TFTP directory published although they look private (with san.allowPublic). */
+  allowPublic: string[];
 }
 
 export interface ResolvedConfig {
@@ -28,6 +31,7 @@ export interface ResolvedConfig {
     keep: number;
     reload: Partial<Record<'tftp' | 'nfs' | 'nbd' | 'conf', string>>;
     ssh: { identityFile?: string; options?: string[] };
+    allowPublic: string[];
   };
   sourceDateEpoch: number;
   hosts: Map<string, ResolvedHost>;
@@ -47,8 +51,8 @@ export const MAX_SOURCE_DATE_EPOCH = 2 ** 31 - 1;
 // Labels joined by single dots, as dhcpd and dnsmasq take a host name (a..b or a trailing dot would fail there later).
 const HOST_NAME = /^(?=.{1,63}$)[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$/;
 const TOP_KEYS = new Set(['cache', 'san', 'sourceDateEpoch', 'hosts', 'plugins', 'recipes', 'extend']);
-const SAN_KEYS = ['server', 'tftp', 'nfs', 'nbd', 'conf', 'keep', 'reload', 'ssh'] as const;
-const HOST_KEYS = new Set(['recipe', 'mac', 'ip', 'params', 'description']);
+const SAN_KEYS = ['server', 'tftp', 'nfs', 'nbd', 'conf', 'keep', 'reload', 'ssh', 'allowPublic'] as const;
+const HOST_KEYS = new Set(['recipe', 'mac', 'ip', 'params', 'description', 'allowPublic']);
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.XDG_CACHE_HOME || resolve(homedir(), '.cache'), 'netboot');
@@ -73,11 +77,12 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
 
   const cache = raw.cache === undefined ? defaultCacheDir() : resolve(dir, str(raw.cache, 'cache', '.netboot/cache'));
   const sanRaw = raw.san === undefined ? {} : raw.san;
-  const san: ResolvedConfig['san'] = { server: '10.0.2.2', tftp: 'san/tftp', nfs: 'san/nfs', nbd: 'san/nbd', conf: 'san/conf', keep: 3, reload: {}, ssh: {} };
+  const san: ResolvedConfig['san'] = { server: '10.0.2.2', tftp: 'san/tftp', nfs: 'san/nfs', nbd: 'san/nbd', conf: 'san/conf', keep: 3, reload: {}, ssh: {}, allowPublic: [] };
   if (!isPlainObject(sanRaw)) err(`san: ${show(sanRaw)} is not an object`);
   else {
     for (const k of Object.keys(sanRaw)) if (!(SAN_KEYS as readonly string[]).includes(k)) issues.warnings.push(`san.${k}: unknown key (ignored)`);
     san.server = str(sanRaw.server, 'san.server', san.server);
+    san.allowPublic = parseAllowPublic(sanRaw.allowPublic, 'san.allowPublic', err);
     if (!isIPv4(san.server)) err(`san.server: "${san.server}" is not an IPv4 address (clients have no DNS at boot)`);
     for (const k of ['tftp', 'nfs', 'nbd', 'conf'] as const) {
       const v = str(sanRaw[k], `san.${k}`, san[k]);
@@ -201,8 +206,9 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
       const recipe = recipes.get(h.recipe);
       if (!recipe) throw errors.unknownRecipe(`${at}.recipe`, h.recipe, [...recipes.keys()]);
       const params = parseShape(recipe.params ?? {}, h.params, `${at}.params`, issues);
+      const allowPublic = parseAllowPublic(h.allowPublic, `${at}.allowPublic`, err);
       if (mac && ip && params)
-        hosts.set(name, { name, recipe, params, info: { name, mac, ip, server: san.server, san: sanPaths } });
+        hosts.set(name, { name, recipe, params, allowPublic, info: { name, mac, ip, server: san.server, san: sanPaths } });
     }
 
   if (issues.errors.length) throw errors.configInvalid(file, issues.errors);

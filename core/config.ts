@@ -17,6 +17,8 @@ export interface SanConfig {
   reload?: { tftp?: string; nfs?: string; nbd?: string; conf?: string };
   /** How to reach ssh:// roots. */
   ssh?: { identityFile?: string; options?: string[] };
+  /** Paths of every host's TFTP directory to publish although they look private (see README, Permission model). */
+  allowPublic?: string[];
 }
 
 type ParamsIn<R> = R extends Recipe<infer S, any> ? ShapeIn<S> : never;
@@ -28,6 +30,8 @@ type HostFor<Name extends string, R> = {
   /** The host's IPv4 address. */
   ip: string;
   description?: string;
+  /** Paths of this host's TFTP directory to publish although they look private (see README, Permission model). */
+  allowPublic?: string[];
 } & ({} extends ParamsIn<R> ? { params?: ParamsIn<R> } : { params: ParamsIn<R> });
 
 type RecipeMap<R extends readonly Recipe<any, string>[]> = BuiltinRecipes & { [X in R[number] as X['name']]: X };

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { artifactDamage, quarantineArtifact } from '../cache/artifact-check.js';
 import { writeFileAtomic } from '../cache/atomic.js';
-import { digestLocal } from '../cache/local-digest.js';
+import { sourceDigest } from '../cache/source-digest.js';
 import { acquire } from '../cache/lock.js';
 import { exists, type ActionRecord, type Cache, type KeyParts } from '../cache/store.js';
 import { canonicalJson, sha256 } from './canonical.js';
@@ -238,8 +238,9 @@ export class Engine {
     let sources: Record<string, string> | undefined;
     if (node.plugin.sources) {
       sources = {};
+      const secret = new Set(node.plugin.secretSources?.(structuredClone(node.params) as never) ?? []);
       for (const p of node.plugin.sources(structuredClone(node.params) as never))
-        sources[p] = await digestLocal(this.o.cache.dir('statcache'), resolve(this.o.baseDir, p)).catch((e) => {
+        sources[p] = await sourceDigest(this.o.cache, resolve(this.o.baseDir, p), secret.has(p)).catch((e) => {
           throw isNetbootError(e) ? errors.inStep(g.host.name, node.id, e) : e;
         });
     }

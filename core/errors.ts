@@ -172,6 +172,17 @@ export const errors = {
   unsafeArchiveEntry: (entry: string, why: string) =>
     build('UNSAFE_ARCHIVE_ENTRY')(`archive entry "${entry}" refused: ${why}; nothing was stored`),
   badArchive: (what: string) => build('BAD_ARCHIVE')(`cannot extract the archive: ${what}`),
+
+  // secrets and private content (issue 11, defects 2 and 7): nothing private is served over TFTP
+  privateContent: (host: string, target: string, found: { path: string; why: string }[]) =>
+    config('PRIVATE_CONTENT')(
+      `host ${host}: refusing to publish ${target}:${found[0].path}: ${found[0].why}; ${target} is public, nothing was published`,
+      [
+        ...found.slice(1).map((f) => `also ${target}:${f.path}: ${f.why}`),
+        `if that is really meant to be public, list the path in allowPublic (hosts.${host}.allowPublic or san.allowPublic)`,
+      ],
+    ),
+  secretKeyUnusable: (path: string, msg: string) => build('SECRET_KEY_UNUSABLE')(`${path}: the cache's secret key cannot be used: ${msg}`),
 };
 
 function mib(n: number): string {

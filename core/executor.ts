@@ -4,8 +4,8 @@ import { copyFile, link, lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ActionRecord, Cache, KeyParts } from '../cache/store.js';
 import { CopyError, copyTree } from '../cache/copy.js';
-import { digestLocal } from '../cache/local-digest.js';
 import { objectDamage } from '../cache/artifact-check.js';
+import { sourceDigest } from '../cache/source-digest.js';
 import { treeChanged } from '../cache/tree-check.js';
 import { sha256 } from './canonical.js';
 import { errors, isNetbootError, NetbootError } from './errors.js';
@@ -147,8 +147,9 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
     if (damaged) throw errors.inputModified(host.name, node.id, damaged);
     signal.throwIfAborted();
     if (failure !== undefined) throw new PluginFailure(failure);
+    const secret = new Set(plugin.secretSources?.(structuredClone(node.params)) ?? []);
     for (const src of Object.keys(a.parts.sources ?? {}))
-      if ((await digestLocal(cache.dir('statcache'), resolve(a.baseDir, src))) !== a.parts.sources![src])
+      if ((await sourceDigest(cache, resolve(a.baseDir, src), secret.has(src))) !== a.parts.sources![src])
         throw errors.sourceChanged(host.name, node.id, src);
 
     const produced: Record<string, Artifact> = {};

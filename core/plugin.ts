@@ -113,6 +113,11 @@ export interface PluginDefinition<S extends Shape, I extends string, O extends P
    */
   sources?(params: ShapeOut<S>): string[];
   /**
+   * Those of `sources` that hold a secret (a CHAP secret file): their digests enter the key only
+   * as an HMAC under the cache's own key, so no record or history holds a guessable digest.
+   */
+  secretSources?(params: ShapeOut<S>): string[];
+  /**
    * The state of a volatile upstream (e.g. a Debian suite's InRelease digest), computed at every
    * build. When it changes, the step runs again. `--offline` reuses the last value.
    */

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { makeCacheRootPrivate } from '../cache/private-root.js';
 import { Cache } from '../cache/store.js';
 import { builtinRecipes } from '../pipelines/index.js';
 import { findConfig, importConfig } from './config-load.js';
@@ -36,6 +37,7 @@ export class Session {
     for (const name of session.hostNames()) session.graph(name);
     try {
       await session.cache.init();
+      await makeCacheRootPrivate(session.cache.root);
     } catch (e) {
       throw errors.cacheUnusable(file, config.cache, (e as Error).message);
     }

@@ -10,6 +10,7 @@ import { listDir, type Cache } from '../cache/store.js';
 import { safeDir } from './safe-dirs.js';
 import { devMajorMinor, type ManifestEntry } from '../cache/tree.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
+import { makeDiskPrivate } from './disk-modes.js';
 import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseItem, type ReleaseManifest } from './release.js';
 import { checkRelease, statRow, type Damage } from './release-check.js';
 import type { PlannedItem, StageResult, Target, TargetState } from './target.js';
@@ -215,6 +216,7 @@ export class LocalTarget implements Target {
       }
       result.bytesWritten += it.artifact.kind === 'tree' ? it.artifact.size : (await lstat(join(disks, diskId))).blocks * 512;
     }
+    await makeDiskPrivate(this.name, disks, join(disks, diskId), it.artifact.kind);
     const dest = join(staging, it.path);
     await mkdir(dirname(dest), { recursive: true });
     // Relative to where the link will live after the rename: .releases/<host>/<id>/<path>

@@ -6,6 +6,7 @@ import { errors } from '../core/errors.js';
 import type { HostGraph } from '../core/graph.js';
 import type { Artifact } from '../core/plugin.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
+import { refusePrivate } from './private-check.js';
 import { nextId, releaseDigest, type ReleaseManifest } from './release.js';
 import type { Damage } from './release-check.js';
 import type { PlannedItem, StageResult, Target } from './target.js';
@@ -20,6 +21,8 @@ export interface PublishOptions {
   notice: (line: string) => void;
   /** The live release is checked by hash rather than by stat (`--verify`). */
   verify?: boolean;
+  /** Paths of the host's TFTP directory the config declares public although they look private. */
+  allowPublic?: readonly string[];
 }
 
 export interface TargetOutcome {
@@ -102,6 +105,9 @@ export async function publishHost(
     p.changed = true;
     p.damaged = new Set(damage.map((d) => d.path));
   }
+  // Before anything is staged: a refusal leaves every target as it was.
+  for (const p of plans.filter((q) => q.changed && q.target.name === 'tftp'))
+    await refusePrivate(host, 'tftp', p.items, o.allowPublic ?? []);
   if (!plans.some((p) => p.changed)) {
     return { host, changed: false, targets: plans.map((p) => ({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false })), pruned: [], repaired };
   }

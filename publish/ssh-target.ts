@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Cache } from '../cache/store.js';
 import { errors } from '../core/errors.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
+import { remoteDiskPrivate } from './disk-modes.js';
 import { deletingName, LocalTarget } from './local-target.js';
 import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseManifest } from './release.js';
 import type { PlannedItem, StageResult, Target, TargetState } from './target.js';
@@ -154,6 +155,8 @@ export class SshTarget implements Target {
         const tree = it.artifact.kind === 'tree';
         await this.rsync(tree ? ['-aH', '--numeric-ids', `${src}/`, `${this.user}@${this.host}:${remoteTmp}/`] : ['--sparse', '--perms', src, `${this.user}@${this.host}:${remoteTmp}`], `sending disk ${it.disk.id}`);
         await this.exec(`sync -f ${q(remoteTmp)} 2>/dev/null || sync; mv -T ${q(remoteTmp)} ${q(`${this.root}/.disks/${host}/${it.disk.id}`)}`, 'committing a disk');
+        const dir = `${this.root}/.disks/${host}`;
+        await this.exec(remoteDiskPrivate(this.name, dir, `${dir}/${it.disk.id}`, it.artifact.kind, q), 'making the disk private');
         it.disk.sig = (await this.diskSig(host, it.disk.id))!;
       }
       await writeFile(manifestPath, JSON.stringify(manifest));

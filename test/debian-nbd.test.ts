@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byStep, Project, ran, type StepRow } from './helpers.js';
@@ -38,6 +38,8 @@ describe('debian-bullseye-nbd', () => {
     expect(sh(`debugfs -R 'cat /etc/hostname' ${img} 2>/dev/null`)).toBe('bullseye-nbd\n');
     expect(sh(`debugfs -R 'cat /etc/fstab' ${img} 2>/dev/null`)).toBe('/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n');
     expect(sh(`debugfs -R 'ls /etc/ssh' ${img} 2>/dev/null`)).not.toMatch(/ssh_host_/);
+    // As on an installed system (mmdebstrap makes it 0666).
+    expect(sh(`debugfs -R 'stat /dev/console' ${img} 2>/dev/null`)).toMatch(/Type: character special\s+Mode:\s+0600\b/);
     expect(sh(`debugfs -R 'cat /home/demo/.ssh/authorized_keys' ${img} 2>/dev/null`)).toContain('demo@netboot');
     // Values that would be code in a script are written as they are, and nothing ran.
     expect(sh(`debugfs -R 'cat /home/hostile/.ssh/authorized_keys' ${img} 2>/dev/null`)).toContain(`it's "quoted" $(touch /dev/shm/netboot-canary-debian) \`id\` ; && *\n`);
@@ -56,6 +58,11 @@ describe('debian-bullseye-nbd', () => {
       'APPEND root=/dev/nbd0 nbdroot=10.0.2.2,bullseye-nbd,nbd0 ip=dhcp rw console=ttyS0',
     );
     expect(sh(`grep -rl 'netbootdemo' ${deb.path('san/tftp')}/ || true`)).toBe('');
+    // The published disk is nbd-server's and nobody else's: no other local user reads its shadow.
+    chmodSync(deb.dir, 0o755);
+    const disk = realpathSync(deb.path('san/nbd/bullseye-nbd/disk.img'));
+    expect(statSync(disk).mode & 0o777).toBe(0o600);
+    expect(sh(`setpriv --reuid=65534 --regid=65534 --clear-groups debugfs -R 'cat /etc/shadow' ${disk} 2>&1 || true`)).not.toContain('root:');
     const conf = readFileSync(deb.path('san/conf/bullseye-nbd/nbd-server/conf.d/bullseye-nbd.conf'), 'utf8');
     expect(conf).toContain(`exportname = ${deb.path('san/nbd/bullseye-nbd/disk.img')}`);
     const boot = await deb.runAsync(['boot-test', 'bullseye-nbd', '--timeout', '400']);
@@ -116,6 +123,8 @@ describe('debian-bullseye-nbd', () => {
     expect(pub.code, pub.stderr).toBe(0);
     const live = deb.path('san/nfs/kvm-host/root');
     expect(readFileSync(join(live, 'etc/hostname'), 'utf8')).toBe('kvm-host\n');
+    expect(statSync(join(realpathSync(live), '..')).mode & 0o777).toBe(0o700);
+    expect(sh(`setpriv --reuid=65534 --regid=65534 --clear-groups cat ${live}/etc/hostname 2>&1 || true`)).toContain('Permission denied');
     expect(readFileSync(join(live, 'etc/fstab'), 'utf8')).toContain('/var/lib/libvirt/images ext4 _netdev,nofail');
     expect(readFileSync(deb.path('san/tftp/kvm-host/pxelinux.cfg/01-52-54-00-12-34-57'), 'utf8')).toContain(
       `APPEND root=/dev/nfs nfsroot=10.0.2.2:${live},vers=3,tcp,nolock boot=nfs ip=dhcp rw console=ttyS0`,
@@ -125,7 +134,7 @@ describe('debian-bullseye-nbd', () => {
     expect(boot.code, boot.stdout + boot.stderr).toBe(0);
     expect(boot.stdout).toMatch(/kvm-host: login prompt after [\d.]+ s/);
     const explain = deb.run(['explain', 'kvm-host', 'base']);
-    expect(explain.stdout).toMatch(/^base \(debian-base@1\): up to date/m);
+    expect(explain.stdout).toMatch(/^base \(debian-base@2\): up to date/m);
   }, 1_200_000);
 
   it('kvm-host with rootMode overlay: a read-only root (hardlinked, exported ro) under a tmpfs overlay boots too', async () => {

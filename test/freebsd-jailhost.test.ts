@@ -208,6 +208,11 @@ describe('freebsd10-nfs-ezjail', () => {
       expect(ran(r.rows)).toEqual(['conf']);
       const record = readFileSync(project.path('.netboot/cache/actions', r.rows.find((s) => s.step === 'conf')!.key!.slice(0, 2), `${byStep(r.rows).conf.key}.json`), 'utf8');
       expect(record).not.toContain('another-secret-value');
+      // Neither the secret's plain sha256: only an HMAC under the cache's own key.
+      const plain = createHash('sha256').update('another-secret-value\n').digest('hex');
+      expect(record).not.toContain(plain);
+      expect(readFileSync(project.path('.netboot/cache/hosts/jailhost.json'), 'utf8')).not.toContain(plain);
+      expect(JSON.parse(record).parts.sources['secrets/jailhost-chap']).toMatch(/^hmac:/);
     } finally {
       writeFileSync(project.path('secrets/jailhost-chap'), `${SECRET}\n`);
     }

@@ -40,6 +40,8 @@ describe('publishing to an ssh:// SAN', () => {
     expect(readFileSync(join(remote, 'tftp/pxelinux.cfg/01-52-54-00-00-00-01'), 'utf8')).toContain('LABEL lab');
     expect(readFileSync(join(remote, 'nbd/alpha/disk.img'), 'utf8')).toMatch(/^disk v1/);
     expect(statSync(join(remote, 'nbd/alpha/disk.img')).blocks * 512).toBeLessThan(1 << 20);
+    // A writable disk is private on the remote SAN too.
+    expect(statSync(join(remote, 'nbd/alpha/disk.img')).mode & 0o777).toBe(0o600);
 
     expect(publish().data.published[0].changed).toBe(false);
 

@@ -3,6 +3,7 @@ import type { Command, CommandContext, Parsed } from '../cli.js';
 import type { StepReport } from '../engine.js';
 import { errors } from '../errors.js';
 import type { HostGraph } from '../graph.js';
+import { outsideSources } from '../outside-sources.js';
 import { listrReporter, PlainReporter, type Reporter } from '../progress.js';
 import { Session } from '../session.js';
 
@@ -25,6 +26,7 @@ export async function runEngine(args: Parsed, ctx: CommandContext, mode: 'build'
   const session = await Session.open({ config: args.values.config as string | undefined, cwd: io.cwd, profiler, warn: ctx.warn });
   const hosts = session.select(hostsFrom, all);
   const graphs = hosts.map((h) => session.graph(h));
+  if (mode === 'build') for (const w of outsideSources(graphs, session.config.dir)) ctx.warn(w);
   const json = !!args.values.json;
   let reporter: Reporter;
   if (quiet || json) reporter = { running() {}, step() {}, replay() {}, done: async () => {} };

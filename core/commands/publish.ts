@@ -35,6 +35,7 @@ export async function buildAndPublish(args: Parsed, ctx: CommandContext): Promis
         reload: session.config.san.reload,
         notice: (l) => ctx.io.err(`netboot: note: ${l}`),
         verify: !!args.values.verify,
+        allowPublic: [...session.config.san.allowPublic, ...session.config.hosts.get(g.host.name)!.allowPublic],
       });
       published.push(res);
       if (!json) ctx.io.out(describe(res));

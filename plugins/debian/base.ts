@@ -11,10 +11,12 @@ export const packageName = p.string({ pattern: /^[a-z0-9][a-z0-9.+-]*$/, what: '
  * A Debian base tree from mmdebstrap. mmdebstrap rather than debootstrap: about as fast, it
  * cleans apt lists and caches itself, and with SOURCE_DATE_EPOCH set it clamps mtimes, so two
  * runs against the same mirror state differ only where Debian's postinst scripts insist.
+ * mmdebstrap makes /dev/console 0666; a real system has it 0600 (any local user could write to
+ * the console, and read it before devtmpfs is mounted over /dev).
  */
 export const debianBasePlugin = definePlugin({
   name: 'debian-base',
-  version: '1',
+  version: '2',
   description: 'mmdebstrap a Debian suite into a tree (fingerprint: the suite InRelease digest)',
   params: {
     suite: suiteName,
@@ -28,6 +30,6 @@ export const debianBasePlugin = definePlugin({
   fingerprint: (ctx) => inReleaseDigest(ctx.params.mirror, ctx.params.suite, ctx.signal),
   async run(ctx) {
     const { suite, mirror, variant, arch, include } = ctx.params;
-    await ctx.$`mmdebstrap --mode=root --variant=${variant} --architectures=${arch} ${include.length ? [`--include=${include.join(',')}`] : []} --customize-hook=${'rm -f "$1"/etc/resolv.conf; : > "$1"/etc/resolv.conf; : > "$1"/etc/machine-id; rm -f "$1"/etc/ssh/ssh_host_*'} ${suite} ${ctx.outputs.tree} ${mirror}`;
+    await ctx.$`mmdebstrap --mode=root --variant=${variant} --architectures=${arch} ${include.length ? [`--include=${include.join(',')}`] : []} --customize-hook=${'rm -f "$1"/etc/resolv.conf; : > "$1"/etc/resolv.conf; : > "$1"/etc/machine-id; rm -f "$1"/etc/ssh/ssh_host_*; chmod 0600 "$1"/dev/console'} ${suite} ${ctx.outputs.tree} ${mirror}`;
   },
 });

@@ -65,6 +65,7 @@ export const freebsdConfPlugin = definePlugin({
   inputs: ['etc', 'var'],
   produces: { tree: 'tree' },
   sources: (params) => (params.iscsi.secretFile ? [params.iscsi.secretFile] : []),
+  secretSources: (params) => (params.iscsi.secretFile ? [params.iscsi.secretFile] : []),
   async run(ctx) {
     const o = ctx.params;
     const out = ctx.outputs.tree;

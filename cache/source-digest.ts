@@ -1,0 +1,20 @@
+import { lstat } from 'node:fs/promises';
+import { errors } from '../core/errors.js';
+import { digestLocal } from './local-digest.js';
+import { hmacDigest } from './secret-key.js';
+import type { Cache } from './store.js';
+import { digestTree, hashFile } from './tree.js';
+
+/**
+ * A local source's digest as it enters a key. A secret source (a plugin's `secretSources`) is
+ * hashed without the stat cache, whose rows would keep its plain digests, and stored as an HMAC.
+ */
+export async function sourceDigest(cache: Cache, path: string, secret: boolean): Promise<string> {
+  if (!secret) return digestLocal(cache.dir('statcache'), path);
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) throw errors.sourceMissing(path);
+  const plain = st.isFile()
+    ? `file:${await hashFile(path, st.size)}:${(st.mode & 0o7777).toString(8)}`
+    : `tree:${(await digestTree(path)).digest}`;
+  return hmacDigest(cache.root, plain);
+}

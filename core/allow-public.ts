@@ -1,0 +1,17 @@
+/**
+ * `allowPublic` (per host, or for the whole SAN): paths inside a host's TFTP directory that may be
+ * published although they look private (a test key, a demo shadow file). Relative, without `..`:
+ * `initrd.img:etc/ssh/ssh_host_ed25519_key` names one member of an archive.
+ */
+export function parseAllowPublic(v: unknown, at: string, err: (m: string) => void): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) return err(`${at}: not a list of paths`), [];
+  const out: string[] = [];
+  v.forEach((x, i) => {
+    const p = typeof x === 'string' ? x.replace(/^\.\//, '').replace(/\/+$/, '') : '';
+    if (!p || p.startsWith('/') || p.split(/[/:]/).includes('..') || /[\0\n]/.test(p))
+      return err(`${at}[${i}]: ${JSON.stringify(x)} is not a relative path inside the host's TFTP directory`);
+    out.push(p);
+  });
+  return out;
+}
