@@ -1,4 +1,4 @@
-import type { Artifact } from '../core/plugin.js';
+import type { Artifact } from './artifact.js';
 import { lstat, readFile } from 'node:fs/promises';
 import { OBJECT_MTIME, pinObject } from './read-only.js';
 import type { Cache } from './store.js';

@@ -1,7 +1,7 @@
 import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HostHistory } from '../core/engine.js';
-import type { Artifact } from '../core/plugin.js';
+import type { Artifact } from './artifact.js';
+import { historyRoots } from './history.js';
 import { ownerAlive } from './lock.js';
 import { listDir, type ActionRecord, type Cache } from './store.js';
 import { discard } from './trash.js';
@@ -41,19 +41,10 @@ interface RecordInfo {
  */
 export async function collect(cache: Cache, o: GcOptions): Promise<GcResult> {
   const res: GcResult = { actionsRemoved: 0, objectsRemoved: 0, treesRemoved: 0, tempsRemoved: 0, bytesFreed: 0, bytesKept: 0 };
-  const rootKeys = new Set<string>();
   const live = new Set<string>((o.keep ?? []).map((a) => a.digest));
-  for (const h of o.hosts) {
-    try {
-      const hist = JSON.parse(await readFile(join(cache.dir('hosts'), `${h}.json`), 'utf8')) as HostHistory;
-      for (const s of Object.values(hist.steps)) {
-        rootKeys.add(s.key);
-        for (const a of Object.values(s.outputs)) live.add(a.digest);
-      }
-    } catch {
-      // never built
-    }
-  }
+  const roots = await historyRoots(cache, o.hosts);
+  const rootKeys = roots.keys;
+  for (const d of roots.digests) live.add(d);
 
   const records: RecordInfo[] = [];
   for (const sub of await listDir(join(cache.root, 'actions')))

@@ -1,7 +1,7 @@
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sha256 } from '../core/canonical.js';
-import { errors } from '../core/errors.js';
+import { sha256 } from '../base/canonical.js';
+import { errors } from '../base/errors.js';
 import { StatCache } from './stat-cache.js';
 import { digestTree, hashFile } from './tree.js';
 

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { chmod, link, open, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { errors } from '../core/errors.js';
+import { errors } from '../base/errors.js';
 import { fsyncDir } from './atomic.js';
 
 /** The cache's own random key, `<cache>/secret.key` (0600): never leaves the cache, never enters a key. */

@@ -1,5 +1,5 @@
 import { lstat } from 'node:fs/promises';
-import { errors } from '../core/errors.js';
+import { errors } from '../base/errors.js';
 import { digestLocal } from './local-digest.js';
 import { hmacDigest } from './secret-key.js';
 import type { Cache } from './store.js';

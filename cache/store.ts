@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Artifact, FileArtifact, TreeArtifact } from '../core/plugin.js';
-import { errors } from '../core/errors.js';
+import type { Artifact, FileArtifact, TreeArtifact } from './artifact.js';
+import { errors } from '../base/errors.js';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from './atomic.js';
 import { acquire } from './lock.js';
 import { pinObject, stripWriteBits } from './read-only.js';

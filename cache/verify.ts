@@ -1,6 +1,6 @@
 import { lstat, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sha256 } from '../core/canonical.js';
+import { sha256 } from '../base/canonical.js';
 import { exists, listDir, type ActionRecord, type Cache } from './store.js';
 import { hashFile, parseManifest } from './tree.js';
 import { treeChanged } from './tree-check.js';

@@ -2,38 +2,22 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { artifactDamage, quarantineArtifact } from '../cache/artifact-check.js';
 import { writeFileAtomic } from '../cache/atomic.js';
+import { readHistory, writeHistory, type HostHistory } from '../cache/history.js';
 import { sourceDigest } from '../cache/source-digest.js';
 import { acquire } from '../cache/lock.js';
 import { exists, type ActionRecord, type Cache, type KeyParts } from '../cache/store.js';
-import { canonicalJson, sha256 } from './canonical.js';
-import { errors, isNetbootError, type NetbootError } from './errors.js';
+import { canonicalJson, sha256 } from '../base/canonical.js';
+import { errors, isNetbootError, type NetbootError } from '../base/errors.js';
 import type { HostGraph } from './graph.js';
 import { actionKey, diffParts } from './keys.js';
 import { toolSpec, type Artifact } from './plugin.js';
-import type { Profiler } from './profile.js';
-import type { Reporter } from './progress.js';
+import type { Outcome, Reporter, SpanRecorder, StepReport } from './reporter.js';
+
+export type { Outcome, StepReport };
 import type { StepNode } from './recipe.js';
 import type { ToolVersions } from './tools.js';
 
-export type Outcome = 'cached' | 'ran' | 'failed' | 'skipped' | 'stale';
 
-export interface StepReport {
-  host: string;
-  step: string;
-  plugin: string;
-  key?: string;
-  outcome: Outcome;
-  durationMs: number;
-  /** Why it ran or would run: what changed in its key since the host's last build. */
-  reasons: string[];
-  outputs?: Record<string, Artifact>;
-  error?: NetbootError;
-}
-
-export interface HostHistory {
-  v: 1;
-  steps: Record<string, { key: string; parts: KeyParts; outcome: Outcome; reasons: string[]; outputs: Record<string, Artifact> }>;
-}
 
 export interface EngineOptions {
   cache: Cache;
@@ -52,7 +36,7 @@ export interface EngineOptions {
   baseDir: string;
   reporter: Reporter;
   signal: AbortSignal;
-  profiler?: Profiler;
+  profiler?: SpanRecorder;
 }
 
 interface Resolved {
@@ -123,7 +107,7 @@ export class Engine {
           hist.steps[rep.step] = { key: rep.key, parts, outcome: rep.outcome, reasons: rep.reasons, outputs: rep.outputs };
           changed = true;
         }
-        if (changed) await writeFileAtomic(join(this.o.cache.dir('hosts'), `${g.host.name}.json`), JSON.stringify(hist));
+        if (changed) await writeHistory(this.o.cache, g.host.name, hist);
       }
     await this.o.tools.save();
     return reports;
@@ -313,14 +297,4 @@ export class Engine {
       this.sem.give(slot);
     }
   }
-}
-
-export async function readHistory(cache: Cache, host: string): Promise<HostHistory> {
-  try {
-    const h = JSON.parse(await readFile(join(cache.dir('hosts'), `${host}.json`), 'utf8')) as HostHistory;
-    if (h.v === 1) return h;
-  } catch {
-    // never built
-  }
-  return { v: 1, steps: {} };
 }

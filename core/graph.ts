@@ -1,4 +1,4 @@
-import { errors, isNetbootError } from './errors.js';
+import { errors, isNetbootError } from '../base/errors.js';
 import type { HostInfo } from './plugin.js';
 import { RecipeBuilder, type ArtifactRef, type PublishItem, type PublishLink, type Recipe, type RecipeHooks, type RecipeResult, type StepNode } from './recipe.js';
 

@@ -1,5 +1,5 @@
 import type { KeyParts } from '../cache/store.js';
-import { canonicalJson, sha256 } from './canonical.js';
+import { canonicalJson, sha256 } from '../base/canonical.js';
 import { isPlainObject } from './schema.js';
 
 /** The action key: sha256 of the canonical JSON of everything a step's result depends on. */

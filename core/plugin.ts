@@ -1,26 +1,12 @@
 import type { Shell } from 'zx';
+import type { Artifact } from '../cache/artifact.js';
 import type { Shape, ShapeIn, ShapeOut } from './schema.js';
 
 /** What a step can produce: one regular file, or a directory tree (modes, owners, links kept). */
 export type OutputKind = 'file' | 'tree';
 export type Produces = Record<string, OutputKind>;
 
-export interface FileArtifact {
-  kind: 'file';
-  /** sha256 of the contents */
-  digest: string;
-  size: number;
-  /** permission bits (0o7777) */
-  mode: number;
-}
-export interface TreeArtifact {
-  kind: 'tree';
-  /** sha256 of the tree's canonical manifest */
-  digest: string;
-  size: number;
-  files: number;
-}
-export type Artifact = FileArtifact | TreeArtifact;
+export type { Artifact, FileArtifact, TreeArtifact } from '../cache/artifact.js';
 
 /** An input as a step sees it: a path it must treat as read-only. */
 export type InputArtifact = Artifact & { path: string };

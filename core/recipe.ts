@@ -1,4 +1,4 @@
-import { errors, isNetbootError } from './errors.js';
+import { errors, isNetbootError } from '../base/errors.js';
 import type { AnyPlugin, HostInfo, Plugin, Produces } from './plugin.js';
 import { parseShape, type Shape, type ShapeIn, type ShapeOut } from './schema.js';
 

@@ -1,4 +1,4 @@
-import { errors } from '../core/errors.js';
+import { errors } from '../base/errors.js';
 import { defineRecipe, type ArtifactRef } from '../core/recipe.js';
 import { p, type Infer } from '../core/schema.js';
 import { cpioPlugin } from '../plugins/archive.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Readable, Writable } from 'node:stream';
-import { errors } from '../core/errors.js';
+import { errors } from '../base/errors.js';
 import type { TreeEntry } from '../core/plugin.js';
 import { devMajorMinor } from '../cache/tree.js';
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { errors } from '../core/errors.js';
+import { errors } from '../base/errors.js';
 import { definePlugin, type TreeEntry } from '../core/plugin.js';
 import { p } from '../core/schema.js';
 import { writeCpio, writeTar } from './archive-write.js';

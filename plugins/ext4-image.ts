@@ -1,6 +1,6 @@
 import { lstat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errors } from '../core/errors.js';
+import { errors } from '../base/errors.js';
 import { definePlugin } from '../core/plugin.js';
 import { CONTROL_CHARS, p, sizeMiB } from '../core/schema.js';
 

@@ -1,6 +1,6 @@
 import { chmod, chown, lchown, lstat, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
-import { errors } from '../core/errors.js';
+import { errors } from '../base/errors.js';
 import { definePlugin } from '../core/plugin.js';
 import { p } from '../core/schema.js';
 

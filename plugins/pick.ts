@@ -1,6 +1,6 @@
 import { chmod, chown, copyFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { errors } from '../core/errors.js';
+import { errors } from '../base/errors.js';
 import { definePlugin } from '../core/plugin.js';
 import { p } from '../core/schema.js';
 import { safeRelative } from './files.js';

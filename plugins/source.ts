@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import { copyTree } from '../cache/copy.js';
-import { errors } from '../core/errors.js';
+import { errors } from '../base/errors.js';
 import { definePlugin } from '../core/plugin.js';
 import { p } from '../core/schema.js';
 

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { errors } from '../core/errors.js';
+import { errors } from '../base/errors.js';
 import type { ManifestEntry } from '../cache/tree.js';
 import { privateName, scanFile, type Finding } from './private-scan.js';
 import type { PlannedItem } from './target.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Cache } from '../cache/store.js';
 import type { ManifestEntry } from '../cache/tree.js';
-import { errors } from '../core/errors.js';
+import { errors } from '../base/errors.js';
 import type { HostGraph } from '../core/graph.js';
 import type { Artifact } from '../core/plugin.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';

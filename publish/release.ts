@@ -1,5 +1,5 @@
 import type { ManifestEntry } from '../cache/tree.js';
-import { canonicalJson, sha256 } from '../core/canonical.js';
+import { canonicalJson, sha256 } from '../base/canonical.js';
 import type { Artifact } from '../core/plugin.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 

@@ -1,6 +1,6 @@
 import { lstat, mkdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errors } from '../core/errors.js';
+import { errors } from '../base/errors.js';
 
 /**
  * Checks, one component at a time, that every directory from `root` down to `root/rel` is a

@@ -3,7 +3,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cache } from '../cache/store.js';
-import { errors } from '../core/errors.js';
+import { errors } from '../base/errors.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import { remoteDiskPrivate } from './disk-modes.js';
 import { deletingName, LocalTarget } from './local-target.js';

@@ -1,20 +1,22 @@
 import type { Cache } from '../cache/store.js';
-import type { ResolvedConfig } from '../core/config-validate.js';
 import type { TargetName } from '../core/recipe.js';
 import { LocalTarget } from './local-target.js';
-import { SshTarget } from './ssh-target.js';
+import { SshTarget, type SshOptions } from './ssh-target.js';
 import type { Target } from './target.js';
 
+/** The SAN as publish needs it: one root per target, and how to reach ssh:// roots. */
+export type SanRoots = Record<TargetName, string> & { ssh: SshOptions };
+
 /** The config's four SAN roots as targets: local directories, or ssh://user@host[:port]/path. */
-function targetsOf(config: ResolvedConfig, cache: Cache): Record<TargetName, Target> {
+function targetsOf(san: SanRoots, cache: Cache): Record<TargetName, Target> {
   const make = (name: TargetName, root: string): Target =>
-    root.startsWith('ssh://') ? new SshTarget(name, root, cache, config.san.ssh) : new LocalTarget(name, root, cache);
-  return { tftp: make('tftp', config.san.tftp), nfs: make('nfs', config.san.nfs), nbd: make('nbd', config.san.nbd), conf: make('conf', config.san.conf) };
+    root.startsWith('ssh://') ? new SshTarget(name, root, cache, san.ssh) : new LocalTarget(name, root, cache);
+  return { tftp: make('tftp', san.tftp), nfs: make('nfs', san.nfs), nbd: make('nbd', san.nbd), conf: make('conf', san.conf) };
 }
 
 /** Runs `fn` with the config's targets and always closes them (SSH connections) afterwards. */
-export async function withTargets<T>(config: ResolvedConfig, cache: Cache, fn: (t: Record<TargetName, Target>) => Promise<T>): Promise<T> {
-  const targets = targetsOf(config, cache);
+export async function withTargets<T>(san: SanRoots, cache: Cache, fn: (t: Record<TargetName, Target>) => Promise<T>): Promise<T> {
+  const targets = targetsOf(san, cache);
   try {
     return await fn(targets);
   } finally {

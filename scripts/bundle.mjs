@@ -4,7 +4,7 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: ['dist/core/bundle-entry.js'],
+  entryPoints: ['dist/bundle-entry.js'],
   outfile: 'dist/netboot.js',
   bundle: true,
   format: 'esm',

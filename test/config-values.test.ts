@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../core/config-validate.js';
-import { isNetbootError } from '../core/errors.js';
+import { validateConfig } from '../cli/config-validate.js';
+import { isNetbootError } from '../base/errors.js';
 import { builtinRecipes } from '../pipelines/index.js';
 import { buildHostGraph } from '../core/graph.js';
 import { ROOT } from './helpers.js';

@@ -4,8 +4,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../core/config-validate.js';
-import { isNetbootError } from '../core/errors.js';
+import { validateConfig } from '../cli/config-validate.js';
+import { isNetbootError } from '../base/errors.js';
 import { builtinRecipes } from '../pipelines/index.js';
 import { renderIscsiNodeScript } from '../plugins/debian/iscsi.js';
 import { rcLines } from '../plugins/freebsd/rc-files.js';

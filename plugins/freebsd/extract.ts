@@ -4,7 +4,7 @@ import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { errors, isNetbootError } from '../../core/errors.js';
+import { errors, isNetbootError } from '../../base/errors.js';
 import { definePlugin, type StepLogger } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
 import { SafeExtractor } from './safe-extract.js';

@@ -1,6 +1,6 @@
 // The text files of a FreeBSD diskless jail host, rendered from checked values. Pure: the same
 // values give the same bytes, so the tests snapshot them and run them through sh -n.
-import { errors } from '../../core/errors.js';
+import { errors } from '../../base/errors.js';
 import { p } from '../../core/schema.js';
 
 /** rc.conf values are written inside double quotes, so none of `"\$` or a newline. */

@@ -1,5 +1,5 @@
 import { chmod } from 'node:fs/promises';
-import { errors } from '../../core/errors.js';
+import { errors } from '../../base/errors.js';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
 import { extractArchive } from './extract.js';

@@ -1,7 +1,7 @@
 // dnsmasq: a per-host snippet for /etc/dnsmasq.d when dnsmasq is the network's DHCP server, a
 // proxy-DHCP variant for networks where another server hands out addresses, and the site-level
 // TFTP settings every host relies on.
-import { errors } from '../../core/errors.js';
+import { errors } from '../../base/errors.js';
 import { checkServerConfig, headerOf, networkOf, tagOf, type ServerConfig, type ServerConfigInput } from './params.js';
 
 /** `dhcp-host` ties the MAC to its address and a tag; every boot setting is then scoped to that tag. */

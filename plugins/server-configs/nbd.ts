@@ -1,6 +1,6 @@
 // nbd-server: one export per host, reached through the host's live path so that a publish (a
 // rename of the live symlink) switches the disk without touching the server's config.
-import { errors } from '../../core/errors.js';
+import { errors } from '../../base/errors.js';
 import { checkServerConfig, checks, headerOf, type ServerConfig, type ServerConfigInput } from './params.js';
 
 export const NBD_DEFAULT_PORT = 10809;

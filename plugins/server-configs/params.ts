@@ -1,7 +1,7 @@
 // What the server-config renderers need to know about one host, and the checks that keep every
 // value on one line of every format it lands in. The same patterns back the plugin's schema (so a
 // recipe fails when it declares the step) and the renderers (so a direct caller cannot skip them).
-import { errors } from '../../core/errors.js';
+import { errors } from '../../base/errors.js';
 import { p, type ShapeIn, type ShapeOut } from '../../core/schema.js';
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';

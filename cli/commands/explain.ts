@@ -1,7 +1,7 @@
-import type { Command } from '../cli.js';
-import { readHistory } from '../engine.js';
-import { errors } from '../errors.js';
-import { closure } from '../graph.js';
+import type { Command } from '../command.js';
+import { readHistory } from '../../cache/history.js';
+import { errors } from '../../base/errors.js';
+import { closure } from '../../core/graph.js';
 import { PlainReporter } from '../progress.js';
 import { Session } from '../session.js';
 

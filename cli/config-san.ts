@@ -4,7 +4,7 @@
 import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, sep } from 'node:path';
-import { errors } from './errors.js';
+import { errors } from '../base/errors.js';
 
 export type RootName = 'tftp' | 'nfs' | 'nbd' | 'conf';
 

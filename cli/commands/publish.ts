@@ -4,9 +4,9 @@ import { publishHost, runReloads, SWITCH_ORDER, type HostPublish } from '../../p
 import { withTargets } from '../../publish/targets.js';
 import type { Damage } from '../../publish/release-check.js';
 import type { Target } from '../../publish/target.js';
-import type { Command, CommandContext, Parsed } from '../cli.js';
-import { errors } from '../errors.js';
-import type { Artifact } from '../plugin.js';
+import type { Command, CommandContext, Parsed } from '../command.js';
+import { errors } from '../../base/errors.js';
+import type { Artifact } from '../../core/plugin.js';
 import { Session } from '../session.js';
 import { reportsJson, runEngine, buildOptions, printFailures } from './build.js';
 
@@ -23,7 +23,7 @@ export async function buildAndPublish(args: Parsed, ctx: CommandContext): Promis
   }
   const published: HostPublish[] = [];
   const failures: unknown[] = [];
-  await withTargets(session.config, session.cache, async (targets) => {
+  await withTargets(session.config.san, session.cache, async (targets) => {
   for (const g of graphs) {
     const outputs = new Map<string, Record<string, Artifact>>();
     for (const r of reports) if (r.host === g.host.name && r.outputs) outputs.set(r.step, r.outputs);
@@ -79,7 +79,7 @@ async function withHost<T>(args: Parsed, ctx: CommandContext, fn: (h: HostTarget
   const host = args.positionals[0];
   if (!host) throw errors.badOption('name a host');
   if (!session.config.hosts.has(host)) throw errors.unknownHost(host, session.hostNames());
-  return withTargets(session.config, session.cache, (all) => fn({ session, host, targets: SWITCH_ORDER.map((n) => all[n]) }));
+  return withTargets(session.config.san, session.cache, (all) => fn({ session, host, targets: SWITCH_ORDER.map((n) => all[n]) }));
 }
 
 interface ReleaseRow {

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { Command } from '../cli.js';
-import { errors } from '../errors.js';
-import { toolSpec } from '../plugin.js';
+import type { Command } from '../command.js';
+import { errors } from '../../base/errors.js';
+import { toolSpec } from '../../core/plugin.js';
 import { Session } from '../session.js';
-import { which } from '../tools.js';
+import { which } from '../../core/tools.js';
 
 interface Need {
   what: string;

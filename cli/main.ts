@@ -1,14 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { errors, isNetbootError, NetbootError } from './errors.js';
+import { errors, isNetbootError, NetbootError } from '../base/errors.js';
+import type { Command, Io, Parsed } from './command.js';
 import { Profiler } from './profile.js';
 
-export interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-  isTTY: boolean;
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-}
+export type { Io };
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 const GLOBAL: Options = {
@@ -19,25 +14,6 @@ const GLOBAL: Options = {
   profile: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
-
-export interface Parsed {
-  values: Record<string, string | boolean | undefined>;
-  positionals: string[];
-}
-
-export interface Command {
-  summary: string;
-  usage: string;
-  options: Options;
-  run(args: Parsed, ctx: CommandContext): Promise<number>;
-}
-
-export interface CommandContext {
-  io: Io;
-  profiler?: Profiler;
-  signal: AbortSignal;
-  warn: (msg: string) => void;
-}
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   build: async () => (await import('./commands/build.js')).build,

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { copySparseFile, copyTree } from '../../cache/copy.js';
-import { startNbdServer, type NbdServer } from '../boot/nbd-server.js';
-import { startNfsServer, type NfsServer } from '../boot/nfs-server.js';
-import { freePort } from '../boot/processes.js';
-import { pxeBoot, type PxeBoot } from '../boot/qemu.js';
-import type { Command, CommandContext } from '../cli.js';
-import { errors } from '../errors.js';
+import { startNbdServer, type NbdServer } from '../../boot/nbd-server.js';
+import { startNfsServer, type NfsServer } from '../../boot/nfs-server.js';
+import { freePort } from '../../boot/processes.js';
+import { pxeBoot, type PxeBoot } from '../../boot/qemu.js';
+import type { Command, CommandContext } from '../command.js';
+import { errors } from '../../base/errors.js';
 import { Session } from '../session.js';
 
 const run = promisify(execFile);

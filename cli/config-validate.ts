@@ -3,11 +3,11 @@ import { isIPv4 } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parseAllowPublic } from './allow-public.js';
 import { checkSanRoots, reservedHostName, sshRootProblem } from './config-san.js';
-import { errors } from './errors.js';
-import type { AnyPlugin, HostInfo } from './plugin.js';
-import type { Recipe, RecipeHooks } from './recipe.js';
+import { errors } from '../base/errors.js';
+import type { AnyPlugin, HostInfo } from '../core/plugin.js';
+import type { Recipe, RecipeHooks } from '../core/recipe.js';
 import { plugins as builtinPlugins } from '../plugins/index.js';
-import { isPlainObject, parseShape, show, type Issues } from './schema.js';
+import { isPlainObject, parseShape, show, type Issues } from '../core/schema.js';
 
 export interface ResolvedHost {
   name: string;

@@ -1,6 +1,6 @@
-import type { Command } from '../cli.js';
-import { errors } from '../errors.js';
-import { renderGraph } from '../graph.js';
+import type { Command } from '../command.js';
+import { errors } from '../../base/errors.js';
+import { renderGraph } from '../../core/graph.js';
 import { Session } from '../session.js';
 
 export const graph: Command = {

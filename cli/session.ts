@@ -5,12 +5,12 @@ import { Cache } from '../cache/store.js';
 import { builtinRecipes } from '../pipelines/index.js';
 import { findConfig, importConfig } from './config-load.js';
 import { validateConfig, type ResolvedConfig } from './config-validate.js';
-import { Engine, type EngineOptions } from './engine.js';
-import { errors } from './errors.js';
-import { buildHostGraph, type HostGraph } from './graph.js';
-import type { AnyPlugin } from './plugin.js';
+import { Engine, type EngineOptions } from '../core/engine.js';
+import { errors } from '../base/errors.js';
+import { buildHostGraph, type HostGraph } from '../core/graph.js';
+import type { AnyPlugin } from '../core/plugin.js';
 import type { Profiler } from './profile.js';
-import { ToolVersions } from './tools.js';
+import { ToolVersions } from '../core/tools.js';
 
 export interface GlobalOptions {
   config?: string;

@@ -1,12 +1,12 @@
 import { collect } from '../../cache/gc.js';
 import { prune } from '../../publish/publisher.js';
 import { withTargets } from '../../publish/targets.js';
-import type { Artifact } from '../plugin.js';
+import type { Artifact } from '../../core/plugin.js';
 import { join } from 'node:path';
 import { acquire, acquireGc } from '../../cache/lock.js';
 import { verifyCache } from '../../cache/verify.js';
-import type { Command } from '../cli.js';
-import { errors } from '../errors.js';
+import type { Command } from '../command.js';
+import { errors } from '../../base/errors.js';
 import { Session } from '../session.js';
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?$/i;
@@ -34,7 +34,7 @@ export const gc: Command = {
     try {
       // Releases first: pruning them decides which cache entries only old releases still named.
       const keep: Artifact[] = [];
-      await withTargets(session.config, session.cache, async (all) => {
+      await withTargets(session.config.san, session.cache, async (all) => {
         const targets = Object.values(all);
         for (const host of session.hostNames()) {
           if (!args.values['dry-run']) {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { groupMembers } from '../process-group.js';
+import { groupMembers } from '../core/process-group.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

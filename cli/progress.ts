@@ -1,13 +1,5 @@
-import type { StepReport } from './engine.js';
-
-/** Where the engine says what each step did. */
-export interface Reporter {
-  running(host: string, step: string): void;
-  step(report: StepReport): void;
-  /** A cached step's log, shown with --verbose. */
-  replay(report: StepReport, log: string): void;
-  done(): Promise<void>;
-}
+import type { StepReport } from '../core/reporter.js';
+import type { Reporter } from '../core/reporter.js';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
 const WORD: Record<StepReport['outcome'], string> = { cached: 'cached', ran: 'done', failed: 'FAILED', skipped: 'skipped', stale: 'would run' };

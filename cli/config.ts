@@ -1,7 +1,7 @@
 import type { BuiltinRecipes } from '../pipelines/index.js';
-import type { AnyPlugin } from './plugin.js';
-import type { Recipe, RecipeHooks } from './recipe.js';
-import type { ShapeIn } from './schema.js';
+import type { AnyPlugin } from '../core/plugin.js';
+import type { Recipe, RecipeHooks } from '../core/recipe.js';
+import type { ShapeIn } from '../core/schema.js';
 
 export interface SanConfig {
   /** Address the diskless clients use to reach the SAN (TFTP next-server, NFS/NBD server). */

@@ -1,5 +1,5 @@
-import type { Command } from '../cli.js';
-import type { AnyPlugin } from '../plugin.js';
+import type { Command } from '../command.js';
+import type { AnyPlugin } from '../../core/plugin.js';
 import { Session } from '../session.js';
 
 export const ls: Command = {

@@ -2,14 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { sha256 } from './canonical.js';
-import { errors, isNetbootError } from './errors.js';
+import { sha256 } from '../base/canonical.js';
+import { errors, isNetbootError } from '../base/errors.js';
 
 const SEARCH_PLACES = ['netboot.config.ts', 'netboot.config.mts', 'netboot.config.mjs', 'netboot.config.js'];
 // In the bundle (dist/netboot.js) every module shares the bundle's URL, and the bundle is the
 // public entry; unbundled (tests of the tsc output), the entry is index.js beside this file.
 const HERE = import.meta.url;
-const SELF_ENTRY = HERE.endsWith('/core/config-load.js') ? new URL('./index.js', HERE).href : HERE;
+const SELF_ENTRY = HERE.endsWith('/cli/config-load.js') ? new URL('../index.js', HERE).href : HERE;
 const SELF_VERSION = (() => {
   for (const rel of ['../package.json', '../../package.json'])
     try {

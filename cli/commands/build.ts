@@ -1,10 +1,11 @@
 import { registerBuild } from '../../cache/lock.js';
-import type { Command, CommandContext, Parsed } from '../cli.js';
-import type { StepReport } from '../engine.js';
-import { errors } from '../errors.js';
-import type { HostGraph } from '../graph.js';
+import type { Command, CommandContext, Parsed } from '../command.js';
+import type { StepReport } from '../../core/reporter.js';
+import { errors } from '../../base/errors.js';
+import type { HostGraph } from '../../core/graph.js';
 import { outsideSources } from '../outside-sources.js';
-import { listrReporter, PlainReporter, type Reporter } from '../progress.js';
+import type { Reporter } from '../../core/reporter.js';
+import { listrReporter, PlainReporter } from '../progress.js';
 import { Session } from '../session.js';
 
 export interface RunResult {

@@ -1,5 +1,5 @@
 import { relative, resolve } from 'node:path';
-import type { HostGraph } from './graph.js';
+import type { HostGraph } from '../core/graph.js';
 
 /**
  * Local sources (an `overlay`, a secret file) outside the config's directory are allowed: an

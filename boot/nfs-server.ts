@@ -1,7 +1,7 @@
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errors } from '../errors.js';
+import { errors } from '../base/errors.js';
 import { start, stopPid } from './processes.js';
 
 export interface NfsServer {
