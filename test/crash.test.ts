@@ -74,7 +74,7 @@ describe('SIGKILL during deletion', () => {
     expect(lab.run(['gc', '--keep-days', '0'], base).code).toBe(0);
     expect(readdirSync(cacheDir('tmp'))).toEqual([]);
     expect(verify().data).toMatchObject({ corrupt: [], leftovers: 0 });
-  }, 150_000);
+  }, 420_000);
 
   it(`a publish killed ${KILLS} times mid-prune: verify stays clean, and the next publish has the same digests and no leftovers`, async () => {
     const versions = ['a', 'b', 'c'];
@@ -100,7 +100,7 @@ describe('SIGKILL during deletion', () => {
     }
     expect(landed).toBeGreaterThanOrEqual(KILLS / 2);
     expect(readdirSync(join(lab.path('san/nbd/.disks/alpha'))).filter((n) => n.startsWith('.'))).toEqual([]);
-  }, 150_000);
+  }, 420_000);
 
   it("gc removes every host's deletion leftovers, and a publish of one host those of the others", () => {
     expect(lab.run(['publish', 'alpha'], envOf('a')).code).toBe(0);

@@ -14,7 +14,8 @@ const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8'
 beforeAll(() => {
   deb = new Project('debian-nbd');
 });
-afterAll(() => deb.remove());
+// A multi-GB tree: removing it takes more than the default hook timeout on a loaded machine.
+afterAll(() => deb.remove(), 300_000);
 
 describe('debian-bullseye-nbd', () => {
   it('builds every step from a real Debian mirror', async () => {

@@ -157,9 +157,9 @@ describe('secrets stay private', () => {
 
   it("writable disks are 0600 (nbd-server's own where it has a user), a read-write root is not reachable by others", () => {
     const p = project();
-    const r = p.run(['publish', 'disks']);
+    const r = p.run(['publish', 'diskhost']);
     expect(r.code, r.stderr).toBe(0);
-    const real = realpathSync(p.path('san/nbd/disks/disk.img'));
+    const real = realpathSync(p.path('san/nbd/diskhost/disk.img'));
     expect(mode(real)).toBe(0o600);
     const nbd = spawnSync('getent', ['passwd', 'nbd'], { encoding: 'utf8' }).stdout.split(':');
     if (nbd.length > 3) expect(statSync(real).uid).toBe(Number(nbd[2]));
@@ -168,11 +168,11 @@ describe('secrets stay private', () => {
     expect(dbg.stdout).not.toContain('$6$fixture');
     expect(dbg.stderr).toMatch(/Permission denied/);
 
-    const root = realpathSync(p.path('san/nfs/disks/root'));
+    const root = realpathSync(p.path('san/nfs/diskhost/root'));
     expect(mode(join(root, '..'))).toBe(0o700);
     expect(mode(root)).toBe(0o755);
     expect(asNobody('cat', [join(root, 'etc/hostname')]).status).not.toBe(0);
-    expect(asNobody('cat', [p.path('san/nfs/disks/root/etc/shadow')]).status).not.toBe(0);
+    expect(asNobody('cat', [p.path('san/nfs/diskhost/root/etc/shadow')]).status).not.toBe(0);
   });
 });
 
