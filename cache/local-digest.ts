@@ -9,7 +9,11 @@ import { digestTree, hashFile } from './tree.js';
  * Names a file or directory outside the cache the way an artifact of it would be named,
  * re-reading only what changed since the last call (stat cache under statcache/, updated when `record`).
  */
-export async function digestLocal(statDir: string, path: string, o: { record: boolean } = { record: true }): Promise<string> {
+export async function digestLocal(
+  statDir: string,
+  path: string,
+  o: { record: boolean } = { record: true },
+): Promise<string> {
   const st = await lstat(path).catch(() => undefined);
   if (!st) throw errors.sourceMissing(path);
   if (st.isFile()) return `file:${await hashFile(path, st.size)}:${(st.mode & 0o7777).toString(8)}`;

@@ -21,6 +21,11 @@ export interface GlobalOptions {
   warn: (msg: string) => void;
 }
 
+/** How a command wants the engine to run; the session supplies the rest. */
+export type EngineRequest = Omit<EngineOptions, 'cache' | 'keys' | 'sourceDateEpoch' | 'baseDir'> & {
+  offline: boolean;
+};
+
 /** What every command starts from: the validated config, its cache, and the host graphs. */
 export class Session {
   private constructor(
@@ -82,14 +87,20 @@ export class Session {
    * An engine on this session's cache, tool versions and config: commands say only how it runs.
    * In plan mode its key providers record nothing: no tools.json, fingerprints or stat rows.
    */
-  async engine(o: Omit<EngineOptions, 'cache' | 'keys' | 'sourceDateEpoch' | 'baseDir'> & { offline: boolean }): Promise<Engine> {
+  async engine(o: EngineRequest): Promise<Engine> {
     const { offline, ...rest } = o;
     const record = o.mode === 'build';
     const dir = this.config.dir;
     const keys = {
       tools: await ToolVersions.open(join(this.cache.root, 'tools.json'), { record }),
       sources: cacheSources(this.cache, { record }),
-      fingerprints: new StoredFingerprints({ dir: this.cache.dir('fingerprints'), baseDir: dir, offline, record, signal: o.signal }),
+      fingerprints: new StoredFingerprints({
+        dir: this.cache.dir('fingerprints'),
+        baseDir: dir,
+        offline,
+        record,
+        signal: o.signal,
+      }),
     };
     return new Engine({ ...rest, cache: this.cache, keys, sourceDateEpoch: this.config.sourceDateEpoch, baseDir: dir });
   }

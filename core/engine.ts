@@ -115,7 +115,12 @@ export class Engine {
     return reports;
   }
 
-  private async resolve(g: HostGraph, node: StepNode, results: Map<string, Promise<Resolved>>, hist: HostHistory<KeyParts>): Promise<Resolved> {
+  private async resolve(
+    g: HostGraph,
+    node: StepNode,
+    results: Map<string, Promise<Resolved>>,
+    hist: HostHistory<KeyParts>,
+  ): Promise<Resolved> {
     const host = g.host;
     const report: StepReport = { host: host.name, step: node.id, plugin: `${node.plugin.name}@${node.plugin.version}`, outcome: 'skipped', durationMs: 0, reasons: [] };
     const inputs: Record<string, Artifact> = {};
@@ -228,7 +233,8 @@ export class Engine {
         this.o.reporter.running(g.host.name, node.id);
         const start = Date.now();
         const run = this.o.runStep ?? executeStep;
-        const rec = await run({ cache: this.o.cache, host: g.host, node, inputs, parts, key, signal: this.o.signal, baseDir: this.o.baseDir });
+        const { cache, signal, baseDir } = this.o;
+        const rec = await run({ cache, host: g.host, node, inputs, parts, key, signal, baseDir });
         this.o.profiler?.span(`${g.host.name}/${node.id}`, node.plugin.name, start, Date.now(), slot);
         return rec;
       } finally {

@@ -82,7 +82,8 @@ export async function keyParts(
   const sources = plugin.sources ? await sourceParts(node, at, p.sources, env.baseDir) : undefined;
   const inputParts: KeyParts['inputs'] = {};
   for (const [name, a] of Object.entries(inputs))
-    inputParts[name] = a.kind === 'file' ? { kind: 'file', digest: a.digest, mode: a.mode } : { kind: 'tree', digest: a.digest };
+    inputParts[name] =
+      a.kind === 'file' ? { kind: 'file', digest: a.digest, mode: a.mode } : { kind: 'tree', digest: a.digest };
   return {
     plugin: plugin.name,
     version: plugin.version,

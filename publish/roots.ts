@@ -7,6 +7,7 @@ export async function releaseRoots(targets: Target[], hosts: string[]): Promise<
   const held: Artifact[] = [];
   for (const host of hosts)
     for (const t of targets)
-      for (const id of (await t.state(host)).ids) for (const it of (await t.manifest(host, id))?.items ?? []) held.push(it.artifact);
+      for (const id of (await t.state(host)).ids)
+        for (const it of (await t.manifest(host, id))?.items ?? []) held.push(it.artifact);
   return artifactRoots(held);
 }

