@@ -10,13 +10,15 @@ export type CheckDepth = 'stat' | 'hash';
 /**
  * Whether an object is still what its name says. By stat: read-only, and the pinned mtime
  * (any write in place moves it). An object with another mtime (stored before objects were
- * pinned, or left by a crash before its pin) is re-hashed once and pinned if it is good.
+ * pinned, or left by a crash before its pin) is re-hashed once and pinned if it is good (unless
+ * `pin` is false: plan mode writes nothing).
  */
 export async function objectDamage(
   cache: Cache,
   digest: string,
   depth: CheckDepth,
   size?: number,
+  pin = true,
 ): Promise<string | undefined> {
   const path = cache.objectPath(digest);
   const st = await lstat(path, { bigint: true }).catch(() => undefined);
@@ -26,7 +28,7 @@ export async function objectDamage(
   if (Number(st.mode & 0o222n)) return 'it was made writable';
   if (depth === 'stat' && st.mtimeNs === BigInt(OBJECT_MTIME) * 1_000_000_000n) return undefined;
   if ((await hashFile(path, Number(st.size))) !== digest) return 'its content changed';
-  await pinObject(path).catch(() => {});
+  if (pin) await pinObject(path).catch(() => {});
   return undefined;
 }
 
@@ -40,9 +42,10 @@ export async function artifactDamage(
   a: Artifact,
   depth: CheckDepth,
   deep: boolean,
+  pin = true,
 ): Promise<string | undefined> {
-  if (a.kind === 'file') return objectDamage(cache, a.digest, depth, a.size);
-  const m = await objectDamage(cache, a.digest, depth);
+  if (a.kind === 'file') return objectDamage(cache, a.digest, depth, a.size, pin);
+  const m = await objectDamage(cache, a.digest, depth, undefined, pin);
   if (m) return `its manifest: ${m}`;
   if (!deep) return undefined;
   let entries;

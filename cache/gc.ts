@@ -1,16 +1,28 @@
 import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Artifact } from './artifact.js';
-import { historyRoots } from './history.js';
 import { ownerAlive } from './lock.js';
 import { listDir, type ActionRecord, type Cache } from './store.js';
 import { discard } from './trash.js';
 
+/**
+ * What gc keeps whatever its age, as Nix's GC roots: action records by key (with everything they
+ * name) and artifacts by digest. Its sources: each host's last build (historyRoots in
+ * cache/history.ts), the releases on the SAN (publish/roots.ts), and any artifacts to keep.
+ */
+export interface GcRoots {
+  keys: ReadonlySet<string>;
+  digests: ReadonlySet<string>;
+}
+
+/** Roots that name artifacts only. */
+export const artifactRoots = (keep: Iterable<Artifact>): GcRoots => ({
+  keys: new Set(),
+  digests: new Set([...keep].map((a) => a.digest)),
+});
+
 export interface GcOptions {
-  /** Hosts of the config: their latest build is never collected. */
-  hosts: string[];
-  /** Further artifacts to keep (published releases). */
-  keep?: Artifact[];
+  roots: GcRoots[];
   /** Unreferenced action records older than this go (default 14 days). */
   keepDays?: number;
   /** Then remove the oldest unreferenced records until the cache is at most this many bytes. */
@@ -35,16 +47,14 @@ interface RecordInfo {
 }
 
 /**
- * Mark and sweep. Roots: the latest build of every configured host, and `keep`. Action records
- * not reachable from a root are removed when old enough (or to meet --max-size, oldest first);
- * then objects and trees that no remaining record or root names are removed.
+ * Mark and sweep from `roots`. Action records not reachable from a root are removed when old
+ * enough (or to meet --max-size, oldest first); then objects and trees that no remaining record
+ * or root names are removed.
  */
 export async function collect(cache: Cache, o: GcOptions): Promise<GcResult> {
   const res: GcResult = { actionsRemoved: 0, objectsRemoved: 0, treesRemoved: 0, tempsRemoved: 0, bytesFreed: 0, bytesKept: 0 };
-  const live = new Set<string>((o.keep ?? []).map((a) => a.digest));
-  const roots = await historyRoots(cache, o.hosts);
-  const rootKeys = roots.keys;
-  for (const d of roots.digests) live.add(d);
+  const live = new Set<string>(o.roots.flatMap((r) => [...r.digests]));
+  const rootKeys = new Set<string>(o.roots.flatMap((r) => [...r.keys]));
 
   const records: RecordInfo[] = [];
   for (const sub of await listDir(join(cache.root, 'actions')))

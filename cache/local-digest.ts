@@ -7,14 +7,18 @@ import { digestTree, hashFile } from './tree.js';
 
 /**
  * Names a file or directory outside the cache the way an artifact of it would be named,
- * re-reading only what changed since the last call (stat cache under statcache/).
+ * re-reading only what changed since the last call (stat cache under statcache/, updated when `record`).
  */
-export async function digestLocal(statDir: string, path: string): Promise<string> {
+export async function digestLocal(
+  statDir: string,
+  path: string,
+  o: { record: boolean } = { record: true },
+): Promise<string> {
   const st = await lstat(path).catch(() => undefined);
   if (!st) throw errors.sourceMissing(path);
   if (st.isFile()) return `file:${await hashFile(path, st.size)}:${(st.mode & 0o7777).toString(8)}`;
   const cache = await StatCache.open(join(statDir, `${sha256(path)}.json`));
   const t = await digestTree(path, { statCache: cache });
-  await cache.save();
+  if (o.record) await cache.save();
   return `tree:${t.digest}`;
 }

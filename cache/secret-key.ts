@@ -14,9 +14,27 @@ const loaded = new Map<string, Promise<Buffer>>();
  * an HMAC under the cache's key. An unsalted sha256 of a short secret is as good as the secret to
  * anyone who can guess candidates; the HMAC is not, without the 0600 key.
  */
-export async function hmacDigest(cacheRoot: string, digest: string): Promise<string> {
-  const key = await cacheSecretKey(cacheRoot);
+export async function hmacDigest(
+  cacheRoot: string,
+  digest: string,
+  o: { create: boolean } = { create: true },
+): Promise<string> {
+  const key = o.create ? await cacheSecretKey(cacheRoot) : await existingKey(cacheRoot);
   return `hmac:${createHmac('sha256', key).update(digest).digest('hex')}`;
+}
+
+const passing = new Map<string, Promise<Buffer>>();
+
+/**
+ * The cache's key if it has one. Else (plan mode on a cache no secret was ever keyed in) a key of
+ * this process only: nothing stored can match its digests, and no steps were keyed under the real one.
+ */
+function existingKey(cacheRoot: string): Promise<Buffer> {
+  const made = loaded.get(cacheRoot);
+  if (made) return made;
+  let p = passing.get(cacheRoot);
+  if (!p) passing.set(cacheRoot, (p = readKey(join(cacheRoot, SECRET_KEY_FILE)).then((k) => k ?? randomBytes(32))));
+  return p;
 }
 
 export function cacheSecretKey(cacheRoot: string): Promise<Buffer> {

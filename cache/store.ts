@@ -10,24 +10,14 @@ import { StatCache } from './stat-cache.js';
 import { discard } from './trash.js';
 import { digestTree, hashFile, parseManifest, type ManifestEntry } from './tree.js';
 
-export interface KeyParts {
-  plugin: string;
-  version: string;
-  params: unknown;
-  inputs: Record<string, { kind: string; digest: string; mode?: number }>;
-  /** Host tool versions, and in-process library versions as `lib:<name>`. */
-  tools: Record<string, string>;
-  /** Digests of the local paths the plugin declares in `sources`, by path as written. */
-  sources?: Record<string, string>;
-  fingerprint: string | null;
-  env: { sourceDateEpoch: number };
-}
-
-/** What a step produced, written last, after every object it names. */
-export interface ActionRecord {
+/**
+ * What a step produced, written last, after every object it names. The key's parts are stored
+ * as the key module (core/keys.ts) made them: the cache never looks inside.
+ */
+export interface ActionRecord<Parts = unknown> {
   v: 1;
   key: string;
-  parts: KeyParts;
+  parts: Parts;
   outputs: Record<string, Artifact>;
   /** digest of the step's log object */
   log: string | null;

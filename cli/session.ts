@@ -1,11 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { makeCacheRootPrivate } from '../cache/private-root.js';
+import { cacheSources } from '../cache/source-digest.js';
 import { Cache } from '../cache/store.js';
 import { builtinRecipes } from '../pipelines/index.js';
 import { findConfig, importConfig } from './config-load.js';
 import { validateConfig, type ResolvedConfig } from './config-validate.js';
 import { Engine, type EngineOptions } from '../core/engine.js';
+import { StoredFingerprints } from '../core/fingerprints.js';
 import { errors } from '../base/errors.js';
 import { buildHostGraph, type HostGraph } from '../core/graph.js';
 import type { AnyPlugin } from '../core/plugin.js';
@@ -18,6 +20,11 @@ export interface GlobalOptions {
   profiler?: Profiler;
   warn: (msg: string) => void;
 }
+
+/** How a command wants the engine to run; the session supplies the rest. */
+export type EngineRequest = Omit<EngineOptions, 'cache' | 'keys' | 'sourceDateEpoch' | 'baseDir'> & {
+  offline: boolean;
+};
 
 /** What every command starts from: the validated config, its cache, and the host graphs. */
 export class Session {
@@ -76,13 +83,26 @@ export class Session {
     return g;
   }
 
-  tools(): Promise<ToolVersions> {
-    return ToolVersions.open(join(this.cache.root, 'tools.json'));
-  }
-
-  /** An engine on this session's cache, tool versions and config: commands say only how it runs. */
-  async engine(o: Omit<EngineOptions, 'cache' | 'tools' | 'sourceDateEpoch' | 'baseDir'>): Promise<Engine> {
-    return new Engine({ ...o, cache: this.cache, tools: await this.tools(), sourceDateEpoch: this.config.sourceDateEpoch, baseDir: this.config.dir });
+  /**
+   * An engine on this session's cache, tool versions and config: commands say only how it runs.
+   * In plan mode its key providers record nothing: no tools.json, fingerprints or stat rows.
+   */
+  async engine(o: EngineRequest): Promise<Engine> {
+    const { offline, ...rest } = o;
+    const record = o.mode === 'build';
+    const dir = this.config.dir;
+    const keys = {
+      tools: await ToolVersions.open(join(this.cache.root, 'tools.json'), { record }),
+      sources: cacheSources(this.cache, { record }),
+      fingerprints: new StoredFingerprints({
+        dir: this.cache.dir('fingerprints'),
+        baseDir: dir,
+        offline,
+        record,
+        signal: o.signal,
+      }),
+    };
+    return new Engine({ ...rest, cache: this.cache, keys, sourceDateEpoch: this.config.sourceDateEpoch, baseDir: dir });
   }
 
   static defaultJobs(): number {

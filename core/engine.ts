@@ -1,29 +1,35 @@
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { artifactDamage, quarantineArtifact } from '../cache/artifact-check.js';
-import { writeFileAtomic } from '../cache/atomic.js';
-import { readHistory, writeHistory, type HostHistory } from '../cache/history.js';
-import { sourceDigest } from '../cache/source-digest.js';
+import { readHistory, recordBuild, type HistoryStep, type HostHistory } from '../cache/history.js';
 import { acquire } from '../cache/lock.js';
-import { exists, type ActionRecord, type Cache, type KeyParts } from '../cache/store.js';
-import { canonicalJson, sha256 } from '../base/canonical.js';
-import { errors, isNetbootError, type NetbootError } from '../base/errors.js';
+import { exists, type ActionRecord, type Cache } from '../cache/store.js';
+import { isNetbootError } from '../base/errors.js';
+import type { ExecuteArgs } from './executor.js';
 import type { HostGraph } from './graph.js';
-import { actionKey, diffParts } from './keys.js';
-import { toolSpec, type Artifact } from './plugin.js';
+import { actionKey, diffParts, keyParts, type KeyParts, type KeyProviders } from './keys.js';
+import type { Artifact } from './plugin.js';
 import type { Outcome, Reporter, SpanRecorder, StepReport } from './reporter.js';
+import type { StepNode } from './recipe.js';
 
 export type { Outcome, StepReport };
-import type { StepNode } from './recipe.js';
-import type { ToolVersions } from './tools.js';
 
+/**
+ * Runs one step whose key missed and returns its action record, written to the cache (Ninja's
+ * CommandRunner): the executor on a real build, a fake in the scheduler's tests.
+ */
+export type StepRunner = (a: ExecuteArgs) => Promise<ActionRecord>;
 
+// Loaded on the first miss: a no-op build never pays for the executor (or zx).
+const executeStep: StepRunner = async (a) => (await import('./executor.js')).executeStep(a);
 
 export interface EngineOptions {
   cache: Cache;
-  tools: ToolVersions;
+  /** Where the key's parts that need I/O come from: tool versions, local sources, fingerprints. */
+  keys: KeyProviders;
+  /** Default: the executor. */
+  runStep?: StepRunner;
   jobs: number;
-  offline: boolean;
   /** build: run what missed; plan: compute keys and say what would run, running nothing. */
   mode: 'build' | 'plan';
   /** Go on with steps that do not depend on a failed one (default: start nothing new). */
@@ -64,7 +70,6 @@ class Semaphore {
 export class Engine {
   private readonly sem: Semaphore;
   private readonly byKey = new Map<string, { promise: Promise<ActionRecord>; by: string }>();
-  private readonly fingerprints = new Map<string, Promise<string>>();
   private failed = false;
 
   constructor(private readonly o: EngineOptions) {
@@ -74,8 +79,8 @@ export class Engine {
   /** Resolves every step of the given graphs (restricted to `only` when given), in parallel where the graph allows. */
   async run(graphs: HostGraph[], only?: Map<string, Set<string>>): Promise<StepReport[]> {
     const all: Promise<Resolved>[] = [];
-    const histories = new Map<string, HostHistory>();
-    for (const g of graphs) histories.set(g.host.name, await readHistory(this.o.cache, g.host.name));
+    const histories = new Map<string, HostHistory<KeyParts>>();
+    for (const g of graphs) histories.set(g.host.name, await readHistory<KeyParts>(this.o.cache, g.host.name));
     const perHost = graphs.map((g) => {
       const results = new Map<string, Promise<Resolved>>();
       const hist = histories.get(g.host.name)!;
@@ -92,28 +97,30 @@ export class Engine {
     const settled = await Promise.allSettled(all);
     const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (rejected) {
-      await this.o.tools.save();
+      await this.o.keys.tools.save?.();
       throw rejected.reason;
     }
     const reports = settled.map((r) => (r as PromiseFulfilledResult<Resolved>).value.report);
     if (this.o.mode === 'build')
       for (const { g, results } of perHost) {
-        const hist = histories.get(g.host.name)!;
-        let changed = false;
+        const steps: { step: string; entry: HistoryStep<KeyParts> }[] = [];
         for (const { report: rep, parts } of await Promise.all(results.values())) {
           if (!rep.key || !rep.outputs || !parts || (rep.outcome !== 'cached' && rep.outcome !== 'ran')) continue;
-          // A no-op build leaves the history as it was: no write, no fsync.
-          if (hist.steps[rep.step]?.key === rep.key) continue;
-          hist.steps[rep.step] = { key: rep.key, parts, outcome: rep.outcome, reasons: rep.reasons, outputs: rep.outputs };
-          changed = true;
+          const entry = { key: rep.key, parts, outcome: rep.outcome, reasons: rep.reasons, outputs: rep.outputs };
+          steps.push({ step: rep.step, entry });
         }
-        if (changed) await writeHistory(this.o.cache, g.host.name, hist);
+        await recordBuild(this.o.cache, g.host.name, histories.get(g.host.name)!, steps);
       }
-    await this.o.tools.save();
+    await this.o.keys.tools.save?.();
     return reports;
   }
 
-  private async resolve(g: HostGraph, node: StepNode, results: Map<string, Promise<Resolved>>, hist: HostHistory): Promise<Resolved> {
+  private async resolve(
+    g: HostGraph,
+    node: StepNode,
+    results: Map<string, Promise<Resolved>>,
+    hist: HostHistory<KeyParts>,
+  ): Promise<Resolved> {
     const host = g.host;
     const report: StepReport = { host: host.name, step: node.id, plugin: `${node.plugin.name}@${node.plugin.version}`, outcome: 'skipped', durationMs: 0, reasons: [] };
     const inputs: Record<string, Artifact> = {};
@@ -131,7 +138,8 @@ export class Engine {
     const t0 = Date.now();
     let parts: KeyParts | undefined;
     try {
-      parts = await this.keyParts(g, node, inputs);
+      const at = { host: host.name, step: node.id };
+      parts = await keyParts(node, inputs, at, this.o.keys, this.o);
       const key = actionKey(parts);
       report.key = key;
       const prev = hist.steps[node.id];
@@ -199,74 +207,13 @@ export class Engine {
     const depth = this.o.verify ? 'hash' : 'stat';
     for (const [name, a] of Object.entries(rec.outputs)) {
       const published = g.publish.some((i) => i.from.step === node.id && i.from.output === name);
-      const why = await artifactDamage(this.o.cache, a, depth, published);
+      const why = await artifactDamage(this.o.cache, a, depth, published, this.o.mode === 'build');
       if (!why) continue;
       if (this.o.mode === 'build') await quarantineArtifact(this.o.cache, a);
       const then = this.o.mode === 'build' ? '; quarantined, running it again' : '';
       return `its cached output ${name} was damaged (${why})${then}`;
     }
     return undefined;
-  }
-
-  private async keyParts(g: HostGraph, node: StepNode, inputs: Record<string, Artifact>): Promise<KeyParts> {
-    const tools: Record<string, string> = {};
-    for (const t of node.plugin.tools ?? []) {
-      const spec = toolSpec(t);
-      const v = await this.o.tools.version(spec);
-      if (v === undefined) throw errors.missingTool(spec.name, spec.package, g.host.name, node.id);
-      tools[spec.name] = v;
-    }
-    for (const f of node.plugin.hostFiles ?? [])
-      if (!(await exists(f.path))) throw errors.missingTool(f.path, f.package, g.host.name, node.id);
-    for (const [name, v] of Object.entries(node.plugin.libraries ?? {})) tools[`lib:${name}`] = v;
-    let sources: Record<string, string> | undefined;
-    if (node.plugin.sources) {
-      sources = {};
-      const secret = new Set(node.plugin.secretSources?.(structuredClone(node.params) as never) ?? []);
-      for (const p of node.plugin.sources(structuredClone(node.params) as never))
-        sources[p] = await sourceDigest(this.o.cache, resolve(this.o.baseDir, p), secret.has(p)).catch((e) => {
-          throw isNetbootError(e) ? errors.inStep(g.host.name, node.id, e) : e;
-        });
-    }
-    const inputParts: KeyParts['inputs'] = {};
-    for (const [name, a] of Object.entries(inputs))
-      inputParts[name] = a.kind === 'file' ? { kind: 'file', digest: a.digest, mode: a.mode } : { kind: 'tree', digest: a.digest };
-    return {
-      plugin: node.plugin.name,
-      version: node.plugin.version,
-      params: node.params,
-      inputs: inputParts,
-      tools,
-      ...(sources ? { sources } : {}),
-      fingerprint: node.plugin.fingerprint ? await this.fingerprint(g, node) : null,
-      env: { sourceDateEpoch: this.o.sourceDateEpoch },
-    };
-  }
-
-  private fingerprint(g: HostGraph, node: StepNode): Promise<string> {
-    // The config's directory is part of the id: two projects sharing a cache must not share a
-    // remembered fingerprint for params that look alike.
-    const id = sha256(canonicalJson({ plugin: node.plugin.name, params: node.params, base: this.o.baseDir }));
-    let p = this.fingerprints.get(id);
-    if (p) return p;
-    const file = join(this.o.cache.dir('fingerprints'), `${id}.json`);
-    p = (async () => {
-      if (this.o.offline) {
-        const last = await readFile(file, 'utf8').then((t) => JSON.parse(t).value as string, () => undefined);
-        if (last === undefined) throw errors.noOfflineFingerprint(g.host.name, node.id);
-        return last;
-      }
-      let value: string;
-      try {
-        value = String(await node.plugin.fingerprint!({ params: structuredClone(node.params), signal: this.o.signal }));
-      } catch (e) {
-        throw errors.fingerprintFailed(g.host.name, node.id, (e as Error).message, e);
-      }
-      await writeFileAtomic(file, JSON.stringify({ value, at: new Date().toISOString() }));
-      return value;
-    })();
-    this.fingerprints.set(id, p);
-    return p;
   }
 
   private async execute(g: HostGraph, node: StepNode, inputs: Record<string, Artifact>, parts: KeyParts, key: string): Promise<ActionRecord> {
@@ -285,9 +232,9 @@ export class Engine {
         if (again) return again;
         this.o.reporter.running(g.host.name, node.id);
         const start = Date.now();
-        // Loaded on the first miss: a no-op build never pays for the executor (or zx).
-        const { executeStep } = await import('./executor.js');
-        const rec = await executeStep({ cache: this.o.cache, host: g.host, node, inputs, parts, key, signal: this.o.signal, baseDir: this.o.baseDir });
+        const run = this.o.runStep ?? executeStep;
+        const { cache, signal, baseDir } = this.o;
+        const rec = await run({ cache, host: g.host, node, inputs, parts, key, signal, baseDir });
         this.o.profiler?.span(`${g.host.name}/${node.id}`, node.plugin.name, start, Date.now(), slot);
         return rec;
       } finally {

@@ -3,6 +3,8 @@ import { constants } from 'node:fs';
 import { access, readFile, realpath, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
+import { exists } from '../cache/store.js';
+import type { ToolVersionProvider } from './keys.js';
 import type { ToolSpec } from './plugin.js';
 
 interface Known {
@@ -15,15 +17,19 @@ interface Known {
  * Versions of host programs, for keys. Running `tool --version` on every build would cost a
  * no-op build dozens of milliseconds per tool, so a version is remembered against the binary's
  * (inode, size, mtime, ctime): upgrading the package changes those and the version is asked again.
+ * Opened with `record: false` (plan mode), versions are asked as needed and never written.
  */
-export class ToolVersions {
+export class ToolVersions implements ToolVersionProvider {
   private known: Record<string, Known> = {};
   private dirty = false;
   private memo = new Map<string, Promise<string | undefined>>();
-  private constructor(private readonly file: string) {}
+  private constructor(
+    private readonly file: string,
+    private readonly record: boolean,
+  ) {}
 
-  static async open(file: string): Promise<ToolVersions> {
-    const t = new ToolVersions(file);
+  static async open(file: string, o: { record: boolean } = { record: true }): Promise<ToolVersions> {
+    const t = new ToolVersions(file, o.record);
     try {
       t.known = JSON.parse(await readFile(file, 'utf8'));
     } catch {
@@ -54,8 +60,12 @@ export class ToolVersions {
     return version;
   }
 
+  hostFile(path: string): Promise<boolean> {
+    return exists(path);
+  }
+
   async save(): Promise<void> {
-    if (this.dirty) await writeFileAtomic(this.file, JSON.stringify(this.known));
+    if (this.dirty && this.record) await writeFileAtomic(this.file, JSON.stringify(this.known));
   }
 }
 

@@ -3,6 +3,9 @@ import { readFileSync, statfsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readHistory } from '../../cache/history.js';
+import { Cache } from '../../cache/store.js';
+import type { KeyParts } from '../../core/keys.js';
 import { BASE_PACKAGES } from '../../pipelines/debian.js';
 import { BenchAbort, median, runChecked, stageFixture, timeCaptured, type BenchContext, type CaseResult, type Cmd, type Row } from '../lib.js';
 
@@ -64,7 +67,7 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
       const { ms, stdout } = timeCaptured(build(dir, coldLabel), env());
       cold.samples.push(ms);
       for (const s of stepsOf(stdout, coldLabel, STEPS)) (stepMs[s.step] ??= []).push(s.durationMs);
-      checkPackages(dir);
+      await checkPackages(dir);
       // Only the last project is kept, for the rebuilds.
       if (prev) await removeDir(prev);
     };
@@ -224,9 +227,9 @@ function stepsOf(stdout: string, label: string, ran: string[], maybe: string[] =
 }
 
 /** The manual script installs PACKAGES: the table is only fair if netboot's packages step installed exactly those. */
-function checkPackages(dir: string): void {
-  const hist = JSON.parse(readFileSync(join(dir, '.netboot', 'cache', 'hosts', `${HOST}.json`), 'utf8'));
-  const got = (hist.steps?.packages?.parts?.params?.packages ?? []) as string[];
+async function checkPackages(dir: string): Promise<void> {
+  const hist = await readHistory<KeyParts>(new Cache(join(dir, '.netboot', 'cache')), HOST);
+  const got = (hist.steps.packages?.parts.params as { packages?: string[] } | undefined)?.packages ?? [];
   if ([...got].sort().join() !== PACKAGES.join())
     throw new BenchAbort(`debian: netboot installed ${got.join(' ')}, the manual script ${PACKAGES.join(' ')}: update PACKAGES in bench/cases/debian.ts`);
 }

@@ -1,7 +1,8 @@
-import { collect } from '../../cache/gc.js';
+import { collect, type GcRoots } from '../../cache/gc.js';
+import { historyRoots } from '../../cache/history.js';
 import { prune } from '../../publish/publisher.js';
+import { releaseRoots } from '../../publish/roots.js';
 import { withTargets } from '../../publish/targets.js';
-import type { Artifact } from '../../core/plugin.js';
 import { join } from 'node:path';
 import { acquire, acquireGc } from '../../cache/lock.js';
 import { verifyCache } from '../../cache/verify.js';
@@ -33,8 +34,7 @@ export const gc: Command = {
     if (!lock) throw errors.cacheLocked(session.cache.root, 'a build is running on this cache; run gc when it is done');
     try {
       // Releases first: pruning them decides which cache entries only old releases still named.
-      const keep: Artifact[] = [];
-      await withTargets(session.config.san, session.cache, async (all) => {
+      const released = await withTargets(session.config.san, session.cache, async (all) => {
         const targets = Object.values(all);
         for (const host of session.hostNames()) {
           if (!args.values['dry-run']) {
@@ -49,11 +49,11 @@ export const gc: Command = {
               await hostLock?.release();
             }
           }
-          for (const t of targets)
-            for (const id of (await t.state(host)).ids) for (const it of (await t.manifest(host, id))?.items ?? []) keep.push(it.artifact);
         }
+        return releaseRoots(targets, session.hostNames());
       });
-      const r = await collect(session.cache, { hosts: session.hostNames(), keep, keepDays, maxSize, dryRun: !!args.values['dry-run'] });
+      const roots: GcRoots[] = [await historyRoots(session.cache, session.hostNames()), released];
+      const r = await collect(session.cache, { roots, keepDays, maxSize, dryRun: !!args.values['dry-run'] });
       if (args.values.json) ctx.io.out(JSON.stringify(r, null, 2));
       else
         ctx.io.out(

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { acquire } from '../../cache/lock.js';
-import { publishHost, runReloads, SWITCH_ORDER, type HostPublish } from '../../publish/publisher.js';
+import { publishHost, SWITCH_ORDER, type HostPublish } from '../../publish/publisher.js';
 import { withTargets } from '../../publish/targets.js';
-import type { Damage } from '../../publish/release-check.js';
+import { listReleases } from '../../publish/release-list.js';
+import { rollback as rollBack } from '../../publish/rollback.js';
 import type { Target } from '../../publish/target.js';
 import type { Command, CommandContext, Parsed } from '../command.js';
 import { errors } from '../../base/errors.js';
@@ -82,31 +83,6 @@ async function withHost<T>(args: Parsed, ctx: CommandContext, fn: (h: HostTarget
   return withTargets(session.config.san, session.cache, (all) => fn({ session, host, targets: SWITCH_ORDER.map((n) => all[n]) }));
 }
 
-interface ReleaseRow {
-  id: string;
-  createdAt: string;
-  targets: string[];
-  live: string[];
-  /** With --verify: what differs from the manifest, per target ("not checked" where it cannot be). */
-  damaged?: Record<string, Damage[] | 'not checked'>;
-}
-
-async function listReleases(host: string, targets: Target[], verify = false): Promise<ReleaseRow[]> {
-  const rows = new Map<string, ReleaseRow>();
-  for (const t of targets) {
-    const st = await t.state(host);
-    for (const id of st.ids) {
-      const m = await t.manifest(host, id);
-      const row = rows.get(id) ?? { id, createdAt: m?.createdAt ?? '', targets: [], live: [] };
-      row.targets.push(t.name);
-      if (st.current === id) row.live.push(t.name);
-      if (verify) (row.damaged ??= {})[t.name] = t.check ? await t.check(host, id, 'hash') : 'not checked';
-      rows.set(id, row);
-    }
-  }
-  return [...rows.values()].sort((a, b) => a.id.localeCompare(b.id));
-}
-
 export const releases: Command = {
   summary: "List a host's releases on the SAN, and which one each target serves; --verify re-hashes them.",
   usage: 'netboot releases <host> [--verify] [--json]',
@@ -137,28 +113,12 @@ export const rollback: Command = {
   options: {},
   run: (args, ctx) =>
     withHost(args, ctx, async ({ session, host, targets }) => {
-    const rows = await listReleases(host, targets);
-    const live = rows.filter((r) => r.live.length).map((r) => r.id).sort().pop();
-    const want = args.positionals[1]?.padStart(6, '0') ?? rows.map((r) => r.id).filter((id) => live && id < live).pop();
-    if (!want) throw errors.nothingToRollBack(host);
-    if (!rows.some((r) => r.id === want)) throw errors.unknownRelease(host, want, rows.map((r) => r.id));
-    const lock = await acquire(join(session.cache.dir('locks'), `publish-${host}.lock`), { signal: ctx.signal });
-    try {
-      const switched: Target[] = [];
-      for (const t of targets) {
-        const st = await t.state(host);
-        if (!st.ids.length) continue;
-        // A target that did not change in `want` serves the newest release it had at that point.
-        const pick = st.ids.filter((id) => id <= want).sort().pop();
-        if (!pick) throw errors.unknownRelease(host, `${want} on ${t.name}`, st.ids);
-        if (pick === st.current) continue;
-        await t.switch(host, pick);
-        switched.push(t);
-      }
-      await runReloads(host, want, switched, session.config.san.reload);
-    } finally {
-      await lock?.release();
-    }
+    const want = await rollBack(host, targets, {
+      want: args.positionals[1]?.padStart(6, '0'),
+      reload: session.config.san.reload,
+      cache: session.cache,
+      signal: ctx.signal,
+    });
     ctx.io.out(`${host}: release ${want} is live again`);
     return 0;
   }),
