@@ -5,8 +5,8 @@ import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, sep } from 'node:path';
 import { errors } from '../base/errors.js';
+import { TARGET_NAMES, type TargetName } from '../core/targets.js';
 
-export type RootName = 'tftp' | 'nfs' | 'nbd' | 'conf';
 
 /** Never a root themselves: publishing into them would replace files the build host lives on. */
 const SYSTEM_DIRS = [
@@ -68,9 +68,9 @@ function pathProblem(path: string): string | undefined {
  * Checks the local roots (absolute paths) and ssh:// roots of a config against the system, the
  * cache, the config's own directory and each other. Throws the first problem, naming its field.
  */
-export function checkSanRoots(roots: Record<RootName, string>, cache: string, configDir: string): void {
-  const where: { name: RootName; key: string; path: string }[] = [];
-  for (const name of ['tftp', 'nfs', 'nbd', 'conf'] as const) {
+export function checkSanRoots(roots: Record<TargetName, string>, cache: string, configDir: string): void {
+  const where: { name: TargetName; key: string; path: string }[] = [];
+  for (const name of TARGET_NAMES) {
     const v = roots[name];
     const field = `san.${name}`;
     if (v.startsWith('ssh://')) {

@@ -80,6 +80,17 @@ export function show(v: unknown): string {
 /** C0 and C1 controls and DEL: each ends a line or a field in some file netboot writes. */
 export const CONTROL_CHARS = /[\x00-\x1f\x7f-\x9f]/;
 const SIZE = /^([1-9]\d{0,9})([MG])$/;
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+/** A dotted-quad IPv4 address without leading zeros (node:net's isIPv4 takes the same). */
+export const IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+/** Six colon-separated hex pairs, either case (the value is kept in lower case). */
+export const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+/**
+ * The one rule for a host name: labels of letters, digits, '_' and '-' joined by single dots, 63
+ * characters at most, as dhcpd and dnsmasq take a host name ("a..b" or a trailing dot fails there).
+ */
+export const HOST_NAME = /^(?=.{1,63}$)[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$/;
+export const HOST_NAME_WHAT = "a valid host name (letters, digits, '_', '-', labels joined by single dots)";
 
 interface StringOpts {
   pattern?: RegExp;
@@ -114,6 +125,21 @@ export const p = {
   /** An absolute path on a machine netboot configures: no control characters and no '..' parts. */
   absPath(what = "an absolute path without control characters or '..' parts") {
     return p.string({ pattern: /^(?!.*\/\.\.(\/|$))\/[^\x00-\x1f\x7f-\x9f]*$/, what });
+  },
+  /** An IPv4 address: clients have no DNS at boot, so every address netboot writes is one. */
+  ipv4(what = 'an IPv4 address') {
+    return p.string({ pattern: IPV4, what });
+  },
+  /** A MAC address, aa:bb:cc:dd:ee:ff in either case; parsed to lower case (how every boot file names it). */
+  mac(what = 'a MAC address') {
+    return schema<string>('string', 'string', (v, path, issues) => {
+      if (typeof v !== 'string' || !MAC.test(v)) return void issues.errors.push(`${path}: ${show(v)} is not ${what}`);
+      return v.toLowerCase();
+    });
+  },
+  /** A host name under the one rule of HOST_NAME. */
+  hostName(what = HOST_NAME_WHAT) {
+    return p.string({ pattern: HOST_NAME, what });
   },
   /** A size like 2G or 1536M, between `min` and `max` MiB. */
   size(min: number, max: number) {

@@ -32,7 +32,7 @@ export const freebsd10NfsEzjail = defineRecipe({
     sets: p.object({ base: source, kernel: source }),
     packages: p.array(source).default([]),
     interface: p.string({ pattern: /^[a-z]+[0-9]+$/, what: 'a FreeBSD interface name (em0, vtnet0, igb0)' }).default('em0'),
-    gateway: p.optional(p.string({ pattern: checks.ipv4.pattern, what: checks.ipv4.what })),
+    gateway: p.optional(p.ipv4()),
     netmask: p.optional(p.string({ pattern: checks.netmask.pattern, what: checks.netmask.what })),
     jails: p.array(jail).default([]),
     iscsi: iscsiTarget,

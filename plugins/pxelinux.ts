@@ -18,7 +18,7 @@ export const pxelinuxPlugin = definePlugin({
   version: '1',
   description: "a host's TFTP directory: pxelinux.0, modules, kernel, initrd, pxelinux.cfg",
   params: {
-    mac: p.string({ pattern: /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, what: 'a lower-case MAC address' }),
+    mac: p.mac(),
     label: p.string({ pattern: /^[A-Za-z0-9_.-]+$/, what: 'a label' }),
     // A control character would end the APPEND line, and what follows would be pxelinux directives.
     append: p.line('a kernel command line (one line, no control characters)'),

@@ -2,10 +2,10 @@
 // value on one line of every format it lands in. The same patterns back the plugin's schema (so a
 // recipe fails when it declares the step) and the renderers (so a direct caller cannot skip them).
 import { errors } from '../../base/errors.js';
-import { p, type ShapeIn, type ShapeOut } from '../../core/schema.js';
+import { HOST_NAME, IPV4, MAC, p, type ShapeIn, type ShapeOut } from '../../core/schema.js';
 
-const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const IPV4 = `${OCTET}(?:\\.${OCTET}){3}`;
+/** nbd-server's port (IANA-registered); nbdroot= leaves it out when it is this one. */
+export const NBD_DEFAULT_PORT = 10809;
 const MASKS = Array.from({ length: 32 }, (_, i) => maskOf(i + 1));
 // Safe in every format at once: no whitespace (nbd-server trims it, dhcpd and UCI split on it),
 // no quotes, no ',' (dnsmasq's separator), no ';' '{' '}' (dhcpd), no '#', no '[' ']' (nbd sections).
@@ -17,10 +17,9 @@ interface Check {
 }
 
 export const checks = {
-  // Stricter than the config's host names: dhcpd refuses empty labels ("a..b").
-  name: { pattern: /^(?=.{1,63}$)[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$/, what: "a host name (letters, digits, '_', '-', labels joined by single dots)" },
-  mac: { pattern: /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, what: 'a MAC address (aa:bb:cc:dd:ee:ff)' },
-  ipv4: { pattern: new RegExp(`^${IPV4}$`), what: 'an IPv4 address' },
+  name: { pattern: HOST_NAME, what: "a host name (letters, digits, '_', '-', labels joined by single dots)" },
+  mac: { pattern: MAC, what: 'a MAC address (aa:bb:cc:dd:ee:ff)' },
+  ipv4: { pattern: IPV4, what: 'an IPv4 address' },
   netmask: { pattern: new RegExp(`^(?:${MASKS.map((m) => m.replace(/\./g, '\\.')).join('|')})$`), what: 'an IPv4 netmask (e.g. 255.255.255.0)' },
   // An export name is also the tail of nbdroot=SERVER:PORT/EXPORT, so no '/' either.
   export: { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, what: "an NBD export name (letters, digits, '.', '_', '-')" },
@@ -42,7 +41,7 @@ export const serverConfigShape = {
   nbd: p.optional(
     p.object({
       export: str(checks.export),
-      port: p.number({ integer: true, min: 1, max: 65535 }).default(10809),
+      port: p.number({ integer: true, min: 1, max: 65535 }).default(NBD_DEFAULT_PORT),
       /** Where the server opens the disk: the host's live path, so a publish switches it. */
       image: str(checks.absPath),
       /** Where the server finds the host's allow list; a missing file would allow everyone. */
@@ -95,7 +94,7 @@ export function checkServerConfig(input: ServerConfigInput, where = 'server-conf
   }
   if (v.nbd !== undefined) {
     const n = (v.nbd ?? {}) as Record<string, unknown>;
-    const port = n.port ?? 10809;
+    const port = n.port ?? NBD_DEFAULT_PORT;
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
       throw errors.badValue(`${where}.nbd.port`, `${show(port)} is not a TCP port (1-65535)`);
     out.nbd = {
