@@ -1,7 +1,7 @@
 import { defineRecipe } from '../core/recipe.js';
 import { p } from '../core/schema.js';
 import { ext4ImagePlugin, imageSize } from '../plugins/ext4-image.js';
-import { pxelinuxPlugin } from '../plugins/pxelinux.js';
+import { pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
 import { NBD_DEFAULT_PORT, nbdRootArg, serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { debianParams, debianRoot, hostUuid } from './debian.js';
 
@@ -47,7 +47,7 @@ export const debianBullseyeNbd = defineRecipe({
       },
     };
     const append = ['root=/dev/nbd0', nbdRootArg(servers), 'ip=dhcp', 'rw', 'console=ttyS0', params.kernelArgs].filter(Boolean).join(' ');
-    const tftp = r.step('tftp', pxelinuxPlugin, {
+    const tftp = r.step('tftp', pxelinuxTreePlugin, {
       params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append },
       inputs: { vmlinuz, initrd },
     });

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { errors } from '../../base/errors.js';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
-import { checks } from '../server-configs/params.js';
+import { checked, checks } from '../safe-values.js';
 import { checkChapSecret, mountPoint, rcLines, rcVars, renderIscsiConf } from './rc-files.js';
 
 const ipv4 = p.ipv4();
@@ -53,7 +53,7 @@ export const freebsdConfPlugin = definePlugin({
     jails: p.array(jail).default([]),
     /** The NFS root as this host mounts it, for its fstab. */
     nfsServer: ipv4,
-    nfsRoot: p.string({ pattern: checks.absPath.pattern, what: checks.absPath.what }),
+    nfsRoot: checked(checks.absPath),
     iscsi: iscsiTarget,
     iscsiMount: mountPoint.default('/iscsi'),
     etcMdSize: sectors(20480),

@@ -1,7 +1,8 @@
 // nbd-server: one export per host, reached through the host's live path so that a publish (a
 // rename of the live symlink) switches the disk without touching the server's config.
 import { errors } from '../../base/errors.js';
-import { checkServerConfig, checks, headerOf, NBD_DEFAULT_PORT, type ServerConfig, type ServerConfigInput } from './params.js';
+import { checks } from '../safe-values.js';
+import { checkServerConfig, headerOf, NBD_DEFAULT_PORT, type ServerConfig, type ServerConfigInput } from './params.js';
 
 export { NBD_DEFAULT_PORT };
 

@@ -13,7 +13,7 @@ const C32 = ['ldlinux.c32', 'menu.c32', 'libutil.c32', 'libcom32.c32'];
  * PXELINUX looks for `<host>/pxelinux.cfg/01-<mac>` and resolves KERNEL/INITRD in `<host>/`
  * (its path prefix), so each host's directory is whole on its own and switches atomically.
  */
-export const pxelinuxPlugin = definePlugin({
+export const pxelinuxTreePlugin = definePlugin({
   name: 'pxelinux-tree',
   version: '1',
   description: "a host's TFTP directory: pxelinux.0, modules, kernel, initrd, pxelinux.cfg",
