@@ -65,7 +65,7 @@ describe('plugin registry: file name = plugin name = registry key', () => {
 });
 
 describe('the built-in-name guard', () => {
-  const user = (name: string) => definePlugin({ name, version: '1', async run() {} });
+  const user = (name: string) => definePlugin({ name, version: '1', produces: {}, async run() {} });
   const refusal = (name: string) => {
     try {
       validateConfig({ plugins: [user(name)], hosts: {} }, join(ROOT, 'netboot.config.ts'), []);
