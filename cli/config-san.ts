@@ -3,9 +3,57 @@
 // directory, inside the cache or inside another root is refused before anything is written.
 import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, join, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { errors } from '../base/errors.js';
-import { TARGET_NAMES, type TargetName } from '../core/targets.js';
+import { p, show, type Schema } from '../core/schema.js';
+import { TARGET_NAMES, perTarget, type TargetName } from '../core/targets.js';
+import { allowPublicList } from './allow-public.js';
+
+export interface ResolvedSan extends Record<TargetName, string> {
+  server: string;
+  keep: number;
+  reload: Partial<Record<TargetName, string>>;
+  ssh: { identityFile?: string; options?: string[] };
+  allowPublic: string[];
+}
+
+/** A non-empty string, resolved against `dir` (a leading `~/` against the home directory, if `home`). */
+export function pathIn(dir: string, home = false) {
+  return p.custom<string>('path', (v, path, issues) => {
+    if (typeof v !== 'string' || v === '') return void issues.errors.push(`${path}: ${show(v)} is not a path`);
+    return home && v.startsWith('~/') ? resolve(homedir(), v.slice(2)) : resolve(dir, v);
+  });
+}
+
+/** A SAN root: an ssh:// URL as written, or a local path resolved against the config's directory. */
+function sanRoot(dir: string, name: TargetName) {
+  const local = pathIn(dir);
+  return p.custom<string>('path', (v, path, issues) => {
+    if (typeof v !== 'string' || !v.startsWith('ssh://')) return local.parse(v, path, issues);
+    const why = sshRootProblem(v);
+    if (why) issues.errors.push(`${path}: ${show(v)} ${why}`);
+    return v;
+  }).default(resolve(dir, `san/${name}`));
+}
+
+/** The `san` section of a config: its roots resolved against the config's directory `dir`. */
+export function sanSection(dir: string): Schema<ResolvedSan, unknown> {
+  const shape = {
+    server: p.ipv4('an IPv4 address (clients have no DNS at boot)').default('10.0.2.2'),
+    ...perTarget((name) => sanRoot(dir, name)),
+    keep: p.custom<number>('number', (v, path, issues) => {
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 1) return v;
+      issues.errors.push(`${path}: ${show(v)} is not a whole number of releases (1 or more)`);
+    }).default(3),
+    reload: p.record(p.string({ what: 'a command string' }), { pattern: TARGET_ALTERNATIVES, what: `a target (${TARGET_NAMES.join(', ')})` })
+      .default({}),
+    ssh: p.section({ identityFile: p.optional(pathIn(dir, true)), options: p.optional(p.array(p.string())) }),
+    allowPublic: allowPublicList,
+  };
+  return p.section(shape);
+}
+
+const TARGET_ALTERNATIVES = new RegExp(`^(?:${TARGET_NAMES.join('|')})$`);
 
 
 /** Never a root themselves: publishing into them would replace files the build host lives on. */

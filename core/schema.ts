@@ -54,8 +54,7 @@ function schema<Out, In = Out>(
       if (value === undefined) {
         if (opts.def) return structuredClone(opts.def.value);
         if (kind === 'optional') return undefined;
-        issues.errors.push(`${path}: required ${type} is missing`);
-        return undefined;
+        if (kind !== 'section') return void issues.errors.push(`${path}: required ${type} is missing`);
       }
       return check(value, path, issues);
     },
@@ -95,6 +94,8 @@ export const HOST_NAME_WHAT = "a valid host name (letters, digits, '_', '-', lab
 interface StringOpts {
   pattern?: RegExp;
   what?: string;
+  /** What a missing value is called in "required ... is missing" (default: string). */
+  type?: string;
   /** A further check on a string that matched: returns why it is refused, or nothing. */
   check?: (v: string, issues: Issues) => string | undefined;
 }
@@ -102,7 +103,7 @@ interface StringOpts {
 export const p = {
   string(opts: StringOpts = {}) {
     const what = opts.what ?? 'a string';
-    return schema<string>('string', 'string', (v, path, issues) => {
+    return schema<string>('string', opts.type ?? 'string', (v, path, issues) => {
       if (typeof v !== 'string') return void issues.errors.push(`${path}: ${show(v)} is not ${what}`);
       if (opts.pattern && !opts.pattern.test(v)) return void issues.errors.push(`${path}: ${show(v)} is not ${what}`);
       const why = opts.check?.(v, issues);
@@ -128,18 +129,18 @@ export const p = {
   },
   /** An IPv4 address: clients have no DNS at boot, so every address netboot writes is one. */
   ipv4(what = 'an IPv4 address') {
-    return p.string({ pattern: IPV4, what });
+    return p.string({ pattern: IPV4, what, type: 'IPv4 address' });
   },
   /** A MAC address, aa:bb:cc:dd:ee:ff in either case; parsed to lower case (how every boot file names it). */
   mac(what = 'a MAC address') {
-    return schema<string>('string', 'string', (v, path, issues) => {
+    return schema<string>('string', 'MAC address', (v, path, issues) => {
       if (typeof v !== 'string' || !MAC.test(v)) return void issues.errors.push(`${path}: ${show(v)} is not ${what}`);
       return v.toLowerCase();
     });
   },
   /** A host name under the one rule of HOST_NAME. */
   hostName(what = HOST_NAME_WHAT) {
-    return p.string({ pattern: HOST_NAME, what });
+    return p.string({ pattern: HOST_NAME, what, type: 'host name' });
   },
   /** A size like 2G or 1536M, between `min` and `max` MiB. */
   size(min: number, max: number) {
@@ -209,6 +210,18 @@ export const p = {
   object<T extends Shape>(shape: T) {
     return schema<ShapeOut<T>, ShapeIn<T>>('object', 'object', (v, path, issues) => parseShape(shape, v, path, issues));
   },
+  /**
+   * A value checked by `check`, which reports its own problems in `issues` (naming `path`) and
+   * returns nothing for a refused value. For what the other kinds do not say: a config's plugins,
+   * hooks and cross-field rules.
+   */
+  custom<O, I = O>(type: string, check: (value: unknown, path: string, issues: Issues) => O | undefined) {
+    return schema<O, I>('custom', type, check);
+  },
+  /** An object whose fields all have defaults (or are optional): a missing one is read as {}. */
+  section<T extends Shape>(shape: T) {
+    return schema<ShapeOut<T>, ShapeIn<T> | undefined>('section', 'object', (v, path, issues) => parseShape(shape, v, path, issues));
+  },
   optional<O, I>(inner: Schema<O, I>) {
     return schema<O | undefined, I | undefined>('optional', inner.type, (v, path, issues) => inner.parse(v, path, issues));
   },
@@ -224,15 +237,20 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 }
 
-/** Parses an object against a shape: missing and mistyped fields are errors, unknown keys warnings. */
+/**
+ * Parses an object against a shape: missing and mistyped fields are errors, unknown keys warnings.
+ * `path` names the object in messages; '' for a top level (fields are then named by their key alone).
+ */
 export function parseShape<T extends Shape>(shape: T, v: unknown, path: string, issues: Issues): ShapeOut<T> | undefined {
   if (v === undefined) v = {};
   if (!isPlainObject(v)) return void issues.errors.push(`${path}: ${show(v)} is not an object`);
   const out: Record<string, unknown> = {};
+  // Shape order is walk order: a later field's check may rely on an earlier one's (a host's recipe on `recipes`).
+  const at = (k: string) => (path ? `${path}.${k}` : k);
   for (const [k, s] of Object.entries(shape)) {
-    const parsed = s.parse(v[k], `${path}.${k}`, issues);
+    const parsed = s.parse(v[k], at(k), issues);
     if (parsed !== undefined) out[k] = parsed;
   }
-  for (const k of Object.keys(v)) if (!(k in shape)) issues.warnings.push(`${path}.${k}: unknown key (ignored)`);
+  for (const k of Object.keys(v)) if (!(k in shape)) issues.warnings.push(`${at(k)}: unknown key (ignored)`);
   return out as ShapeOut<T>;
 }
