@@ -18,7 +18,8 @@ export const pluginsSection = p.custom<AnyPlugin[]>('list of plugins', (v, path,
     if (!isPlugin(pl)) return void issues.errors.push(`${path}[${i}]: not a plugin (wrap it in definePlugin)`);
     if (out.some((q) => q.name === pl.name)) throw errors.duplicatePlugin(pl.name);
     // A user plugin called "tar" would share the built-in's cache entries.
-    if (Object.values(builtinPlugins).some((b) => b.name === pl.name && b !== pl)) throw errors.pluginNameTaken(pl.name);
+    if (Object.values(builtinPlugins).some((b) => b.name === pl.name && b !== pl))
+      throw errors.pluginNameTaken(pl.name);
     out.push(pl);
   });
   return out;

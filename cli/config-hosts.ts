@@ -5,7 +5,23 @@ import { errors } from '../base/errors.js';
 import type { Recipe } from '../core/recipe.js';
 import { isPlainObject, p, parseShape, show, type Issues } from '../core/schema.js';
 import { allowPublicList } from './allow-public.js';
-import { reservedHostName } from './config-san.js';
+
+/**
+ * Names a host may not have: what netboot or a boot loader puts beside the host directories at a
+ * root's top (pxelinux.cfg/ holds the stable links, .releases/ and .disks/ the releases), and
+ * the names PXE, EFI and GRUB clients look for there. Compared without case: TFTP clients and
+ * some SAN file systems do not keep it.
+ */
+export const RESERVED_HOST_NAMES = [
+  'pxelinux.cfg', 'pxelinux.0', 'lpxelinux.0', 'gpxelinux.0', 'ldlinux.c32', 'grub', 'grub2', 'efi', 'boot', 'ipxe',
+  'conf', 'releases', 'disks', 'default', 'lost+found',
+];
+
+/** The host-name part of a config error, or nothing if the name is free. */
+function reservedHostName(name: string): string | undefined {
+  if (!RESERVED_HOST_NAMES.includes(name.toLowerCase())) return undefined;
+  return `"${name}" is a name netboot or a boot loader uses at the top of a SAN root`;
+}
 
 export interface ConfigHost {
   name: string;
@@ -51,13 +67,21 @@ interface HostContext {
   issues: Issues;
 }
 
-function parseHost(name: string, raw: unknown, at: string, { known, seen, issues }: HostContext): ConfigHost | undefined {
+function parseHost(
+  name: string,
+  raw: unknown,
+  at: string,
+  { known, seen, issues }: HostContext,
+): ConfigHost | undefined {
   if (hostName.parse(name, at, issues) === undefined) return undefined;
   const reserved = reservedHostName(name);
   if (reserved) throw errors.hostNameReserved(at, reserved);
   const h = parseShape(hostShape, raw, at, issues);
   if (!h) return undefined;
-  for (const [what, value] of [['MAC', h.mac], ['IP', h.ip]] as const) {
+  for (const [what, value] of [
+    ['MAC', h.mac],
+    ['IP', h.ip],
+  ] as const) {
     if (value === undefined) continue;
     const other = seen[what].get(value);
     if (other !== undefined) throw errors.duplicateAddress(what, value, other, name);

@@ -1,4 +1,4 @@
-// Where a config may put its SAN roots, and which host names it may use: publishing writes host
+// The `san` section of a config, and where it may put its SAN roots: publishing writes host
 // directories and symlinks into each root, and gc deletes below the cache, so a root on a system
 // directory, inside the cache or inside another root is refused before anything is written.
 import { realpathSync } from 'node:fs';
@@ -45,16 +45,14 @@ export function sanSection(dir: string): Schema<ResolvedSan, unknown> {
       if (typeof v === 'number' && Number.isInteger(v) && v >= 1) return v;
       issues.errors.push(`${path}: ${show(v)} is not a whole number of releases (1 or more)`);
     }).default(3),
-    reload: p.record(p.string({ what: 'a command string' }), { pattern: TARGET_ALTERNATIVES, what: `a target (${TARGET_NAMES.join(', ')})` })
-      .default({}),
+    reload: p.record(p.string({ what: 'a command string' }), ONE_TARGET).default({}),
     ssh: p.section({ identityFile: p.optional(pathIn(dir, true)), options: p.optional(p.array(p.string())) }),
     allowPublic: allowPublicList,
   };
   return p.section(shape);
 }
 
-const TARGET_ALTERNATIVES = new RegExp(`^(?:${TARGET_NAMES.join('|')})$`);
-
+const ONE_TARGET = { pattern: new RegExp(`^(?:${TARGET_NAMES.join('|')})$`), what: `a target (${TARGET_NAMES.join(', ')})` };
 
 /** Never a root themselves: publishing into them would replace files the build host lives on. */
 const SYSTEM_DIRS = [
@@ -68,23 +66,6 @@ const PATH_CHARS = /^\/[A-Za-z0-9._+@~/-]*$/;
 const SSH_URL = /^ssh:\/\/(?:([^@/]*)@)?([^/:@]*)(?::(\d+))?(\/.*)$/;
 const SSH_USER = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,31}$/;
 const SSH_HOST = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
-
-/**
- * Names a host may not have: what netboot or a boot loader puts beside the host directories at a
- * root's top (pxelinux.cfg/ holds the stable links, .releases/ and .disks/ the releases), and
- * the names PXE, EFI and GRUB clients look for there. Compared without case: TFTP clients and
- * some SAN file systems do not keep it.
- */
-export const RESERVED_HOST_NAMES = [
-  'pxelinux.cfg', 'pxelinux.0', 'lpxelinux.0', 'gpxelinux.0', 'ldlinux.c32', 'grub', 'grub2', 'efi', 'boot', 'ipxe',
-  'conf', 'releases', 'disks', 'default', 'lost+found',
-];
-
-/** The host-name part of a config error, or nothing if the name is free. */
-export function reservedHostName(name: string): string | undefined {
-  if (!RESERVED_HOST_NAMES.includes(name.toLowerCase())) return undefined;
-  return `"${name}" is a name netboot or a boot loader uses at the top of a SAN root`;
-}
 
 /** Checks an ssh:// root's syntax (its path is checked with the local ones); returns the problem, or nothing. */
 export function sshRootProblem(url: string): string | undefined {

@@ -61,7 +61,8 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
   const sanPaths = perTarget((name) => onSan(c.san[name]));
   const hosts = new Map<string, ResolvedHost>();
   for (const h of c.hosts.values()) hosts.set(h.name, resolveHost(h, c.san.server, sanPaths));
-  return { file, dir, ...c, hosts, plugins: c.plugins ?? [], recipes, extend: c.extend ?? {}, warnings: issues.warnings };
+  const { cache, san, sourceDateEpoch, plugins = [], extend = {} } = c;
+  return { file, dir, cache, san, sourceDateEpoch, hosts, plugins, recipes, extend, warnings: issues.warnings };
 }
 
 /** The config as a shape, in walk order (recipes before extend and hosts: they look names up in `recipes`). */

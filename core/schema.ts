@@ -220,7 +220,8 @@ export const p = {
   },
   /** An object whose fields all have defaults (or are optional): a missing one is read as {}. */
   section<T extends Shape>(shape: T) {
-    return schema<ShapeOut<T>, ShapeIn<T> | undefined>('section', 'object', (v, path, issues) => parseShape(shape, v, path, issues));
+    const check = (v: unknown, path: string, issues: Issues) => parseShape(shape, v, path, issues);
+    return schema<ShapeOut<T>, ShapeIn<T> | undefined>('section', 'object', check);
   },
   optional<O, I>(inner: Schema<O, I>) {
     return schema<O | undefined, I | undefined>('optional', inner.type, (v, path, issues) => inner.parse(v, path, issues));

@@ -15,13 +15,16 @@ const PLUGINS = join(ROOT, 'plugins');
 
 /** Every plugin object a module under plugins/ exports, with the file that defines it. */
 async function pluginFiles(): Promise<{ file: string; plugin: AnyPlugin }[]> {
-  const files = readdirSync(PLUGINS, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
+  const files = readdirSync(PLUGINS, { recursive: true, encoding: 'utf8' }).filter(
+    (f) => f.endsWith('.ts') && !f.endsWith('.d.ts'),
+  );
   const found = new Map<AnyPlugin, string>();
   for (const f of files) {
     const mod = (await import(pathToFileURL(join(PLUGINS, f)).href)) as Record<string, unknown>;
     for (const v of Object.values(mod)) {
       const pl = v as AnyPlugin;
-      if (pl && typeof pl === 'object' && pl.__plugin && f !== 'index.ts' && !found.has(pl)) found.set(pl, f.split(sep).join('/'));
+      if (pl && typeof pl === 'object' && pl.__plugin && f !== 'index.ts' && !found.has(pl))
+        found.set(pl, f.split(sep).join('/'));
     }
   }
   // A re-export (server-configs/index.ts) would name the plugin twice: the defining file is the one kept.
@@ -42,17 +45,22 @@ describe('plugin registry: file name = plugin name = registry key', () => {
   it('names every plugin after the file it lives in', async () => {
     const found = await pluginFiles();
     expect(found.length).toBeGreaterThanOrEqual(20);
-    for (const { file, plugin } of found) expect(namesFor(file), `${plugin.name} in plugins/${file}`).toContain(plugin.name);
+    for (const { file, plugin } of found)
+      expect(namesFor(file), `${plugin.name} in plugins/${file}`).toContain(plugin.name);
   });
 
   it('keys every registry entry by its plugin name in camelCase (or a listed older key)', () => {
-    for (const [key, plugin] of Object.entries(plugins)) expect(key, plugin.name).toBe(REGISTRY_ALIASES[key] ? key : camel(plugin.name));
-    for (const [alias, name] of Object.entries(REGISTRY_ALIASES)) expect((plugins as Record<string, AnyPlugin>)[alias].name).toBe(name);
+    for (const [key, plugin] of Object.entries(plugins))
+      expect(key, plugin.name).toBe(REGISTRY_ALIASES[key] ? key : camel(plugin.name));
+    for (const [alias, name] of Object.entries(REGISTRY_ALIASES))
+      expect((plugins as Record<string, AnyPlugin>)[alias].name).toBe(name);
   });
 
   it('registers every plugin under plugins/', async () => {
     const registered = new Set<AnyPlugin>(Object.values(plugins));
-    const missing = (await pluginFiles()).filter(({ plugin }) => !registered.has(plugin)).map(({ plugin }) => plugin.name);
+    const missing = (await pluginFiles())
+      .filter(({ plugin }) => !registered.has(plugin))
+      .map(({ plugin }) => plugin.name);
     expect(missing).toEqual([]);
   });
 
