@@ -1,3 +1,5 @@
+import { p } from '../core/schema.js';
+
 /**
  * `allowPublic` (per host, or for the whole SAN): paths inside a host's TFTP directory that may be
  * published although they look private (a test key, a demo shadow file). Relative, without `..`:
@@ -15,3 +17,8 @@ export function parseAllowPublic(v: unknown, at: string, err: (m: string) => voi
   });
   return out;
 }
+
+/** `allowPublic` as a schema field: the same check, problems reported under the field's path. */
+export const allowPublicList = p
+  .custom<string[]>('list of paths', (v, path, issues) => parseAllowPublic(v, path, (m) => issues.errors.push(m)))
+  .default([]);

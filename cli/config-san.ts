@@ -1,12 +1,58 @@
-// Where a config may put its SAN roots, and which host names it may use: publishing writes host
+// The `san` section of a config, and where it may put its SAN roots: publishing writes host
 // directories and symlinks into each root, and gc deletes below the cache, so a root on a system
 // directory, inside the cache or inside another root is refused before anything is written.
 import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, join, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { errors } from '../base/errors.js';
+import { p, show, type Schema } from '../core/schema.js';
+import { TARGET_NAMES, perTarget, type TargetName } from '../core/targets.js';
+import { allowPublicList } from './allow-public.js';
 
-export type RootName = 'tftp' | 'nfs' | 'nbd' | 'conf';
+export interface ResolvedSan extends Record<TargetName, string> {
+  server: string;
+  keep: number;
+  reload: Partial<Record<TargetName, string>>;
+  ssh: { identityFile?: string; options?: string[] };
+  allowPublic: string[];
+}
+
+/** A non-empty string, resolved against `dir` (a leading `~/` against the home directory, if `home`). */
+export function pathIn(dir: string, home = false) {
+  return p.custom<string>('path', (v, path, issues) => {
+    if (typeof v !== 'string' || v === '') return void issues.errors.push(`${path}: ${show(v)} is not a path`);
+    return home && v.startsWith('~/') ? resolve(homedir(), v.slice(2)) : resolve(dir, v);
+  });
+}
+
+/** A SAN root: an ssh:// URL as written, or a local path resolved against the config's directory. */
+function sanRoot(dir: string, name: TargetName) {
+  const local = pathIn(dir);
+  return p.custom<string>('path', (v, path, issues) => {
+    if (typeof v !== 'string' || !v.startsWith('ssh://')) return local.parse(v, path, issues);
+    const why = sshRootProblem(v);
+    if (why) issues.errors.push(`${path}: ${show(v)} ${why}`);
+    return v;
+  }).default(resolve(dir, `san/${name}`));
+}
+
+/** The `san` section of a config: its roots resolved against the config's directory `dir`. */
+export function sanSection(dir: string): Schema<ResolvedSan, unknown> {
+  const shape = {
+    server: p.ipv4('an IPv4 address (clients have no DNS at boot)').default('10.0.2.2'),
+    ...perTarget((name) => sanRoot(dir, name)),
+    keep: p.custom<number>('number', (v, path, issues) => {
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 1) return v;
+      issues.errors.push(`${path}: ${show(v)} is not a whole number of releases (1 or more)`);
+    }).default(3),
+    reload: p.record(p.string({ what: 'a command string' }), ONE_TARGET).default({}),
+    ssh: p.section({ identityFile: p.optional(pathIn(dir, true)), options: p.optional(p.array(p.string())) }),
+    allowPublic: allowPublicList,
+  };
+  return p.section(shape);
+}
+
+const ONE_TARGET = { pattern: new RegExp(`^(?:${TARGET_NAMES.join('|')})$`), what: `a target (${TARGET_NAMES.join(', ')})` };
 
 /** Never a root themselves: publishing into them would replace files the build host lives on. */
 const SYSTEM_DIRS = [
@@ -20,23 +66,6 @@ const PATH_CHARS = /^\/[A-Za-z0-9._+@~/-]*$/;
 const SSH_URL = /^ssh:\/\/(?:([^@/]*)@)?([^/:@]*)(?::(\d+))?(\/.*)$/;
 const SSH_USER = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,31}$/;
 const SSH_HOST = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
-
-/**
- * Names a host may not have: what netboot or a boot loader puts beside the host directories at a
- * root's top (pxelinux.cfg/ holds the stable links, .releases/ and .disks/ the releases), and
- * the names PXE, EFI and GRUB clients look for there. Compared without case: TFTP clients and
- * some SAN file systems do not keep it.
- */
-export const RESERVED_HOST_NAMES = [
-  'pxelinux.cfg', 'pxelinux.0', 'lpxelinux.0', 'gpxelinux.0', 'ldlinux.c32', 'grub', 'grub2', 'efi', 'boot', 'ipxe',
-  'conf', 'releases', 'disks', 'default', 'lost+found',
-];
-
-/** The host-name part of a config error, or nothing if the name is free. */
-export function reservedHostName(name: string): string | undefined {
-  if (!RESERVED_HOST_NAMES.includes(name.toLowerCase())) return undefined;
-  return `"${name}" is a name netboot or a boot loader uses at the top of a SAN root`;
-}
 
 /** Checks an ssh:// root's syntax (its path is checked with the local ones); returns the problem, or nothing. */
 export function sshRootProblem(url: string): string | undefined {
@@ -68,9 +97,9 @@ function pathProblem(path: string): string | undefined {
  * Checks the local roots (absolute paths) and ssh:// roots of a config against the system, the
  * cache, the config's own directory and each other. Throws the first problem, naming its field.
  */
-export function checkSanRoots(roots: Record<RootName, string>, cache: string, configDir: string): void {
-  const where: { name: RootName; key: string; path: string }[] = [];
-  for (const name of ['tftp', 'nfs', 'nbd', 'conf'] as const) {
+export function checkSanRoots(roots: Record<TargetName, string>, cache: string, configDir: string): void {
+  const where: { name: TargetName; key: string; path: string }[] = [];
+  for (const name of TARGET_NAMES) {
     const v = roots[name];
     const field = `san.${name}`;
     if (v.startsWith('ssh://')) {

@@ -2,6 +2,7 @@ import type { BuiltinRecipes } from '../pipelines/index.js';
 import type { AnyPlugin } from '../core/plugin.js';
 import type { Recipe, RecipeHooks } from '../core/recipe.js';
 import type { ShapeIn } from '../core/schema.js';
+import type { TargetName } from '../core/targets.js';
 
 export interface SanConfig {
   /** Address the diskless clients use to reach the SAN (TFTP next-server, NFS/NBD server). */
@@ -14,7 +15,7 @@ export interface SanConfig {
   /** Releases kept per host and target (the live one and the one before it are always kept). Default 3. */
   keep?: number;
   /** A command per target, run with `sh -c` after a switch (e.g. 'systemctl reload nbd-server'). */
-  reload?: { tftp?: string; nfs?: string; nbd?: string; conf?: string };
+  reload?: Partial<Record<TargetName, string>>;
   /** How to reach ssh:// roots. */
   ssh?: { identityFile?: string; options?: string[] };
   /** Paths of every host's TFTP directory to publish although they look private (see README, Permission model). */

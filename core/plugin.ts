@@ -1,6 +1,7 @@
 import type { Shell } from 'zx';
 import type { Artifact } from '../cache/artifact.js';
 import type { Shape, ShapeIn, ShapeOut } from './schema.js';
+import type { TargetName } from './targets.js';
 
 /** What a step can produce: one regular file, or a directory tree (modes, owners, links kept). */
 export type OutputKind = 'file' | 'tree';
@@ -27,7 +28,7 @@ export interface HostInfo {
   /** Address clients use to reach the SAN. */
   server: string;
   /** The SAN roots as paths on the SAN machine (for configs that name the live paths). */
-  san: { tftp: string; nfs: string; nbd: string; conf: string };
+  san: Record<TargetName, string>;
 }
 
 export interface StepLogger {

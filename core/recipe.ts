@@ -1,6 +1,7 @@
 import { errors, isNetbootError } from '../base/errors.js';
 import type { AnyPlugin, HostInfo, Plugin, Produces } from './plugin.js';
 import { parseShape, type Shape, type ShapeIn, type ShapeOut } from './schema.js';
+import type { TargetName } from './targets.js';
 
 /** A reference to one output of one step. Built by `StepRef.out` or `RecipeBuilder.ref`. */
 export interface ArtifactRef {
@@ -101,8 +102,7 @@ function stepRef<O extends Produces>(id: string): StepRef<O> {
   return { id, out: (name) => ({ step: id, output: name }) };
 }
 
-/** The SAN roots a host's artifacts are published to (`san.tftp`, `san.nfs`, ...). */
-export type TargetName = 'tftp' | 'nfs' | 'nbd' | 'conf';
+export type { TargetName };
 
 /**
  * One artifact in a host's release: it lands at `path` inside the host's directory of `target`

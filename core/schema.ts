@@ -54,8 +54,7 @@ function schema<Out, In = Out>(
       if (value === undefined) {
         if (opts.def) return structuredClone(opts.def.value);
         if (kind === 'optional') return undefined;
-        issues.errors.push(`${path}: required ${type} is missing`);
-        return undefined;
+        if (kind !== 'section') return void issues.errors.push(`${path}: required ${type} is missing`);
       }
       return check(value, path, issues);
     },
@@ -80,10 +79,23 @@ export function show(v: unknown): string {
 /** C0 and C1 controls and DEL: each ends a line or a field in some file netboot writes. */
 export const CONTROL_CHARS = /[\x00-\x1f\x7f-\x9f]/;
 const SIZE = /^([1-9]\d{0,9})([MG])$/;
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+/** A dotted-quad IPv4 address without leading zeros (node:net's isIPv4 takes the same). */
+export const IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+/** Six colon-separated hex pairs, either case (the value is kept in lower case). */
+export const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+/**
+ * The one rule for a host name: labels of letters, digits, '_' and '-' joined by single dots, 63
+ * characters at most, as dhcpd and dnsmasq take a host name ("a..b" or a trailing dot fails there).
+ */
+export const HOST_NAME = /^(?=.{1,63}$)[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$/;
+export const HOST_NAME_WHAT = "a valid host name (letters, digits, '_', '-', labels joined by single dots)";
 
 interface StringOpts {
   pattern?: RegExp;
   what?: string;
+  /** What a missing value is called in "required ... is missing" (default: string). */
+  type?: string;
   /** A further check on a string that matched: returns why it is refused, or nothing. */
   check?: (v: string, issues: Issues) => string | undefined;
 }
@@ -91,7 +103,7 @@ interface StringOpts {
 export const p = {
   string(opts: StringOpts = {}) {
     const what = opts.what ?? 'a string';
-    return schema<string>('string', 'string', (v, path, issues) => {
+    return schema<string>('string', opts.type ?? 'string', (v, path, issues) => {
       if (typeof v !== 'string') return void issues.errors.push(`${path}: ${show(v)} is not ${what}`);
       if (opts.pattern && !opts.pattern.test(v)) return void issues.errors.push(`${path}: ${show(v)} is not ${what}`);
       const why = opts.check?.(v, issues);
@@ -114,6 +126,21 @@ export const p = {
   /** An absolute path on a machine netboot configures: no control characters and no '..' parts. */
   absPath(what = "an absolute path without control characters or '..' parts") {
     return p.string({ pattern: /^(?!.*\/\.\.(\/|$))\/[^\x00-\x1f\x7f-\x9f]*$/, what });
+  },
+  /** An IPv4 address: clients have no DNS at boot, so every address netboot writes is one. */
+  ipv4(what = 'an IPv4 address') {
+    return p.string({ pattern: IPV4, what, type: 'IPv4 address' });
+  },
+  /** A MAC address, aa:bb:cc:dd:ee:ff in either case; parsed to lower case (how every boot file names it). */
+  mac(what = 'a MAC address') {
+    return schema<string>('string', 'MAC address', (v, path, issues) => {
+      if (typeof v !== 'string' || !MAC.test(v)) return void issues.errors.push(`${path}: ${show(v)} is not ${what}`);
+      return v.toLowerCase();
+    });
+  },
+  /** A host name under the one rule of HOST_NAME. */
+  hostName(what = HOST_NAME_WHAT) {
+    return p.string({ pattern: HOST_NAME, what, type: 'host name' });
   },
   /** A size like 2G or 1536M, between `min` and `max` MiB. */
   size(min: number, max: number) {
@@ -183,6 +210,19 @@ export const p = {
   object<T extends Shape>(shape: T) {
     return schema<ShapeOut<T>, ShapeIn<T>>('object', 'object', (v, path, issues) => parseShape(shape, v, path, issues));
   },
+  /**
+   * A value checked by `check`, which reports its own problems in `issues` (naming `path`) and
+   * returns nothing for a refused value. For what the other kinds do not say: a config's plugins,
+   * hooks and cross-field rules.
+   */
+  custom<O, I = O>(type: string, check: (value: unknown, path: string, issues: Issues) => O | undefined) {
+    return schema<O, I>('custom', type, check);
+  },
+  /** An object whose fields all have defaults (or are optional): a missing one is read as {}. */
+  section<T extends Shape>(shape: T) {
+    const check = (v: unknown, path: string, issues: Issues) => parseShape(shape, v, path, issues);
+    return schema<ShapeOut<T>, ShapeIn<T> | undefined>('section', 'object', check);
+  },
   optional<O, I>(inner: Schema<O, I>) {
     return schema<O | undefined, I | undefined>('optional', inner.type, (v, path, issues) => inner.parse(v, path, issues));
   },
@@ -198,15 +238,20 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 }
 
-/** Parses an object against a shape: missing and mistyped fields are errors, unknown keys warnings. */
+/**
+ * Parses an object against a shape: missing and mistyped fields are errors, unknown keys warnings.
+ * `path` names the object in messages; '' for a top level (fields are then named by their key alone).
+ */
 export function parseShape<T extends Shape>(shape: T, v: unknown, path: string, issues: Issues): ShapeOut<T> | undefined {
   if (v === undefined) v = {};
   if (!isPlainObject(v)) return void issues.errors.push(`${path}: ${show(v)} is not an object`);
   const out: Record<string, unknown> = {};
+  // Shape order is walk order: a later field's check may rely on an earlier one's (a host's recipe on `recipes`).
+  const at = (k: string) => (path ? `${path}.${k}` : k);
   for (const [k, s] of Object.entries(shape)) {
-    const parsed = s.parse(v[k], `${path}.${k}`, issues);
+    const parsed = s.parse(v[k], at(k), issues);
     if (parsed !== undefined) out[k] = parsed;
   }
-  for (const k of Object.keys(v)) if (!(k in shape)) issues.warnings.push(`${path}.${k}: unknown key (ignored)`);
+  for (const k of Object.keys(v)) if (!(k in shape)) issues.warnings.push(`${at(k)}: unknown key (ignored)`);
   return out as ShapeOut<T>;
 }

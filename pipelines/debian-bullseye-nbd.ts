@@ -1,8 +1,8 @@
 import { defineRecipe } from '../core/recipe.js';
 import { p } from '../core/schema.js';
 import { ext4ImagePlugin, imageSize } from '../plugins/ext4-image.js';
-import { pxelinuxPlugin } from '../plugins/pxelinux.js';
-import { nbdRootArg, serverConfigsPlugin } from '../plugins/server-configs/index.js';
+import { pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
+import { NBD_DEFAULT_PORT, nbdRootArg, serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { debianParams, debianRoot, hostUuid } from './debian.js';
 
 /**
@@ -19,7 +19,7 @@ export const debianBullseyeNbd = defineRecipe({
     imageSize: imageSize.default('2G'),
     /** The export name clients ask nbd-server for (default: the host name). */
     exportName: p.optional(p.string({ pattern: /^[A-Za-z0-9._-]+$/, what: 'an export name' })),
-    nbdPort: p.number({ integer: true, min: 1, max: 65535 }).default(10809),
+    nbdPort: p.number({ integer: true, min: 1, max: 65535 }).default(NBD_DEFAULT_PORT),
   },
   build(r, params, host) {
     const { rootfs, vmlinuz, initrd } = debianRoot(r, params, host, {
@@ -47,7 +47,7 @@ export const debianBullseyeNbd = defineRecipe({
       },
     };
     const append = ['root=/dev/nbd0', nbdRootArg(servers), 'ip=dhcp', 'rw', 'console=ttyS0', params.kernelArgs].filter(Boolean).join(' ');
-    const tftp = r.step('tftp', pxelinuxPlugin, {
+    const tftp = r.step('tftp', pxelinuxTreePlugin, {
       params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append },
       inputs: { vmlinuz, initrd },
     });

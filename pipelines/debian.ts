@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import type { HostInfo } from '../core/plugin.js';
 import type { ArtifactRef, RecipeBuilder } from '../core/recipe.js';
 import { p, type ShapeOut } from '../core/schema.js';
-import { aptInstallPlugin } from '../plugins/debian/apt.js';
+import { aptInstallPlugin } from '../plugins/debian/apt-install.js';
 import { debianBasePlugin, mirrorUrl, packageName, suiteName } from '../plugins/debian/base.js';
 import { debianCustomizePlugin, passwordHash, user } from '../plugins/debian/customize.js';
-import { debianKernelPlugin } from '../plugins/debian/initramfs.js';
+import { debianKernelPlugin } from '../plugins/debian/kernel.js';
 
 /** Parameters every Debian recipe shares (the NBD one, kvm-host, lxc-host). */
 export const debianParams = {

@@ -1,15 +1,15 @@
 import { errors } from '../base/errors.js';
 import { defineRecipe, type ArtifactRef } from '../core/recipe.js';
 import { p, type Infer } from '../core/schema.js';
-import { cpioPlugin } from '../plugins/archive.js';
+import { cpioPlugin } from '../plugins/cpio.js';
 import { freebsdConfPlugin, iscsiTarget, jail } from '../plugins/freebsd/conf.js';
 import { freebsdCustomizePlugin } from '../plugins/freebsd/customize.js';
-import { fetchFilePlugin } from '../plugins/freebsd/fetch.js';
+import { fetchFilePlugin } from '../plugins/fetch-file.js';
 import { rcVars } from '../plugins/freebsd/rc-files.js';
 import { freebsdRootPlugin } from '../plugins/freebsd/root.js';
 import { pickPlugin } from '../plugins/pick.js';
 import { serverConfigsPlugin } from '../plugins/server-configs/index.js';
-import { checks } from '../plugins/server-configs/params.js';
+import { checked, checks } from '../plugins/safe-values.js';
 
 /** A distribution set or package: a URL or a path, pinned by the sha256 that makes it a fixed-output input. */
 const source = p.object({
@@ -32,8 +32,8 @@ export const freebsd10NfsEzjail = defineRecipe({
     sets: p.object({ base: source, kernel: source }),
     packages: p.array(source).default([]),
     interface: p.string({ pattern: /^[a-z]+[0-9]+$/, what: 'a FreeBSD interface name (em0, vtnet0, igb0)' }).default('em0'),
-    gateway: p.optional(p.string({ pattern: checks.ipv4.pattern, what: checks.ipv4.what })),
-    netmask: p.optional(p.string({ pattern: checks.netmask.pattern, what: checks.netmask.what })),
+    gateway: p.optional(p.ipv4()),
+    netmask: p.optional(checked(checks.netmask)),
     jails: p.array(jail).default([]),
     iscsi: iscsiTarget,
     sshd: p.boolean().default(true),
@@ -42,7 +42,7 @@ export const freebsd10NfsEzjail = defineRecipe({
     hostRcConf: rcVars.default({}),
     loaderConf: rcVars.default({ autoboot_delay: '3' }),
     /** Where pxeboot sits in the host's TFTP directory: `<host>/<prefix>/boot/pxeboot`. */
-    tftpPrefix: p.string({ pattern: checks.relPath.pattern, what: checks.relPath.what }).default('freebsd10'),
+    tftpPrefix: checked(checks.relPath).default('freebsd10'),
     etcMdSize: p.number({ integer: true, min: 2048 }).default(20480),
     varMdSize: p.number({ integer: true, min: 2048 }).default(65536),
   },

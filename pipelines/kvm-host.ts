@@ -2,7 +2,7 @@ import type { HostInfo } from '../core/plugin.js';
 import { defineRecipe, type RecipeBuilder } from '../core/recipe.js';
 import { p, type ShapeOut } from '../core/schema.js';
 import { debianIscsiPlugin, iscsiParams } from '../plugins/debian/iscsi.js';
-import { pxelinuxPlugin } from '../plugins/pxelinux.js';
+import { pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
 import { serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { debianParams, debianRoot } from './debian.js';
 
@@ -41,7 +41,7 @@ function nfsRootHost(r: RecipeBuilder, params: ShapeOut<typeof nfsRootParams>, h
     root = r.step('iscsi', debianIscsiPlugin, { params: { ...params.iscsi, mount: o.storage }, inputs: { tree: rootfs } }).out('tree');
   const rootPath = `${host.san.nfs}/${host.name}/root`;
   const append = ['root=/dev/nfs', `nfsroot=${host.server}:${rootPath}${params.nfsOptions ? `,${params.nfsOptions}` : ''}`, 'boot=nfs', 'ip=dhcp', ...(overlay ? ['ro', 'netboot.overlay'] : ['rw']), 'console=ttyS0', params.kernelArgs].filter(Boolean).join(' ');
-  const tftp = r.step('tftp', pxelinuxPlugin, { params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append }, inputs: { vmlinuz, initrd } });
+  const tftp = r.step('tftp', pxelinuxTreePlugin, { params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append }, inputs: { vmlinuz, initrd } });
   const configs = r.step('server-configs', serverConfigsPlugin, {
     params: { name: host.name, mac: host.mac, ip: host.ip, server: host.server, bootfile: `${host.name}/pxelinux.0`, tftpRoot: host.san.tftp, nfsRoot: rootPath, nfsReadOnly: overlay },
   });

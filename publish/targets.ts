@@ -1,5 +1,5 @@
 import type { Cache } from '../cache/store.js';
-import type { TargetName } from '../core/recipe.js';
+import { perTarget, type TargetName } from '../core/targets.js';
 import { LocalTarget } from './local-target.js';
 import { SshTarget, type SshOptions } from './ssh-target.js';
 import type { Target } from './target.js';
@@ -11,7 +11,7 @@ export type SanRoots = Record<TargetName, string> & { ssh: SshOptions };
 function targetsOf(san: SanRoots, cache: Cache): Record<TargetName, Target> {
   const make = (name: TargetName, root: string): Target =>
     root.startsWith('ssh://') ? new SshTarget(name, root, cache, san.ssh) : new LocalTarget(name, root, cache);
-  return { tftp: make('tftp', san.tftp), nfs: make('nfs', san.nfs), nbd: make('nbd', san.nbd), conf: make('conf', san.conf) };
+  return perTarget((name) => make(name, san[name]));
 }
 
 /** Runs `fn` with the config's targets and always closes them (SSH connections) afterwards. */

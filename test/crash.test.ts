@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exitOf, Project, type StepRow } from './helpers.js';
 import { checkLive } from './release-check.js';
+import { TARGET_NAMES } from '../core/targets.js';
 
 // SIGKILLs of gc and of a publish's prune, half at random instants and half at the moment the
 // deletion has begun (found by polling), which is where a non-atomic delete leaves damage.
@@ -92,7 +93,7 @@ describe('SIGKILL during deletion', () => {
       const next = lab.json<{ steps: StepRow[] }>(['publish', 'alpha'], envOf(version));
       expect(next.code, `publish after kill ${i}: ${next.stderr}`).toBe(0);
       expect(digestsOf(next.data.steps), `kill ${i}`).toEqual(first[version].digests);
-      for (const t of ['tftp', 'nfs', 'nbd', 'conf']) {
+      for (const t of TARGET_NAMES) {
         const dir = lab.path('san', t, '.releases/alpha');
         expect(readdirSync(dir).filter((n) => !/^\d+$|^history\.json$/.test(n)), `kill ${i}, ${t}`).toEqual([]);
         expect(checkLive(lab.path('san', t), 'alpha'), `kill ${i}, ${t}`).toEqual([]);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Project } from './helpers.js';
 import { checkLive } from './release-check.js';
 import { TestSshd } from './sshd.js';
+import { TARGET_NAMES } from '../core/targets.js';
 
 // The same lab recipe as test/publish.test.ts, with all four SAN roots on ssh://root@127.0.0.1:PORT/...,
 // served by a real sshd this test starts (and stops).
@@ -33,7 +34,7 @@ describe('publishing to an ssh:// SAN', () => {
   it('stages with rsync, switches with a remote rename, and sends only what changed', () => {
     const first = publish();
     expect(first.code, first.stderr).toBe(0);
-    for (const t of ['tftp', 'nfs', 'nbd', 'conf']) {
+    for (const t of TARGET_NAMES) {
       expect(readlinkSync(join(remote, t, 'alpha'))).toBe('.releases/alpha/000001');
       expect(checkLive(join(remote, t), 'alpha')).toEqual([]);
     }

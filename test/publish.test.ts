@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exitOf, Project, type StepRow } from './helpers.js';
 import { checkLive } from './release-check.js';
+import { TARGET_NAMES } from '../core/targets.js';
 
 // The lab recipe publishes: tftp (a tree + a pxelinux entry, with a stable link under
 // pxelinux.cfg/), nfs (a tree of LAB_BULK files naming LAB_VERSION), nbd (a writable 64 MiB
@@ -33,7 +34,7 @@ describe('publish', () => {
     const first = publish();
     expect(first.code).toBe(0);
     expect(first.pub).toMatchObject({ changed: true, id: '000001' });
-    for (const t of ['tftp', 'nfs', 'nbd', 'conf']) {
+    for (const t of TARGET_NAMES) {
       expect(readlinkSync(lab.path('san', t, 'alpha'))).toBe('.releases/alpha/000001');
       expect(checkLive(lab.path('san', t), 'alpha')).toEqual([]);
     }
@@ -187,7 +188,7 @@ describe('publish safety', () => {
       await sleep(Math.random() * span);
       child.kill('SIGKILL');
       await done;
-      for (const t of ['tftp', 'nfs', 'nbd', 'conf']) expect(checkLive(lab.path('san', t), 'alpha'), `kill ${i}, ${t}`).toEqual([]);
+      for (const t of TARGET_NAMES) expect(checkLive(lab.path('san', t), 'alpha'), `kill ${i}, ${t}`).toEqual([]);
     }
     expect(publish(env('c')).code).toBe(0);
     expect(readFileSync(join(live('nfs'), 'VERSION'), 'utf8')).toBe('c\n');

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecipeBuilder } from '../core/recipe.js';
 import {
   nbdRootArg, pxeBasename, renderDhcpdHost, renderDnsmasqHost, renderDnsmasqProxy, renderDnsmasqSite, renderNbdAuthfile,
-  renderNbdExport, renderNbdStandalone, renderOpenwrtDhcp, renderServerConfigs, serverConfigsPlugin, checkServerConfig,
+  NBD_DEFAULT_PORT, renderNbdExport, renderNbdStandalone, renderOpenwrtDhcp, renderServerConfigs, serverConfigsPlugin, checkServerConfig,
   type ServerConfigInput,
 } from '../plugins/server-configs/index.js';
 
@@ -56,7 +56,7 @@ describe('the rendered configs', () => {
   });
 
   it('the standalone nbd-server config listens where told and carries each host export', async () => {
-    await expect(renderNbdStandalone({ listenaddr: '127.0.0.1', port: 10809, includedir: '/etc/nbd-server/conf.d' }, [DEMO])).toMatchFileSnapshot(
+    await expect(renderNbdStandalone({ listenaddr: '127.0.0.1', port: NBD_DEFAULT_PORT, includedir: '/etc/nbd-server/conf.d' }, [DEMO])).toMatchFileSnapshot(
       join(FIXTURES, 'nbd-standalone.conf'),
     );
   });

@@ -9,6 +9,7 @@ import { startNbdServer, type NbdServer } from '../../boot/nbd-server.js';
 import { startNfsServer, type NfsServer } from '../../boot/nfs-server.js';
 import { freePort } from '../../boot/processes.js';
 import { pxeBoot, type PxeBoot } from '../../boot/qemu.js';
+import { NBD_DEFAULT_PORT } from '../../plugins/server-configs/index.js';
 import type { Command, CommandContext } from '../command.js';
 import { errors } from '../../base/errors.js';
 import { Session } from '../session.js';
@@ -29,9 +30,9 @@ export function parseNbdroot(append: string): { server: string; port: number; ex
   const v = /(?:^|\s)nbdroot=(\S+)/.exec(append)?.[1];
   if (!v) return undefined;
   const comma = /^([^,:/]+),([^,]+)(,.*)?$/.exec(v);
-  if (comma) return { server: comma[1], port: 10809, exportName: comma[2] };
+  if (comma) return { server: comma[1], port: NBD_DEFAULT_PORT, exportName: comma[2] };
   const slash = /^([^:/]+)(?::(\d+))?\/(.+)$/.exec(v);
-  if (slash) return { server: slash[1], port: Number(slash[2] ?? 10809), exportName: slash[3] };
+  if (slash) return { server: slash[1], port: Number(slash[2] ?? NBD_DEFAULT_PORT), exportName: slash[3] };
   return undefined;
 }
 

@@ -57,9 +57,9 @@ export const debianCustomizePlugin = definePlugin({
   version: '2',
   description: 'hostname, network, users, sudo, fstab and boot fixes in a copy of a Debian tree',
   params: {
-    hostname: p.string({ pattern: /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/, what: 'a host name' }),
-    ip: p.string({ pattern: /^\d{1,3}(\.\d{1,3}){3}$/, what: 'an IPv4 address' }),
-    mac: p.string({ pattern: /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, what: 'a lower-case MAC address' }),
+    hostname: p.hostName(),
+    ip: p.ipv4(),
+    mac: p.mac(),
     fstab: p.string({ pattern: /^[^\x00]*$/, what: 'fstab text' }).default('/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n'),
     rootPasswordHash: p.optional(passwordHash),
     users: p.array(user).default([]),

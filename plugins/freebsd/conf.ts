@@ -3,10 +3,10 @@ import { dirname, join } from 'node:path';
 import { errors } from '../../base/errors.js';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
-import { checks } from '../server-configs/params.js';
+import { checked, checks } from '../safe-values.js';
 import { checkChapSecret, mountPoint, rcLines, rcVars, renderIscsiConf } from './rc-files.js';
 
-const ipv4 = p.string({ pattern: checks.ipv4.pattern, what: checks.ipv4.what });
+const ipv4 = p.ipv4();
 const sectors = (d: number) => p.number({ integer: true, min: 2048 }).default(d).describe('memory disk size in 512-byte sectors');
 const word = (what: string) => p.string({ pattern: /^[A-Za-z0-9][A-Za-z0-9._:-]*$/, what });
 
@@ -45,7 +45,7 @@ export const freebsdConfPlugin = definePlugin({
   version: '1',
   description: "FreeBSD diskless /conf: base etc/var archives and md sizes, this host's conf/<ip>/etc",
   params: {
-    hostname: p.string({ pattern: /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/, what: 'a host name' }),
+    hostname: p.hostName(),
     ip: ipv4,
     /** The NIC the host boots from: the kernel configured it from the PXE boot; jail aliases go on it. */
     interface: p.string({ pattern: /^[a-z]+[0-9]+$/, what: 'a FreeBSD interface name (em0, vtnet0, igb0)' }).default('em0'),
@@ -53,7 +53,7 @@ export const freebsdConfPlugin = definePlugin({
     jails: p.array(jail).default([]),
     /** The NFS root as this host mounts it, for its fstab. */
     nfsServer: ipv4,
-    nfsRoot: p.string({ pattern: checks.absPath.pattern, what: checks.absPath.what }),
+    nfsRoot: checked(checks.absPath),
     iscsi: iscsiTarget,
     iscsiMount: mountPoint.default('/iscsi'),
     etcMdSize: sectors(20480),

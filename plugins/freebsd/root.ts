@@ -2,7 +2,7 @@ import { chmod } from 'node:fs/promises';
 import { errors } from '../../base/errors.js';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
-import { extractArchive } from './extract.js';
+import { extractArchive } from '../extract-tar.js';
 
 /**
  * A FreeBSD root from its distribution sets and packages, extracted in order into one tree: the

@@ -1,9 +1,10 @@
 // nbd-server: one export per host, reached through the host's live path so that a publish (a
 // rename of the live symlink) switches the disk without touching the server's config.
 import { errors } from '../../base/errors.js';
-import { checkServerConfig, checks, headerOf, type ServerConfig, type ServerConfigInput } from './params.js';
+import { checks } from '../safe-values.js';
+import { checkServerConfig, headerOf, NBD_DEFAULT_PORT, type ServerConfig, type ServerConfigInput } from './params.js';
 
-export const NBD_DEFAULT_PORT = 10809;
+export { NBD_DEFAULT_PORT };
 
 function nbdOf(host: ServerConfig): NonNullable<ServerConfig['nbd']> {
   if (!host.nbd) throw errors.badValue('server-configs.nbd', `host ${host.name} has no NBD export (set nbd.export, nbd.image and nbd.authfile)`);

@@ -3,61 +3,39 @@
 // recipe fails when it declares the step) and the renderers (so a direct caller cannot skip them).
 import { errors } from '../../base/errors.js';
 import { p, type ShapeIn, type ShapeOut } from '../../core/schema.js';
+import { checked, checks, type Check } from '../safe-values.js';
 
-const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const IPV4 = `${OCTET}(?:\\.${OCTET}){3}`;
-const MASKS = Array.from({ length: 32 }, (_, i) => maskOf(i + 1));
-// Safe in every format at once: no whitespace (nbd-server trims it, dhcpd and UCI split on it),
-// no quotes, no ',' (dnsmasq's separator), no ';' '{' '}' (dhcpd), no '#', no '[' ']' (nbd sections).
-const SAFE = '[A-Za-z0-9._+@~-]';
-
-interface Check {
-  pattern: RegExp;
-  what: string;
-}
-
-export const checks = {
-  // Stricter than the config's host names: dhcpd refuses empty labels ("a..b").
-  name: { pattern: /^(?=.{1,63}$)[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$/, what: "a host name (letters, digits, '_', '-', labels joined by single dots)" },
-  mac: { pattern: /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, what: 'a MAC address (aa:bb:cc:dd:ee:ff)' },
-  ipv4: { pattern: new RegExp(`^${IPV4}$`), what: 'an IPv4 address' },
-  netmask: { pattern: new RegExp(`^(?:${MASKS.map((m) => m.replace(/\./g, '\\.')).join('|')})$`), what: 'an IPv4 netmask (e.g. 255.255.255.0)' },
-  // An export name is also the tail of nbdroot=SERVER:PORT/EXPORT, so no '/' either.
-  export: { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, what: "an NBD export name (letters, digits, '.', '_', '-')" },
-  absPath: { pattern: new RegExp(`^(?!.*(?:^|/)\\.\\.?(?:/|$))/(?:${SAFE}+(?:/${SAFE}+)*/?)?$`), what: "an absolute path without '.' or '..' parts, spaces, quotes or commas" },
-  relPath: { pattern: new RegExp(`^(?!.*(?:^|/)\\.\\.?(?:/|$))${SAFE}+(?:/${SAFE}+)*$`), what: "a relative path without '.' or '..' parts, spaces, quotes or commas" },
-} satisfies Record<string, Check>;
-
-const str = (c: Check) => p.string({ pattern: c.pattern, what: c.what });
+/** nbd-server's port (IANA-registered); nbdroot= leaves it out when it is this one. */
+export const NBD_DEFAULT_PORT = 10809;
 
 /** The plugin's parameters: one host as its DHCP, TFTP and NBD servers must know it. */
 export const serverConfigShape = {
-  name: str(checks.name),
-  mac: str(checks.mac),
-  ip: str(checks.ipv4),
+  name: checked(checks.name),
+  mac: checked(checks.mac),
+  ip: checked(checks.ipv4),
   /** The SAN address clients reach TFTP, NBD and NFS at (an IP: there is no DNS at boot). */
-  server: str(checks.ipv4),
+  server: checked(checks.ipv4),
   /** The boot file relative to the TFTP root, e.g. `demo/pxelinux.0`. */
-  bootfile: str(checks.relPath),
+  bootfile: checked(checks.relPath),
   nbd: p.optional(
     p.object({
-      export: str(checks.export),
-      port: p.number({ integer: true, min: 1, max: 65535 }).default(10809),
+      export: checked(checks.export),
+      port: p.number({ integer: true, min: 1, max: 65535 }).default(NBD_DEFAULT_PORT),
       /** Where the server opens the disk: the host's live path, so a publish switches it. */
-      image: str(checks.absPath),
+      image: checked(checks.absPath),
       /** Where the server finds the host's allow list; a missing file would allow everyone. */
-      authfile: str(checks.absPath),
+      authfile: checked(checks.absPath),
     }),
   ),
-  gateway: p.optional(str(checks.ipv4)),
-  netmask: p.optional(str(checks.netmask)),
-  dns: p.optional(p.array(str(checks.ipv4))),
+  gateway: p.optional(checked(checks.ipv4)),
+  netmask: p.optional(checked(checks.netmask)),
+  dns: p.optional(p.array(checked(checks.ipv4))),
   /** NFS-root hosts: the exported root, sent as DHCP root-path `server:path`. */
-  nfsRoot: p.optional(str(checks.absPath)),
+  nfsRoot: p.optional(checked(checks.absPath)),
   /** Export the NFS root read-only (a shared root with per-host overlays) instead of read-write. */
   nfsReadOnly: p.boolean().default(false),
   /** The TFTP root on the SAN, for the site-level dnsmasq example. */
-  tftpRoot: p.optional(str(checks.absPath)),
+  tftpRoot: p.optional(checked(checks.absPath)),
 };
 
 export type ServerConfigInput = ShapeIn<typeof serverConfigShape>;
@@ -95,7 +73,7 @@ export function checkServerConfig(input: ServerConfigInput, where = 'server-conf
   }
   if (v.nbd !== undefined) {
     const n = (v.nbd ?? {}) as Record<string, unknown>;
-    const port = n.port ?? 10809;
+    const port = n.port ?? NBD_DEFAULT_PORT;
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
       throw errors.badValue(`${where}.nbd.port`, `${show(port)} is not a TCP port (1-65535)`);
     out.nbd = {
@@ -120,10 +98,5 @@ export function networkOf(ip: string, netmask: string): string {
 
 /** The first comment line of every rendered file: who it is for, and that netboot wrote it. */
 export const headerOf = (host: ServerConfig) => `# ${host.name} (${host.mac}, ${host.ip}): written by netboot`;
-
-function maskOf(bits: number): string {
-  const n = (0xffffffff << (32 - bits)) >>> 0;
-  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
-}
 
 const show = (v: unknown) => JSON.stringify(v) ?? String(v);

@@ -13,12 +13,12 @@ const C32 = ['ldlinux.c32', 'menu.c32', 'libutil.c32', 'libcom32.c32'];
  * PXELINUX looks for `<host>/pxelinux.cfg/01-<mac>` and resolves KERNEL/INITRD in `<host>/`
  * (its path prefix), so each host's directory is whole on its own and switches atomically.
  */
-export const pxelinuxPlugin = definePlugin({
+export const pxelinuxTreePlugin = definePlugin({
   name: 'pxelinux-tree',
   version: '1',
   description: "a host's TFTP directory: pxelinux.0, modules, kernel, initrd, pxelinux.cfg",
   params: {
-    mac: p.string({ pattern: /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, what: 'a lower-case MAC address' }),
+    mac: p.mac(),
     label: p.string({ pattern: /^[A-Za-z0-9_.-]+$/, what: 'a label' }),
     // A control character would end the APPEND line, and what follows would be pxelinux directives.
     append: p.line('a kernel command line (one line, no control characters)'),

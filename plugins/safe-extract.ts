@@ -3,7 +3,7 @@ import { chmodSync, closeSync, fchmodSync, fchownSync, lchownSync, linkSync, lst
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Header } from 'tar-stream';
-import { errors } from '../../base/errors.js';
+import { errors } from '../base/errors.js';
 
 const run = promisify(execFile);
 

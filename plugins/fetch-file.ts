@@ -6,9 +6,9 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { errors, isNetbootError } from '../../base/errors.js';
-import { definePlugin } from '../../core/plugin.js';
-import { p } from '../../core/schema.js';
+import { errors, isNetbootError } from '../base/errors.js';
+import { definePlugin } from '../core/plugin.js';
+import { p } from '../core/schema.js';
 
 /**
  * A fixed-output input (a FreeBSD distribution set, a package archive): a URL or a local path,

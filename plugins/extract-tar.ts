@@ -4,9 +4,9 @@ import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { errors, isNetbootError } from '../../base/errors.js';
-import { definePlugin, type StepLogger } from '../../core/plugin.js';
-import { p } from '../../core/schema.js';
+import { errors, isNetbootError } from '../base/errors.js';
+import { definePlugin, type StepLogger } from '../core/plugin.js';
+import { p } from '../core/schema.js';
 import { SafeExtractor } from './safe-extract.js';
 
 type Format = 'xz' | 'gzip' | 'tar';
