@@ -105,7 +105,9 @@ describe('SIGKILL during deletion', () => {
   it("gc removes every host's deletion leftovers, and a publish of one host those of the others", () => {
     expect(lab.run(['publish', 'alpha'], envOf('a')).code).toBe(0);
     const planted = [lab.path('san/nfs/.releases/beta/.deleting-000001-1'), lab.path('san/nbd/.disks/alpha/.deleting-disk-1')];
-    const plant = () => planted.forEach((d) => mkdirSync(join(d, 'sub'), { recursive: true }));
+    const plant = () => {
+      for (const d of planted) mkdirSync(join(d, 'sub'), { recursive: true });
+    };
     plant();
     expect(lab.run(['gc'], envOf('a')).code).toBe(0);
     expect(planted.filter((d) => existsSync(d))).toEqual([]);
