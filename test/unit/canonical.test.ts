@@ -9,7 +9,9 @@ describe('canonicalJson', () => {
   });
 
   it('sorts the keys of nested objects too, and writes no whitespace', () => {
-    expect(canonicalJson({ z: { y: 1, x: [{ d: 1, c: 2 }] }, a: null })).toBe('{"a":null,"z":{"x":[{"c":2,"d":1}],"y":1}}');
+    expect(canonicalJson({ z: { y: 1, x: [{ d: 1, c: 2 }] }, a: null })).toBe(
+      '{"a":null,"z":{"x":[{"c":2,"d":1}],"y":1}}',
+    );
   });
 
   it('keeps array order: a list is not a set', () => {

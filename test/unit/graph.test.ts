@@ -61,7 +61,10 @@ describe('a recipe expanded into its step graph', () => {
     expect([...g.steps.keys()]).toEqual(['src', 'mid', 'top']);
     expect(g.order.map((n) => n.id)).toEqual(['src', 'mid', 'top']);
     expect(g.steps.get('src')?.params).toEqual({ text: 'hello', mode: 'plain' });
-    expect(g.steps.get('top')?.inputs).toEqual({ a: { step: 'src', output: 'out' }, b: { step: 'mid', output: 'out' } });
+    expect(g.steps.get('top')?.inputs).toEqual({
+      a: { step: 'src', output: 'out' },
+      b: { step: 'mid', output: 'out' },
+    });
     expect(g.publish).toEqual([{ target: 'tftp', path: 'x', from: { step: 'top', output: 'out' } }]);
   });
 
@@ -187,12 +190,16 @@ describe('hooks (extend.<recipe>.after)', () => {
   });
 
   it('after the last step replace what is published', () => {
-    const hooks: RecipeHooks = { after: { top: (step, r) => r.step('wrap', pair, { inputs: { a: step.out('out'), b: step.out('out') } }) } };
+    const hooks: RecipeHooks = {
+      after: { top: (step, r) => r.step('wrap', pair, { inputs: { a: step.out('out'), b: step.out('out') } }) },
+    };
     expect(buildHostGraph(host, chain, {}, hooks).publish[0].from).toEqual({ step: 'wrap', output: 'out' });
   });
 
   it('that return nothing only add to the graph', () => {
-    const hooks: RecipeHooks = { after: { src: (_step, r) => void r.step('extra', source, { params: { text: 'e' } }) } };
+    const hooks: RecipeHooks = {
+      after: { src: (_step, r) => void r.step('extra', source, { params: { text: 'e' } }) },
+    };
     const g = buildHostGraph(host, chain, {}, hooks);
     expect(g.steps.has('extra')).toBe(true);
     expect(g.steps.get('mid')?.inputs.in).toEqual({ step: 'src', output: 'out' });

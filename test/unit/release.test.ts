@@ -19,7 +19,8 @@ describe('release ids', () => {
 
   it('are six digits; anything else in a host directory is not a release', () => {
     expect(isReleaseId(nextId([]))).toBe(true);
-    for (const name of ['00001', '0000001', '.deleting-000001', 'history.json', '00000a']) expect(isReleaseId(name)).toBe(false);
+    for (const name of ['00001', '0000001', '.deleting-000001', 'history.json', '00000a'])
+      expect(isReleaseId(name)).toBe(false);
   });
 });
 
@@ -48,7 +49,9 @@ describe('releaseDigest', () => {
   });
 
   it('ignores what does not change the release (the artifact size is implied by its digest)', () => {
-    expect(releaseDigest([{ ...items[0], artifact: { ...items[0].artifact, size: 99 } }], links)).toBe(releaseDigest(items, links));
+    expect(releaseDigest([{ ...items[0], artifact: { ...items[0].artifact, size: 99 } }], links)).toBe(
+      releaseDigest(items, links),
+    );
   });
 });
 
@@ -71,13 +74,28 @@ describe('LocalTarget on a temp dir', () => {
     const src = join(dir, `${name}.${++made}.src`);
     await writeFile(src, text);
     const art = await cache.ingestFile(src, 0o644);
-    const entry = { path: name, type: 'file' as const, mode: 0o644, uid: 0, gid: 0, size: art.size, digest: art.digest };
+    const entry = {
+      path: name,
+      type: 'file' as const,
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: art.size,
+      digest: art.digest,
+    };
     return { path: name, artifact: art, writable: false, entries: [entry], source: () => cache.objectPath(art.digest) };
   };
   const publish = async (id: string, text: string) => {
     const item = await planned('kernel', text);
     const prev = (await target.state('h1')).current;
-    await target.stage('h1', id, [item], [], releaseDigest([item], []), prev ? await target.manifest('h1', prev) : undefined);
+    await target.stage(
+      'h1',
+      id,
+      [item],
+      [],
+      releaseDigest([item], []),
+      prev ? await target.manifest('h1', prev) : undefined,
+    );
     await target.switch('h1', id);
   };
 
@@ -95,7 +113,9 @@ describe('LocalTarget on a temp dir', () => {
     expect(m).toMatchObject({ v: 1, host: 'h1', target: 'tftp', id: '000001', digest: 'd1' });
     expect(m?.entries.map((e) => e.path)).toEqual(['kernel']);
     expect(await readFile(join(dir, 'tftp', '.releases', 'h1', '000001', 'kernel'), 'utf8')).toBe('v1');
-    expect(await readFile(join(dir, 'tftp', '.releases', 'h1', '000001', MANIFEST_NAME), 'utf8')).toContain('"id":"000001"');
+    expect(await readFile(join(dir, 'tftp', '.releases', 'h1', '000001', MANIFEST_NAME), 'utf8')).toContain(
+      '"id":"000001"',
+    );
   });
 
   it('switch makes a release live through the host symlink and appends it to the history', async () => {
@@ -103,7 +123,11 @@ describe('LocalTarget on a temp dir', () => {
     await publish('000002', 'v2');
     expect(await readlink(join(dir, 'tftp', 'h1'))).toBe(join('.releases', 'h1', '000002'));
     expect(await readFile(join(dir, 'tftp', 'h1', 'kernel'), 'utf8')).toBe('v2');
-    expect(await target.state('h1')).toEqual({ current: '000002', ids: ['000001', '000002'], history: ['000001', '000002'] });
+    expect(await target.state('h1')).toEqual({
+      current: '000002',
+      ids: ['000001', '000002'],
+      history: ['000001', '000002'],
+    });
     // Switching back (a rollback) moves the id to the end of the history instead of repeating it.
     await target.switch('h1', '000001');
     expect(await target.state('h1')).toMatchObject({ current: '000001', history: ['000002', '000001'] });
