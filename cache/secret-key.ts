@@ -5,7 +5,7 @@ import { errors } from '../base/errors.js';
 import { fsyncDir } from './atomic.js';
 
 /** The cache's own random key, `<cache>/secret.key` (0600): never leaves the cache, never enters a key. */
-const SECRET_KEY_FILE = 'secret.key';
+export const SECRET_KEY_FILE = 'secret.key';
 
 const loaded = new Map<string, Promise<Buffer>>();
 
@@ -19,7 +19,7 @@ export async function hmacDigest(cacheRoot: string, digest: string): Promise<str
   return `hmac:${createHmac('sha256', key).update(digest).digest('hex')}`;
 }
 
-function cacheSecretKey(cacheRoot: string): Promise<Buffer> {
+export function cacheSecretKey(cacheRoot: string): Promise<Buffer> {
   let p = loaded.get(cacheRoot);
   if (!p) loaded.set(cacheRoot, (p = loadOrCreate(join(cacheRoot, SECRET_KEY_FILE))));
   return p;

@@ -7,7 +7,7 @@ import { sourceDigest } from '../cache/source-digest.js';
 import { acquire } from '../cache/lock.js';
 import { exists, type ActionRecord, type Cache, type KeyParts } from '../cache/store.js';
 import { canonicalJson, sha256 } from '../base/canonical.js';
-import { errors, isNetbootError } from '../base/errors.js';
+import { errors, isNetbootError, type NetbootError } from '../base/errors.js';
 import type { HostGraph } from './graph.js';
 import { actionKey, diffParts } from './keys.js';
 import { toolSpec, type Artifact } from './plugin.js';
