@@ -45,7 +45,7 @@ export async function artifactDamage(
   const m = await objectDamage(cache, a.digest, depth);
   if (m) return `its manifest: ${m}`;
   if (!deep) return undefined;
-  let entries: ReturnType<typeof parseManifest>;
+  let entries;
   try {
     entries = parseManifest(await readFile(cache.objectPath(a.digest), 'utf8'));
   } catch {

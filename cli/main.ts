@@ -1,8 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { errors, isNetbootError } from '../base/errors.js';
+import { errors, isNetbootError, NetbootError } from '../base/errors.js';
 import type { Command, Io, Parsed } from './command.js';
 import { Profiler } from './profile.js';
-
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 const GLOBAL: Options = {
@@ -89,7 +88,7 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
 }
 
 /** One clear message (and its details) on stderr; a stack trace only with --debug. */
-function report(e: unknown, io: Io, debug: boolean, signal?: AbortSignal): number {
+export function report(e: unknown, io: Io, debug: boolean, signal?: AbortSignal): number {
   if (signal?.aborted && !(isNetbootError(e) && e.code !== 'INTERRUPTED')) e = errors.interrupted(String(signal.reason ?? 'signal'));
   if (isNetbootError(e)) {
     io.err(`netboot: error [${e.code}]: ${e.message}`);

@@ -1,4 +1,4 @@
-import type { spawn, SpawnOptions } from 'node:child_process';
+import { spawn, type SpawnOptions } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { copyFile, link, lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
