@@ -45,6 +45,16 @@ async function killDuring(args: string[], env: NodeJS.ProcessEnv, begun: () => b
 
 const cacheDir = (...p: string[]) => lab.path('.netboot/cache', ...p);
 
+/** Entries at a directory's top level; 0 once it is gone (gc may rename it away between two looks). */
+function topLevel(dir: string): number {
+  try {
+    return readdirSync(dir).length;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+}
+
 describe('SIGKILL during deletion', () => {
   it(`gc killed ${KILLS} times mid-delete: verify stays clean, and rebuilding what it deleted gives the same digests`, async () => {
     // Two versions, built in turn: each build makes the other version's tree garbage for gc.
@@ -60,7 +70,7 @@ describe('SIGKILL during deletion', () => {
     for (let i = 0; i < KILLS; i++) {
       const tree = cacheDir('trees', first[garbage].root.outputs!.tree.digest);
       // The tree's top level has FILES/100 directories and VERSION: fewer means deleting began.
-      const begun = () => !existsSync(tree) || readdirSync(tree).length <= FILES / 100;
+      const begun = () => topLevel(tree) <= FILES / 100;
       if (await killDuring(['gc', '--keep-days', '0'], base, begun, i % 2 ? Math.random() * span * 1.2 : undefined)) landed++;
       const v = verify();
       expect(v.data.corrupt, `kill ${i}`).toEqual([]);
