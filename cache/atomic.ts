@@ -5,7 +5,7 @@ import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** A name in the same directory that no other writer will pick. */
-export function tempName(path: string): string {
+function tempName(path: string): string {
   return join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 

@@ -19,7 +19,7 @@ export async function pinObject(path: string): Promise<void> {
  * same inode is hard-linked into releases. The manifest keeps the true mode; whoever copies the
  * tree or packs it takes modes from the manifest.
  */
-export function storedMode(e: ManifestEntry): number {
+function storedMode(e: ManifestEntry): number {
   return e.type === 'file' ? e.mode & ~0o222 : e.mode;
 }
 

@@ -3,7 +3,7 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The prefix of names in tmp/ that hold something being deleted: nothing ever reads them. */
-export const TRASH_PREFIX = 'trash-';
+const TRASH_PREFIX = 'trash-';
 
 /**
  * Deletes a file or tree by first renaming it into `tmpDir` (same file system), then removing

@@ -67,7 +67,7 @@ function hashFileSync(path: string, buf: Buffer): string {
   const fd = openSync(path, 'r');
   try {
     const h = createHash('sha256');
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(n === buf.length ? buf : buf.subarray(0, n));
+    for (let n: number; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(n === buf.length ? buf : buf.subarray(0, n));
     return h.digest('hex');
   } finally {
     closeSync(fd);

@@ -3,8 +3,6 @@ import { errors, isNetbootError, NetbootError } from '../base/errors.js';
 import type { Command, Io, Parsed } from './command.js';
 import { Profiler } from './profile.js';
 
-export type { Io };
-
 type Options = NonNullable<ParseArgsConfig['options']>;
 const GLOBAL: Options = {
   config: { type: 'string', short: 'c' },
@@ -105,5 +103,3 @@ export function report(e: unknown, io: Io, debug: boolean, signal?: AbortSignal)
   else io.err('  (run again with --debug for a stack trace)');
   return 1;
 }
-
-export { NetbootError };

@@ -6,15 +6,11 @@ const WORD: Record<StepReport['outcome'], string> = { cached: 'cached', ran: 'do
 
 /** One line per event: for CI logs, pipes, and `CI=true`. */
 export class PlainReporter implements Reporter {
-  constructor(
-    private readonly out: (line: string) => void,
-    private readonly quietHits = false,
-  ) {}
+  constructor(private readonly out: (line: string) => void) {}
   running(host: string, step: string) {
     this.out(`[${host}] ${step}: running`);
   }
   step(r: StepReport) {
-    if (this.quietHits && r.outcome === 'cached') return;
     const why = r.outcome === 'ran' || r.outcome === 'stale' ? (r.reasons.length ? ` (${r.reasons.join('; ')})` : '') : '';
     this.out(`[${r.host}] ${r.step}: ${WORD[r.outcome]} ${secs(r.durationMs)}${why}`);
   }
@@ -47,7 +43,6 @@ export async function listrReporter(hosts: Map<string, string[]>): Promise<Repor
   const list = new Listr(
     [...hosts].map(([host, steps]) => ({
       title: host,
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       task: (_: unknown, t: any) =>
         t.newListr(
           steps.map((step) => ({

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How long a process group has after SIGTERM before it gets SIGKILL. */
-export const KILL_GRACE_MS = 5000;
+const KILL_GRACE_MS = 5000;
 /** After SIGKILL: a process stuck in the kernel (D state) is waited for this long, then left. */
 const KILL_WAIT_MS = 2000;
 

@@ -53,7 +53,7 @@ function readWhole(path: string, size: number): Buffer {
     // One byte more than expected, so a file that grew is noticed rather than cut short.
     const buf = Buffer.allocUnsafe(size + 1);
     let n = 0;
-    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
+    for (let r: number; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
     if (n !== size) throw new Error(`${path}: size changed while archiving (${size} bytes in the manifest, ${n === size + 1 ? 'more' : n} now)`);
     return buf.subarray(0, size);
   } finally {

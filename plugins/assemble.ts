@@ -19,7 +19,7 @@ export const assemblePlugin = definePlugin({
     await chmod(ctx.outputs.tree, 0o755);
     for (const [path, input] of Object.entries(ctx.params.layout).sort(([a], [b]) => (a < b ? -1 : 1))) {
       const art = (ctx.inputs as Record<string, (typeof ctx.inputs)[string]>)[input];
-      if (!art || art.kind !== 'file') throw new Error(`layout ${path}: input "${input}" is not a file input of this step`);
+      if (art?.kind !== 'file') throw new Error(`layout ${path}: input "${input}" is not a file input of this step`);
       const dest = join(ctx.outputs.tree, safeRelative(path, `step ${ctx.step} params.layout`));
       await mkdir(dirname(dest), { recursive: true, mode: 0o755 });
       await copyFile(art.path, dest);

@@ -7,7 +7,7 @@ const run = promisify(execFile);
 
 /** The account Debian's nbd-server runs as (`user = nbd` in its config), if this machine has one. */
 let nbdUser: Promise<{ uid: number; gid: number } | undefined> | undefined;
-export function nbdServerUser(): Promise<{ uid: number; gid: number } | undefined> {
+function nbdServerUser(): Promise<{ uid: number; gid: number } | undefined> {
   nbdUser ??= run('getent', ['passwd', 'nbd']).then(
     ({ stdout }) => {
       const [, , uid, gid] = stdout.trim().split(':');

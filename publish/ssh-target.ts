@@ -185,7 +185,7 @@ export class SshTarget implements Target {
     const dirs = new Set(['.releases', `.releases/${host}`, '.disks', `.disks/${host}`]);
     for (const l of links) {
       const parts = l.path.split('/').slice(0, -1);
-      parts.forEach((_, i) => dirs.add(parts.slice(0, i + 1).join('/')));
+      for (let i = 1; i <= parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
     }
     const paths = [...dirs].map((d) => q(`${this.root}/${d}`)).join(' ');
     const out = await this.exec(

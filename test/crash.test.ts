@@ -46,6 +46,16 @@ async function killDuring(args: string[], env: NodeJS.ProcessEnv, begun: () => b
 
 const cacheDir = (...p: string[]) => lab.path('.netboot/cache', ...p);
 
+/** Entries at a directory's top level; 0 once it is gone (gc may rename it away between two looks). */
+function topLevel(dir: string): number {
+  try {
+    return readdirSync(dir).length;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+}
+
 describe('SIGKILL during deletion', () => {
   it(`gc killed ${KILLS} times mid-delete: verify stays clean, and rebuilding what it deleted gives the same digests`, async () => {
     // Two versions, built in turn: each build makes the other version's tree garbage for gc.
@@ -61,7 +71,7 @@ describe('SIGKILL during deletion', () => {
     for (let i = 0; i < KILLS; i++) {
       const tree = cacheDir('trees', first[garbage].root.outputs!.tree.digest);
       // The tree's top level has FILES/100 directories and VERSION: fewer means deleting began.
-      const begun = () => !existsSync(tree) || readdirSync(tree).length <= FILES / 100;
+      const begun = () => topLevel(tree) <= FILES / 100;
       if (await killDuring(['gc', '--keep-days', '0'], base, begun, i % 2 ? Math.random() * span * 1.2 : undefined)) landed++;
       const v = verify();
       expect(v.data.corrupt, `kill ${i}`).toEqual([]);
@@ -106,7 +116,9 @@ describe('SIGKILL during deletion', () => {
   it("gc removes every host's deletion leftovers, and a publish of one host those of the others", () => {
     expect(lab.run(['publish', 'alpha'], envOf('a')).code).toBe(0);
     const planted = [lab.path('san/nfs/.releases/beta/.deleting-000001-1'), lab.path('san/nbd/.disks/alpha/.deleting-disk-1')];
-    const plant = () => planted.forEach((d) => mkdirSync(join(d, 'sub'), { recursive: true }));
+    const plant = () => {
+      for (const d of planted) mkdirSync(join(d, 'sub'), { recursive: true });
+    };
     plant();
     expect(lab.run(['gc'], envOf('a')).code).toBe(0);
     expect(planted.filter((d) => existsSync(d))).toEqual([]);

@@ -34,7 +34,7 @@ describe('hits and misses', () => {
     const beta = build(['beta']);
     // greeting differs (default "hello" from alpha vs beta's host name in the file), slow steps do not
     expect(byStep(beta.steps)['slow-a'].outcome).toBe('cached');
-    expect(byStep(beta.steps)['tree'].outcome).toBe('ran');
+    expect(byStep(beta.steps).tree.outcome).toBe('ran');
   });
 });
 

@@ -25,7 +25,7 @@ export function checkLive(root: string, host: string): string[] {
   const problems: string[] = [];
   for (const e of m.entries) {
     const p = e.path === '.' ? dir : join(dir, e.path);
-    let st;
+    let st: ReturnType<typeof lstatSync>;
     try {
       st = lstatSync(p);
     } catch {

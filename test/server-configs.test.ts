@@ -34,7 +34,11 @@ const run = (cmd: string, args: string[]) => {
   if (r.error) throw r.error; // a missing checker fails the test: scripts/install-deps.sh installs it
   return { code: r.status, out: (r.stdout + r.stderr).trim() };
 };
-const write = (path: string, content: string) => (mkdirSync(dirname(path), { recursive: true }), writeFileSync(path, content), path);
+const write = (path: string, content: string) => {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, content);
+  return path;
+};
 const walk = (dir: string) => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((p) => statSync(join(dir, p)).isFile()).sort();
 
 describe('the rendered configs', () => {
@@ -214,7 +218,10 @@ function freePort(): Promise<number> {
 
 function connects(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const c = createConnection({ host: '127.0.0.1', port }, () => (c.destroy(), resolve(true)));
+    const c = createConnection({ host: '127.0.0.1', port }, () => {
+      c.destroy();
+      resolve(true);
+    });
     c.on('error', () => resolve(false));
   });
 }

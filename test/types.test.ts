@@ -85,8 +85,13 @@ describe('defineConfig', () => {
         j: { recipe: 'freebsd10-nfs-ezjail', mac: '52:54:00:00:00:06', ip: '10.0.0.6', params: { sets, iscsi, jails: [{ name: 'www', ip: '10.0.0.50' }] } },
         // @ts-expect-error: a FreeBSD host needs its iSCSI target
         k: { recipe: 'freebsd10-nfs-ezjail', mac: '52:54:00:00:00:07', ip: '10.0.0.7', params: { sets } },
-        // @ts-expect-error: a jail is a name and an address, not a string
-        l: { recipe: 'freebsd10-nfs-ezjail', mac: '52:54:00:00:00:08', ip: '10.0.0.8', params: { sets, iscsi, jails: ['www'] } },
+        l: {
+          recipe: 'freebsd10-nfs-ezjail',
+          mac: '52:54:00:00:00:08',
+          ip: '10.0.0.8',
+          // @ts-expect-error: a jail is a name and an address, not a string
+          params: { sets, iscsi, jails: ['www'] },
+        },
       },
     });
   });

@@ -243,7 +243,7 @@ function builtTree(stdout: string, revision: string): Built {
     throw new BenchAbort(`publish: \`netboot build --json\` (revision ${revision}) printed no JSON:\n${stdout}`);
   }
   const tree = steps.find((s) => s.step === 'rootfs')?.outputs?.tree;
-  if (!tree || tree.kind !== 'tree' || tree.files !== FILES)
+  if (tree?.kind !== 'tree' || tree.files !== FILES)
     throw new BenchAbort(`publish: the build of revision ${revision} did not make a tree of ${FILES} files:\n${stdout.slice(0, 2000)}`);
   return { digest: tree.digest, size: tree.size, files: tree.files };
 }

@@ -17,7 +17,7 @@ const MIRROR = 'http://deb.debian.org/debian';
  * the many small files (man pages, perl and python modules) a real rootfs has.
  */
 const EXTRA = ['python3', 'python3-setuptools', 'perl', 'perl-doc', 'ruby', 'git', 'vim', 'less', 'man-db', 'manpages', 'manpages-dev', 'bash-completion', 'iso-codes', 'tzdata', 'ca-certificates'];
-export const ROOTFS_PACKAGES = [...new Set([...BASE_PACKAGES, 'nbd-client', ...EXTRA])].sort();
+const ROOTFS_PACKAGES = [...new Set([...BASE_PACKAGES, 'nbd-client', ...EXTRA])].sort();
 /** plugins/debian/base.ts's hook: the tree is what netboot's base step would have made. */
 const HOOK = 'rm -f "$1"/etc/resolv.conf; : > "$1"/etc/resolv.conf; : > "$1"/etc/machine-id; rm -f "$1"/etc/ssh/ssh_host_*';
 /** Raise when the way the tree is made changes in a way the key below does not see. */

@@ -26,7 +26,7 @@ async function portFree(port: number): Promise<boolean> {
 }
 
 /** `nbdroot=` as the host's pxelinux entry has it: SERVER,EXPORT,nbdX or SERVER[:PORT]/EXPORT. */
-export function parseNbdroot(append: string): { server: string; port: number; exportName: string } | undefined {
+function parseNbdroot(append: string): { server: string; port: number; exportName: string } | undefined {
   const v = /(?:^|\s)nbdroot=(\S+)/.exec(append)?.[1];
   if (!v) return undefined;
   const comma = /^([^,:/]+),([^,]+)(,.*)?$/.exec(v);

@@ -12,7 +12,7 @@ import { Session } from '../session.js';
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?$/i;
 
-export function parseSize(v: string): number {
+function parseSize(v: string): number {
   const m = SIZE.exec(v.trim());
   if (!m) throw errors.badOption(`--max-size: "${v}" is not a size (e.g. 500M, 20G)`);
   const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];

@@ -22,7 +22,7 @@ export async function inChroot($: Shell, root: string, script: string, overlay?:
   await $`unshare --mount --propagation private /bin/sh -ec ${setup}`;
 }
 
-export function shellQuote(s: string): string {
+function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 

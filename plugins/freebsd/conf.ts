@@ -90,7 +90,7 @@ export const freebsdConfPlugin = definePlugin({
     const header = `# ${o.hostname} (${o.ip}): written by netboot`;
     const rc: Record<string, string> = { hostname: o.hostname };
     if (o.gateway) rc.defaultrouter = o.gateway;
-    o.jails.forEach((j, i) => (rc[`ifconfig_${o.interface}_alias${i}`] = `inet ${j.ip}/32`));
+    for (const [i, j] of o.jails.entries()) rc[`ifconfig_${o.interface}_alias${i}`] = `inet ${j.ip}/32`;
     const lines = [
       header,
       `# ${o.interface} itself was configured by the kernel from the PXE boot: configuring it again would cut the NFS root.`,
