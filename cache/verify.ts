@@ -4,6 +4,7 @@ import { sha256 } from '../base/canonical.js';
 import { exists, listDir, type ActionRecord, type Cache } from './store.js';
 import { hashFile, parseManifest } from './tree.js';
 import { treeChanged } from './tree-check.js';
+import { ifMissing } from '../base/errno.js';
 
 export interface VerifyResult {
   objects: number;
@@ -26,7 +27,8 @@ export async function verifyCache(cache: Cache, onProgress?: (msg: string) => vo
     res.corrupt.push({ kind, name, problem });
     const dest = join(cache.dir('quarantine'), `${kind}-${name}-${Date.now()}`);
     await mkdir(cache.dir('quarantine'), { recursive: true });
-    await rename(path, dest).catch(() => {});
+    // Already gone is fine (a build quarantined it first); anything else would leave it served.
+    await rename(path, dest).catch(ifMissing(undefined));
   };
   const bad = new Set<string>();
 
@@ -59,7 +61,7 @@ export async function verifyCache(cache: Cache, onProgress?: (msg: string) => vo
     let problem: string | undefined;
     if (bad.has(name)) problem = 'its manifest is corrupt';
     else {
-      const manifest = await readFile(cache.objectPath(name), 'utf8').catch(() => undefined);
+      const manifest = await readFile(cache.objectPath(name), 'utf8').catch(ifMissing(undefined));
       if (manifest === undefined) problem = 'its manifest is missing';
       else if (sha256(manifest) !== name) problem = 'its manifest does not match';
       else {
@@ -84,9 +86,11 @@ export async function verifyCache(cache: Cache, onProgress?: (msg: string) => vo
       }
       res.actions++;
       const key = name.replace(/\.json$/, '');
+      const text = await readFile(path, 'utf8').catch(ifMissing(undefined));
+      if (text === undefined) continue; // removed meanwhile (gc, or a build that found it corrupt)
       let rec: ActionRecord | undefined;
       try {
-        rec = JSON.parse(await readFile(path, 'utf8')) as ActionRecord;
+        rec = JSON.parse(text) as ActionRecord;
       } catch {
         await quarantine('action', path, key, 'does not parse');
         continue;
