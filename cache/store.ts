@@ -232,7 +232,8 @@ export class Cache {
     try {
       await rename(path, dest);
     } catch (e) {
-      if (!isMissing(e)) throw e;
+      // ENOENT may also mean quarantine/ itself is missing: only a source that is gone is fine.
+      if (!isMissing(e) || (await exists(path))) throw e;
     }
   }
 

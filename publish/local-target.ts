@@ -8,6 +8,7 @@ import type { CheckDepth } from '../cache/artifact-check.js';
 import { copySparseFile, copyTree } from '../cache/copy.js';
 import { listDir, type Cache } from '../cache/store.js';
 import { safeDir } from './safe-dirs.js';
+import { isMissing } from '../base/errno.js';
 import { devMajorMinor, type ManifestEntry } from '../cache/tree.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import { makeDiskPrivate } from './disk-modes.js';
@@ -253,12 +254,13 @@ export class LocalTarget implements Target {
     }
   }
 
-  async remove(host: string, ids: string[]): Promise<void> {
-    if (!(await safeDir(this.root, `.releases/${host}`, false))) return;
-    for (const id of ids) {
+  async remove(host: string, ids: string[]): Promise<string[]> {
+    if (!(await safeDir(this.root, `.releases/${host}`, false))) return [];
+    const removed: string[] = [];
+    for (const id of ids)
       // Rename first, so a crash halfway through never leaves a half-deleted release under its id.
-      await discardAs(this.rel(host, id), this.rel(host, deletingName(id)));
-    }
+      if (await discardAs(this.rel(host, id), this.rel(host, deletingName(id)))) removed.push(id);
+    return removed;
   }
 
   async removeDisk(host: string, diskId: string): Promise<void> {
@@ -321,15 +323,19 @@ export function deletingName(id: string): string {
   return `.deleting-${id}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Rename first, so a crash halfway through never leaves a half-deleted release or disk under its id. */
-async function discardAs(path: string, doomed: string): Promise<void> {
+/**
+ * Rename first, so a crash halfway through never leaves a half-deleted release or disk under its
+ * id. False if it was already gone; any other failure throws.
+ */
+async function discardAs(path: string, doomed: string): Promise<boolean> {
   try {
     await rename(path, doomed);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if (isMissing(e)) return false;
     throw e;
   }
   await rm(doomed, { recursive: true, force: true });
+  return true;
 }
 
 /** Points `at` to `target` with one rename of a fresh link (`tmp`), so readers never see it missing. */

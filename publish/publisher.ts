@@ -224,8 +224,8 @@ export async function prune(host: string, targets: Target[], o: { keep: number; 
           if (keep.has(i)) usedDisks.add(it.disk.id);
         }
     }
-    await t.remove(host, doomed);
-    removed.push(...doomed.map((d) => `${t.name}:${d}`));
+    // Only what was really deleted is reported: a release already gone was not pruned by us.
+    removed.push(...(await t.remove(host, doomed)).map((d) => `${t.name}:${d}`));
     for (const d of await t.disks(host)) {
       if (usedDisks.has(d)) continue;
       const info = diskInfo.get(d);
