@@ -1,22 +1,18 @@
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, copyFile, lchown, link, lstat, mkdir, readdir, readFile, readlink, rename, rm, statfs, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, statfs, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { promisify } from 'node:util';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from '../cache/atomic.js';
 import type { CheckDepth } from '../cache/artifact-check.js';
 import { copySparseFile, copyTree } from '../cache/copy.js';
 import { listDir, type Cache } from '../cache/store.js';
 import { safeDir } from './safe-dirs.js';
 import { isMissing } from '../base/errno.js';
-import { devMajorMinor, type ManifestEntry } from '../cache/tree.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import { makeDiskPrivate } from './disk-modes.js';
 import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseItem, type ReleaseManifest } from './release.js';
-import { checkRelease, statRow, type Damage } from './release-check.js';
+import { checkRelease, type Damage } from './release-check.js';
+import { linkable, sameFile, stageItem, type Staging } from './local-stage.js';
 import type { PlannedItem, StageResult, Target, TargetState } from './target.js';
-
-const run = promisify(execFile);
 
 /**
  * A target root on a local file system:
@@ -102,92 +98,44 @@ export class LocalTarget implements Target {
     prev: ReleaseManifest | undefined,
     damaged?: Set<string>,
   ): Promise<StageResult> {
-    const staging = this.rel(host, `.staging-${id}-${process.pid}-${randomBytes(3).toString('hex')}`);
-    const prevDir = prev ? this.rel(host, prev.id) : undefined;
-    // A damaged live file is never linked again: it is the inode that was written to.
-    const prevFiles = new Map((prev?.entries ?? []).filter((e) => !damaged?.has(e.path)).map((e) => [e.path, e]));
-    const result: StageResult = { bytesWritten: 0, linked: 0, copied: 0 };
-    const rows: Record<string, string> = {};
-    const entries: ManifestEntry[] = [];
-    const released: ReleaseItem[] = [];
-    const made = new Set<string>();
-    const ensureDir = async (dir: string) => {
-      if (made.has(dir)) return;
-      await mkdir(dir, { recursive: true });
-      made.add(dir);
+    const s: Staging = {
+      dir: this.rel(host, `.staging-${id}-${process.pid}-${randomBytes(3).toString('hex')}`),
+      prevDir: prev ? this.rel(host, prev.id) : undefined,
+      // A damaged live file is never linked again: it is the inode that was written to.
+      prevFiles: new Map((prev?.entries ?? []).filter((e) => !damaged?.has(e.path)).map((e) => [e.path, e])),
+      result: { bytesWritten: 0, linked: 0, copied: 0 },
+      rows: {},
+      entries: [],
+      made: new Set<string>(),
     };
+    const released: ReleaseItem[] = [];
     // Every directory written into outside the staging dir: checked (and made) before anything is written.
     await safeDir(this.root, `.releases/${host}`);
     for (const l of links) await safeDir(this.root, dirname(l.path));
-    await mkdir(staging);
+    await mkdir(s.dir);
     try {
       for (const it of items) {
         if (it.writable) {
-          const disk = await this.placeDisk(host, it, staging, result);
+          const disk = await this.placeDisk(host, it, s.dir, s.result);
           released.push({ path: it.path, artifact: it.artifact, writable: true, disk });
-          entries.push({ path: it.path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, target: await readlink(join(staging, it.path)) });
+          s.entries.push({ path: it.path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, target: await readlink(join(s.dir, it.path)) });
           continue;
         }
         released.push({ path: it.path, artifact: it.artifact, writable: false });
-        // Directories and special entries first, in manifest order (parents before children);
-        // then the files, linked many at a time: a tree of 30k files is 30k link() calls, and
-        // one at a time they wait on each other.
-        const files: ManifestEntry[] = [];
-        for (const e of it.entries) {
-          const dest = join(staging, e.path);
-          if (e.type === 'file') {
-            files.push(e);
-            await ensureDir(dirname(dest));
-            continue;
-          }
-          entries.push(e);
-          if (e.type === 'dir') {
-            await ensureDir(dest);
-            await chown(dest, e.uid, e.gid);
-            await chmod(dest, e.mode);
-            continue;
-          }
-          await ensureDir(dirname(dest));
-          if (e.type === 'symlink') {
-            await symlink(e.target!, dest);
-            await lchown(dest, e.uid, e.gid);
-            continue;
-          }
-          await run('mknod', [dest, e.type === 'char' ? 'c' : e.type === 'block' ? 'b' : 'p', ...(e.type === 'fifo' ? [] : devMajorMinor(e.rdev ?? 0).map(String))]);
-          await chown(dest, e.uid, e.gid);
-          await chmod(dest, e.mode);
-        }
-        const placeFile = async (e: ManifestEntry): Promise<ManifestEntry> => {
-          const dest = join(staging, e.path);
-          const p = prevFiles.get(e.path);
-          const fromPrev = !!prevDir && !!p && sameFile(p, e) && (await tryLink(join(prevDir, e.path), dest));
-          if (fromPrev || (linkable(it, e) && (await tryLink(it.source(e), dest)))) result.linked++;
-          else {
-            await copyFile(it.source(e), dest);
-            await chown(dest, e.uid, e.gid);
-            await chmod(dest, e.mode);
-            result.copied++;
-            result.bytesWritten += e.size ?? 0;
-          }
-          // What is there: a file shared with the cache has its stored mode (no write bits), not the artifact's.
-          const st = await lstat(dest, { bigint: true });
-          rows[e.path] = statRow(st);
-          return { ...e, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
-        };
-        entries.push(...(await mapLimit(files, 16, placeFile)));
+        await stageItem(s, it);
       }
       const createdAt = new Date().toISOString();
       const manifest: ReleaseManifest = {
         ...{ v: 1, host, target: this.name, id, digest, createdAt },
-        ...{ items: released, links, entries, rows },
+        ...{ items: released, links, entries: s.entries, rows: s.rows },
       };
-      await writeFile(join(staging, MANIFEST_NAME), JSON.stringify(manifest));
-      syncFileSystem(staging);
-      await rename(staging, this.rel(host, id));
+      await writeFile(join(s.dir, MANIFEST_NAME), JSON.stringify(manifest));
+      syncFileSystem(s.dir);
+      await rename(s.dir, this.rel(host, id));
       await fsyncDir(this.rel(host));
-      return result;
+      return s.result;
     } catch (e) {
-      await rm(staging, { recursive: true, force: true });
+      await rm(s.dir, { recursive: true, force: true });
       throw e;
     }
   }
@@ -346,40 +294,6 @@ async function replaceSymlink(target: string, at: string, tmp: string): Promise<
     await rename(tmp, at);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
-/** fn over items with at most `limit` in flight, results in input order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-function sameFile(a: ManifestEntry, b: ManifestEntry): boolean {
-  return a.type === 'file' && a.digest === b.digest && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid;
-}
-
-/** Cache objects are 0444 root files: a release may share them only where that is what it asks for. */
-function linkable(it: PlannedItem, e: ManifestEntry): boolean {
-  return it.artifact.kind === 'tree' || ((e.mode === 0o444 || e.mode === 0o644) && e.uid === 0 && e.gid === 0);
-}
-
-async function tryLink(src: string, dest: string): Promise<boolean> {
-  try {
-    await link(src, dest);
-    return true;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOENT') return false;
     throw e;
   }
 }
