@@ -5,6 +5,7 @@ import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, sep } from 'node:path';
 import { errors } from '../base/errors.js';
+import { isMissing } from '../base/errno.js';
 
 export type RootName = 'tftp' | 'nfs' | 'nbd' | 'conf';
 
@@ -118,7 +119,8 @@ function realish(p: string): string {
   for (;;) {
     try {
       return trim(join(realpathSync(head), ...rest.reverse()));
-    } catch {
+    } catch (e) {
+      if (!isMissing(e)) throw e;
       if (head === dirname(head)) return trim(p);
       rest.push(basename(head));
       head = dirname(head);

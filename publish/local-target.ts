@@ -6,7 +6,7 @@ import type { CheckDepth } from '../cache/artifact-check.js';
 import { copySparseFile, copyTree } from '../cache/copy.js';
 import { listDir, type Cache } from '../cache/store.js';
 import { safeDir } from './safe-dirs.js';
-import { isMissing } from '../base/errno.js';
+import { ifMissing, isErrno, isMissing } from '../base/errno.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import { makeDiskPrivate } from './disk-modes.js';
 import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseItem, type ReleaseManifest } from './release.js';
@@ -34,14 +34,22 @@ export class LocalTarget implements Target {
 
   async state(host: string): Promise<TargetState> {
     await safeDir(this.root, `.releases/${host}`, false);
-    const current = await readlink(join(this.root, host)).then((t) => t.split('/').pop(), () => undefined);
+    // EINVAL: something that is not a link is there; it is not a release of ours.
+    const current = await readlink(join(this.root, host)).then(
+      (t) => t.split('/').pop(),
+      (e: unknown) => {
+        if (isMissing(e) || isErrno(e, 'EINVAL')) return undefined;
+        throw e;
+      },
+    );
     const ids = (await listDir(this.rel(host))).filter(isReleaseId);
-    const history = await readFile(this.rel(host, 'history.json'), 'utf8').then((t) => JSON.parse(t) as string[], () => []);
+    const history = parsedOr<string[]>(await readFile(this.rel(host, 'history.json'), 'utf8').catch(ifMissing(undefined)), []);
     return { current, ids, history };
   }
 
   async manifest(host: string, id: string): Promise<ReleaseManifest | undefined> {
-    return readFile(this.rel(host, id, MANIFEST_NAME), 'utf8').then((t) => JSON.parse(t) as ReleaseManifest, () => undefined);
+    // Missing or not parsing: `check` reports it as such, and a publish replaces the release.
+    return parsedOr(await readFile(this.rel(host, id, MANIFEST_NAME), 'utf8').catch(ifMissing(undefined)), undefined);
   }
 
   async free(): Promise<{ bytes: number; inodes: number; path: string }> {
@@ -75,7 +83,7 @@ export class LocalTarget implements Target {
         continue;
       }
       // One device check per item: all of an artifact's files live in one place in the cache.
-      const src = await lstat(it.artifact.kind === 'tree' ? this.cache.treePath(it.artifact.digest) : this.cache.objectPath(it.artifact.digest)).catch(() => undefined);
+      const src = await lstat(it.artifact.kind === 'tree' ? this.cache.treePath(it.artifact.digest) : this.cache.objectPath(it.artifact.digest)).catch(ifMissing(undefined));
       const sameDevice = !!src && src.dev === rootDev;
       for (const e of it.entries) {
         inodes++;
@@ -181,7 +189,7 @@ export class LocalTarget implements Target {
   }
 
   async diskSig(host: string, diskId: string): Promise<DiskSig | undefined> {
-    return diskSig(join(this.root, '.disks', host, diskId)).catch(() => undefined);
+    return diskSig(join(this.root, '.disks', host, diskId)).catch(ifMissing(undefined));
   }
 
   async switch(host: string, id: string): Promise<void> {
@@ -196,7 +204,11 @@ export class LocalTarget implements Target {
     for (const l of links) {
       const at = join(this.root, l.path);
       const want = relative(dirname(at), join(this.root, host, l.to));
-      if ((await readlink(at).catch(() => undefined)) === want) continue;
+      const now = await readlink(at).catch((e: unknown) => {
+        if (isMissing(e) || isErrno(e, 'EINVAL')) return undefined; // none yet, or not a link: replaced
+        throw e;
+      });
+      if (now === want) continue;
       await safeDir(this.root, dirname(l.path));
       await replaceSymlink(want, at, `${at}.tmp-${process.pid}`);
     }
@@ -260,6 +272,16 @@ export class LocalTarget implements Target {
 
   describe(): string {
     return this.root;
+  }
+}
+
+/** A JSON file's content, or `fallback` when it is absent or does not parse (written whole, so not ours). */
+function parsedOr<T>(text: string | undefined, fallback: T): T {
+  if (text === undefined) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
   }
 }
 
