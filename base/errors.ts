@@ -173,7 +173,11 @@ export const errors = {
       ...failed.details,
     ], e),
   toolVersionFailed: (tool: string, command: string, msg: string, cause?: unknown) =>
-    build(codes.TOOL_VERSION_FAILED)(`host tool "${tool}": \`${command}\` failed, so its version cannot enter the cache key: ${msg}`, [], cause),
+    build(codes.TOOL_VERSION_FAILED)(
+      `host tool "${tool}": \`${command}\` failed, so its version cannot enter the cache key: ${msg}`,
+      [],
+      cause,
+    ),
   sourceMissing: (path: string) => build(codes.SOURCE_MISSING)(`${path}: no such file or directory`),
   interrupted: (signal: string) => build(codes.INTERRUPTED)(`interrupted by ${signal}; the cache is consistent`),
   cacheLocked: (path: string, msg: string) => build(codes.CACHE_LOCKED)(`${path}: ${msg}`),

@@ -29,7 +29,8 @@ interface Run {
  * Anything wrong is moved to quarantine/ so it can never be served as a hit again.
  */
 export async function verifyCache(cache: Cache, onProgress?: (msg: string) => void): Promise<VerifyResult> {
-  const run: Run = { cache, res: { objects: 0, trees: 0, actions: 0, corrupt: [], leftovers: 0 }, bad: new Set<string>() };
+  const res: VerifyResult = { objects: 0, trees: 0, actions: 0, corrupt: [], leftovers: 0 };
+  const run: Run = { cache, res, bad: new Set<string>() };
   await checkObjects(run);
   onProgress?.(`${run.res.objects} objects checked`);
   await checkTrees(run);
@@ -90,7 +91,8 @@ async function treeProblem(cache: Cache, name: string): Promise<string | undefin
   if (manifest === undefined) return 'its manifest is missing';
   if (sha256(manifest) !== name) return 'its manifest does not match';
   // Against the manifest, not a fresh digest: the tree's files are stored without their write bits.
-  const diff = await treeChanged(cache.treePath(name), parseManifest(manifest), cache.treeStatPath(name), { hash: true });
+  const entries = parseManifest(manifest);
+  const diff = await treeChanged(cache.treePath(name), entries, cache.treeStatPath(name), { hash: true });
   return diff ? `${diff} (changed after it was stored)` : undefined;
 }
 

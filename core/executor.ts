@@ -72,7 +72,11 @@ async function makeWorkspace(ws: Workspace, plugin: AnyPlugin, outDir: string): 
 }
 
 /** Runs the plugin; what it throws is returned, to be reported after its inputs are checked. */
-async function runPlugin(a: ExecuteArgs, ws: Workspace, inputs: Record<string, InputArtifact>): Promise<PluginFailure | undefined> {
+async function runPlugin(
+  a: ExecuteArgs,
+  ws: Workspace,
+  inputs: Record<string, InputArtifact>,
+): Promise<PluginFailure | undefined> {
   const groups = new ProcessGroups();
   // Each command leads its own process group, so a stop reaches a shell's children too; on
   // abort the groups get SIGTERM, then SIGKILL after a grace period, while zx settles.
@@ -172,13 +176,19 @@ async function ingestOutputs(a: ExecuteArgs, outputs: Record<string, string>): P
     const st = await lstat(outputs[name]).catch(ifMissing(undefined));
     if (!st || (kind === 'file' ? !st.isFile() : !st.isDirectory()))
       throw errors.missingOutput(a.host.name, a.node.id, name, kind as string);
-    produced[name] = kind === 'file' ? await a.cache.ingestFile(outputs[name]) : await a.cache.ingestTree(outputs[name]);
+    const path = outputs[name];
+    produced[name] = kind === 'file' ? await a.cache.ingestFile(path) : await a.cache.ingestTree(path);
   }
   return produced;
 }
 
 /** Stores the log, then the action record: the record is the step's commit point. */
-async function commit(a: ExecuteArgs, outputs: Record<string, Artifact>, log: StepLog, started: number): Promise<ActionRecord> {
+async function commit(
+  a: ExecuteArgs,
+  outputs: Record<string, Artifact>,
+  log: StepLog,
+  started: number,
+): Promise<ActionRecord> {
   log.close();
   const logText = await readFile(log.path);
   const logDigest = logText.length ? sha256(logText) : null;
@@ -203,8 +213,10 @@ async function stepError(a: ExecuteArgs, ws: Workspace, e: unknown): Promise<unk
   if (a.signal.aborted) return e;
   if (isNetbootError(e)) return e;
   if (e instanceof PluginFailure) e = e.inner;
-  if (errnoOf(e) === 'ENOSPC')
-    return errors.diskFull(`${(e as NodeJS.ErrnoException).path ?? a.cache.root} (host ${host.name}, step ${node.id})`, ws.log.lastLines());
+  if (errnoOf(e) === 'ENOSPC') {
+    const where = (e as NodeJS.ErrnoException).path ?? a.cache.root;
+    return errors.diskFull(`${where} (host ${host.name}, step ${node.id})`, ws.log.lastLines());
+  }
   const keep = await keepLog(a, ws.log);
   const failed = errors.stepFailed(host.name, node.id, describeFailure(e, ws.lastCmd), ws.log.lastLines(), keep, e);
   // A coded error from the plugin keeps its code (IMAGE_TOO_SMALL, DIGEST_MISMATCH, ...), with host and step named.

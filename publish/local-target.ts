@@ -43,13 +43,15 @@ export class LocalTarget implements Target {
       },
     );
     const ids = (await listDir(this.rel(host))).filter(isReleaseId);
-    const history = parsedOr<string[]>(await readFile(this.rel(host, 'history.json'), 'utf8').catch(ifMissing(undefined)), []);
+    const historyText = await readFile(this.rel(host, 'history.json'), 'utf8').catch(ifMissing(undefined));
+    const history = parsedOr<string[]>(historyText, []);
     return { current, ids, history };
   }
 
   async manifest(host: string, id: string): Promise<ReleaseManifest | undefined> {
     // Missing or not parsing: `check` reports it as such, and a publish replaces the release.
-    return parsedOr(await readFile(this.rel(host, id, MANIFEST_NAME), 'utf8').catch(ifMissing(undefined)), undefined);
+    const text = await readFile(this.rel(host, id, MANIFEST_NAME), 'utf8').catch(ifMissing(undefined));
+    return parsedOr<ReleaseManifest | undefined>(text, undefined);
   }
 
   async free(): Promise<{ bytes: number; inodes: number; path: string }> {

@@ -220,7 +220,8 @@ export class SshTarget implements Target {
     this.states.delete(host);
     const removed: string[] = [];
     for (const id of ids) {
-      const out = await this.exec(discardScript(this.rel(host, id), this.rel(host, deletingName(id))), `removing release ${id}`);
+      const script = discardScript(this.rel(host, id), this.rel(host, deletingName(id)));
+      const out = await this.exec(script, `removing release ${id}`);
       if (out.trim() === 'removed') removed.push(id);
     }
     return removed;
@@ -269,5 +270,6 @@ export class SshTarget implements Target {
 /** Rename first (a kill leaves a .deleting- name, removed by the next publish or gc), then delete. */
 function discardScript(path: string, doomed: string): string {
   // Says "removed" only once both commands succeeded; under set -e a failure of either fails the call.
-  return `if [ -e ${q(path)} ] || [ -L ${q(path)} ]; then mv -T ${q(path)} ${q(doomed)}; rm -rf ${q(doomed)}; echo removed; fi`;
+  const p = q(path);
+  return `if [ -e ${p} ] || [ -L ${p} ]; then mv -T ${p} ${q(doomed)}; rm -rf ${q(doomed)}; echo removed; fi`;
 }

@@ -12,7 +12,8 @@ describe('error codes', () => {
     for (const [name, build] of Object.entries(errors)) {
       if (name === 'inStep' || name === 'pluginFailed') continue; // they carry another error's code
       // Any argument does, as long as it can be formatted: a one-element list reads as a string and a list.
-      const args = Array.from({ length: build.length }, () => (name === 'privateContent' ? [{ path: 'p', why: 'w' }] : ['a']));
+      const arg = name === 'privateContent' ? [{ path: 'p', why: 'w' }] : ['a'];
+      const args = Array.from({ length: build.length }, () => arg);
       const e = (build as (...a: unknown[]) => unknown)(...args);
       expect(isNetbootError(e), name).toBe(true);
       expect(known.has((e as { code: string }).code), name).toBe(true);

@@ -82,10 +82,12 @@ describe('a plugin that refuses a value while it runs', () => {
     const cache = new Cache(join(dir, 'cache'), () => {});
     await cache.init();
     const plugin = definePlugin({ name: 'refuser', version: '1', produces: {}, run: fail });
-    const parts = { plugin: 'refuser', version: '1', params: {}, inputs: {}, tools: {}, fingerprint: null, env: { sourceDateEpoch: 0 } };
+    const parts = { plugin: 'refuser', version: '1', params: {}, inputs: {}, tools: {}, fingerprint: null };
+    const env = { sourceDateEpoch: 0 };
     const host = { name: 'h' } as Parameters<typeof executeStep>[0]['host'];
     const node = { id: 's', plugin, params: {}, inputs: {} };
-    const args = { cache, host, node, inputs: {}, parts, key: 'k'.repeat(64), signal: new AbortController().signal, baseDir: dir };
+    const signal = new AbortController().signal;
+    const args = { cache, host, node, inputs: {}, parts: { ...parts, env }, key: 'k'.repeat(64), signal, baseDir: dir };
     return (await executeStep(args).catch((e) => e)) as NetbootError;
   };
 
