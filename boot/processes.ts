@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { groupMembers } from '../core/process-group.js';
+import { isErrno } from '../base/errno.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -25,15 +26,16 @@ export async function stopPid(pid: number, graceMs = 5000): Promise<void> {
     try {
       process.kill(pid, 0);
       return true;
-    } catch {
-      return false;
+    } catch (e) {
+      if (isErrno(e, 'ESRCH')) return false;
+      throw e;
     }
   };
   const send = (sig: NodeJS.Signals) => {
     try {
       process.kill(group ? -pid : pid, sig);
-    } catch {
-      // gone meanwhile
+    } catch (e) {
+      if (!isErrno(e, 'ESRCH')) throw e; // gone meanwhile
     }
   };
   if (!alive()) return;

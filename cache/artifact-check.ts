@@ -4,6 +4,7 @@ import { OBJECT_MTIME, pinObject } from './read-only.js';
 import type { Cache } from './store.js';
 import { hashFile, parseManifest } from './tree.js';
 import { treeChanged } from './tree-check.js';
+import { ifMissing, isErrno } from '../base/errno.js';
 
 export type CheckDepth = 'stat' | 'hash';
 
@@ -21,14 +22,18 @@ export async function objectDamage(
   pin = true,
 ): Promise<string | undefined> {
   const path = cache.objectPath(digest);
-  const st = await lstat(path, { bigint: true }).catch(() => undefined);
+  const st = await lstat(path, { bigint: true }).catch(ifMissing(undefined));
   if (!st) return 'it is missing';
   if (!st.isFile()) return 'it is not a regular file';
   if (size !== undefined && Number(st.size) !== size) return `its size changed (${size} -> ${st.size} bytes)`;
   if (Number(st.mode & 0o222n)) return 'it was made writable';
   if (depth === 'stat' && st.mtimeNs === BigInt(OBJECT_MTIME) * 1_000_000_000n) return undefined;
   if ((await hashFile(path, Number(st.size))) !== digest) return 'its content changed';
-  if (pin) await pinObject(path).catch(() => {});
+  // Pinning is only a saving for the next check: a cache we may read but not write stays unpinned.
+  if (pin)
+    await pinObject(path).catch((e: unknown) => {
+      if (!isErrno(e, 'EPERM', 'EACCES', 'EROFS')) throw e;
+    });
   return undefined;
 }
 
@@ -48,9 +53,11 @@ export async function artifactDamage(
   const m = await objectDamage(cache, a.digest, depth, undefined, pin);
   if (m) return `its manifest: ${m}`;
   if (!deep) return undefined;
+  const text = await readFile(cache.objectPath(a.digest), 'utf8').catch(ifMissing(undefined));
+  if (text === undefined) return 'its manifest is missing';
   let entries;
   try {
-    entries = parseManifest(await readFile(cache.objectPath(a.digest), 'utf8'));
+    entries = parseManifest(text);
   } catch {
     return 'its manifest does not parse';
   }

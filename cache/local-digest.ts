@@ -4,6 +4,7 @@ import { sha256 } from '../base/canonical.js';
 import { errors } from '../base/errors.js';
 import { StatCache } from './stat-cache.js';
 import { digestTree, hashFile } from './tree.js';
+import { ifMissing } from '../base/errno.js';
 
 /**
  * Names a file or directory outside the cache the way an artifact of it would be named,
@@ -14,7 +15,7 @@ export async function digestLocal(
   path: string,
   o: { record: boolean } = { record: true },
 ): Promise<string> {
-  const st = await lstat(path).catch(() => undefined);
+  const st = await lstat(path).catch(ifMissing(undefined));
   if (!st) throw errors.sourceMissing(path);
   if (st.isFile()) return `file:${await hashFile(path, st.size)}:${(st.mode & 0o7777).toString(8)}`;
   const cache = await StatCache.open(join(statDir, `${sha256(path)}.json`));

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { link, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ifMissing, isErrno, isMissing } from '../base/errno.js';
 
 /** pid plus the kernel's start time for it, so a recycled pid is not mistaken for the owner. */
 function selfId(): string {
@@ -13,8 +14,9 @@ function startTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (isMissing(e) || isErrno(e, 'ESRCH')) return undefined; // no such process
+    throw e;
   }
 }
 
@@ -49,26 +51,32 @@ async function breakIfStale(path: string): Promise<void> {
   let owner: string;
   try {
     owner = await readFile(path, 'utf8');
-  } catch {
-    return;
+  } catch (e) {
+    if (isMissing(e)) return; // released meanwhile
+    throw e;
   }
   // An empty file is a lock being written right now by a live process, or a crash's leftover.
   if (owner !== '' && ownerAlive(owner)) return;
   const mine = `${path}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     await rename(path, mine);
-  } catch {
-    return;
+  } catch (e) {
+    if (isMissing(e)) return; // another waiter broke it first
+    throw e;
   }
-  const moved = await readFile(mine, 'utf8').catch(() => '');
-  if (moved !== owner && moved !== '' && ownerAlive(moved)) await link(mine, path).catch(() => {});
-  await unlink(mine).catch(() => {});
+  const moved = await readFile(mine, 'utf8');
+  // EEXIST: someone took the free lock meanwhile; theirs stands and ours, being live, is a loss we accept.
+  if (moved !== owner && moved !== '' && ownerAlive(moved))
+    await link(mine, path).catch((e: unknown) => {
+      if (!isErrno(e, 'EEXIST')) throw e;
+    });
+  await unlink(mine);
 }
 
 /** Removes the lock only while it is still ours. */
 async function releaseOwn(path: string, id: string): Promise<void> {
-  const content = await readFile(path, 'utf8').catch(() => undefined);
-  if (content === id) await unlink(path).catch(() => {});
+  const content = await readFile(path, 'utf8').catch(ifMissing(undefined));
+  if (content === id) await unlink(path).catch(ifMissing(undefined));
 }
 
 export interface Lock {
@@ -88,7 +96,7 @@ export async function acquire(path: string, opts: { whileWaiting?: () => Promise
       return { release: () => releaseOwn(path, id) };
     }
     if (opts.whileWaiting && (await opts.whileWaiting())) return undefined;
-    const content = await readFile(path, 'utf8').catch(() => 'gone');
+    const content = await readFile(path, 'utf8').catch(ifMissing('gone'));
     if (content === '') emptySeen++;
     if (content !== '' || emptySeen > 10) await breakIfStale(path);
     opts.signal?.throwIfAborted();
@@ -108,9 +116,9 @@ export async function registerBuild(locks: string, signal?: AbortSignal): Promis
     const fd = await open(mine, 'w');
     await fd.writeFile(selfId());
     await fd.close();
-    const gc = await readFile(join(locks, 'gc'), 'utf8').catch(() => undefined);
-    if (gc === undefined || !ownerAlive(gc)) return { release: () => unlink(mine).catch(() => {}) };
-    await unlink(mine).catch(() => {});
+    const gc = await readFile(join(locks, 'gc'), 'utf8').catch(ifMissing(undefined));
+    if (gc === undefined || !ownerAlive(gc)) return { release: () => unlink(mine).catch(ifMissing(undefined)) };
+    await unlink(mine).catch(ifMissing(undefined));
     signal?.throwIfAborted();
     await sleep(200);
   }
@@ -121,13 +129,13 @@ export async function acquireGc(locks: string): Promise<Lock | undefined> {
   if (!lock) return undefined;
   for (const name of await readdir(locks)) {
     if (!name.startsWith('build-')) continue;
-    const owner = await readFile(join(locks, name), 'utf8').catch(() => undefined);
+    const owner = await readFile(join(locks, name), 'utf8').catch(ifMissing(undefined));
     if (owner === undefined) continue;
     if (ownerAlive(owner)) {
       await lock.release();
       return undefined;
     }
-    await unlink(join(locks, name)).catch(() => {});
+    await unlink(join(locks, name)).catch(ifMissing(undefined));
   }
   return lock;
 }

@@ -4,6 +4,7 @@ import { digestLocal } from './local-digest.js';
 import { hmacDigest } from './secret-key.js';
 import type { Cache } from './store.js';
 import { digestTree, hashFile } from './tree.js';
+import { ifMissing } from '../base/errno.js';
 
 /**
  * A local source's digest as it enters a key. A secret source (a plugin's `secretSources`) is
@@ -12,7 +13,7 @@ import { digestTree, hashFile } from './tree.js';
  */
 export async function sourceDigest(cache: Cache, path: string, secret: boolean, record = true): Promise<string> {
   if (!secret) return digestLocal(cache.dir('statcache'), path, { record });
-  const st = await lstat(path).catch(() => undefined);
+  const st = await lstat(path).catch(ifMissing(undefined));
   if (!st) throw errors.sourceMissing(path);
   const plain = st.isFile()
     ? `file:${await hashFile(path, st.size)}:${(st.mode & 0o7777).toString(8)}`

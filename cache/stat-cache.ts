@@ -1,5 +1,6 @@
 import type { BigIntStats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { isMissing } from '../base/errno.js';
 import { writeFileAtomic } from './atomic.js';
 
 type Row = [dev: string, ino: string, size: string, mtimeNs: string, ctimeNs: string, digest: string];
@@ -36,15 +37,22 @@ export class StatCache {
 
   static async open(file: string): Promise<StatCache> {
     const c = new StatCache(file);
+    let text: string;
     try {
-      const s = JSON.parse(await readFile(file, 'utf8')) as Stored;
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      if (isMissing(e)) return c; // no rows yet: every file is hashed
+      throw e;
+    }
+    try {
+      const s = JSON.parse(text) as Stored;
       if (s.v === 1) {
         c.old = s.rows;
         c.oldSnapshotNs = BigInt(s.snapshotNs);
         c.loaded = true;
       }
     } catch {
-      // No cache yet, or an unreadable one: start empty, which only costs re-reading.
+      // Rows that do not parse are not trusted: start empty, which only costs re-hashing.
     }
     return c;
   }

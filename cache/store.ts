@@ -3,6 +3,7 @@ import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat } 
 import { join } from 'node:path';
 import type { Artifact, FileArtifact, TreeArtifact } from './artifact.js';
 import { errors } from '../base/errors.js';
+import { isMissing } from '../base/errno.js';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from './atomic.js';
 import { acquire } from './lock.js';
 import { pinObject, stripWriteBits } from './read-only.js';
@@ -37,7 +38,11 @@ export interface ActionRecord<Parts = unknown> {
  *   locks/ fingerprints/ hosts/ statcache/ logs/ quarantine/
  */
 export class Cache {
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    /** Where the cache says what it repaired on its own (a corrupt record quarantined). */
+    readonly warn: (msg: string) => void = (m) => process.stderr.write(`netboot: warning: ${m}\n`),
+  ) {}
 
   objectPath(digest: string): string {
     return join(this.root, 'objects', digest.slice(0, 2), digest);
@@ -75,12 +80,24 @@ export class Cache {
     return dir;
   }
 
+  /** The step's record, or undefined on a miss. Only a missing record is a plain miss. */
   async readAction(key: string): Promise<ActionRecord | undefined> {
+    const path = this.actionPath(key);
+    let text: string;
     try {
-      return JSON.parse(await readFile(this.actionPath(key), 'utf8')) as ActionRecord;
+      text = await readFile(path, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      // A record that does not parse was never written by us (they appear whole or not at all).
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+    try {
+      return JSON.parse(text) as ActionRecord;
+    } catch {
+      // Records appear whole or not at all, so this one was damaged after we wrote it: set it
+      // aside (so the step runs again and rewrites it) and say so.
+      const dest = join(this.dir('quarantine'), `action-${key}-${Date.now()}`);
+      await this.quarantine(path, dest);
+      this.warn(`${path}: the action record is corrupt; it was quarantined to ${dest} and the step runs again`);
       return undefined;
     }
   }
@@ -106,8 +123,9 @@ export class Cache {
         (await lstat(this.objectPath(digest))).isFile() &&
         (await exists(this.treeStatPath(digest)))
       );
-    } catch {
-      return false;
+    } catch (e) {
+      if (isMissing(e)) return false;
+      throw e;
     }
   }
 
@@ -189,15 +207,36 @@ export class Cache {
   }
 
   async quarantineObject(digest: string): Promise<void> {
-    await rename(this.objectPath(digest), join(this.dir('quarantine'), `object-${digest}-${Date.now()}`)).catch(() => {});
+    await this.quarantine(this.objectPath(digest), join(this.dir('quarantine'), `object-${digest}-${Date.now()}`));
   }
 
   async quarantineTree(digest: string): Promise<void> {
-    await rename(this.treePath(digest), join(this.dir('quarantine'), `tree-${digest}-${Date.now()}`)).catch(() => {});
+    await this.quarantine(this.treePath(digest), join(this.dir('quarantine'), `tree-${digest}-${Date.now()}`));
   }
 
+  /**
+   * Moves damaged content out of the way. Already gone is fine (another process quarantined or
+   * collected it); any other failure is thrown, since the damaged content would be served again.
+   */
+  private async quarantine(path: string, dest: string): Promise<void> {
+    try {
+      await rename(path, dest);
+    } catch (e) {
+      // ENOENT may also mean quarantine/ itself is missing: only a source that is gone is fine.
+      if (!isMissing(e) || (await exists(path))) throw e;
+    }
+  }
+
+  /**
+   * Removes a scratch directory (`force` takes an absent one). Run in `finally` blocks, so a
+   * failure is a warning, not an error that would hide the step's own outcome; gc retries it.
+   */
   async removeTemp(path: string): Promise<void> {
-    await rm(path, { recursive: true, force: true }).catch(() => {});
+    try {
+      await rm(path, { recursive: true, force: true });
+    } catch (e) {
+      this.warn(`${path}: cannot remove the scratch directory: ${(e as Error).message}`);
+    }
   }
 }
 
@@ -205,8 +244,9 @@ export async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    if (isMissing(e)) return false;
+    throw e;
   }
 }
 
@@ -214,7 +254,8 @@ export async function exists(path: string): Promise<boolean> {
 export async function listDir(dir: string): Promise<string[]> {
   try {
     return (await readdir(dir)).sort();
-  } catch {
-    return [];
+  } catch (e) {
+    if (isMissing(e)) return [];
+    throw e;
   }
 }

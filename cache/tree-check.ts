@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isMissing } from '../base/errno.js';
 import { modeAsStored } from './read-only.js';
 import { hashFile, type ManifestEntry } from './tree.js';
 
@@ -23,13 +24,8 @@ export async function treeChanged(
   rowsFile: string,
   o: { hash?: boolean } = {},
 ): Promise<string | undefined> {
-  let rows: Record<string, Row> | undefined;
-  if (!o.hash)
-    try {
-      rows = (JSON.parse(await readFile(rowsFile, 'utf8')) as { rows: Record<string, Row> }).rows;
-    } catch {
-      return undefined; // no snapshot recorded for this tree: nothing to compare with
-    }
+  // Without the ingest-time rows the stat form cannot tell: every file is hashed instead.
+  const rows = o.hash ? undefined : await readRows(rowsFile);
   const want = new Map(entries.map((e) => [e.path, e]));
   const seen = new Set<string>();
   const toHash: ManifestEntry[] = [];
@@ -68,4 +64,21 @@ export async function treeChanged(
     return `unreadable: ${(err as Error).message}`;
   }
   return undefined;
+}
+
+/** The stat rows stored with a tree, or undefined when they are missing or do not parse. */
+async function readRows(file: string): Promise<Record<string, Row> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
+  try {
+    const rows = (JSON.parse(text) as { rows?: Record<string, Row> }).rows;
+    return rows && typeof rows === 'object' ? rows : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -130,6 +130,11 @@ export async function digestTree(root: string, opts: DigestOptions = {}): Promis
       }
     }
   }
+  return summarize(entries);
+}
+
+/** The sorted manifest, its digest, and the totals of its files. */
+function summarize(entries: ManifestEntry[]): TreeDigest {
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const manifest = canonicalJson({ v: 1, entries });
   let size = 0;

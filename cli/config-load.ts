@@ -4,6 +4,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256 } from '../base/canonical.js';
 import { errors, isNetbootError } from '../base/errors.js';
+import { ifMissing, isMissing } from '../base/errno.js';
 
 const SEARCH_PLACES = ['netboot.config.ts', 'netboot.config.mts', 'netboot.config.mjs', 'netboot.config.js'];
 // In the bundle (dist/netboot.js) every module shares the bundle's URL, and the bundle is the
@@ -15,8 +16,8 @@ const SELF_VERSION = (() => {
     try {
       const pkg = JSON.parse(readFileSync(new URL(rel, HERE), 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'netboot' && pkg.version) return pkg.version;
-    } catch {
-      // try the next place
+    } catch (e) {
+      if (!isMissing(e)) throw e; // not there: try the next place
     }
   return 'dev';
 })();
@@ -85,7 +86,7 @@ async function compiled(file: string): Promise<string> {
     const meta = JSON.parse(await readFile(metaFile, 'utf8')) as CompiledMeta;
     let fresh = true;
     for (const [input, digest] of Object.entries(meta.inputs)) {
-      const content = input === file ? source : await readFile(input).catch(() => undefined);
+      const content = input === file ? source : await readFile(input).catch(ifMissing(undefined));
       if (!content || sha256(content) !== digest) fresh = false;
     }
     if (fresh) return pathToFileURL(outFile).href;

@@ -5,6 +5,7 @@ import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { errors } from '../base/errors.js';
+import { isMissing } from '../base/errno.js';
 import { p, show, type Schema } from '../core/schema.js';
 import { TARGET_NAMES, perTarget, type TargetName } from '../core/targets.js';
 import { allowPublicList } from './allow-public.js';
@@ -147,7 +148,8 @@ function realish(p: string): string {
   for (;;) {
     try {
       return trim(join(realpathSync(head), ...rest.reverse()));
-    } catch {
+    } catch (e) {
+      if (!isMissing(e)) throw e;
       if (head === dirname(head)) return trim(p);
       rest.push(basename(head));
       head = dirname(head);

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { errors, isNetbootError, NetbootError } from '../base/errors.js';
+import { codes, errors, isNetbootError, NetbootError } from '../base/errors.js';
 import type { Command, Io, Parsed } from './command.js';
 import { Profiler } from './profile.js';
 
@@ -89,13 +89,13 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
 
 /** One clear message (and its details) on stderr; a stack trace only with --debug. */
 export function report(e: unknown, io: Io, debug: boolean, signal?: AbortSignal): number {
-  if (signal?.aborted && !(isNetbootError(e) && e.code !== 'INTERRUPTED')) e = errors.interrupted(String(signal.reason ?? 'signal'));
+  if (signal?.aborted && !(isNetbootError(e) && e.code !== codes.INTERRUPTED)) e = errors.interrupted(String(signal.reason ?? 'signal'));
   if (isNetbootError(e)) {
     io.err(`netboot: error [${e.code}]: ${e.message}`);
     for (const d of e.details) io.err(`  ${d}`);
     if (debug && (e.cause ?? e.stack)) io.err(String((e.cause as Error)?.stack ?? e.stack));
     // As a shell reports death by a signal: 128 + its number.
-    if (e.code === 'INTERRUPTED') return String(signal?.reason) === 'SIGTERM' ? 143 : 130;
+    if (e.code === codes.INTERRUPTED) return String(signal?.reason) === 'SIGTERM' ? 143 : 130;
     return e.exitCode;
   }
   io.err(`netboot: internal error: ${(e as Error)?.message ?? String(e)}`);

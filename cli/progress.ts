@@ -61,6 +61,7 @@ export async function listrReporter(hosts: Map<string, string[]>): Promise<Repor
     })),
     { concurrent: true, exitOnError: false, rendererOptions: { collapseSubtasks: false } },
   );
+  // A failed step's task throws only to be drawn as failed; the engine reports the failure itself.
   const running = list.run().catch(() => {});
   return {
     running(host, step) {

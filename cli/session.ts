@@ -39,7 +39,7 @@ export class Session {
     const raw = await time('load config', () => importConfig(file));
     const config = validateConfig(raw, file, builtinRecipes);
     for (const w of config.warnings) o.warn(`${file}: ${w}`);
-    const session = new Session(config, new Cache(config.cache));
+    const session = new Session(config, new Cache(config.cache, o.warn));
     // Every host's steps are declared (and checked) before the cache is touched: a config error writes nothing.
     for (const name of session.hostNames()) session.graph(name);
     try {

@@ -123,17 +123,10 @@ export class Engine {
   ): Promise<Resolved> {
     const host = g.host;
     const report: StepReport = { host: host.name, step: node.id, plugin: `${node.plugin.name}@${node.plugin.version}`, outcome: 'skipped', durationMs: 0, reasons: [] };
-    const inputs: Record<string, Artifact> = {};
-    for (const [name, ref] of Object.entries(node.inputs)) {
-      const up = await results.get(ref.step)!;
-      const art = up.outputs?.[ref.output];
-      if (!art) {
-        report.outcome = up.report.outcome === 'stale' ? 'stale' : 'skipped';
-        report.reasons = [`input ${name} comes from ${ref.step}, which ${up.report.outcome === 'stale' ? 'will run first' : 'did not complete'}`];
-        this.o.reporter.step(report);
-        return { report };
-      }
-      inputs[name] = art;
+    const inputs = await this.upstream(node, results, report);
+    if (!inputs) {
+      this.o.reporter.step(report);
+      return { report };
     }
     const t0 = Date.now();
     let parts: KeyParts | undefined;
@@ -187,6 +180,22 @@ export class Engine {
     report.durationMs = Date.now() - t0;
     this.o.reporter.step(report);
     return { outputs: report.outputs, parts, report };
+  }
+
+  /** The step's inputs, once every upstream step resolved; none (and why, in `report`) if one did not produce. */
+  private async upstream(node: StepNode, results: Map<string, Promise<Resolved>>, report: StepReport) {
+    const inputs: Record<string, Artifact> = {};
+    for (const [name, ref] of Object.entries(node.inputs)) {
+      const up = await results.get(ref.step)!;
+      const art = up.outputs?.[ref.output];
+      if (!art) {
+        report.outcome = up.report.outcome === 'stale' ? 'stale' : 'skipped';
+        report.reasons = [`input ${name} comes from ${ref.step}, which ${up.report.outcome === 'stale' ? 'will run first' : 'did not complete'}`];
+        return undefined;
+      }
+      inputs[name] = art;
+    }
+    return inputs;
   }
 
   /** A record counts as a hit only if every artifact it names is present. */

@@ -1,5 +1,4 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { copyFile, link, lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ActionRecord, Cache } from '../cache/store.js';
@@ -8,13 +7,13 @@ import { objectDamage } from '../cache/artifact-check.js';
 import { sourceDigest } from '../cache/source-digest.js';
 import { treeChanged } from '../cache/tree-check.js';
 import { sha256 } from '../base/canonical.js';
-import { errors, isNetbootError, NetbootError } from '../base/errors.js';
+import { codes, errors, isNetbootError } from '../base/errors.js';
+import { errnoOf, ifMissing, isMissing } from '../base/errno.js';
 import type { KeyParts } from './keys.js';
 import { ProcessGroups } from './process-group.js';
 import type { AnyPlugin, Artifact, HostInfo, InputArtifact, StepContext } from './plugin.js';
 import type { StepNode } from './recipe.js';
-
-const TAIL = 20;
+import { StepLog } from './step-log.js';
 
 export interface ExecuteArgs {
   cache: Cache;
@@ -27,33 +26,13 @@ export interface ExecuteArgs {
   baseDir: string;
 }
 
-/** The step's log: a file in its scratch dir, plus the last lines kept for error reports. */
-class StepLog {
-  private fd: number;
-  readonly tail: string[] = [];
-  private partial = '';
-  constructor(readonly path: string) {
-    this.fd = openSync(path, 'a');
-  }
-  write(text: string) {
-    const lines = (this.partial + text).split('\n');
-    this.partial = lines.pop() ?? '';
-    for (const l of lines) {
-      this.tail.push(l);
-      if (this.tail.length > TAIL) this.tail.shift();
-    }
-    // Last: on a full disk this fails, and the tail for the report has the text already.
-    writeSync(this.fd, text);
-  }
-  line(text: string) {
-    this.write(text.endsWith('\n') ? text : text + '\n');
-  }
-  lastLines(): string[] {
-    return this.partial ? [...this.tail.slice(-(TAIL - 1)), this.partial] : [...this.tail];
-  }
-  close() {
-    closeSync(this.fd);
-  }
+/** Where a step works: all inside its scratch directory. */
+interface Workspace {
+  tmp: string;
+  outputs: Record<string, string>;
+  log: StepLog;
+  /** The last shell command the step ran, for the failure report. */
+  lastCmd?: string;
 }
 
 /**
@@ -61,143 +40,200 @@ class StepLog {
  * the cache and the action record written last. Whatever happens, the scratch directory goes.
  */
 export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
-  const { cache, host, node, signal } = a;
-  const plugin: AnyPlugin = node.plugin;
   const started = Date.now();
-  const scratch = await cache.scratch(`${host.name}-${node.id}`);
-  const log = new StepLog(join(scratch, 'log'));
-  const groups = new ProcessGroups();
-  let lastCmd: string | undefined;
+  const scratch = await a.cache.scratch(`${a.host.name}-${a.node.id}`);
+  const ws: Workspace = { tmp: join(scratch, 'tmp'), outputs: {}, log: new StepLog(join(scratch, 'log')) };
   try {
-    const tmp = join(scratch, 'tmp');
-    const outDir = join(scratch, 'out');
-    await mkdir(tmp);
-    await mkdir(outDir);
-    const outputs: Record<string, string> = {};
-    for (const [name, kind] of Object.entries(plugin.produces)) {
-      outputs[name] = join(outDir, name);
-      if (kind === 'tree') await mkdir(outputs[name]);
-    }
-    const guard = await guardInputs(cache, a.inputs, join(scratch, 'in'));
-    const inputs = guard.inputs;
-    const { $: zx } = await import('zx/core');
-    // Each command leads its own process group, so a stop reaches a shell's children too; on
-    // abort the groups get SIGTERM, then SIGKILL after a grace period, while zx settles.
-    const shellAbort = new AbortController();
-    const onAbort = () => {
-      void groups.stop();
-      shellAbort.abort(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const $ = zx({
-      cwd: tmp,
-      signal: shellAbort.signal,
-      detached: true,
-      spawn: ((cmd: string, args: string[], opts: SpawnOptions) => groups.spawn(cmd, args, opts)) as typeof spawn,
-      verbose: true,
-      quiet: false,
-      env: { ...process.env, SOURCE_DATE_EPOCH: String(a.parts.env.sourceDateEpoch), LC_ALL: 'C.UTF-8' },
-      log: (e) => {
-        if (e.kind === 'cmd') log.line(`$ ${(lastCmd = e.cmd)}`);
-        else if (e.kind === 'stdout' || e.kind === 'stderr') log.write(e.data.toString());
-        else if (e.kind === 'end' && e.exitCode !== 0) log.line(`[exit ${e.exitCode ?? e.signal}]`);
-      },
-    });
-    const ctx: StepContext<any, string, any> = {
-      step: node.id,
-      params: structuredClone(node.params),
-      inputs,
-      outputs,
-      tmp,
-      $,
-      log: { info: (m) => log.line(m), warn: (m) => log.line(`warning: ${m}`) },
-      signal,
-      sourceDateEpoch: a.parts.env.sourceDateEpoch,
-      fingerprint: a.parts.fingerprint ?? undefined,
-      resolvePath: (p) => resolve(a.baseDir, p),
-      manifest: async (name) => {
-        const art = a.inputs[name];
-        if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
-        return cache.manifest(art.digest);
-      },
-      copyTree: async (name, dest) => {
-        const art = inputs[name];
-        if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
-        await copyTree(art.path, dest, signal, await cache.manifest(art.digest)).catch((e: unknown) => {
-          try {
-            if (e instanceof CopyError) log.write(e.stderr);
-          } catch {
-            // the full disk may be the log's own
-          }
-          throw e;
-        });
-      },
-    };
-    let failure: unknown;
-    try {
-      await plugin.run(ctx);
-    } catch (e) {
-      failure = e;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      // Nothing a step started outlives it (a background job, a command that ignored SIGTERM).
-      await groups.stop();
-    }
+    await makeWorkspace(ws, a.node.plugin, join(scratch, 'out'));
+    const guard = await guardInputs(a.cache, a.inputs, join(scratch, 'in'));
+    const failure = await runPlugin(a, ws, guard.inputs);
     // Checked whether the step succeeded or not: a damaged input must never be served again.
     const damaged = await guard.check();
-    if (damaged) throw errors.inputModified(host.name, node.id, damaged);
-    signal.throwIfAborted();
-    if (failure !== undefined) throw new PluginFailure(failure);
-    const secret = new Set(plugin.secretSources?.(structuredClone(node.params)) ?? []);
-    for (const src of Object.keys(a.parts.sources ?? {}))
-      if ((await sourceDigest(cache, resolve(a.baseDir, src), secret.has(src))) !== a.parts.sources![src])
-        throw errors.sourceChanged(host.name, node.id, src);
-
-    const produced: Record<string, Artifact> = {};
-    for (const [name, kind] of Object.entries(plugin.produces)) {
-      const st = await lstat(outputs[name]).catch(() => undefined);
-      if (!st || (kind === 'file' ? !st.isFile() : !st.isDirectory())) throw errors.missingOutput(host.name, node.id, name, kind as string);
-      produced[name] = kind === 'file' ? await cache.ingestFile(outputs[name]) : await cache.ingestTree(outputs[name]);
-    }
-    log.close();
-    const logText = await readFile(log.path);
-    const logDigest = logText.length ? sha256(logText) : null;
-    if (logDigest) await cache.putObject(logDigest, logText);
-    const rec: ActionRecord = {
-      v: 1,
-      key: a.key,
-      parts: a.parts,
-      outputs: produced,
-      log: logDigest,
-      durationMs: Date.now() - started,
-      createdAt: new Date().toISOString(),
-      by: { host: host.name, step: node.id },
-    };
-    await cache.writeAction(rec);
-    return rec;
+    if (damaged) throw errors.inputModified(a.host.name, a.node.id, damaged);
+    a.signal.throwIfAborted();
+    if (failure) throw failure;
+    await checkSourcesUnchanged(a);
+    const produced = await ingestOutputs(a, ws.outputs);
+    return await commit(a, produced, ws.log, started);
   } catch (e) {
-    try {
-      log.close();
-    } catch {
-      // already closed
-    }
-    if (signal.aborted) throw e;
-    if (isNetbootError(e)) throw e;
-    if (e instanceof PluginFailure) e = e.inner;
-    if ((e as NodeJS.ErrnoException).code === 'ENOSPC')
-      throw errors.diskFull(
-        `${(e as NodeJS.ErrnoException).path ?? cache.root} (host ${host.name}, step ${node.id})`,
-        log.lastLines(),
-      );
-    const keep = join(cache.dir('logs'), host.name, `${node.id}.log`);
-    await mkdir(join(keep, '..'), { recursive: true });
-    await copyFile(log.path, keep).catch(() => {});
-    const failed = errors.stepFailed(host.name, node.id, describeFailure(e, lastCmd), log.lastLines(), keep, e);
-    // A coded error from the plugin keeps its code (IMAGE_TOO_SMALL, DIGEST_MISMATCH, ...), with host and step named.
-    if (isNetbootError(e)) throw new NetbootError(e.code, 'build', failed.message, [...e.details, ...failed.details], e);
-    throw failed;
+    ws.log.close();
+    throw await stepError(a, ws, e);
   } finally {
-    await cache.removeTemp(scratch);
+    await a.cache.removeTemp(scratch);
+  }
+}
+
+async function makeWorkspace(ws: Workspace, plugin: AnyPlugin, outDir: string): Promise<void> {
+  await mkdir(ws.tmp);
+  await mkdir(outDir);
+  for (const [name, kind] of Object.entries(plugin.produces)) {
+    ws.outputs[name] = join(outDir, name);
+    if (kind === 'tree') await mkdir(ws.outputs[name]);
+  }
+}
+
+/** Runs the plugin; what it throws is returned, to be reported after its inputs are checked. */
+async function runPlugin(
+  a: ExecuteArgs,
+  ws: Workspace,
+  inputs: Record<string, InputArtifact>,
+): Promise<PluginFailure | undefined> {
+  const groups = new ProcessGroups();
+  // Each command leads its own process group, so a stop reaches a shell's children too; on
+  // abort the groups get SIGTERM, then SIGKILL after a grace period, while zx settles.
+  const shellAbort = new AbortController();
+  const $ = await makeShell(a, ws, groups, shellAbort.signal);
+  const onAbort = () => {
+    void groups.stop();
+    shellAbort.abort(a.signal.reason);
+  };
+  a.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await a.node.plugin.run(stepContext(a, ws, inputs, $));
+    return undefined;
+  } catch (e) {
+    return new PluginFailure(e);
+  } finally {
+    a.signal.removeEventListener('abort', onAbort);
+    // Nothing a step started outlives it (a background job, a command that ignored SIGTERM).
+    await groups.stop();
+  }
+}
+
+async function makeShell(a: ExecuteArgs, ws: Workspace, groups: ProcessGroups, signal: AbortSignal) {
+  const { $: zx } = await import('zx/core');
+  return zx({
+    cwd: ws.tmp,
+    signal,
+    detached: true,
+    spawn: ((cmd: string, args: string[], opts: SpawnOptions) => groups.spawn(cmd, args, opts)) as typeof spawn,
+    verbose: true,
+    quiet: false,
+    env: { ...process.env, SOURCE_DATE_EPOCH: String(a.parts.env.sourceDateEpoch), LC_ALL: 'C.UTF-8' },
+    log: (e) => {
+      if (e.kind === 'cmd') ws.log.line(`$ ${(ws.lastCmd = e.cmd)}`);
+      else if (e.kind === 'stdout' || e.kind === 'stderr') ws.log.write(e.data.toString());
+      else if (e.kind === 'end' && e.exitCode !== 0) ws.log.line(`[exit ${e.exitCode ?? e.signal}]`);
+    },
+  });
+}
+
+function stepContext(
+  a: ExecuteArgs,
+  ws: Workspace,
+  inputs: Record<string, InputArtifact>,
+  $: StepContext<any, string, any>['$'],
+): StepContext<any, string, any> {
+  const { cache, node, signal } = a;
+  const log = ws.log;
+  return {
+    step: node.id,
+    params: structuredClone(node.params),
+    inputs,
+    outputs: ws.outputs,
+    tmp: ws.tmp,
+    $,
+    log: { info: (m) => log.line(m), warn: (m) => log.line(`warning: ${m}`) },
+    signal,
+    sourceDateEpoch: a.parts.env.sourceDateEpoch,
+    fingerprint: a.parts.fingerprint ?? undefined,
+    resolvePath: (p) => resolve(a.baseDir, p),
+    manifest: async (name) => {
+      const art = a.inputs[name];
+      if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
+      return cache.manifest(art.digest);
+    },
+    copyTree: async (name, dest) => {
+      const art = inputs[name];
+      if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
+      await copyTree(art.path, dest, signal, await cache.manifest(art.digest)).catch((e: unknown) => {
+        if (e instanceof CopyError) logUnlessFull(log, e.stderr);
+        throw e;
+      });
+    },
+  };
+}
+
+/** Writes to the log, except on a full disk, which may be the log's own: the tail has the text. */
+function logUnlessFull(log: StepLog, text: string): void {
+  try {
+    log.write(text);
+  } catch (e) {
+    if (errnoOf(e) !== 'ENOSPC') throw e;
+  }
+}
+
+/** The local sources the key was computed from are still what the step read. */
+async function checkSourcesUnchanged(a: ExecuteArgs): Promise<void> {
+  const secret = new Set(a.node.plugin.secretSources?.(structuredClone(a.node.params)) ?? []);
+  for (const src of Object.keys(a.parts.sources ?? {}))
+    if ((await sourceDigest(a.cache, resolve(a.baseDir, src), secret.has(src))) !== a.parts.sources![src])
+      throw errors.sourceChanged(a.host.name, a.node.id, src);
+}
+
+async function ingestOutputs(a: ExecuteArgs, outputs: Record<string, string>): Promise<Record<string, Artifact>> {
+  const produced: Record<string, Artifact> = {};
+  for (const [name, kind] of Object.entries(a.node.plugin.produces)) {
+    const st = await lstat(outputs[name]).catch(ifMissing(undefined));
+    if (!st || (kind === 'file' ? !st.isFile() : !st.isDirectory()))
+      throw errors.missingOutput(a.host.name, a.node.id, name, kind as string);
+    const path = outputs[name];
+    produced[name] = kind === 'file' ? await a.cache.ingestFile(path) : await a.cache.ingestTree(path);
+  }
+  return produced;
+}
+
+/** Stores the log, then the action record: the record is the step's commit point. */
+async function commit(
+  a: ExecuteArgs,
+  outputs: Record<string, Artifact>,
+  log: StepLog,
+  started: number,
+): Promise<ActionRecord> {
+  log.close();
+  const logText = await readFile(log.path);
+  const logDigest = logText.length ? sha256(logText) : null;
+  if (logDigest) await a.cache.putObject(logDigest, logText);
+  const rec: ActionRecord = {
+    v: 1,
+    key: a.key,
+    parts: a.parts,
+    outputs,
+    log: logDigest,
+    durationMs: Date.now() - started,
+    createdAt: new Date().toISOString(),
+    by: { host: a.host.name, step: a.node.id },
+  };
+  await a.cache.writeAction(rec);
+  return rec;
+}
+
+/** The error a failed step reports: coded, placed, with its log's tail and the kept log. */
+async function stepError(a: ExecuteArgs, ws: Workspace, e: unknown): Promise<unknown> {
+  const { host, node } = a;
+  if (a.signal.aborted) return e;
+  if (isNetbootError(e)) return e;
+  if (e instanceof PluginFailure) e = e.inner;
+  if (errnoOf(e) === 'ENOSPC') {
+    const where = (e as NodeJS.ErrnoException).path ?? a.cache.root;
+    return errors.diskFull(`${where} (host ${host.name}, step ${node.id})`, ws.log.lastLines());
+  }
+  const keep = await keepLog(a, ws.log);
+  const failed = errors.stepFailed(host.name, node.id, describeFailure(e, ws.lastCmd), ws.log.lastLines(), keep, e);
+  // A coded error from the plugin keeps its code (IMAGE_TOO_SMALL, DIGEST_MISMATCH, ...), with host and step named.
+  return isNetbootError(e) ? errors.pluginFailed(e, failed) : failed;
+}
+
+/** Copies the failed step's log out of its scratch directory; where to, if that worked. */
+async function keepLog(a: ExecuteArgs, log: StepLog): Promise<string | undefined> {
+  const keep = join(a.cache.dir('logs'), a.host.name, `${a.node.id}.log`);
+  try {
+    await mkdir(join(keep, '..'), { recursive: true });
+    await copyFile(log.path, keep);
+    return keep;
+  } catch (e) {
+    a.cache.warn(`${keep}: cannot keep the failed step's log: ${(e as Error).message}`);
+    return undefined;
   }
 }
 
@@ -238,7 +274,7 @@ async function guardInputs(cache: Cache, arts: Record<string, Artifact>, dir: st
       for (const f of files)
         // A stat that moved is confirmed by hash: a hit check elsewhere may have pinned an old object's mtime.
         if (
-          (await sig(cache.objectPath(f.digest)).catch(() => 'gone')) !== f.sig &&
+          (await sig(cache.objectPath(f.digest)).catch(ifMissing('gone'))) !== f.sig &&
           (await objectDamage(cache, f.digest, 'hash'))
         ) {
           await cache.quarantineObject(f.digest);
@@ -247,7 +283,10 @@ async function guardInputs(cache: Cache, arts: Record<string, Artifact>, dir: st
       for (const [name, art] of Object.entries(arts)) {
         if (art.kind !== 'tree') continue;
         // A manifest found corrupt during the step was quarantined with its tree: nothing left to check.
-        const entries = await cache.manifest(art.digest).catch(() => undefined);
+        const entries = await cache.manifest(art.digest).catch((e: unknown) => {
+          if (isMissing(e) || (isNetbootError(e) && e.code === codes.CACHE_ENTRY_CORRUPT)) return undefined;
+          throw e;
+        });
         if (!entries) continue;
         const diff = await treeChanged(inputs[name].path, entries, cache.treeStatPath(art.digest));
         if (diff) {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { isErrno, isMissing } from '../base/errno.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How long a process group has after SIGTERM before it gets SIGKILL. */
@@ -17,8 +18,9 @@ let hurried = false;
 export function groupMembers(pgid: number): number[] {
   try {
     process.kill(-pgid, 0);
-  } catch {
-    return [];
+  } catch (e) {
+    if (isErrno(e, 'ESRCH')) return [];
+    throw e;
   }
   const found: number[] = [];
   for (const name of readdirSync('/proc')) {
@@ -27,8 +29,8 @@ export function groupMembers(pgid: number): number[] {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (Number(pgrp) === pgid && state !== 'Z') found.push(Number(name));
-    } catch {
-      // exited meanwhile
+    } catch (e) {
+      if (!isMissing(e) && !isErrno(e, 'ESRCH')) throw e; // exited meanwhile
     }
   }
   return found;
@@ -37,8 +39,8 @@ export function groupMembers(pgid: number): number[] {
 function signalGroup(pgid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(-pgid, sig);
-  } catch {
-    // already gone
+  } catch (e) {
+    if (!isErrno(e, 'ESRCH')) throw e; // already gone
   }
 }
 

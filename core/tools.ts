@@ -3,6 +3,8 @@ import { constants } from 'node:fs';
 import { access, readFile, realpath, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
+import { errors } from '../base/errors.js';
+import { errnoOf, isMissing } from '../base/errno.js';
 import { exists } from '../cache/store.js';
 import type { ToolVersionProvider } from './keys.js';
 import type { ToolSpec } from './plugin.js';
@@ -30,10 +32,18 @@ export class ToolVersions implements ToolVersionProvider {
 
   static async open(file: string, o: { record: boolean } = { record: true }): Promise<ToolVersions> {
     const t = new ToolVersions(file, o.record);
+    let text: string;
     try {
-      t.known = JSON.parse(await readFile(file, 'utf8'));
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      if (isMissing(e)) return t; // first use
+      throw e;
+    }
+    try {
+      t.known = JSON.parse(text);
     } catch {
-      // First use, or unreadable: versions are asked again.
+      // A file that does not parse only costs asking every version again; it is rewritten.
+      t.dirty = true;
     }
     return t;
   }
@@ -54,7 +64,7 @@ export class ToolVersions implements ToolVersionProvider {
     const sig = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     const k = this.known[id];
     if (k && k.real === real && k.sig === sig) return k.version;
-    const version = await ask(path, spec.versionArgs ?? ['--version']);
+    const version = await ask(spec.name, path, spec.versionArgs ?? ['--version']);
     this.known[id] = { real, sig, version };
     this.dirty = true;
     return version;
@@ -75,19 +85,26 @@ export async function which(name: string): Promise<string | undefined> {
     try {
       await access(c, constants.X_OK);
       if ((await stat(c)).isFile()) return c;
-    } catch {
-      // not here
+    } catch (e) {
+      // not here, or here but not executable by us
+      if (!isMissing(e) && errnoOf(e) !== 'EACCES') throw e;
     }
   }
   return undefined;
 }
 
-/** First non-empty line the tool prints (stdout or stderr) when asked for its version. */
-function ask(path: string, args: string[]): Promise<string> {
-  return new Promise((resolve) => {
-    execFile(path, args, { timeout: 10_000, env: { ...process.env, LC_ALL: 'C' } }, (_err, stdout, stderr) => {
+/**
+ * First non-empty line the tool prints (stdout or stderr) when asked for its version. A tool that
+ * cannot say fails the build: a key with a made-up version would survive an upgrade of the tool.
+ */
+function ask(tool: string, path: string, args: string[]): Promise<string> {
+  const command = [path, ...args].join(' ');
+  return new Promise((resolve, reject) => {
+    execFile(path, args, { timeout: 10_000, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
       const line = `${stdout}\n${stderr}`.split('\n').map((l) => l.trim()).find((l) => l !== '');
-      resolve(line ?? 'unknown');
+      if (err) reject(errors.toolVersionFailed(tool, command, err.message.split('\n')[0], err));
+      else if (line === undefined) reject(errors.toolVersionFailed(tool, command, 'it printed nothing'));
+      else resolve(line);
     });
   });
 }

@@ -3,6 +3,7 @@ import { dirname, join, normalize } from 'node:path';
 import { errors } from '../base/errors.js';
 import { definePlugin } from '../core/plugin.js';
 import { p } from '../core/schema.js';
+import { ifMissing } from '../base/errno.js';
 
 const entry = p.object({
   content: p.optional(p.string()),
@@ -49,7 +50,7 @@ export const filesPlugin = definePlugin({
 async function mkdirs(root: string, dir: string, mode: number) {
   if (dir === root) return;
   await mkdirs(root, dirname(dir), mode);
-  const st = await lstat(dir).catch(() => undefined);
+  const st = await lstat(dir).catch(ifMissing(undefined));
   if (st?.isSymbolicLink()) throw errors.badValue(dir.slice(root.length + 1), 'a file cannot be placed below a symlink of the same tree');
   if (st) return;
   await mkdir(dir);

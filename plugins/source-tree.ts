@@ -3,6 +3,7 @@ import { copyTree } from '../cache/copy.js';
 import { errors } from '../base/errors.js';
 import { definePlugin } from '../core/plugin.js';
 import { p } from '../core/schema.js';
+import { ifMissing } from '../base/errno.js';
 
 /**
  * A local directory (relative to the config file) as a tree artifact. It is a declared source:
@@ -18,7 +19,7 @@ export const sourceTreePlugin = definePlugin({
   sources: (params) => [params.path],
   async run(ctx) {
     const src = ctx.resolvePath(ctx.params.path);
-    const st = await lstat(src).catch(() => undefined);
+    const st = await lstat(src).catch(ifMissing(undefined));
     if (!st?.isDirectory()) throw errors.sourceMissing(src);
     await copyTree(src, ctx.outputs.tree, ctx.signal);
   },

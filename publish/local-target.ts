@@ -1,21 +1,18 @@
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, copyFile, lchown, link, lstat, mkdir, readdir, readFile, readlink, rename, rm, statfs, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, statfs, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { promisify } from 'node:util';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from '../cache/atomic.js';
 import type { CheckDepth } from '../cache/artifact-check.js';
 import { copySparseFile, copyTree } from '../cache/copy.js';
 import { listDir, type Cache } from '../cache/store.js';
 import { safeDir } from './safe-dirs.js';
-import { devMajorMinor, type ManifestEntry } from '../cache/tree.js';
+import { ifMissing, isErrno, isMissing } from '../base/errno.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import { makeDiskPrivate } from './disk-modes.js';
 import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseItem, type ReleaseManifest } from './release.js';
-import { checkRelease, statRow, type Damage } from './release-check.js';
+import { checkRelease, type Damage } from './release-check.js';
+import { linkable, sameFile, stageItem, type Staging } from './local-stage.js';
 import type { PlannedItem, StageResult, Target, TargetState } from './target.js';
-
-const run = promisify(execFile);
 
 /**
  * A target root on a local file system:
@@ -37,14 +34,24 @@ export class LocalTarget implements Target {
 
   async state(host: string): Promise<TargetState> {
     await safeDir(this.root, `.releases/${host}`, false);
-    const current = await readlink(join(this.root, host)).then((t) => t.split('/').pop(), () => undefined);
+    // EINVAL: something that is not a link is there; it is not a release of ours.
+    const current = await readlink(join(this.root, host)).then(
+      (t) => t.split('/').pop(),
+      (e: unknown) => {
+        if (isMissing(e) || isErrno(e, 'EINVAL')) return undefined;
+        throw e;
+      },
+    );
     const ids = (await listDir(this.rel(host))).filter(isReleaseId);
-    const history = await readFile(this.rel(host, 'history.json'), 'utf8').then((t) => JSON.parse(t) as string[], () => []);
+    const historyText = await readFile(this.rel(host, 'history.json'), 'utf8').catch(ifMissing(undefined));
+    const history = parsedOr<string[]>(historyText, []);
     return { current, ids, history };
   }
 
   async manifest(host: string, id: string): Promise<ReleaseManifest | undefined> {
-    return readFile(this.rel(host, id, MANIFEST_NAME), 'utf8').then((t) => JSON.parse(t) as ReleaseManifest, () => undefined);
+    // Missing or not parsing: `check` reports it as such, and a publish replaces the release.
+    const text = await readFile(this.rel(host, id, MANIFEST_NAME), 'utf8').catch(ifMissing(undefined));
+    return parsedOr<ReleaseManifest | undefined>(text, undefined);
   }
 
   async free(): Promise<{ bytes: number; inodes: number; path: string }> {
@@ -78,7 +85,7 @@ export class LocalTarget implements Target {
         continue;
       }
       // One device check per item: all of an artifact's files live in one place in the cache.
-      const src = await lstat(it.artifact.kind === 'tree' ? this.cache.treePath(it.artifact.digest) : this.cache.objectPath(it.artifact.digest)).catch(() => undefined);
+      const src = await lstat(it.artifact.kind === 'tree' ? this.cache.treePath(it.artifact.digest) : this.cache.objectPath(it.artifact.digest)).catch(ifMissing(undefined));
       const sameDevice = !!src && src.dev === rootDev;
       for (const e of it.entries) {
         inodes++;
@@ -101,92 +108,44 @@ export class LocalTarget implements Target {
     prev: ReleaseManifest | undefined,
     damaged?: Set<string>,
   ): Promise<StageResult> {
-    const staging = this.rel(host, `.staging-${id}-${process.pid}-${randomBytes(3).toString('hex')}`);
-    const prevDir = prev ? this.rel(host, prev.id) : undefined;
-    // A damaged live file is never linked again: it is the inode that was written to.
-    const prevFiles = new Map((prev?.entries ?? []).filter((e) => !damaged?.has(e.path)).map((e) => [e.path, e]));
-    const result: StageResult = { bytesWritten: 0, linked: 0, copied: 0 };
-    const rows: Record<string, string> = {};
-    const entries: ManifestEntry[] = [];
-    const released: ReleaseItem[] = [];
-    const made = new Set<string>();
-    const ensureDir = async (dir: string) => {
-      if (made.has(dir)) return;
-      await mkdir(dir, { recursive: true });
-      made.add(dir);
+    const s: Staging = {
+      dir: this.rel(host, `.staging-${id}-${process.pid}-${randomBytes(3).toString('hex')}`),
+      prevDir: prev ? this.rel(host, prev.id) : undefined,
+      // A damaged live file is never linked again: it is the inode that was written to.
+      prevFiles: new Map((prev?.entries ?? []).filter((e) => !damaged?.has(e.path)).map((e) => [e.path, e])),
+      result: { bytesWritten: 0, linked: 0, copied: 0 },
+      rows: {},
+      entries: [],
+      made: new Set<string>(),
     };
+    const released: ReleaseItem[] = [];
     // Every directory written into outside the staging dir: checked (and made) before anything is written.
     await safeDir(this.root, `.releases/${host}`);
     for (const l of links) await safeDir(this.root, dirname(l.path));
-    await mkdir(staging);
+    await mkdir(s.dir);
     try {
       for (const it of items) {
         if (it.writable) {
-          const disk = await this.placeDisk(host, it, staging, result);
+          const disk = await this.placeDisk(host, it, s.dir, s.result);
           released.push({ path: it.path, artifact: it.artifact, writable: true, disk });
-          entries.push({ path: it.path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, target: await readlink(join(staging, it.path)) });
+          s.entries.push({ path: it.path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, target: await readlink(join(s.dir, it.path)) });
           continue;
         }
         released.push({ path: it.path, artifact: it.artifact, writable: false });
-        // Directories and special entries first, in manifest order (parents before children);
-        // then the files, linked many at a time: a tree of 30k files is 30k link() calls, and
-        // one at a time they wait on each other.
-        const files: ManifestEntry[] = [];
-        for (const e of it.entries) {
-          const dest = join(staging, e.path);
-          if (e.type === 'file') {
-            files.push(e);
-            await ensureDir(dirname(dest));
-            continue;
-          }
-          entries.push(e);
-          if (e.type === 'dir') {
-            await ensureDir(dest);
-            await chown(dest, e.uid, e.gid);
-            await chmod(dest, e.mode);
-            continue;
-          }
-          await ensureDir(dirname(dest));
-          if (e.type === 'symlink') {
-            await symlink(e.target!, dest);
-            await lchown(dest, e.uid, e.gid);
-            continue;
-          }
-          await run('mknod', [dest, e.type === 'char' ? 'c' : e.type === 'block' ? 'b' : 'p', ...(e.type === 'fifo' ? [] : devMajorMinor(e.rdev ?? 0).map(String))]);
-          await chown(dest, e.uid, e.gid);
-          await chmod(dest, e.mode);
-        }
-        const placeFile = async (e: ManifestEntry): Promise<ManifestEntry> => {
-          const dest = join(staging, e.path);
-          const p = prevFiles.get(e.path);
-          const fromPrev = !!prevDir && !!p && sameFile(p, e) && (await tryLink(join(prevDir, e.path), dest));
-          if (fromPrev || (linkable(it, e) && (await tryLink(it.source(e), dest)))) result.linked++;
-          else {
-            await copyFile(it.source(e), dest);
-            await chown(dest, e.uid, e.gid);
-            await chmod(dest, e.mode);
-            result.copied++;
-            result.bytesWritten += e.size ?? 0;
-          }
-          // What is there: a file shared with the cache has its stored mode (no write bits), not the artifact's.
-          const st = await lstat(dest, { bigint: true });
-          rows[e.path] = statRow(st);
-          return { ...e, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
-        };
-        entries.push(...(await mapLimit(files, 16, placeFile)));
+        await stageItem(s, it);
       }
       const createdAt = new Date().toISOString();
       const manifest: ReleaseManifest = {
         ...{ v: 1, host, target: this.name, id, digest, createdAt },
-        ...{ items: released, links, entries, rows },
+        ...{ items: released, links, entries: s.entries, rows: s.rows },
       };
-      await writeFile(join(staging, MANIFEST_NAME), JSON.stringify(manifest));
-      syncFileSystem(staging);
-      await rename(staging, this.rel(host, id));
+      await writeFile(join(s.dir, MANIFEST_NAME), JSON.stringify(manifest));
+      syncFileSystem(s.dir);
+      await rename(s.dir, this.rel(host, id));
       await fsyncDir(this.rel(host));
-      return result;
+      return s.result;
     } catch (e) {
-      await rm(staging, { recursive: true, force: true });
+      await rm(s.dir, { recursive: true, force: true });
       throw e;
     }
   }
@@ -232,7 +191,7 @@ export class LocalTarget implements Target {
   }
 
   async diskSig(host: string, diskId: string): Promise<DiskSig | undefined> {
-    return diskSig(join(this.root, '.disks', host, diskId)).catch(() => undefined);
+    return diskSig(join(this.root, '.disks', host, diskId)).catch(ifMissing(undefined));
   }
 
   async switch(host: string, id: string): Promise<void> {
@@ -247,18 +206,23 @@ export class LocalTarget implements Target {
     for (const l of links) {
       const at = join(this.root, l.path);
       const want = relative(dirname(at), join(this.root, host, l.to));
-      if ((await readlink(at).catch(() => undefined)) === want) continue;
+      const now = await readlink(at).catch((e: unknown) => {
+        if (isMissing(e) || isErrno(e, 'EINVAL')) return undefined; // none yet, or not a link: replaced
+        throw e;
+      });
+      if (now === want) continue;
       await safeDir(this.root, dirname(l.path));
       await replaceSymlink(want, at, `${at}.tmp-${process.pid}`);
     }
   }
 
-  async remove(host: string, ids: string[]): Promise<void> {
-    if (!(await safeDir(this.root, `.releases/${host}`, false))) return;
-    for (const id of ids) {
+  async remove(host: string, ids: string[]): Promise<string[]> {
+    if (!(await safeDir(this.root, `.releases/${host}`, false))) return [];
+    const removed: string[] = [];
+    for (const id of ids)
       // Rename first, so a crash halfway through never leaves a half-deleted release under its id.
-      await discardAs(this.rel(host, id), this.rel(host, deletingName(id)));
-    }
+      if (await discardAs(this.rel(host, id), this.rel(host, deletingName(id)))) removed.push(id);
+    return removed;
   }
 
   async removeDisk(host: string, diskId: string): Promise<void> {
@@ -313,6 +277,16 @@ export class LocalTarget implements Target {
   }
 }
 
+/** A JSON file's content, or `fallback` when it is absent or does not parse (written whole, so not ours). */
+function parsedOr<T>(text: string | undefined, fallback: T): T {
+  if (text === undefined) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
 /**
  * A name beside the entry that no other deleter picks (an earlier kill's leftover never blocks
  * the rename), and that no reader takes for a release or disk.
@@ -321,15 +295,19 @@ export function deletingName(id: string): string {
   return `.deleting-${id}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Rename first, so a crash halfway through never leaves a half-deleted release or disk under its id. */
-async function discardAs(path: string, doomed: string): Promise<void> {
+/**
+ * Rename first, so a crash halfway through never leaves a half-deleted release or disk under its
+ * id. False if it was already gone; any other failure throws.
+ */
+async function discardAs(path: string, doomed: string): Promise<boolean> {
   try {
     await rename(path, doomed);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if (isMissing(e)) return false;
     throw e;
   }
   await rm(doomed, { recursive: true, force: true });
+  return true;
 }
 
 /** Points `at` to `target` with one rename of a fresh link (`tmp`), so readers never see it missing. */
@@ -340,40 +318,6 @@ async function replaceSymlink(target: string, at: string, tmp: string): Promise<
     await rename(tmp, at);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
-/** fn over items with at most `limit` in flight, results in input order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-function sameFile(a: ManifestEntry, b: ManifestEntry): boolean {
-  return a.type === 'file' && a.digest === b.digest && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid;
-}
-
-/** Cache objects are 0444 root files: a release may share them only where that is what it asks for. */
-function linkable(it: PlannedItem, e: ManifestEntry): boolean {
-  return it.artifact.kind === 'tree' || ((e.mode === 0o444 || e.mode === 0o644) && e.uid === 0 && e.gid === 0);
-}
-
-async function tryLink(src: string, dest: string): Promise<boolean> {
-  try {
-    await link(src, dest);
-    return true;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOENT') return false;
     throw e;
   }
 }

@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip, gunzipSync, constants as z } from 'node:zlib';
+import { isErrno } from '../base/errno.js';
 
 /** What makes one file (or one member of an archive) private. */
 export interface Finding {
@@ -104,7 +105,11 @@ export async function scanFile(path: string, shownAs: string): Promise<Finding[]
     return gzip ? raw.pipe(createGunzip()) : raw;
   };
   if (kind === 'raw') {
-    const why = await scanStream(input()).catch(() => undefined);
+    const why = await scanStream(input()).catch((e: unknown) => {
+      // Only gzip's magic, not gzip: scanned as it is, like other compressions. A read error fails.
+      if (!gzip || !isErrno(e, 'Z_DATA_ERROR', 'Z_BUF_ERROR')) throw e;
+      return scanStream(createReadStream(path, { highWaterMark: 1 << 20 }));
+    });
     return why ? [{ path: shownAs, why }] : [];
   }
   return scanArchive(input(), kind, shownAs);

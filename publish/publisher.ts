@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Cache } from '../cache/store.js';
 import type { ManifestEntry } from '../cache/tree.js';
 import { errors } from '../base/errors.js';
+import { errnoOf } from '../base/errno.js';
 import type { HostGraph } from '../core/graph.js';
 import type { Artifact } from '../core/plugin.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
@@ -64,6 +65,37 @@ export async function publishHost(
   o: PublishOptions,
 ): Promise<HostPublish> {
   const host = graph.host.name;
+  const plans = await planTargets(graph, outputs, targets, cache);
+  // Before anything else, and also when nothing changed: a kill may have left leftovers on any target.
+  for (const p of plans) await p.target.cleanLeftovers(host);
+  const repaired = await findDamage(host, plans, o);
+  // Before anything is staged: a refusal leaves every target as it was.
+  for (const p of plans.filter((q) => q.changed && q.target.name === 'tftp'))
+    await refusePrivate(host, 'tftp', p.items, o.allowPublic ?? []);
+  if (!plans.some((p) => p.changed)) {
+    return { host, changed: false, targets: plans.map((p) => ({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false })), pruned: [], repaired };
+  }
+  await planDisks(host, plans, o);
+  const id = nextId(plans.flatMap((p) => p.ids));
+  await checkSpace(host, plans);
+  const outcomes = await stageChanged(host, id, plans);
+  for (const p of plans.filter((q) => q.changed)) {
+    await p.target.switch(host, id);
+    await p.target.ensureLinks(host, p.links);
+  }
+  await runReloads(host, id, plans.filter((p) => p.changed).map((p) => p.target), o.reload);
+  const pruned = await prune(host, plans.map((p) => p.target), o);
+  return { host, changed: true, id, targets: outcomes, pruned, repaired };
+}
+
+/** What each target of the host would hold, and whether that differs from its live release. */
+async function planTargets(
+  graph: HostGraph,
+  outputs: Map<string, Record<string, Artifact>>,
+  targets: Record<TargetName, Target>,
+  cache: Cache,
+): Promise<TargetPlan[]> {
+  const host = graph.host.name;
   const plans: TargetPlan[] = [];
   for (const name of SWITCH_ORDER) {
     const mine = graph.publish.filter((i) => i.target === name);
@@ -88,10 +120,14 @@ export async function publishHost(
     const digest = releaseDigest(items, links);
     plans.push({ target, items, links, digest, prev, current: st.current, ids: st.ids, changed: prev?.digest !== digest });
   }
-  // Before anything else, and also when nothing changed: a kill may have left leftovers on any target.
-  for (const p of plans) await p.target.cleanLeftovers(host);
-  // The live release shares inodes with the cache, and anyone with write access to the SAN can
-  // edit it: what differs from its manifest is published again, from the (checked) cache.
+  return plans;
+}
+
+/**
+ * The live release shares inodes with the cache, and anyone with write access to the SAN can
+ * edit it: what differs from its manifest is published again, from the (checked) cache.
+ */
+async function findDamage(host: string, plans: TargetPlan[], o: PublishOptions): Promise<HostPublish['repaired']> {
   const repaired: HostPublish['repaired'] = [];
   for (const p of plans) {
     if (!p.current || !p.target.check) continue;
@@ -105,14 +141,11 @@ export async function publishHost(
     p.changed = true;
     p.damaged = new Set(damage.map((d) => d.path));
   }
-  // Before anything is staged: a refusal leaves every target as it was.
-  for (const p of plans.filter((q) => q.changed && q.target.name === 'tftp'))
-    await refusePrivate(host, 'tftp', p.items, o.allowPublic ?? []);
-  if (!plans.some((p) => p.changed)) {
-    return { host, changed: false, targets: plans.map((p) => ({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false })), pruned: [], repaired };
-  }
+  return repaired;
+}
 
-  // Writable disks: keep the live one when its source is unchanged; never drop a written one silently.
+/** Writable disks: keep the live one when its source is unchanged; never drop a written one silently. */
+async function planDisks(host: string, plans: TargetPlan[], o: PublishOptions): Promise<void> {
   for (const p of plans)
     for (const it of p.items.filter((i) => i.writable)) {
       const before = p.prev?.items.find((i) => i.path === it.path && i.disk);
@@ -126,15 +159,17 @@ export async function publishHost(
       if (written && !o.freshDisk) throw errors.diskWritten(host, p.target.describe(), it.path, p.current!);
       if (written) o.notice(`${host}: the host wrote to ${p.target.name}:${it.path} since release ${p.current}; that disk is kept with release ${p.current} and protected from gc`);
     }
+}
 
-  const id = nextId(plans.flatMap((p) => p.ids));
-
+async function checkSpace(host: string, plans: TargetPlan[]): Promise<void> {
   for (const p of plans.filter((q) => q.changed)) {
     const need = await p.target.estimate(p.items, p.prev);
     const free = await p.target.free();
     if (need.bytes > free.bytes || need.inodes > free.inodes) throw errors.noSpace(host, free.path, need.bytes, free.bytes);
   }
+}
 
+async function stageChanged(host: string, id: string, plans: TargetPlan[]): Promise<TargetOutcome[]> {
   const outcomes: TargetOutcome[] = [];
   for (const p of plans) {
     if (!p.changed) {
@@ -146,18 +181,12 @@ export async function publishHost(
       stage = await p.target.stage(host, id, p.items, p.links, p.digest, p.prev, p.damaged);
     } catch (e) {
       // The stage removed its own directory; nothing was switched, so every live release is intact.
-      if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw errors.noSpace(host, p.target.describe(), 0, 0);
+      if (errnoOf(e) === 'ENOSPC') throw errors.noSpace(host, p.target.describe(), 0, 0);
       throw e;
     }
     outcomes.push({ target: p.target.name, root: p.target.describe(), id, changed: true, stage });
   }
-  for (const p of plans.filter((q) => q.changed)) {
-    await p.target.switch(host, id);
-    await p.target.ensureLinks(host, p.links);
-  }
-  await runReloads(host, id, plans.filter((p) => p.changed).map((p) => p.target), o.reload);
-  const pruned = await prune(host, plans.map((p) => p.target), o);
-  return { host, changed: true, id, targets: outcomes, pruned, repaired };
+  return outcomes;
 }
 
 async function planItem(cache: Cache, path: string, art: Artifact, writable: boolean): Promise<PlannedItem> {
@@ -224,8 +253,8 @@ export async function prune(host: string, targets: Target[], o: { keep: number; 
           if (keep.has(i)) usedDisks.add(it.disk.id);
         }
     }
-    await t.remove(host, doomed);
-    removed.push(...doomed.map((d) => `${t.name}:${d}`));
+    // Only what was really deleted is reported: a release already gone was not pruned by us.
+    removed.push(...(await t.remove(host, doomed)).map((d) => `${t.name}:${d}`));
     for (const d of await t.disks(host)) {
       if (usedDisks.has(d)) continue;
       const info = diskInfo.get(d);

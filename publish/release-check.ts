@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { CheckDepth } from '../cache/artifact-check.js';
 import { hashFile, type ManifestEntry } from '../cache/tree.js';
 import { MANIFEST_NAME, type ReleaseManifest } from './release.js';
+import { ifMissing } from '../base/errno.js';
 
 export interface Damage {
   path: string;
@@ -59,7 +60,7 @@ export async function checkRelease(dir: string, m: ReleaseManifest, depth: Check
   }
   for (const p of want.keys()) if (!seen.has(p)) out.push({ path: p, problem: 'it is missing' });
   for (const e of toHash)
-    if ((await hashFile(join(dir, e.path), e.size!).catch(() => '')) !== e.digest)
+    if ((await hashFile(join(dir, e.path), e.size!).catch(ifMissing(''))) !== e.digest)
       out.push({ path: e.path, problem: 'its content changed' });
   return out.sort((a, b) => (a.path < b.path ? -1 : 1));
 }

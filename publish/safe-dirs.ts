@@ -1,6 +1,7 @@
 import { lstat, mkdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../base/errors.js';
+import { ifMissing } from '../base/errno.js';
 
 /**
  * Checks, one component at a time, that every directory from `root` down to `root/rel` is a
@@ -14,7 +15,7 @@ export async function safeDir(root: string, rel: string, create = true): Promise
   let path = root;
   for (const part of rel.split('/').filter((p) => p && p !== '.')) {
     path = join(path, part);
-    let st = await lstat(path).catch(() => undefined);
+    let st = await lstat(path).catch(ifMissing(undefined));
     if (!st) {
       if (!create) return false;
       await mkdir(path).catch((e: NodeJS.ErrnoException) => {

@@ -216,10 +216,15 @@ export class SshTarget implements Target {
     if (script.length) await this.exec(script.join('; '), 'linking');
   }
 
-  async remove(host: string, ids: string[]): Promise<void> {
+  async remove(host: string, ids: string[]): Promise<string[]> {
     this.states.delete(host);
-    for (const id of ids)
-      await this.exec(discardScript(this.rel(host, id), this.rel(host, deletingName(id))), `removing release ${id}`);
+    const removed: string[] = [];
+    for (const id of ids) {
+      const script = discardScript(this.rel(host, id), this.rel(host, deletingName(id)));
+      const out = await this.exec(script, `removing release ${id}`);
+      if (out.trim() === 'removed') removed.push(id);
+    }
+    return removed;
   }
 
   async diskSig(host: string, diskId: string): Promise<DiskSig | undefined> {
@@ -264,5 +269,7 @@ export class SshTarget implements Target {
 
 /** Rename first (a kill leaves a .deleting- name, removed by the next publish or gc), then delete. */
 function discardScript(path: string, doomed: string): string {
-  return `if [ -e ${q(path)} ] || [ -L ${q(path)} ]; then mv -T ${q(path)} ${q(doomed)} && rm -rf ${q(doomed)}; fi`;
+  // Says "removed" only once both commands succeeded; under set -e a failure of either fails the call.
+  const p = q(path);
+  return `if [ -e ${p} ] || [ -L ${p} ]; then mv -T ${p} ${q(doomed)}; rm -rf ${q(doomed)}; echo removed; fi`;
 }

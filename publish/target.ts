@@ -54,7 +54,8 @@ export interface Target {
   /** Makes `id` live with one atomic rename. */
   switch(host: string, id: string): Promise<void>;
   ensureLinks(host: string, links: PublishLink[]): Promise<void>;
-  remove(host: string, ids: string[]): Promise<void>;
+  /** Deletes releases; returns the ids it deleted (one already gone is not among them). A failure throws. */
+  remove(host: string, ids: string[]): Promise<string[]>;
   diskSig(host: string, diskId: string): Promise<DiskSig | undefined>;
   disks(host: string): Promise<string[]>;
   removeDisk(host: string, diskId: string): Promise<void>;

@@ -5,6 +5,7 @@ import { p } from '../../core/schema.js';
 import { packageName, mirrorUrl, suiteName } from './base.js';
 import { inChroot, sh, SCRUB } from './chroot.js';
 import { inReleaseDigest } from './mirror.js';
+import { ifMissing } from '../../base/errno.js';
 
 
 /**
@@ -29,7 +30,7 @@ export const aptInstallPlugin = definePlugin({
     const root = ctx.outputs.tree;
     await ctx.copyTree('tree', root);
     // Name resolution for apt, for the duration only: SCRUB empties it again.
-    await copyFile('/etc/resolv.conf', join(root, 'etc/resolv.conf')).catch(() => {});
+    await copyFile('/etc/resolv.conf', join(root, 'etc/resolv.conf')).catch(ifMissing(undefined));
     await inChroot(
       ctx.$,
       root,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
 import { inChroot, sh } from './chroot.js';
+import { ifMissing } from '../../base/errno.js';
 
 /** A crypt(3) hash ($6$..., $y$...). netboot never takes a plaintext password. */
 export const passwordHash = p.string({
@@ -90,7 +91,7 @@ export const debianCustomizePlugin = definePlugin({
     if (ctx.params.initramfsGrepFix) await put('etc/initramfs-tools/hooks/netboot-grep', GREP_HOOK, 0o755);
     if (ctx.params.overlayRoot) {
       await put('etc/initramfs-tools/scripts/init-bottom/netboot-overlay', OVERLAY_SCRIPT, 0o755);
-      const modules = await readFile(join(R, 'etc/initramfs-tools/modules'), 'utf8').catch(() => '');
+      const modules = await readFile(join(R, 'etc/initramfs-tools/modules'), 'utf8').catch(ifMissing(''));
       if (!/^overlay$/m.test(modules)) await put('etc/initramfs-tools/modules', `${modules}${modules && !modules.endsWith('\n') ? '\n' : ''}overlay\n`);
     }
     // Commands carry no secrets (the hashes are written below, by file, not through the log).

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
 import { p, type ShapeOut } from '../../core/schema.js';
 import { sh } from './chroot.js';
+import { ifMissing, isErrno } from '../../base/errno.js';
 
 /**
  * The iSCSI values a config gives (kvm-host's `iscsi`, this plugin's params): checked when the
@@ -77,10 +78,14 @@ export const debianIscsiPlugin = definePlugin({
       '[Unit]\nDescription=netboot: iSCSI node record and login\nAfter=network-online.target iscsid.service\nWants=network-online.target iscsid.service\nBefore=remote-fs-pre.target\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/local/sbin/netboot-iscsi-node\n\n[Install]\nWantedBy=remote-fs.target\n',
     );
     await mkdir(join(R, 'etc/systemd/system/remote-fs.target.wants'), { recursive: true });
-    await symlink('/etc/systemd/system/netboot-iscsi-node.service', join(R, 'etc/systemd/system/remote-fs.target.wants/netboot-iscsi-node.service')).catch(() => {});
+    await symlink('/etc/systemd/system/netboot-iscsi-node.service', join(R, 'etc/systemd/system/remote-fs.target.wants/netboot-iscsi-node.service')).catch(
+      (e: unknown) => {
+        if (!isErrno(e, 'EEXIST')) throw e; // already enabled
+      },
+    );
     await mkdir(join(R, mount.slice(1)), { recursive: true });
     const dev = `/dev/disk/by-path/ip-${ip}:${port}-iscsi-${target}-lun-${lun}`;
-    const fstab = await readFile(join(R, 'etc/fstab'), 'utf8').catch(() => '');
+    const fstab = await readFile(join(R, 'etc/fstab'), 'utf8').catch(ifMissing(''));
     await put('etc/fstab', `${fstab}${fstab && !fstab.endsWith('\n') ? '\n' : ''}${dev} ${mount} ${fsType} _netdev,nofail 0 2\n`);
   },
 });

@@ -4,6 +4,7 @@ import { errors } from '../../base/errors.js';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
 import { mountPoint, rcLines, rcVars, renderFstabsScript } from './rc-files.js';
+import { ifMissing } from '../../base/errno.js';
 
 /**
  * The parts of a FreeBSD diskless jail host that every host booting this root shares, in a copy
@@ -66,7 +67,7 @@ async function noSymlinks(root: string, rel: string, step: string) {
   let at = root;
   for (const part of rel.split('/')) {
     at = join(at, part);
-    if ((await lstat(at).catch(() => undefined))?.isSymbolicLink()) throw errors.badValue(`step ${step}`, `${at.slice(root.length + 1)} is a symlink in the root; refusing to write through it`);
+    if ((await lstat(at).catch(ifMissing(undefined)))?.isSymbolicLink()) throw errors.badValue(`step ${step}`, `${at.slice(root.length + 1)} is a symlink in the root; refusing to write through it`);
   }
 }
 

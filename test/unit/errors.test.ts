@@ -3,10 +3,10 @@ import { errors, isNetbootError, NetbootError } from '../../base/errors.js';
 
 describe('NetbootError', () => {
   it('exits 2 for usage and config errors, 1 for build and internal ones', () => {
-    expect(new NetbootError('X', 'usage', 'm').exitCode).toBe(2);
-    expect(new NetbootError('X', 'config', 'm').exitCode).toBe(2);
-    expect(new NetbootError('X', 'build', 'm').exitCode).toBe(1);
-    expect(new NetbootError('X', 'internal', 'm').exitCode).toBe(1);
+    expect(new NetbootError('BAD_OPTION', 'usage', 'm').exitCode).toBe(2);
+    expect(new NetbootError('BAD_OPTION', 'config', 'm').exitCode).toBe(2);
+    expect(new NetbootError('BAD_OPTION', 'build', 'm').exitCode).toBe(1);
+    expect(new NetbootError('BAD_OPTION', 'internal', 'm').exitCode).toBe(1);
   });
 
   it('builders give each error its stable code and kind', () => {
