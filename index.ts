@@ -1,23 +1,32 @@
 // The public API: what a netboot.config.ts and a plugin author import from 'netboot'.
-export { defineConfig, type NetbootConfig, type HostConfig, type SanConfig } from './cli/config.js';
+
+export { NetbootError } from './base/errors.js';
+export { defineConfig, type HostConfig, type NetbootConfig, type SanConfig } from './cli/config.js';
 export {
+  type Artifact,
   definePlugin,
+  type FileArtifact,
+  type FingerprintContext,
+  type HostInfo,
+  type InputArtifact,
+  type OutputKind,
   type Plugin,
   type PluginDefinition,
-  type StepContext,
-  type FingerprintContext,
-  type Artifact,
-  type FileArtifact,
-  type TreeArtifact,
-  type InputArtifact,
-  type TreeEntry,
-  type ToolSpec,
-  type HostInfo,
   type Produces,
-  type OutputKind,
+  type StepContext,
+  type ToolSpec,
+  type TreeArtifact,
+  type TreeEntry,
 } from './core/plugin.js';
-export { defineRecipe, type Recipe, type RecipeBuilder, type StepRef, type ArtifactRef, type StepHook, type RecipeHooks } from './core/recipe.js';
-export { p, type Schema, type Infer } from './core/schema.js';
-export { NetbootError } from './base/errors.js';
-export { plugins } from './plugins/index.js';
+export {
+  type ArtifactRef,
+  defineRecipe,
+  type Recipe,
+  type RecipeBuilder,
+  type RecipeHooks,
+  type StepHook,
+  type StepRef,
+} from './core/recipe.js';
+export { type Infer, p, type Schema } from './core/schema.js';
 export { builtinRecipes } from './pipelines/index.js';
+export { plugins } from './plugins/index.js';

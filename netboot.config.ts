@@ -4,7 +4,8 @@ import { defineConfig } from 'netboot';
 // SAN is 10.0.2.2 as a qemu guest sees it), published to ./san beside this file.
 // `netboot boot-test bullseye-nbd` PXE-boots it in qemu. Log in as root, password "netboot"
 // (the config only ever holds the hash: make your own with `openssl passwd -6`).
-const demoPassword = '$6$netbootdemo$IOPuwfV28qqe7bd1zUArIrQ.D8We6qWkRD8oUFDxPAyh0zl6/B6Zo1Qxvn2HZNhroqNSNYXHlDRo79e78BFp.1';
+const demoPassword =
+  '$6$netbootdemo$IOPuwfV28qqe7bd1zUArIrQ.D8We6qWkRD8oUFDxPAyh0zl6/B6Zo1Qxvn2HZNhroqNSNYXHlDRo79e78BFp.1';
 
 export default defineConfig({
   cache: '.netboot/cache',
@@ -33,7 +34,9 @@ export default defineConfig({
       params: {
         sets: {
           base: { url: 'http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/10.4-RELEASE/base.txz' },
-          kernel: { url: 'http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/10.4-RELEASE/kernel.txz' },
+          kernel: {
+            url: 'http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/10.4-RELEASE/kernel.txz',
+          },
         },
         gateway: '10.0.2.2',
         jails: [{ name: 'www', ip: '10.0.2.50' }],

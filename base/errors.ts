@@ -86,8 +86,10 @@ export class NetbootError extends Error {
   }
 }
 
-const make = (code: ErrorCode, kind: ErrorKind) =>
-  (message: string, details: string[] = [], cause?: unknown) => new NetbootError(code, kind, message, details, cause);
+const make =
+  (code: ErrorCode, kind: ErrorKind) =>
+  (message: string, details: string[] = [], cause?: unknown) =>
+    new NetbootError(code, kind, message, details, cause);
 
 const usage = (code: ErrorCode) => make(code, 'usage');
 const config = (code: ErrorCode) => make(code, 'config');
@@ -114,41 +116,61 @@ export const errors = {
   unknownRecipe: (path: string, name: string, known: string[]) =>
     config(codes.UNKNOWN_RECIPE)(`${path}: unknown recipe "${name}"; known recipes: ${known.join(', ')}`),
   duplicateAddress: (what: 'MAC' | 'IP', value: string, a: string, b: string) =>
-    config(codes.DUPLICATE_ADDRESS)(`hosts.${b}.${what === 'MAC' ? 'mac' : 'ip'}: ${what} ${value} is already used by host ${a}`),
-  duplicatePlugin: (name: string) => config(codes.DUPLICATE_PLUGIN)(`plugins: two different plugins are named "${name}"; a plugin's name must be unique`),
+    config(codes.DUPLICATE_ADDRESS)(
+      `hosts.${b}.${what === 'MAC' ? 'mac' : 'ip'}: ${what} ${value} is already used by host ${a}`,
+    ),
+  duplicatePlugin: (name: string) =>
+    config(codes.DUPLICATE_PLUGIN)(
+      `plugins: two different plugins are named "${name}"; a plugin's name must be unique`,
+    ),
   badHook: (path: string, msg: string) => config(codes.BAD_HOOK)(`${path}: ${msg}`),
   recipeFailed: (host: string, recipe: string, msg: string, cause?: unknown) =>
     config(codes.RECIPE_FAILED)(`host ${host}: recipe ${recipe} failed to declare its steps: ${msg}`, [], cause),
-  cacheUnusable: (file: string, path: string, msg: string) => config(codes.CACHE_UNUSABLE)(`${file}: cache: ${path} cannot be used: ${msg}`),
-  pluginNameTaken: (name: string) => config(codes.DUPLICATE_PLUGIN)(`plugins: "${name}" is the name of a built-in plugin; give yours another name`),
+  cacheUnusable: (file: string, path: string, msg: string) =>
+    config(codes.CACHE_UNUSABLE)(`${file}: cache: ${path} cannot be used: ${msg}`),
+  pluginNameTaken: (name: string) =>
+    config(codes.DUPLICATE_PLUGIN)(`plugins: "${name}" is the name of a built-in plugin; give yours another name`),
 
   // config values that reach the file system, a shell or a server config (issue 11: injection, SAN roots)
-  sanRootUnsafe: (field: string, value: string, why: string) => config(codes.SAN_ROOT_UNSAFE)(`${field}: "${value}" ${why}`),
-  sanRootOverlap: (field: string, value: string, why: string) => config(codes.SAN_ROOT_OVERLAP)(`${field}: "${value}" ${why}`),
-  hostNameReserved: (field: string, why: string) => config(codes.HOST_NAME_RESERVED)(`${field}: ${why}; choose another host name`),
+  sanRootUnsafe: (field: string, value: string, why: string) =>
+    config(codes.SAN_ROOT_UNSAFE)(`${field}: "${value}" ${why}`),
+  sanRootOverlap: (field: string, value: string, why: string) =>
+    config(codes.SAN_ROOT_OVERLAP)(`${field}: "${value}" ${why}`),
+  hostNameReserved: (field: string, why: string) =>
+    config(codes.HOST_NAME_RESERVED)(`${field}: ${why}; choose another host name`),
 
   // graph (recipe bugs or hooks the user wrote): found before anything runs
   graphCycle: (host: string, cycle: string[]) =>
     config(codes.GRAPH_CYCLE)(`host ${host}: the steps form a cycle: ${cycle.join(' -> ')}`),
   missingInput: (host: string, step: string, input: string, ref: string) =>
-    config(codes.MISSING_INPUT)(`host ${host}, step ${step}: input "${input}" refers to ${ref}, which no step produces`),
-  duplicateStep: (host: string, step: string) => config(codes.DUPLICATE_STEP)(`host ${host}: two steps are named "${step}"`),
+    config(codes.MISSING_INPUT)(
+      `host ${host}, step ${step}: input "${input}" refers to ${ref}, which no step produces`,
+    ),
+  duplicateStep: (host: string, step: string) =>
+    config(codes.DUPLICATE_STEP)(`host ${host}: two steps are named "${step}"`),
 
   // build
   missingTool: (tool: string, pkg: string | undefined, host: string, step: string) =>
     build(codes.MISSING_TOOL)(
-      `host ${host}, step ${step}: host tool "${tool}" is not installed` + (pkg ? ` (Debian package ${pkg})` : ''),
+      `host ${host}, step ${step}: host tool "${tool}" is not installed${pkg ? ` (Debian package ${pkg})` : ''}`,
     ),
   stepFailed: (host: string, step: string, msg: string, tail: string[], logPath: string | undefined, cause?: unknown) =>
     build(codes.STEP_FAILED)(
       `host ${host}, step ${step} failed: ${msg}`,
-      [...(tail.length ? ['last log lines:', ...tail.map((l) => '  ' + l)] : []), ...(logPath ? [`full log: ${logPath}`] : [])],
+      [
+        ...(tail.length ? ['last log lines:', ...tail.map((l) => `  ${l}`)] : []),
+        ...(logPath ? [`full log: ${logPath}`] : []),
+      ],
       cause,
     ),
   missingOutput: (host: string, step: string, output: string, kind: string) =>
-    build(codes.MISSING_OUTPUT)(`host ${host}, step ${step}: the plugin did not produce its ${kind} output "${output}"`),
+    build(codes.MISSING_OUTPUT)(
+      `host ${host}, step ${step}: the plugin did not produce its ${kind} output "${output}"`,
+    ),
   sourceChanged: (host: string, step: string, path: string) =>
-    build(codes.SOURCE_CHANGED)(`host ${host}, step ${step}: ${path} changed while the step read it; nothing was stored, build again`),
+    build(codes.SOURCE_CHANGED)(
+      `host ${host}, step ${step}: ${path} changed while the step read it; nothing was stored, build again`,
+    ),
   inputModified: (host: string, step: string, input: string) =>
     build(codes.INPUT_MODIFIED)(`host ${host}, step ${step}: the step changed its read-only input "${input}"`),
   fingerprintFailed: (host: string, step: string, msg: string, cause?: unknown) =>
@@ -158,20 +180,28 @@ export const errors = {
       cause,
     ),
   noOfflineFingerprint: (host: string, step: string) =>
-    build(codes.NO_OFFLINE_FINGERPRINT)(`host ${host}, step ${step}: --offline, but this step has never been fingerprinted online`),
+    build(codes.NO_OFFLINE_FINGERPRINT)(
+      `host ${host}, step ${step}: --offline, but this step has never been fingerprinted online`,
+    ),
   archiveTooLarge: (path: string, size: number, format: string) =>
-    build(codes.ARCHIVE_ENTRY_TOO_LARGE)(`${path}: ${size} bytes does not fit in a ${format} archive entry (limit 4 GiB - 1)`),
+    build(codes.ARCHIVE_ENTRY_TOO_LARGE)(
+      `${path}: ${size} bytes does not fit in a ${format} archive entry (limit 4 GiB - 1)`,
+    ),
   /** The same error, placed: which host and step it stopped. The code is kept, so tests and scripts still see it. */
-  inStep: (host: string, step: string, e: NetbootError) => new NetbootError(e.code, e.kind, `host ${host}, step ${step}: ${e.message}`, e.details, e),
+  inStep: (host: string, step: string, e: NetbootError) =>
+    new NetbootError(e.code, e.kind, `host ${host}, step ${step}: ${e.message}`, e.details, e),
   /**
    * A plugin's coded error, as its step's failure: always build-kind. A value the plugin refuses
    * while it runs (CONFIG_INVALID from `badValue`) is not a config error: the config passed.
    */
   pluginFailed: (e: NetbootError, failed: NetbootError) =>
-    new NetbootError(e.code === codes.CONFIG_INVALID ? codes.BAD_STEP_VALUE : e.code, 'build', failed.message, [
-      ...e.details,
-      ...failed.details,
-    ], e),
+    new NetbootError(
+      e.code === codes.CONFIG_INVALID ? codes.BAD_STEP_VALUE : e.code,
+      'build',
+      failed.message,
+      [...e.details, ...failed.details],
+      e,
+    ),
   toolVersionFailed: (tool: string, command: string, msg: string, cause?: unknown) =>
     build(codes.TOOL_VERSION_FAILED)(
       `host tool "${tool}": \`${command}\` failed, so its version cannot enter the cache key: ${msg}`,
@@ -181,26 +211,35 @@ export const errors = {
   sourceMissing: (path: string) => build(codes.SOURCE_MISSING)(`${path}: no such file or directory`),
   interrupted: (signal: string) => build(codes.INTERRUPTED)(`interrupted by ${signal}; the cache is consistent`),
   cacheLocked: (path: string, msg: string) => build(codes.CACHE_LOCKED)(`${path}: ${msg}`),
-  cacheCorrupt: (count: number) => build(codes.CACHE_CORRUPT)(`cache verify found ${count} corrupt entr${count === 1 ? 'y' : 'ies'} (quarantined)`),
+  cacheCorrupt: (count: number) =>
+    build(codes.CACHE_CORRUPT)(`cache verify found ${count} corrupt entr${count === 1 ? 'y' : 'ies'} (quarantined)`),
   diskFull: (path: string, tail: string[] = []) =>
     build(codes.DISK_FULL)(
       `${path}: no space left on device; nothing was added to the cache`,
-      tail.length ? ['last log lines:', ...tail.map((l) => '  ' + l)] : [],
+      tail.length ? ['last log lines:', ...tail.map((l) => `  ${l}`)] : [],
     ),
 
   serverFailed: (what: string, detail: string) => build(codes.SERVER_FAILED)(`${what} did not start: ${detail}`),
-  notPublished: (host: string, path: string) => usage(codes.NOT_PUBLISHED)(`host ${host} is not published (${path} is missing): run netboot publish ${host} first`),
+  notPublished: (host: string, path: string) =>
+    usage(codes.NOT_PUBLISHED)(`host ${host} is not published (${path} is missing): run netboot publish ${host} first`),
   bootTestUnsupported: (host: string, why: string) => usage(codes.BOOT_TEST_UNSUPPORTED)(`host ${host}: ${why}`),
   bootFailed: (host: string, reason: string, tail: string[]) =>
-    build(codes.BOOT_FAILED)(`host ${host} did not reach the login prompt: ${reason}`, ['last console lines:', ...tail.map((l) => `  ${l}`)]),
-  doctorFailed: (packages: string[]) => build(codes.DOCTOR_FAILED)(`apt-get could not install ${packages.join(' ')} (run as root, check the network)`),
+    build(codes.BOOT_FAILED)(`host ${host} did not reach the login prompt: ${reason}`, [
+      'last console lines:',
+      ...tail.map((l) => `  ${l}`),
+    ]),
+  doctorFailed: (packages: string[]) =>
+    build(codes.DOCTOR_FAILED)(`apt-get could not install ${packages.join(' ')} (run as root, check the network)`),
   imageTooSmall: (step: string, need: number, size: number) =>
-    build(codes.IMAGE_TOO_SMALL)(`the tree needs about ${mib(need)} but the image is ${mib(size)}; raise the image size param (step ${step})`),
+    build(codes.IMAGE_TOO_SMALL)(
+      `the tree needs about ${mib(need)} but the image is ${mib(size)}; raise the image size param (step ${step})`,
+    ),
 
   // publish
   publishOverlap: (host: string, target: string, path: string) =>
     config(codes.PUBLISH_OVERLAP)(`host ${host}: two published artifacts both put something at ${target}:${path}`),
-  publishUnbuilt: (host: string, step: string) => build(codes.PUBLISH_UNBUILT)(`host ${host}: cannot publish, step ${step} did not build`),
+  publishUnbuilt: (host: string, step: string) =>
+    build(codes.PUBLISH_UNBUILT)(`host ${host}: cannot publish, step ${step} did not build`),
   noSpace: (host: string, path: string, need: number, free: number) =>
     build(codes.PUBLISH_NO_SPACE)(
       need || free
@@ -210,7 +249,9 @@ export const errors = {
   diskWritten: (host: string, root: string, path: string, release: string) =>
     build(codes.DISK_WRITTEN)(
       `host ${host}: the host wrote to its disk ${path} (${root}, release ${release}) since it was published, and the new release brings a new disk`,
-      ['publish with --fresh-disk to switch to the new disk; the written one is kept with the old release and protected from gc'],
+      [
+        'publish with --fresh-disk to switch to the new disk; the written one is kept with the old release and protected from gc',
+      ],
     ),
   reloadFailed: (host: string, release: string, failures: string[]) =>
     build(codes.RELOAD_FAILED)(`host ${host}: release ${release} is live, but a reload hook failed`, [
@@ -219,8 +260,10 @@ export const errors = {
     ]),
   unknownRelease: (host: string, id: string, known: string[]) =>
     usage(codes.UNKNOWN_RELEASE)(`host ${host} has no release ${id}; its releases: ${known.join(', ') || '(none)'}`),
-  nothingToRollBack: (host: string) => usage(codes.NO_PREVIOUS_RELEASE)(`host ${host} has no earlier release to roll back to`),
-  remoteFailed: (url: string, what: string, detail: string) => build(codes.REMOTE_FAILED)(`${url}: ${what} failed: ${detail}`),
+  nothingToRollBack: (host: string) =>
+    usage(codes.NO_PREVIOUS_RELEASE)(`host ${host} has no earlier release to roll back to`),
+  remoteFailed: (url: string, what: string, detail: string) =>
+    build(codes.REMOTE_FAILED)(`${url}: ${what} failed: ${detail}`),
 
   // immutability (issue 11: read-only cache content, checked hits, checked live releases)
   manifestCorrupt: (digest: string, path: string) =>
@@ -247,8 +290,11 @@ export const errors = {
       `${source}: sha256 is ${actual} (${size} bytes), expected ${expected}; nothing was cached (if the upstream file really changed, verify it and update sha256)`,
     ),
   sourceNotPinned: (where: string, source: string, hint: string) =>
-    config(codes.SOURCE_NOT_PINNED)(`${where}: ${source} has no pinned sha256; netboot only fetches content it can verify: set sha256 where this source is configured${hint}`),
-  fetchFailed: (source: string, reason: string, hint: string) => build(codes.FETCH_FAILED)(`cannot fetch ${source}: ${reason}; ${hint}`),
+    config(codes.SOURCE_NOT_PINNED)(
+      `${where}: ${source} has no pinned sha256; netboot only fetches content it can verify: set sha256 where this source is configured${hint}`,
+    ),
+  fetchFailed: (source: string, reason: string, hint: string) =>
+    build(codes.FETCH_FAILED)(`cannot fetch ${source}: ${reason}; ${hint}`),
   unsafeArchiveEntry: (entry: string, why: string) =>
     build(codes.UNSAFE_ARCHIVE_ENTRY)(`archive entry "${entry}" refused: ${why}; nothing was stored`),
   badArchive: (what: string) => build(codes.BAD_ARCHIVE)(`cannot extract the archive: ${what}`),
@@ -262,7 +308,8 @@ export const errors = {
         `if that is really meant to be public, list the path in allowPublic (hosts.${host}.allowPublic or san.allowPublic)`,
       ],
     ),
-  secretKeyUnusable: (path: string, msg: string) => build(codes.SECRET_KEY_UNUSABLE)(`${path}: the cache's secret key cannot be used: ${msg}`),
+  secretKeyUnusable: (path: string, msg: string) =>
+    build(codes.SECRET_KEY_UNUSABLE)(`${path}: the cache's secret key cannot be used: ${msg}`),
 };
 
 function mib(n: number): string {

@@ -1,4 +1,4 @@
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -63,7 +63,7 @@ export function repoRoot(): string {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'netboot') return dir;
     const up = dirname(dir);
-    if (up === dir) throw new BenchAbort('cannot find the netboot checkout above ' + fileURLToPath(import.meta.url));
+    if (up === dir) throw new BenchAbort(`cannot find the netboot checkout above ${fileURLToPath(import.meta.url)}`);
     dir = up;
   }
 }
@@ -76,7 +76,10 @@ function checkExit(cmd: Cmd, r: SpawnSyncReturns<unknown>): void {
   if (r.error) throw new BenchAbort(`${cmd.label}: cannot run \`${describe(cmd)}\`: ${r.error.message}`);
   if (r.status !== 0) {
     const how = r.signal ? `was killed by ${r.signal}` : `exited with status ${r.status}`;
-    const out = [r.stdout, r.stderr].map((b) => (b ? String(b).trim() : '')).filter(Boolean).join('\n');
+    const out = [r.stdout, r.stderr]
+      .map((b) => (b ? String(b).trim() : ''))
+      .filter(Boolean)
+      .join('\n');
     throw new BenchAbort(`${cmd.label}: \`${describe(cmd)}\` (in ${cmd.cwd}) ${how}${out ? `:\n${out}` : ''}`);
   }
 }
@@ -100,7 +103,13 @@ export function timeOnce(cmd: Cmd, env: NodeJS.ProcessEnv): number {
 /** Like timeOnce, but keeps stdout (a `--json` report): for commands whose output says what they did. */
 export function timeCaptured(cmd: Cmd, env: NodeJS.ProcessEnv): { ms: number; stdout: string } {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd.file, cmd.args, { cwd: cmd.cwd, env, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(cmd.file, cmd.args, {
+    cwd: cmd.cwd,
+    env,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const t1 = process.hrtime.bigint();
   checkExit(cmd, r);
   return { ms: Number(t1 - t0) / 1e6, stdout: r.stdout };
@@ -177,6 +186,7 @@ export async function removeTree(dir: string): Promise<void> {
     .split('\n')
     .map((l) => (l.split(' ')[4] ?? '').replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))))
     .filter((m) => m === dir || m.startsWith(`${dir}/`));
-  if (mounts.length) throw new BenchAbort(`${mounts.join(', ')} still mounted; not removing ${dir} (umount -R them, then rm -rf it)`);
+  if (mounts.length)
+    throw new BenchAbort(`${mounts.join(', ')} still mounted; not removing ${dir} (umount -R them, then rm -rf it)`);
   await rm(dir, { recursive: true, force: true });
 }

@@ -23,8 +23,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 const io = {
-  out: (line) => process.stdout.write(line + '\n'),
-  err: (line) => process.stderr.write(line + '\n'),
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
   isTTY: !!process.stdout.isTTY,
   env: process.env,
   cwd: process.cwd(),

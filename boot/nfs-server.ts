@@ -17,7 +17,12 @@ export interface NfsServer {
  * nothing conflicts with a real NFS server here. `root` is bind-mounted at `exportPath` inside
  * the namespace only. qemu runs in the namespace too (see `enter`); everything stops by pid.
  */
-export async function startNfsServer(work: string, exportPath: string, root: string, client = '127.0.0.1'): Promise<NfsServer> {
+export async function startNfsServer(
+  work: string,
+  exportPath: string,
+  root: string,
+  client = '127.0.0.1',
+): Promise<NfsServer> {
   const pids: number[] = [];
   const stop = async () => {
     for (const pid of pids.reverse()) await stopPid(pid, 5000);
@@ -30,10 +35,19 @@ export async function startNfsServer(work: string, exportPath: string, root: str
     let parent = dirname(exportPath);
     while (parent !== '/' && realpathSync(parent) !== parent) parent = dirname(parent);
     const target = exportPath;
-    if (`${work}/`.startsWith(`${parent}/`)) throw errors.serverFailed('nfs-ganesha', `cannot serve ${exportPath}: its real ancestor ${parent} also holds the boot test's own files`);
+    if (`${work}/`.startsWith(`${parent}/`))
+      throw errors.serverFailed(
+        'nfs-ganesha',
+        `cannot serve ${exportPath}: its real ancestor ${parent} also holds the boot test's own files`,
+      );
     // ganesha resolves Bind_Addr for IPv6 with AI_ADDRCONFIG: lo needs a global v6 address too.
     const holder = start('unshare', [
-      '--net', '--mount', '--propagation', 'private', 'sh', '-ec',
+      '--net',
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-ec',
       `mount -t tmpfs -o mode=755 tmpfs /run; mkdir -p /run/rpcbind; ip link set lo up; ip -6 addr add fd00:6e62::1/128 dev lo; ` +
         `mkdir /run/netboot-root; mount --bind '${root}' /run/netboot-root; ` +
         `mount -t tmpfs -o mode=755 tmpfs '${parent}'; mkdir -p '${target}'; mount --bind /run/netboot-root '${target}'; exec sleep infinity`,
@@ -49,7 +63,9 @@ export async function startNfsServer(work: string, exportPath: string, root: str
       throw errors.serverFailed(what, `not ready after 10 s${holder.output() ? `: ${holder.output().trim()}` : ''}`);
     };
     const ok = (cmd: string[]) => new Promise<boolean>((res) => inNs(cmd).child.on('close', (c) => res(c === 0)));
-    await until('namespace', () => ok(['sh', '-c', `ip -6 addr show dev lo | grep -q fd00:6e62 && mountpoint -q '${target}'`]));
+    await until('namespace', () =>
+      ok(['sh', '-c', `ip -6 addr show dev lo | grep -q fd00:6e62 && mountpoint -q '${target}'`]),
+    );
     const rpcbind = inNs(['rpcbind', '-f']);
     pids.push(rpcbind.child.pid!);
     await until('rpcbind', () => ok(['rpcinfo', '-p', '127.0.0.1']));
@@ -63,7 +79,16 @@ EXPORT { Export_Id = 1; Path = ${exportPath}; Pseudo = ${exportPath}; Access_Typ
 LOG { Default_Log_Level = EVENT; }
 `,
     );
-    const ganesha = inNs(['ganesha.nfsd', '-F', '-f', conf, '-L', join(work, 'ganesha.log'), '-p', join(work, 'ganesha.pid')]);
+    const ganesha = inNs([
+      'ganesha.nfsd',
+      '-F',
+      '-f',
+      conf,
+      '-L',
+      join(work, 'ganesha.log'),
+      '-p',
+      join(work, 'ganesha.pid'),
+    ]);
     pids.push(ganesha.child.pid!);
     await until('nfs-ganesha', () => ok(['sh', '-c', "rpcinfo -p 127.0.0.1 | grep -q ' 20048  mountd'"]));
     return { enter, stop };

@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { groupMembers } from '../core/process-group.js';
 import { isErrno } from '../base/errno.js';
+import { groupMembers } from '../core/process-group.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

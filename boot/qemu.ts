@@ -1,4 +1,4 @@
-import { openSync, readFileSync, closeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { start, stopPid } from './processes.js';
 
@@ -24,16 +24,36 @@ export interface BootResult {
  * qemu's user network serving DHCP and TFTP, and watches the serial console for `pattern`.
  * qemu is always stopped by its pid, whatever happens.
  */
-export async function pxeBoot(b: PxeBoot, pattern: RegExp, timeoutMs: number, signal: AbortSignal): Promise<BootResult> {
+export async function pxeBoot(
+  b: PxeBoot,
+  pattern: RegExp,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<BootResult> {
   const net = `user,id=n0,tftp=${b.tftpRoot},bootfile=${b.bootFile}`;
   closeSync(openSync(b.consoleLog, 'w'));
   const wrap = b.wrap ?? [];
   const q = start(wrap[0] ?? 'qemu-system-x86_64', [
     ...(wrap.length ? [...wrap.slice(1), 'qemu-system-x86_64'] : []),
-    '-accel', 'tcg', '-m', String(b.memoryMiB ?? 1024), '-smp', '1',
-    '-display', 'none', '-no-reboot', '-monitor', 'none',
-    '-netdev', net, '-device', `virtio-net-pci,netdev=n0,mac=${b.mac}`,
-    '-boot', 'n', '-serial', `file:${b.consoleLog}`,
+    '-accel',
+    'tcg',
+    '-m',
+    String(b.memoryMiB ?? 1024),
+    '-smp',
+    '1',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-monitor',
+    'none',
+    '-netdev',
+    net,
+    '-device',
+    `virtio-net-pci,netdev=n0,mac=${b.mac}`,
+    '-boot',
+    'n',
+    '-serial',
+    `file:${b.consoleLog}`,
   ]);
   const t0 = Date.now();
   let exited: number | null | undefined;
@@ -41,10 +61,24 @@ export async function pxeBoot(b: PxeBoot, pattern: RegExp, timeoutMs: number, si
   const lines = () => readFileSync(b.consoleLog, 'latin1').split(/\r?\n/);
   try {
     for (;;) {
-      if (pattern.test(readFileSync(b.consoleLog, 'latin1'))) return { ok: true, seconds: (Date.now() - t0) / 1000, reason: 'found', tail: lines().slice(-30) };
-      if (exited !== undefined) return { ok: false, seconds: (Date.now() - t0) / 1000, reason: `qemu exited (${exited}): ${q.output().trim().split('\n').pop() ?? ''}`, tail: lines().slice(-30) };
-      if (Date.now() - t0 > timeoutMs) return { ok: false, seconds: (Date.now() - t0) / 1000, reason: `no ${pattern} within ${timeoutMs / 1000} s`, tail: lines().slice(-30) };
-      if (signal.aborted) return { ok: false, seconds: (Date.now() - t0) / 1000, reason: 'interrupted', tail: lines().slice(-30) };
+      if (pattern.test(readFileSync(b.consoleLog, 'latin1')))
+        return { ok: true, seconds: (Date.now() - t0) / 1000, reason: 'found', tail: lines().slice(-30) };
+      if (exited !== undefined)
+        return {
+          ok: false,
+          seconds: (Date.now() - t0) / 1000,
+          reason: `qemu exited (${exited}): ${q.output().trim().split('\n').pop() ?? ''}`,
+          tail: lines().slice(-30),
+        };
+      if (Date.now() - t0 > timeoutMs)
+        return {
+          ok: false,
+          seconds: (Date.now() - t0) / 1000,
+          reason: `no ${pattern} within ${timeoutMs / 1000} s`,
+          tail: lines().slice(-30),
+        };
+      if (signal.aborted)
+        return { ok: false, seconds: (Date.now() - t0) / 1000, reason: 'interrupted', tail: lines().slice(-30) };
       await sleep(250);
     }
   } finally {

@@ -1,10 +1,10 @@
-import type { Artifact } from './artifact.js';
 import { lstat, readFile } from 'node:fs/promises';
+import { ifMissing, isErrno } from '../base/errno.js';
+import type { Artifact } from './artifact.js';
 import { OBJECT_MTIME, pinObject } from './read-only.js';
 import type { Cache } from './store.js';
 import { hashFile, parseManifest } from './tree.js';
 import { treeChanged } from './tree-check.js';
-import { ifMissing, isErrno } from '../base/errno.js';
 
 export type CheckDepth = 'stat' | 'hash';
 
@@ -55,7 +55,7 @@ export async function artifactDamage(
   if (!deep) return undefined;
   const text = await readFile(cache.objectPath(a.digest), 'utf8').catch(ifMissing(undefined));
   if (text === undefined) return 'its manifest is missing';
-  let entries;
+  let entries: ReturnType<typeof parseManifest>;
   try {
     entries = parseManifest(text);
   } catch {

@@ -1,10 +1,10 @@
 import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ifMissing } from '../base/errno.js';
 import type { Artifact } from './artifact.js';
 import { ownerAlive } from './lock.js';
-import { listDir, type ActionRecord, type Cache } from './store.js';
+import { type ActionRecord, type Cache, listDir } from './store.js';
 import { discard } from './trash.js';
-import { ifMissing } from '../base/errno.js';
 
 /**
  * What gc keeps whatever its age, as Nix's GC roots: action records by key (with everything they
@@ -53,7 +53,14 @@ interface RecordInfo {
  * or root names are removed.
  */
 export async function collect(cache: Cache, o: GcOptions): Promise<GcResult> {
-  const res: GcResult = { actionsRemoved: 0, objectsRemoved: 0, treesRemoved: 0, tempsRemoved: 0, bytesFreed: 0, bytesKept: 0 };
+  const res: GcResult = {
+    actionsRemoved: 0,
+    objectsRemoved: 0,
+    treesRemoved: 0,
+    tempsRemoved: 0,
+    bytesFreed: 0,
+    bytesKept: 0,
+  };
   const live = new Set<string>(o.roots.flatMap((r) => [...r.digests]));
   const rootKeys = new Set<string>(o.roots.flatMap((r) => [...r.keys]));
 
@@ -191,4 +198,3 @@ async function du(path: string): Promise<number> {
   for (const name of await readdir(path)) n += await du(join(path, name));
   return n;
 }
-

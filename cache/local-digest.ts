@@ -1,10 +1,10 @@
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../base/canonical.js';
+import { ifMissing } from '../base/errno.js';
 import { errors } from '../base/errors.js';
 import { StatCache } from './stat-cache.js';
 import { digestTree, hashFile } from './tree.js';
-import { ifMissing } from '../base/errno.js';
 
 /**
  * Names a file or directory outside the cache the way an artifact of it would be named,

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { link, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -87,7 +87,10 @@ export interface Lock {
  * An exclusive lock file. Waits while a live process holds it; takes over from a dead one.
  * `whileWaiting` may end the wait early (e.g. the other builder finished the same step).
  */
-export async function acquire(path: string, opts: { whileWaiting?: () => Promise<boolean>; signal?: AbortSignal } = {}): Promise<Lock | undefined> {
+export async function acquire(
+  path: string,
+  opts: { whileWaiting?: () => Promise<boolean>; signal?: AbortSignal } = {},
+): Promise<Lock | undefined> {
   let delay = 20;
   let emptySeen = 0;
   for (;;) {

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { chmod, link, open, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, type FileHandle, link, open, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errors } from '../base/errors.js';
 import { fsyncDir } from './atomic.js';
@@ -79,7 +79,10 @@ async function readKey(file: string): Promise<Buffer | undefined> {
     throw errors.secretKeyUnusable(file, (e as Error).message);
   }
   if (!/^[0-9a-f]{64}\n?$/.test(text))
-    throw errors.secretKeyUnusable(file, 'it is not 64 hex digits (remove it: the steps keyed on a secret then run again)');
+    throw errors.secretKeyUnusable(
+      file,
+      'it is not 64 hex digits (remove it: the steps keyed on a secret then run again)',
+    );
   if ((await stat(file)).mode & 0o077) await chmod(file, 0o600);
   return Buffer.from(text.trim(), 'hex');
 }

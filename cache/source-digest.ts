@@ -1,10 +1,10 @@
 import { lstat } from 'node:fs/promises';
+import { ifMissing } from '../base/errno.js';
 import { errors } from '../base/errors.js';
 import { digestLocal } from './local-digest.js';
 import { hmacDigest } from './secret-key.js';
 import type { Cache } from './store.js';
 import { digestTree, hashFile } from './tree.js';
-import { ifMissing } from '../base/errno.js';
 
 /**
  * A local source's digest as it enters a key. A secret source (a plugin's `secretSources`) is

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Artifact, FileArtifact, TreeArtifact } from './artifact.js';
-import { errors } from '../base/errors.js';
 import { isMissing } from '../base/errno.js';
+import { errors } from '../base/errors.js';
+import type { Artifact, FileArtifact, TreeArtifact } from './artifact.js';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from './atomic.js';
 import { acquire } from './lock.js';
 import { pinObject, stripWriteBits } from './read-only.js';
 import { StatCache } from './stat-cache.js';
 import { discard } from './trash.js';
-import { digestTree, hashFile, parseManifest, type ManifestEntry } from './tree.js';
+import { digestTree, hashFile, type ManifestEntry, parseManifest } from './tree.js';
 
 /**
  * What a step produced, written last, after every object it names. The key's parts are stored
@@ -64,10 +64,22 @@ export class Cache {
     // Shard directories are made once, and their parents fsynced, so that no later rename into
     // a brand-new directory can outlive the directory itself after a power loss.
     if (await exists(join(this.root, 'actions', 'ff'))) return;
-    for (const d of ['objects', 'trees', 'actions', 'tmp', 'locks', 'fingerprints', 'hosts', 'statcache', 'logs', 'quarantine'])
+    for (const d of [
+      'objects',
+      'trees',
+      'actions',
+      'tmp',
+      'locks',
+      'fingerprints',
+      'hosts',
+      'statcache',
+      'logs',
+      'quarantine',
+    ])
       await mkdir(join(this.root, d), { recursive: true });
     for (const d of ['objects', 'actions']) {
-      for (let i = 0; i < 256; i++) await mkdir(join(this.root, d, i.toString(16).padStart(2, '0')), { recursive: true });
+      for (let i = 0; i < 256; i++)
+        await mkdir(join(this.root, d, i.toString(16).padStart(2, '0')), { recursive: true });
       await fsyncDir(join(this.root, d));
     }
     await fsyncDir(this.root);
@@ -75,7 +87,10 @@ export class Cache {
 
   /** A fresh private directory under tmp/, on the cache's file system so ingesting is a rename. */
   async scratch(label: string): Promise<string> {
-    const dir = join(this.dir('tmp'), `${process.pid}-${label.replace(/[^A-Za-z0-9._-]/g, '_')}-${randomBytes(4).toString('hex')}`);
+    const dir = join(
+      this.dir('tmp'),
+      `${process.pid}-${label.replace(/[^A-Za-z0-9._-]/g, '_')}-${randomBytes(4).toString('hex')}`,
+    );
     await mkdir(dir, { recursive: true });
     return dir;
   }
@@ -166,7 +181,7 @@ export class Cache {
   async ingestTree(dir: string): Promise<TreeArtifact> {
     // The stat rows taken while hashing describe the files as stored (a rename of the tree keeps
     // inodes and times), so later steps can be checked for writing into their inputs.
-    const rows = new StatCache(this.treeStatPath('pending-' + process.pid + '-' + randomBytes(4).toString('hex')));
+    const rows = new StatCache(this.treeStatPath(`pending-${process.pid}-${randomBytes(4).toString('hex')}`));
     const t = await digestTree(dir, { statCache: rows });
     await this.putObject(t.digest, t.manifest);
     const dest = this.treePath(t.digest);

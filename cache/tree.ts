@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import {
+  type BigIntStats,
+  closeSync,
+  createReadStream,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, sha256 } from '../base/canonical.js';
@@ -67,7 +76,8 @@ function hashFileSync(path: string, buf: Buffer): string {
   const fd = openSync(path, 'r');
   try {
     const h = createHash('sha256');
-    for (let n: number; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(n === buf.length ? buf : buf.subarray(0, n));
+    for (let n: number; (n = readSync(fd, buf, 0, buf.length, null)) > 0; )
+      h.update(n === buf.length ? buf : buf.subarray(0, n));
     return h.digest('hex');
   } finally {
     closeSync(fd);
@@ -90,7 +100,13 @@ export async function digestTree(root: string, opts: DigestOptions = {}): Promis
   const visit = (rel: string, abs: string, st: BigIntStats): ManifestEntry | undefined => {
     const type = TYPES[Number(st.mode & S_IFMT)];
     if (!type) throw new Error(`${abs}: sockets and other special files cannot be part of an artifact`);
-    const e: ManifestEntry = { path: rel, type, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
+    const e: ManifestEntry = {
+      path: rel,
+      type,
+      mode: Number(st.mode & 0o7777n),
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+    };
     if (opts.withMtime) e.mtime = Number(st.mtimeMs / 1000n);
     entries.push(e);
     if (type === 'symlink') e.target = readlinkSync(abs);

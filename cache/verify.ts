@@ -1,10 +1,10 @@
 import { lstat, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../base/canonical.js';
-import { exists, listDir, type ActionRecord, type Cache } from './store.js';
+import { ifMissing } from '../base/errno.js';
+import { type ActionRecord, type Cache, exists, listDir } from './store.js';
 import { hashFile, parseManifest } from './tree.js';
 import { treeChanged } from './tree-check.js';
-import { ifMissing } from '../base/errno.js';
 
 export interface VerifyResult {
   objects: number;
@@ -123,7 +123,9 @@ async function actionProblem(run: Run, path: string, key: string): Promise<strin
   } catch {
     return 'does not parse';
   }
-  const missing = Object.entries(rec.outputs).find(([, a]) => run.bad.has(a.digest)) ?? (rec.log && run.bad.has(rec.log) ? ['log', null] : undefined);
+  const missing =
+    Object.entries(rec.outputs).find(([, a]) => run.bad.has(a.digest)) ??
+    (rec.log && run.bad.has(rec.log) ? ['log', null] : undefined);
   if (rec.key !== key) return `names key ${String(rec.key).slice(0, 12)}`;
   if (missing) return `output ${missing[0]} is corrupt`;
   const gone = [];

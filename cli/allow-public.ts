@@ -7,14 +7,17 @@ import { p } from '../core/schema.js';
  */
 export function parseAllowPublic(v: unknown, at: string, err: (m: string) => void): string[] {
   if (v === undefined) return [];
-  if (!Array.isArray(v)) return err(`${at}: not a list of paths`), [];
+  if (!Array.isArray(v)) {
+    err(`${at}: not a list of paths`);
+    return [];
+  }
   const out: string[] = [];
-  v.forEach((x, i) => {
+  for (const [i, x] of v.entries()) {
     const p = typeof x === 'string' ? x.replace(/^\.\//, '').replace(/\/+$/, '') : '';
     if (!p || p.startsWith('/') || p.split(/[/:]/).includes('..') || /[\0\n]/.test(p))
-      return err(`${at}[${i}]: ${JSON.stringify(x)} is not a relative path inside the host's TFTP directory`);
-    out.push(p);
-  });
+      err(`${at}[${i}]: ${JSON.stringify(x)} is not a relative path inside the host's TFTP directory`);
+    else out.push(p);
+  }
   return out;
 }
 

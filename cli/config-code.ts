@@ -14,14 +14,17 @@ const isRecipe = (v: unknown): v is Recipe<any> => !!v && typeof v === 'object' 
 export const pluginsSection = p.custom<AnyPlugin[]>('list of plugins', (v, path, issues) => {
   if (!Array.isArray(v)) return void issues.errors.push(`${path}: not a list`);
   const out: AnyPlugin[] = [];
-  v.forEach((pl: unknown, i) => {
-    if (!isPlugin(pl)) return void issues.errors.push(`${path}[${i}]: not a plugin (wrap it in definePlugin)`);
+  for (const [i, pl] of (v as unknown[]).entries()) {
+    if (!isPlugin(pl)) {
+      issues.errors.push(`${path}[${i}]: not a plugin (wrap it in definePlugin)`);
+      continue;
+    }
     if (out.some((q) => q.name === pl.name)) throw errors.duplicatePlugin(pl.name);
     // A user plugin called "tar" would share the built-in's cache entries.
     if (Object.values(builtinPlugins).some((b) => b.name === pl.name && b !== pl))
       throw errors.pluginNameTaken(pl.name);
     out.push(pl);
-  });
+  }
   return out;
 });
 

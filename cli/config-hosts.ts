@@ -3,7 +3,7 @@
 // the top of a SAN root is refused.
 import { errors } from '../base/errors.js';
 import type { Recipe } from '../core/recipe.js';
-import { isPlainObject, p, parseShape, show, type Issues } from '../core/schema.js';
+import { type Issues, isPlainObject, p, parseShape, show } from '../core/schema.js';
 import { allowPublicList } from './allow-public.js';
 
 /**
@@ -13,8 +13,21 @@ import { allowPublicList } from './allow-public.js';
  * some SAN file systems do not keep it.
  */
 export const RESERVED_HOST_NAMES = [
-  'pxelinux.cfg', 'pxelinux.0', 'lpxelinux.0', 'gpxelinux.0', 'ldlinux.c32', 'grub', 'grub2', 'efi', 'boot', 'ipxe',
-  'conf', 'releases', 'disks', 'default', 'lost+found',
+  'pxelinux.cfg',
+  'pxelinux.0',
+  'lpxelinux.0',
+  'gpxelinux.0',
+  'ldlinux.c32',
+  'grub',
+  'grub2',
+  'efi',
+  'boot',
+  'ipxe',
+  'conf',
+  'releases',
+  'disks',
+  'default',
+  'lost+found',
 ];
 
 /** The host-name part of a config error, or nothing if the name is free. */

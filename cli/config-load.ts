@@ -3,8 +3,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256 } from '../base/canonical.js';
-import { errors, isNetbootError } from '../base/errors.js';
 import { ifMissing, isMissing } from '../base/errno.js';
+import { errors, isNetbootError } from '../base/errors.js';
 
 const SEARCH_PLACES = ['netboot.config.ts', 'netboot.config.mts', 'netboot.config.mjs', 'netboot.config.js'];
 // In the bundle (dist/netboot.js) every module shares the bundle's URL, and the bundle is the
@@ -70,7 +70,8 @@ export async function importConfig(file: string): Promise<unknown> {
 
 /** esbuild's first error as `file:line:column: text` (its message says only "Build failed with 1 error"). */
 function syntaxError(e: unknown): string | undefined {
-  const first = (e as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }).errors?.[0];
+  const first = (e as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] })
+    .errors?.[0];
   if (!first) return undefined;
   const at = first.location;
   return at ? `${resolve(process.cwd(), at.file)}:${at.line}:${at.column + 1}: ${first.text}` : first.text;
@@ -78,10 +79,10 @@ function syntaxError(e: unknown): string | undefined {
 
 async function compiled(file: string): Promise<string> {
   const source = await readFile(file);
-  const id = sha256(`${SELF_VERSION}\0${SELF_ENTRY}\0${file}\0`).slice(0, 16) + '-' + sha256(source).slice(0, 32);
+  const id = `${sha256(`${SELF_VERSION}\0${SELF_ENTRY}\0${file}\0`).slice(0, 16)}-${sha256(source).slice(0, 32)}`;
   const outDir = join(dirname(file), '.netboot', 'config');
   const outFile = join(outDir, `${basename(file)}.${id}.mjs`);
-  const metaFile = outFile + '.json';
+  const metaFile = `${outFile}.json`;
   if (existsSync(outFile) && existsSync(metaFile)) {
     const meta = JSON.parse(await readFile(metaFile, 'utf8')) as CompiledMeta;
     let fresh = true;

@@ -4,10 +4,10 @@
 import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { errors } from '../base/errors.js';
 import { isMissing } from '../base/errno.js';
-import { p, show, type Schema } from '../core/schema.js';
-import { TARGET_NAMES, perTarget, type TargetName } from '../core/targets.js';
+import { errors } from '../base/errors.js';
+import { p, type Schema, show } from '../core/schema.js';
+import { perTarget, TARGET_NAMES, type TargetName } from '../core/targets.js';
 import { allowPublicList } from './allow-public.js';
 
 export interface ResolvedSan extends Record<TargetName, string> {
@@ -29,12 +29,14 @@ export function pathIn(dir: string, home = false) {
 /** A SAN root: an ssh:// URL as written, or a local path resolved against the config's directory. */
 function sanRoot(dir: string, name: TargetName) {
   const local = pathIn(dir);
-  return p.custom<string>('path', (v, path, issues) => {
-    if (typeof v !== 'string' || !v.startsWith('ssh://')) return local.parse(v, path, issues);
-    const why = sshRootProblem(v);
-    if (why) issues.errors.push(`${path}: ${show(v)} ${why}`);
-    return v;
-  }).default(resolve(dir, `san/${name}`));
+  return p
+    .custom<string>('path', (v, path, issues) => {
+      if (typeof v !== 'string' || !v.startsWith('ssh://')) return local.parse(v, path, issues);
+      const why = sshRootProblem(v);
+      if (why) issues.errors.push(`${path}: ${show(v)} ${why}`);
+      return v;
+    })
+    .default(resolve(dir, `san/${name}`));
 }
 
 /** The `san` section of a config: its roots resolved against the config's directory `dir`. */
@@ -42,10 +44,12 @@ export function sanSection(dir: string): Schema<ResolvedSan, unknown> {
   const shape = {
     server: p.ipv4('an IPv4 address (clients have no DNS at boot)').default('10.0.2.2'),
     ...perTarget((name) => sanRoot(dir, name)),
-    keep: p.custom<number>('number', (v, path, issues) => {
-      if (typeof v === 'number' && Number.isInteger(v) && v >= 1) return v;
-      issues.errors.push(`${path}: ${show(v)} is not a whole number of releases (1 or more)`);
-    }).default(3),
+    keep: p
+      .custom<number>('number', (v, path, issues) => {
+        if (typeof v === 'number' && Number.isInteger(v) && v >= 1) return v;
+        issues.errors.push(`${path}: ${show(v)} is not a whole number of releases (1 or more)`);
+      })
+      .default(3),
     reload: p.record(p.string({ what: 'a command string' }), ONE_TARGET).default({}),
     ssh: p.section({ identityFile: p.optional(pathIn(dir, true)), options: p.optional(p.array(p.string())) }),
     allowPublic: allowPublicList,
@@ -53,15 +57,54 @@ export function sanSection(dir: string): Schema<ResolvedSan, unknown> {
   return p.section(shape);
 }
 
-const ONE_TARGET = { pattern: new RegExp(`^(?:${TARGET_NAMES.join('|')})$`), what: `a target (${TARGET_NAMES.join(', ')})` };
+const ONE_TARGET = {
+  pattern: new RegExp(`^(?:${TARGET_NAMES.join('|')})$`),
+  what: `a target (${TARGET_NAMES.join(', ')})`,
+};
 
 /** Never a root themselves: publishing into them would replace files the build host lives on. */
 const SYSTEM_DIRS = [
-  '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/media', '/mnt', '/opt', '/proc',
-  '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/cache', '/var/log', '/var/tmp',
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/home',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/media',
+  '/mnt',
+  '/opt',
+  '/proc',
+  '/root',
+  '/run',
+  '/sbin',
+  '/srv',
+  '/sys',
+  '/tmp',
+  '/usr',
+  '/var',
+  '/var/lib',
+  '/var/cache',
+  '/var/log',
+  '/var/tmp',
 ];
 /** Nothing below them is a SAN: they hold the system itself (or are kernel file systems). */
-const SYSTEM_TREES = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/sbin', '/sys', '/usr'];
+const SYSTEM_TREES = [
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/proc',
+  '/sbin',
+  '/sys',
+  '/usr',
+];
 /** Root paths are written into nbd-server, dnsmasq, dhcpd and exports files: nothing that splits or quotes a field. */
 const PATH_CHARS = /^\/[A-Za-z0-9._+@~/-]*$/;
 const SSH_URL = /^ssh:\/\/(?:([^@/]*)@)?([^/:@]*)(?::(\d+))?(\/.*)$/;
@@ -117,10 +160,15 @@ export function checkSanRoots(roots: Record<TargetName, string>, cache: string, 
     if (real === trim(homedir())) throw errors.sanRootUnsafe(field, v, 'is your home directory');
     const realCache = realish(cache);
     if (real === realCache) throw errors.sanRootOverlap(field, v, 'is the cache directory');
-    if (inside(real, realCache)) throw errors.sanRootOverlap(field, v, `is inside the cache ${cache} (gc would delete it)`);
+    if (inside(real, realCache))
+      throw errors.sanRootOverlap(field, v, `is inside the cache ${cache} (gc would delete it)`);
     if (inside(realCache, real)) throw errors.sanRootOverlap(field, v, `holds the cache ${cache}`);
     if (inside(realish(configDir), real))
-      throw errors.sanRootOverlap(field, v, `holds the config's directory ${configDir} (a host directory could replace your files)`);
+      throw errors.sanRootOverlap(
+        field,
+        v,
+        `holds the config's directory ${configDir} (a host directory could replace your files)`,
+      );
     where.push({ name, key: 'local', path: real });
   }
   for (let i = 0; i < where.length; i++)
@@ -128,9 +176,19 @@ export function checkSanRoots(roots: Record<TargetName, string>, cache: string, 
       const [a, b] = [where[j], where[i]];
       if (a.key !== b.key) continue;
       const how =
-        a.path === b.path ? 'is the same directory as' : inside(b.path, a.path) ? 'is inside' : inside(a.path, b.path) ? 'holds' : undefined;
+        a.path === b.path
+          ? 'is the same directory as'
+          : inside(b.path, a.path)
+            ? 'is inside'
+            : inside(a.path, b.path)
+              ? 'holds'
+              : undefined;
       if (how)
-        throw errors.sanRootOverlap(`san.${b.name}`, roots[b.name], `${how} san.${a.name} (${roots[a.name]}): each root needs its own directory`);
+        throw errors.sanRootOverlap(
+          `san.${b.name}`,
+          roots[b.name],
+          `${how} san.${a.name} (${roots[a.name]}): each root needs its own directory`,
+        );
     }
 }
 

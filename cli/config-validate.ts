@@ -6,11 +6,11 @@ import { dirname, resolve } from 'node:path';
 import { errors } from '../base/errors.js';
 import type { AnyPlugin, HostInfo } from '../core/plugin.js';
 import type { Recipe, RecipeHooks } from '../core/recipe.js';
-import { isPlainObject, p, parseShape, show, type Issues } from '../core/schema.js';
+import { type Issues, isPlainObject, p, parseShape, show } from '../core/schema.js';
 import { perTarget } from '../core/targets.js';
 import { extendSection, pluginsSection, recipesSection } from './config-code.js';
-import { hostsSection, type ConfigHost } from './config-hosts.js';
-import { checkSanRoots, pathIn, sanSection, type ResolvedSan } from './config-san.js';
+import { type ConfigHost, hostsSection } from './config-hosts.js';
+import { checkSanRoots, pathIn, type ResolvedSan, sanSection } from './config-san.js';
 
 export interface ResolvedHost {
   name: string;
@@ -52,11 +52,16 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>[]): ResolvedConfig {
   const dir = dirname(file);
   const issues: Issues = { errors: [], warnings: [], baseDir: dir };
-  if (!isPlainObject(raw)) throw errors.configInvalid(file, ['the default export is not an object (use export default defineConfig({...}))']);
+  if (!isPlainObject(raw))
+    throw errors.configInvalid(file, ['the default export is not an object (use export default defineConfig({...}))']);
   const recipes = new Map(builtins.map((r) => [r.name, r]));
   const c = parseShape(configShape(dir, recipes), raw, '', issues)!;
   if (issues.errors.length) throw errors.configInvalid(file, issues.errors);
-  checkSanRoots(perTarget((name) => c.san[name]), c.cache, dir);
+  checkSanRoots(
+    perTarget((name) => c.san[name]),
+    c.cache,
+    dir,
+  );
   // Configs on the SAN name paths as the SAN sees them: for ssh:// roots, the remote path.
   const sanPaths = perTarget((name) => onSan(c.san[name]));
   const hosts = new Map<string, ResolvedHost>();

@@ -1,8 +1,8 @@
-import type { BuiltinRecipes } from '../pipelines/index.js';
 import type { AnyPlugin } from '../core/plugin.js';
 import type { Recipe, RecipeHooks } from '../core/recipe.js';
 import type { ShapeIn } from '../core/schema.js';
 import type { TargetName } from '../core/targets.js';
+import type { BuiltinRecipes } from '../pipelines/index.js';
 
 export interface SanConfig {
   /** Address the diskless clients use to reach the SAN (TFTP next-server, NFS/NBD server). */
@@ -58,6 +58,8 @@ export interface NetbootConfig<R extends readonly Recipe<any, string>[] = []> {
  * Declares netboot's configuration. An identity helper: it returns its argument, and gives
  * editors the types (each host's `params` are checked against its recipe's declaration).
  */
-export function defineConfig<const R extends readonly Recipe<any, string>[] = []>(config: NetbootConfig<R>): NetbootConfig<R> {
+export function defineConfig<const R extends readonly Recipe<any, string>[] = []>(
+  config: NetbootConfig<R>,
+): NetbootConfig<R> {
   return config;
 }

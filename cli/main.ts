@@ -1,5 +1,5 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { codes, errors, isNetbootError, NetbootError } from '../base/errors.js';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { codes, errors, isNetbootError } from '../base/errors.js';
 import type { Command, Io, Parsed } from './command.js';
 import { Profiler } from './profile.js';
 
@@ -67,7 +67,12 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
     const cmd = await load();
     let parsed: Parsed;
     try {
-      parsed = parseArgs({ args: argv.slice(1), options: { ...GLOBAL, ...cmd.options }, allowPositionals: true, strict: true }) as Parsed;
+      parsed = parseArgs({
+        args: argv.slice(1),
+        options: { ...GLOBAL, ...cmd.options },
+        allowPositionals: true,
+        strict: true,
+      }) as Parsed;
     } catch (e) {
       throw errors.badOption(`${(e as Error).message} (usage: ${cmd.usage})`);
     }
@@ -89,7 +94,8 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
 
 /** One clear message (and its details) on stderr; a stack trace only with --debug. */
 export function report(e: unknown, io: Io, debug: boolean, signal?: AbortSignal): number {
-  if (signal?.aborted && !(isNetbootError(e) && e.code !== codes.INTERRUPTED)) e = errors.interrupted(String(signal.reason ?? 'signal'));
+  if (signal?.aborted && !(isNetbootError(e) && e.code !== codes.INTERRUPTED))
+    e = errors.interrupted(String(signal.reason ?? 'signal'));
   if (isNetbootError(e)) {
     io.err(`netboot: error [${e.code}]: ${e.message}`);
     for (const d of e.details) io.err(`  ${d}`);

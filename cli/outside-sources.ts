@@ -20,7 +20,6 @@ export function outsideSources(graphs: HostGraph[], configDir: string): string[]
       }
     }
   return [...seen].map(
-    ([abs, at]) =>
-      `local source ${abs} (${at.join(', ')}) is outside the config's directory ${configDir}`,
+    ([abs, at]) => `local source ${abs} (${at.join(', ')}) is outside the config's directory ${configDir}`,
   );
 }

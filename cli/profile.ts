@@ -17,7 +17,16 @@ export class Profiler {
   private readonly origin = Date.now();
 
   span(name: string, cat: string, startMs: number, endMs: number, tid = 0, args?: Record<string, unknown>): void {
-    this.events.push({ name, cat, ph: 'X', ts: (startMs - this.origin) * 1000, dur: Math.max(0, endMs - startMs) * 1000, pid: 1, tid, args });
+    this.events.push({
+      name,
+      cat,
+      ph: 'X',
+      ts: (startMs - this.origin) * 1000,
+      dur: Math.max(0, endMs - startMs) * 1000,
+      pid: 1,
+      tid,
+      args,
+    });
   }
 
   async time<T>(name: string, cat: string, fn: () => Promise<T>): Promise<T> {
@@ -30,7 +39,9 @@ export class Profiler {
   }
 
   write(file: string): void {
-    const meta: TraceEvent[] = [{ name: 'process_name', cat: '__metadata', ph: 'M', ts: 0, pid: 1, tid: 0, args: { name: 'netboot' } }];
+    const meta: TraceEvent[] = [
+      { name: 'process_name', cat: '__metadata', ph: 'M', ts: 0, pid: 1, tid: 0, args: { name: 'netboot' } },
+    ];
     writeFileSync(file, JSON.stringify({ traceEvents: [...meta, ...this.events], displayTimeUnit: 'ms' }));
   }
 }

@@ -1,8 +1,13 @@
-import type { StepReport } from '../core/reporter.js';
-import type { Reporter } from '../core/reporter.js';
+import type { Reporter, StepReport } from '../core/reporter.js';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
-const WORD: Record<StepReport['outcome'], string> = { cached: 'cached', ran: 'done', failed: 'FAILED', skipped: 'skipped', stale: 'would run' };
+const WORD: Record<StepReport['outcome'], string> = {
+  cached: 'cached',
+  ran: 'done',
+  failed: 'FAILED',
+  skipped: 'skipped',
+  stale: 'would run',
+};
 
 /** One line per event: for CI logs, pipes, and `CI=true`. */
 export class PlainReporter implements Reporter {
@@ -11,7 +16,8 @@ export class PlainReporter implements Reporter {
     this.out(`[${host}] ${step}: running`);
   }
   step(r: StepReport) {
-    const why = r.outcome === 'ran' || r.outcome === 'stale' ? (r.reasons.length ? ` (${r.reasons.join('; ')})` : '') : '';
+    const why =
+      r.outcome === 'ran' || r.outcome === 'stale' ? (r.reasons.length ? ` (${r.reasons.join('; ')})` : '') : '';
     this.out(`[${r.host}] ${r.step}: ${WORD[r.outcome]} ${secs(r.durationMs)}${why}`);
   }
   replay(r: StepReport, log: string) {
@@ -26,7 +32,14 @@ export async function listrReporter(hosts: Map<string, string[]>): Promise<Repor
   type Task = { title: string; output: string; skip(msg?: string): void };
   const waiters = new Map<string, { resolve: (r: StepReport) => void; task?: Task; promise: Promise<StepReport> }>();
   let closed = false;
-  const unfinished = (host: string, step: string): StepReport => ({ host, step, plugin: '', outcome: 'skipped', durationMs: 0, reasons: [] });
+  const unfinished = (host: string, step: string): StepReport => ({
+    host,
+    step,
+    plugin: '',
+    outcome: 'skipped',
+    durationMs: 0,
+    reasons: [],
+  });
   const slot = (host: string, step: string) => {
     const id = `${host}\0${step}`;
     let w = waiters.get(id);

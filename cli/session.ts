@@ -1,18 +1,18 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { errors } from '../base/errors.js';
 import { makeCacheRootPrivate } from '../cache/private-root.js';
 import { cacheSources } from '../cache/source-digest.js';
 import { Cache } from '../cache/store.js';
-import { builtinRecipes } from '../pipelines/index.js';
-import { findConfig, importConfig } from './config-load.js';
-import { validateConfig, type ResolvedConfig } from './config-validate.js';
 import { Engine, type EngineOptions } from '../core/engine.js';
 import { StoredFingerprints } from '../core/fingerprints.js';
-import { errors } from '../base/errors.js';
 import { buildHostGraph, type HostGraph } from '../core/graph.js';
 import type { AnyPlugin } from '../core/plugin.js';
-import type { Profiler } from './profile.js';
 import { ToolVersions } from '../core/tools.js';
+import { builtinRecipes } from '../pipelines/index.js';
+import { findConfig, importConfig } from './config-load.js';
+import { type ResolvedConfig, validateConfig } from './config-validate.js';
+import type { Profiler } from './profile.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -72,7 +72,11 @@ export class Session {
     // A stable link at a root's top (pxelinux.cfg/...) must not land in, or be, another host's directory.
     for (const l of g.links) {
       const top = l.path.split('/')[0];
-      if (this.config.hosts.has(top)) throw errors.hostNameReserved(`hosts.${top}`, `"${top}" is where recipe ${h.recipe.name} of host ${host} puts its link ${l.target}:${l.path}`);
+      if (this.config.hosts.has(top))
+        throw errors.hostNameReserved(
+          `hosts.${top}`,
+          `"${top}" is where recipe ${h.recipe.name} of host ${host} puts its link ${l.target}:${l.path}`,
+        );
     }
     // Keys name plugins by name and version: two different plugins under one name would share cache entries.
     for (const n of g.order) {

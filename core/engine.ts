@@ -1,16 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { artifactDamage, quarantineArtifact } from '../cache/artifact-check.js';
-import { readHistory, recordBuild, type HistoryStep, type HostHistory } from '../cache/history.js';
-import { acquire } from '../cache/lock.js';
-import { exists, type ActionRecord, type Cache } from '../cache/store.js';
 import { isNetbootError } from '../base/errors.js';
+import { artifactDamage, quarantineArtifact } from '../cache/artifact-check.js';
+import { type HistoryStep, type HostHistory, readHistory, recordBuild } from '../cache/history.js';
+import { acquire } from '../cache/lock.js';
+import { type ActionRecord, type Cache, exists } from '../cache/store.js';
 import type { ExecuteArgs } from './executor.js';
 import type { HostGraph } from './graph.js';
-import { actionKey, diffParts, keyParts, type KeyParts, type KeyProviders } from './keys.js';
+import { actionKey, diffParts, type KeyParts, type KeyProviders, keyParts } from './keys.js';
 import type { Artifact } from './plugin.js';
-import type { Outcome, Reporter, SpanRecorder, StepReport } from './reporter.js';
 import type { StepNode } from './recipe.js';
+import type { Outcome, Reporter, SpanRecorder, StepReport } from './reporter.js';
 
 export type { Outcome, StepReport };
 
@@ -122,7 +122,14 @@ export class Engine {
     hist: HostHistory<KeyParts>,
   ): Promise<Resolved> {
     const host = g.host;
-    const report: StepReport = { host: host.name, step: node.id, plugin: `${node.plugin.name}@${node.plugin.version}`, outcome: 'skipped', durationMs: 0, reasons: [] };
+    const report: StepReport = {
+      host: host.name,
+      step: node.id,
+      plugin: `${node.plugin.name}@${node.plugin.version}`,
+      outcome: 'skipped',
+      durationMs: 0,
+      reasons: [],
+    };
     const inputs = await this.upstream(node, results, report);
     if (!inputs) {
       this.o.reporter.step(report);
@@ -136,7 +143,11 @@ export class Engine {
       const key = actionKey(parts);
       report.key = key;
       const prev = hist.steps[node.id];
-      report.reasons = prev ? (prev.key === key ? [] : diffParts(prev.parts, parts)) : ['first build of this step for this host'];
+      report.reasons = prev
+        ? prev.key === key
+          ? []
+          : diffParts(prev.parts, parts)
+        : ['first build of this step for this host'];
       let rec = await this.hit(key);
       const damage = rec && (await this.damaged(g, node, rec));
       if (damage) {
@@ -169,7 +180,8 @@ export class Engine {
       }
       if (rec) {
         report.outputs = rec.outputs;
-        if (report.outcome === 'cached' && this.o.verbose && rec.log) this.o.reporter.replay(report, await readFile(this.o.cache.objectPath(rec.log), 'utf8'));
+        if (report.outcome === 'cached' && this.o.verbose && rec.log)
+          this.o.reporter.replay(report, await readFile(this.o.cache.objectPath(rec.log), 'utf8'));
       }
     } catch (e) {
       if (!isNetbootError(e)) throw e;
@@ -190,7 +202,9 @@ export class Engine {
       const art = up.outputs?.[ref.output];
       if (!art) {
         report.outcome = up.report.outcome === 'stale' ? 'stale' : 'skipped';
-        report.reasons = [`input ${name} comes from ${ref.step}, which ${up.report.outcome === 'stale' ? 'will run first' : 'did not complete'}`];
+        report.reasons = [
+          `input ${name} comes from ${ref.step}, which ${up.report.outcome === 'stale' ? 'will run first' : 'did not complete'}`,
+        ];
         return undefined;
       }
       inputs[name] = art;
@@ -225,7 +239,13 @@ export class Engine {
     return undefined;
   }
 
-  private async execute(g: HostGraph, node: StepNode, inputs: Record<string, Artifact>, parts: KeyParts, key: string): Promise<ActionRecord> {
+  private async execute(
+    g: HostGraph,
+    node: StepNode,
+    inputs: Record<string, Artifact>,
+    parts: KeyParts,
+    key: string,
+  ): Promise<ActionRecord> {
     const slot = await this.sem.take();
     try {
       this.o.signal.throwIfAborted();

@@ -1,17 +1,17 @@
-import { spawn, type SpawnOptions } from 'node:child_process';
+import type { SpawnOptions, spawn } from 'node:child_process';
 import { copyFile, link, lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { ActionRecord, Cache } from '../cache/store.js';
-import { CopyError, copyTree } from '../cache/copy.js';
-import { objectDamage } from '../cache/artifact-check.js';
-import { sourceDigest } from '../cache/source-digest.js';
-import { treeChanged } from '../cache/tree-check.js';
 import { sha256 } from '../base/canonical.js';
-import { codes, errors, isNetbootError } from '../base/errors.js';
 import { errnoOf, ifMissing, isMissing } from '../base/errno.js';
+import { codes, errors, isNetbootError } from '../base/errors.js';
+import { objectDamage } from '../cache/artifact-check.js';
+import { CopyError, copyTree } from '../cache/copy.js';
+import { sourceDigest } from '../cache/source-digest.js';
+import type { ActionRecord, Cache } from '../cache/store.js';
+import { treeChanged } from '../cache/tree-check.js';
 import type { KeyParts } from './keys.js';
-import { ProcessGroups } from './process-group.js';
 import type { AnyPlugin, Artifact, HostInfo, InputArtifact, StepContext } from './plugin.js';
+import { ProcessGroups } from './process-group.js';
 import type { StepNode } from './recipe.js';
 import { StepLog } from './step-log.js';
 
@@ -271,8 +271,8 @@ async function guardInputs(cache: Cache, arts: Record<string, Artifact>, dir: st
   return {
     inputs,
     async check(): Promise<string | undefined> {
+      // A stat that moved is confirmed by hash: a hit check elsewhere may have pinned an old object's mtime.
       for (const f of files)
-        // A stat that moved is confirmed by hash: a hit check elsewhere may have pinned an old object's mtime.
         if (
           (await sig(cache.objectPath(f.digest)).catch(ifMissing('gone'))) !== f.sig &&
           (await objectDamage(cache, f.digest, 'hash'))

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../cache/atomic.js';
 import { canonicalJson, sha256 } from '../base/canonical.js';
 import { errors } from '../base/errors.js';
+import { writeFileAtomic } from '../cache/atomic.js';
 import type { FingerprintProvider, StepAt } from './keys.js';
 import type { AnyPlugin } from './plugin.js';
 
@@ -31,7 +31,10 @@ export class StoredFingerprints implements FingerprintProvider {
 
   private async lookup(plugin: AnyPlugin, params: unknown, at: StepAt, file: string): Promise<string> {
     if (this.o.offline) {
-      const last = await readFile(file, 'utf8').then((t) => JSON.parse(t).value as string, () => undefined);
+      const last = await readFile(file, 'utf8').then(
+        (t) => JSON.parse(t).value as string,
+        () => undefined,
+      );
       if (last === undefined) throw errors.noOfflineFingerprint(at.host, at.step);
       return last;
     }

@@ -1,6 +1,15 @@
 import { errors, isNetbootError } from '../base/errors.js';
 import type { HostInfo } from './plugin.js';
-import { RecipeBuilder, type ArtifactRef, type PublishItem, type PublishLink, type Recipe, type RecipeHooks, type RecipeResult, type StepNode } from './recipe.js';
+import {
+  type ArtifactRef,
+  type PublishItem,
+  type PublishLink,
+  type Recipe,
+  RecipeBuilder,
+  type RecipeHooks,
+  type RecipeResult,
+  type StepNode,
+} from './recipe.js';
 
 export interface HostGraph {
   host: HostInfo;
@@ -14,7 +23,12 @@ export interface HostGraph {
 }
 
 /** Expands a host's recipe into its step graph and checks it before anything runs. */
-export function buildHostGraph(host: HostInfo, recipe: Recipe<any>, params: unknown, hooks: RecipeHooks = {}): HostGraph {
+export function buildHostGraph(
+  host: HostInfo,
+  recipe: Recipe<any>,
+  params: unknown,
+  hooks: RecipeHooks = {},
+): HostGraph {
   const r = new RecipeBuilder(host, hooks);
   let declared: RecipeResult;
   try {
@@ -26,7 +40,10 @@ export function buildHostGraph(host: HostInfo, recipe: Recipe<any>, params: unkn
   const publish = (declared.publish ?? []).map((item) => ({ ...item, from: r.final(item.from) }));
   for (const hookStep of Object.keys(hooks.after ?? {}))
     if (!r.steps.has(hookStep))
-      throw errors.badHook(`extend.${recipe.name}.after.${hookStep}`, `recipe ${recipe.name} has no step "${hookStep}"; its steps: ${[...r.steps.keys()].join(', ')}`);
+      throw errors.badHook(
+        `extend.${recipe.name}.after.${hookStep}`,
+        `recipe ${recipe.name} has no step "${hookStep}"; its steps: ${[...r.steps.keys()].join(', ')}`,
+      );
   checkInputs(host.name, r.steps);
   for (const item of publish) checkRef(host.name, r.steps, `(publish ${item.target}:${item.path})`, 'from', item.from);
   const order = topoSort(host.name, r.steps);
@@ -35,7 +52,8 @@ export function buildHostGraph(host: HostInfo, recipe: Recipe<any>, params: unkn
 
 function checkRef(host: string, steps: Map<string, StepNode>, step: string, input: string, ref: ArtifactRef) {
   const from = steps.get(ref.step);
-  if (!from || !(ref.output in from.plugin.produces)) throw errors.missingInput(host, step, input, `${ref.step}.${ref.output}`);
+  if (!from || !(ref.output in from.plugin.produces))
+    throw errors.missingInput(host, step, input, `${ref.step}.${ref.output}`);
 }
 
 function checkInputs(host: string, steps: Map<string, StepNode>) {
@@ -80,19 +98,23 @@ export function closure(graph: HostGraph, ids: string[]): Set<string> {
 }
 
 export function renderGraph(graph: HostGraph, format: 'mermaid' | 'dot', status?: Map<string, string>): string {
-  const label = (n: StepNode) => `${n.id}\\n${n.plugin.name}@${n.plugin.version}${status?.get(n.id) ? `\\n(${status.get(n.id)})` : ''}`;
-  const safe = (id: string) => 's_' + id.replace(/[^A-Za-z0-9_]/g, '_');
+  const label = (n: StepNode) =>
+    `${n.id}\\n${n.plugin.name}@${n.plugin.version}${status?.get(n.id) ? `\\n(${status.get(n.id)})` : ''}`;
+  const safe = (id: string) => `s_${id.replace(/[^A-Za-z0-9_]/g, '_')}`;
   if (format === 'mermaid') {
     const lines = ['flowchart LR'];
-    for (const n of graph.order) lines.push(`  ${safe(n.id)}["${label(n).replace(/\\n/g, '<br/>').replace(/"/g, '#quot;')}"]`);
     for (const n of graph.order)
-      for (const [name, r] of Object.entries(n.inputs)) lines.push(`  ${safe(r.step)} -- "${r.output} → ${name}" --> ${safe(n.id)}`);
-    return lines.join('\n') + '\n';
+      lines.push(`  ${safe(n.id)}["${label(n).replace(/\\n/g, '<br/>').replace(/"/g, '#quot;')}"]`);
+    for (const n of graph.order)
+      for (const [name, r] of Object.entries(n.inputs))
+        lines.push(`  ${safe(r.step)} -- "${r.output} → ${name}" --> ${safe(n.id)}`);
+    return `${lines.join('\n')}\n`;
   }
   const lines = [`digraph "${graph.host.name}" {`, '  rankdir=LR;', '  node [shape=box];'];
   for (const n of graph.order) lines.push(`  "${n.id}" [label="${label(n).replace(/"/g, '\\"')}"];`);
   for (const n of graph.order)
-    for (const [name, r] of Object.entries(n.inputs)) lines.push(`  "${r.step}" -> "${n.id}" [label="${r.output} → ${name}"];`);
+    for (const [name, r] of Object.entries(n.inputs))
+      lines.push(`  "${r.step}" -> "${n.id}" [label="${r.output} → ${name}"];`);
   lines.push('}');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { canonicalJson, sha256 } from '../base/canonical.js';
 import { errors, isNetbootError } from '../base/errors.js';
-import { toolSpec, type AnyPlugin, type Artifact, type ToolSpec } from './plugin.js';
+import { type AnyPlugin, type Artifact, type ToolSpec, toolSpec } from './plugin.js';
 import type { StepNode } from './recipe.js';
 import { isPlainObject } from './schema.js';
 
@@ -136,7 +136,8 @@ export function diffParts(before: KeyParts, after: KeyParts): string[] {
   for (const k of union(before.inputs, after.inputs)) {
     const a = before.inputs[k];
     const b = after.inputs[k];
-    if (canonicalJson(a ?? null) !== canonicalJson(b ?? null)) out.push(`input ${k}: ${short(a?.digest)} -> ${short(b?.digest)}`);
+    if (canonicalJson(a ?? null) !== canonicalJson(b ?? null))
+      out.push(`input ${k}: ${short(a?.digest)} -> ${short(b?.digest)}`);
   }
   for (const k of union(before.tools, after.tools))
     if (before.tools[k] !== after.tools[k]) out.push(`tool ${k}: ${show(before.tools[k])} -> ${show(after.tools[k])}`);

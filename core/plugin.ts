@@ -38,6 +38,7 @@ export interface StepLogger {
 
 /** One entry of a tree's manifest (owners and modes as recorded). */
 export type { ManifestEntry as TreeEntry } from '../cache/tree.js';
+
 import type { ManifestEntry as TreeEntry } from '../cache/tree.js';
 
 export interface StepContext<P, I extends string, O extends Produces> {

@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { isErrno, isMissing } from '../base/errno.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isErrno, isMissing } from '../base/errno.js';
 
 /** How long a process group has after SIGTERM before it gets SIGKILL. */
 const KILL_GRACE_MS = 5000;

@@ -50,14 +50,24 @@ export class RecipeBuilder {
   ) {}
 
   /** Adds a step running `plugin`. Parameters are checked against the plugin's declaration. */
-  step<P extends AnyPlugin>(id: string, plugin: P, ...[opts]: {} extends StepOptions<P> ? [StepOptions<P>?] : [StepOptions<P>]): StepRef<OutputsOf<P>> {
+  step<P extends AnyPlugin>(
+    id: string,
+    plugin: P,
+    ...[opts]: {} extends StepOptions<P> ? [StepOptions<P>?] : [StepOptions<P>]
+  ): StepRef<OutputsOf<P>> {
     if (this.steps.has(id)) throw errors.duplicateStep(this.host.name, id);
     const issues = { errors: [] as string[], warnings: [] as string[] };
-    const params = parseShape(plugin.params ?? {}, (opts as { params?: unknown })?.params ?? {}, `step ${id} params`, issues);
+    const params = parseShape(
+      plugin.params ?? {},
+      (opts as { params?: unknown })?.params ?? {},
+      `step ${id} params`,
+      issues,
+    );
     if (issues.errors.length)
       throw errors.badValue(`host ${this.host.name}, ${issues.errors[0]}`, `plugin ${plugin.name} rejects it`);
     const inputs: Record<string, ArtifactRef> = {};
-    for (const [name, ref] of Object.entries((opts?.inputs ?? {}) as Record<string, ArtifactRef>)) inputs[name] = this.resolve(ref);
+    for (const [name, ref] of Object.entries((opts?.inputs ?? {}) as Record<string, ArtifactRef>))
+      inputs[name] = this.resolve(ref);
     this.steps.set(id, { id, plugin, params: params as Record<string, unknown>, inputs });
     const ref = stepRef<OutputsOf<P>>(id);
     const hook = this.hooks.after?.[id];
@@ -67,7 +77,10 @@ export class RecipeBuilder {
       replacement = hook(ref, this, this.host);
     } catch (e) {
       if (isNetbootError(e)) throw e;
-      throw errors.badHook(`host ${this.host.name}, hook after step ${id}`, `it threw: ${(e as Error)?.message ?? String(e)}`);
+      throw errors.badHook(
+        `host ${this.host.name}, hook after step ${id}`,
+        `it threw: ${(e as Error)?.message ?? String(e)}`,
+      );
     }
     if (replacement) this.replaced.set(id, replacement);
     return ref;
@@ -151,6 +164,8 @@ export interface Recipe<S extends Shape = Shape, N extends string = string> exte
 }
 
 /** Declares a recipe: an identity helper that types `params` from its declaration. */
-export function defineRecipe<S extends Shape = {}, const N extends string = string>(def: RecipeDefinition<S, N>): Recipe<S, N> {
+export function defineRecipe<S extends Shape = {}, const N extends string = string>(
+  def: RecipeDefinition<S, N>,
+): Recipe<S, N> {
   return Object.assign(def, { __recipe: true as const });
 }

@@ -117,7 +117,10 @@ export const p = {
   },
   /** A Unix user or group name as useradd(8) takes it by default. */
   userName() {
-    return p.string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/, what: "a user name (lower-case letters, digits, '_', '-'; 32 at most)" });
+    return p.string({
+      pattern: /^[a-z_][a-z0-9_-]{0,31}$/,
+      what: "a user name (lower-case letters, digits, '_', '-'; 32 at most)",
+    });
   },
   /** An absolute path of plain characters (a login shell, a program): safe in any script or config line. */
   programPath(what = "an absolute path of letters, digits and '._+-/'") {
@@ -169,10 +172,13 @@ export const p = {
   },
   number(opts: { min?: number; max?: number; integer?: boolean } = {}) {
     return schema<number>('number', opts.integer ? 'integer' : 'number', (v, path, issues) => {
-      if (typeof v !== 'number' || !Number.isFinite(v)) return void issues.errors.push(`${path}: ${show(v)} is not a number`);
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        return void issues.errors.push(`${path}: ${show(v)} is not a number`);
       if (opts.integer && !Number.isInteger(v)) return void issues.errors.push(`${path}: ${v} is not an integer`);
-      if (opts.min !== undefined && v < opts.min) return void issues.errors.push(`${path}: ${v} is below the minimum ${opts.min}`);
-      if (opts.max !== undefined && v > opts.max) return void issues.errors.push(`${path}: ${v} is above the maximum ${opts.max}`);
+      if (opts.min !== undefined && v < opts.min)
+        return void issues.errors.push(`${path}: ${v} is below the minimum ${opts.min}`);
+      if (opts.max !== undefined && v > opts.max)
+        return void issues.errors.push(`${path}: ${v} is above the maximum ${opts.max}`);
       return v;
     });
   },
@@ -224,7 +230,9 @@ export const p = {
     return schema<ShapeOut<T>, ShapeIn<T> | undefined>('section', 'object', check);
   },
   optional<O, I>(inner: Schema<O, I>) {
-    return schema<O | undefined, I | undefined>('optional', inner.type, (v, path, issues) => inner.parse(v, path, issues));
+    return schema<O | undefined, I | undefined>('optional', inner.type, (v, path, issues) =>
+      inner.parse(v, path, issues),
+    );
   },
 };
 
@@ -242,7 +250,12 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
  * Parses an object against a shape: missing and mistyped fields are errors, unknown keys warnings.
  * `path` names the object in messages; '' for a top level (fields are then named by their key alone).
  */
-export function parseShape<T extends Shape>(shape: T, v: unknown, path: string, issues: Issues): ShapeOut<T> | undefined {
+export function parseShape<T extends Shape>(
+  shape: T,
+  v: unknown,
+  path: string,
+  issues: Issues,
+): ShapeOut<T> | undefined {
   if (v === undefined) v = {};
   if (!isPlainObject(v)) return void issues.errors.push(`${path}: ${show(v)} is not an object`);
   const out: Record<string, unknown> = {};

@@ -21,7 +21,7 @@ export class StepLog {
     if (this.fd !== undefined) writeSync(this.fd, text);
   }
   line(text: string) {
-    this.write(text.endsWith('\n') ? text : text + '\n');
+    this.write(text.endsWith('\n') ? text : `${text}\n`);
   }
   lastLines(): string[] {
     return this.partial ? [...this.tail.slice(-(TAIL - 1)), this.partial] : [...this.tail];

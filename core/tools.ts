@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, readFile, realpath, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { writeFileAtomic } from '../cache/atomic.js';
-import { errors } from '../base/errors.js';
 import { errnoOf, isMissing } from '../base/errno.js';
+import { errors } from '../base/errors.js';
+import { writeFileAtomic } from '../cache/atomic.js';
 import { exists } from '../cache/store.js';
 import type { ToolVersionProvider } from './keys.js';
 import type { ToolSpec } from './plugin.js';
@@ -80,7 +80,12 @@ export class ToolVersions implements ToolVersionProvider {
 }
 
 export async function which(name: string): Promise<string | undefined> {
-  const candidates = isAbsolute(name) ? [name] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
+  const candidates = isAbsolute(name)
+    ? [name]
+    : (process.env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(d, name));
   for (const c of candidates) {
     try {
       await access(c, constants.X_OK);
@@ -101,7 +106,10 @@ function ask(tool: string, path: string, args: string[]): Promise<string> {
   const command = [path, ...args].join(' ');
   return new Promise((resolve, reject) => {
     execFile(path, args, { timeout: 10_000, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      const line = `${stdout}\n${stderr}`.split('\n').map((l) => l.trim()).find((l) => l !== '');
+      const line = `${stdout}\n${stderr}`
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l !== '');
       if (err) reject(errors.toolVersionFailed(tool, command, err.message.split('\n')[0], err));
       else if (line === undefined) reject(errors.toolVersionFailed(tool, command, 'it printed nothing'));
       else resolve(line);

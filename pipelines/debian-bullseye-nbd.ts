@@ -46,7 +46,9 @@ export const debianBullseyeNbd = defineRecipe({
         authfile: `${host.san.conf}/${host.name}/nbd-server/allow/${host.name}`,
       },
     };
-    const append = ['root=/dev/nbd0', nbdRootArg(servers), 'ip=dhcp', 'rw', 'console=ttyS0', params.kernelArgs].filter(Boolean).join(' ');
+    const append = ['root=/dev/nbd0', nbdRootArg(servers), 'ip=dhcp', 'rw', 'console=ttyS0', params.kernelArgs]
+      .filter(Boolean)
+      .join(' ');
     const tftp = r.step('tftp', pxelinuxTreePlugin, {
       params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append },
       inputs: { vmlinuz, initrd },

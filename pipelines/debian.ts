@@ -22,7 +22,14 @@ export const debianParams = {
 export type DebianParams = ShapeOut<typeof debianParams>;
 
 /** What boots to a login with network and SSH, whatever the root is served by (systemd-networkd, in systemd, is the DHCP client). */
-export const BASE_PACKAGES = ['linux-image-amd64', 'initramfs-tools', 'systemd-sysv', 'openssh-server', 'sudo', 'iproute2'];
+export const BASE_PACKAGES = [
+  'linux-image-amd64',
+  'initramfs-tools',
+  'systemd-sysv',
+  'openssh-server',
+  'sudo',
+  'iproute2',
+];
 
 /**
  * The shared part of every Debian recipe: base (mmdebstrap, shared by every host on the same
@@ -30,7 +37,12 @@ export const BASE_PACKAGES = ['linux-image-amd64', 'initramfs-tools', 'systemd-s
  * and initrd. Returns the refs a recipe
  * lays out and publishes its own way.
  */
-export function debianRoot(r: RecipeBuilder, params: DebianParams, host: HostInfo, o: { packages: string[]; fstab: string; initrdRequires?: string[]; overlayRoot?: boolean }) {
+export function debianRoot(
+  r: RecipeBuilder,
+  params: DebianParams,
+  host: HostInfo,
+  o: { packages: string[]; fstab: string; initrdRequires?: string[]; overlayRoot?: boolean },
+) {
   const base = r.step('base', debianBasePlugin, { params: { suite: params.suite, mirror: params.mirror } });
   const recipePackages = [...new Set([...BASE_PACKAGES, ...o.packages])].sort();
   const packages = r.step('packages', aptInstallPlugin, {
@@ -41,13 +53,29 @@ export function debianRoot(r: RecipeBuilder, params: DebianParams, host: HostInf
   // and every host of the recipe shares the packages step above.
   const extra = params.packages.filter((x) => !recipePackages.includes(x));
   const installed = extra.length
-    ? r.step('extra-packages', aptInstallPlugin, { params: { suite: params.suite, mirror: params.mirror, packages: [...new Set(extra)].sort() }, inputs: { tree: packages.out('tree') } }).out('tree')
+    ? r
+        .step('extra-packages', aptInstallPlugin, {
+          params: { suite: params.suite, mirror: params.mirror, packages: [...new Set(extra)].sort() },
+          inputs: { tree: packages.out('tree') },
+        })
+        .out('tree')
     : packages.out('tree');
   const rootfs = r.step('customize', debianCustomizePlugin, {
-    params: { hostname: host.name, ip: host.ip, mac: host.mac, fstab: o.fstab, rootPasswordHash: params.rootPasswordHash, users: params.users, ...(o.overlayRoot ? { overlayRoot: true } : {}) },
+    params: {
+      hostname: host.name,
+      ip: host.ip,
+      mac: host.mac,
+      fstab: o.fstab,
+      rootPasswordHash: params.rootPasswordHash,
+      users: params.users,
+      ...(o.overlayRoot ? { overlayRoot: true } : {}),
+    },
     inputs: { tree: installed },
   });
-  const kernel = r.step('kernel', debianKernelPlugin, { params: o.initrdRequires ? { require: o.initrdRequires } : {}, inputs: { tree: rootfs.out('tree') } });
+  const kernel = r.step('kernel', debianKernelPlugin, {
+    params: o.initrdRequires ? { require: o.initrdRequires } : {},
+    inputs: { tree: rootfs.out('tree') },
+  });
   return { rootfs: rootfs.out('tree') as ArtifactRef, vmlinuz: kernel.out('vmlinuz'), initrd: kernel.out('initrd') };
 }
 

@@ -1,5 +1,5 @@
 import type { HostInfo } from '../core/plugin.js';
-import { defineRecipe, type ArtifactRef } from '../core/recipe.js';
+import { type ArtifactRef, defineRecipe } from '../core/recipe.js';
 import { p } from '../core/schema.js';
 import { plugins } from '../plugins/index.js';
 
@@ -57,7 +57,9 @@ export const demoRecipe = defineRecipe({
     }
     const initrd = r.step('initrd', plugins.cpio, { params: { format: 'newc' }, inputs: { tree: rootfs } });
     const tarball = r.step('rootfs-tar', plugins.tar, { params: { prefix: './' }, inputs: { tree: rootfs } });
-    const entry = r.step('pxelinux-entry', plugins.text, { params: { content: pxelinuxEntry(host, params.kernelArgs) } });
+    const entry = r.step('pxelinux-entry', plugins.text, {
+      params: { content: pxelinuxEntry(host, params.kernelArgs) },
+    });
     const mac = `01-${host.mac.replace(/:/g, '-')}`;
     const tftp = r.step('tftp', plugins.assemble, {
       params: { layout: { [`pxelinux.cfg/${mac}`]: 'entry', 'initrd.img': 'initrd' } },

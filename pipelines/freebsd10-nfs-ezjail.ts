@@ -1,15 +1,15 @@
 import { errors } from '../base/errors.js';
-import { defineRecipe, type ArtifactRef } from '../core/recipe.js';
-import { p, type Infer } from '../core/schema.js';
+import { type ArtifactRef, defineRecipe } from '../core/recipe.js';
+import { type Infer, p } from '../core/schema.js';
 import { cpioPlugin } from '../plugins/cpio.js';
+import { fetchFilePlugin } from '../plugins/fetch-file.js';
 import { freebsdConfPlugin, iscsiTarget, jail } from '../plugins/freebsd/conf.js';
 import { freebsdCustomizePlugin } from '../plugins/freebsd/customize.js';
-import { fetchFilePlugin } from '../plugins/fetch-file.js';
 import { rcVars } from '../plugins/freebsd/rc-files.js';
 import { freebsdRootPlugin } from '../plugins/freebsd/root.js';
 import { pickPlugin } from '../plugins/pick.js';
-import { serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { checked, checks } from '../plugins/safe-values.js';
+import { serverConfigsPlugin } from '../plugins/server-configs/index.js';
 
 /** A distribution set or package: a URL or a path, pinned by the sha256 that makes it a fixed-output input. */
 const source = p.object({
@@ -27,11 +27,14 @@ type Source = Infer<typeof source>;
  */
 export const freebsd10NfsEzjail = defineRecipe({
   name: 'freebsd10-nfs-ezjail',
-  description: 'FreeBSD 10 diskless jail host: NFS root from distribution sets, /conf cpio archives, pxeboot, ezjail on iSCSI',
+  description:
+    'FreeBSD 10 diskless jail host: NFS root from distribution sets, /conf cpio archives, pxeboot, ezjail on iSCSI',
   params: {
     sets: p.object({ base: source, kernel: source }),
     packages: p.array(source).default([]),
-    interface: p.string({ pattern: /^[a-z]+[0-9]+$/, what: 'a FreeBSD interface name (em0, vtnet0, igb0)' }).default('em0'),
+    interface: p
+      .string({ pattern: /^[a-z]+[0-9]+$/, what: 'a FreeBSD interface name (em0, vtnet0, igb0)' })
+      .default('em0'),
     gateway: p.optional(p.ipv4()),
     netmask: p.optional(checked(checks.netmask)),
     jails: p.array(jail).default([]),
@@ -48,9 +51,14 @@ export const freebsd10NfsEzjail = defineRecipe({
   },
   build(r, params, host) {
     const where = `hosts.${host.name}.params`;
-    if (!params.iscsi.chapUser !== !params.iscsi.secretFile) throw errors.badValue(`${where}.iscsi`, 'CHAP needs both chapUser and secretFile (or neither)');
-    const fetch = (id: string, s: Source, at: string) => r.step(id, fetchFilePlugin, { params: pinned(s, at) }).out('file');
-    const inputs: Record<string, ArtifactRef> = { base: fetch('fetch-base', params.sets.base, `${where}.sets.base`), kernel: fetch('fetch-kernel', params.sets.kernel, `${where}.sets.kernel`) };
+    if (!params.iscsi.chapUser !== !params.iscsi.secretFile)
+      throw errors.badValue(`${where}.iscsi`, 'CHAP needs both chapUser and secretFile (or neither)');
+    const fetch = (id: string, s: Source, at: string) =>
+      r.step(id, fetchFilePlugin, { params: pinned(s, at) }).out('file');
+    const inputs: Record<string, ArtifactRef> = {
+      base: fetch('fetch-base', params.sets.base, `${where}.sets.base`),
+      kernel: fetch('fetch-kernel', params.sets.kernel, `${where}.sets.kernel`),
+    };
     const packages: string[] = [];
     params.packages.forEach((s, i) => {
       packages.push(`pkg${i}`);
@@ -63,7 +71,10 @@ export const freebsd10NfsEzjail = defineRecipe({
     });
     const rootTree = root.out('tree');
     // rc.initdiskless extracts them with `cd / ; tar -xpf`: entries must be named etc/... and var/....
-    const archive = (id: string, dir: string) => r.step(id, cpioPlugin, { params: { format: 'odc', prefix: `${dir}/`, subdir: dir }, inputs: { tree: rootTree } }).out('archive');
+    const archive = (id: string, dir: string) =>
+      r
+        .step(id, cpioPlugin, { params: { format: 'odc', prefix: `${dir}/`, subdir: dir }, inputs: { tree: rootTree } })
+        .out('archive');
     const rootPath = `${host.san.nfs}/${host.name}/root`;
     const conf = r.step('conf', freebsdConfPlugin, {
       params: {
@@ -83,7 +94,10 @@ export const freebsd10NfsEzjail = defineRecipe({
     });
     const bootfile = `${params.tftpPrefix}/boot/pxeboot`;
     // pxeboot comes from the same base set as the root, so loader and kernel always match it.
-    const tftp = r.step('tftp', pickPlugin, { params: { files: { [bootfile]: 'boot/pxeboot' } }, inputs: { tree: extracted.out('tree') } });
+    const tftp = r.step('tftp', pickPlugin, {
+      params: { files: { [bootfile]: 'boot/pxeboot' } },
+      inputs: { tree: extracted.out('tree') },
+    });
     const configs = r.step('server-configs', serverConfigsPlugin, {
       params: {
         name: host.name,
@@ -113,6 +127,7 @@ export const freebsd10NfsEzjail = defineRecipe({
 
 /** fetch-file's params for a source. An unpinned one is passed on: its fetch step fails, saying where the digest is. */
 function pinned(s: Source, where: string) {
-  if ((s.url === undefined) === (s.path === undefined)) throw errors.badValue(where, 'give exactly one of url and path');
+  if ((s.url === undefined) === (s.path === undefined))
+    throw errors.badValue(where, 'give exactly one of url and path');
   return { ...(s.url !== undefined ? { url: s.url } : { path: s.path }), sha256: s.sha256 };
 }

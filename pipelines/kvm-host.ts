@@ -27,23 +27,56 @@ const nfsRootParams = {
  * mounts `nfsroot=` (boot=nfs), the recipe's own packages, and optionally an iSCSI disk for its
  * payload. Used by kvm-host and lxc-host, which differ in packages and mount point only.
  */
-function nfsRootHost(r: RecipeBuilder, params: ShapeOut<typeof nfsRootParams>, host: HostInfo, o: { packages: string[]; storage: string }) {
+function nfsRootHost(
+  r: RecipeBuilder,
+  params: ShapeOut<typeof nfsRootParams>,
+  host: HostInfo,
+  o: { packages: string[]; storage: string },
+) {
   const overlay = params.rootMode === 'overlay';
   const { rootfs, vmlinuz, initrd } = debianRoot(r, params, host, {
     packages: ['nfs-common', 'open-iscsi', ...o.packages],
     // The initramfs mounted / from nfsroot=; nothing for systemd to remount.
     fstab: 'proc /proc proc defaults 0 0\n',
-    initrdRequires: ['scripts/nfs', 'nfs.ko', ...(overlay ? ['scripts/init-bottom/netboot-overlay', 'overlay.ko'] : [])],
+    initrdRequires: [
+      'scripts/nfs',
+      'nfs.ko',
+      ...(overlay ? ['scripts/init-bottom/netboot-overlay', 'overlay.ko'] : []),
+    ],
     overlayRoot: overlay,
   });
   let root = rootfs;
   if (params.iscsi)
-    root = r.step('iscsi', debianIscsiPlugin, { params: { ...params.iscsi, mount: o.storage }, inputs: { tree: rootfs } }).out('tree');
+    root = r
+      .step('iscsi', debianIscsiPlugin, { params: { ...params.iscsi, mount: o.storage }, inputs: { tree: rootfs } })
+      .out('tree');
   const rootPath = `${host.san.nfs}/${host.name}/root`;
-  const append = ['root=/dev/nfs', `nfsroot=${host.server}:${rootPath}${params.nfsOptions ? `,${params.nfsOptions}` : ''}`, 'boot=nfs', 'ip=dhcp', ...(overlay ? ['ro', 'netboot.overlay'] : ['rw']), 'console=ttyS0', params.kernelArgs].filter(Boolean).join(' ');
-  const tftp = r.step('tftp', pxelinuxTreePlugin, { params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append }, inputs: { vmlinuz, initrd } });
+  const append = [
+    'root=/dev/nfs',
+    `nfsroot=${host.server}:${rootPath}${params.nfsOptions ? `,${params.nfsOptions}` : ''}`,
+    'boot=nfs',
+    'ip=dhcp',
+    ...(overlay ? ['ro', 'netboot.overlay'] : ['rw']),
+    'console=ttyS0',
+    params.kernelArgs,
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const tftp = r.step('tftp', pxelinuxTreePlugin, {
+    params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append },
+    inputs: { vmlinuz, initrd },
+  });
   const configs = r.step('server-configs', serverConfigsPlugin, {
-    params: { name: host.name, mac: host.mac, ip: host.ip, server: host.server, bootfile: `${host.name}/pxelinux.0`, tftpRoot: host.san.tftp, nfsRoot: rootPath, nfsReadOnly: overlay },
+    params: {
+      name: host.name,
+      mac: host.mac,
+      ip: host.ip,
+      server: host.server,
+      bootfile: `${host.name}/pxelinux.0`,
+      tftpRoot: host.san.tftp,
+      nfsRoot: rootPath,
+      nfsReadOnly: overlay,
+    },
   });
   return {
     publish: [
@@ -60,7 +93,11 @@ export const kvmHost = defineRecipe({
   name: 'kvm-host',
   description: 'Debian NFS-root KVM server (qemu, libvirt), VM images on an iSCSI disk',
   params: nfsRootParams,
-  build: (r, params, host) => nfsRootHost(r, params, host, { packages: ['qemu-system-x86', 'libvirt-daemon-system', 'libvirt-clients'], storage: '/var/lib/libvirt/images' }),
+  build: (r, params, host) =>
+    nfsRootHost(r, params, host, {
+      packages: ['qemu-system-x86', 'libvirt-daemon-system', 'libvirt-clients'],
+      storage: '/var/lib/libvirt/images',
+    }),
 });
 
 export const lxcHost = defineRecipe({

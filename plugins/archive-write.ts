@@ -1,11 +1,11 @@
 import { closeSync, createReadStream, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import type { Readable, Writable } from 'node:stream';
 import { errors } from '../base/errors.js';
-import type { TreeEntry } from '../core/plugin.js';
 import { devMajorMinor } from '../cache/tree.js';
+import type { TreeEntry } from '../core/plugin.js';
 
 export type CpioFormat = 'newc' | 'odc';
 export interface ArchiveOptions {
@@ -17,7 +17,14 @@ export interface ArchiveOptions {
 }
 
 const LIMIT = 2 ** 32 - 1;
-const S_IF = { file: 0o100000, dir: 0o040000, symlink: 0o120000, char: 0o020000, block: 0o060000, fifo: 0o010000 } as const;
+const S_IF = {
+  file: 0o100000,
+  dir: 0o040000,
+  symlink: 0o120000,
+  char: 0o020000,
+  block: 0o060000,
+  fifo: 0o010000,
+} as const;
 
 export function archiveName(path: string, prefix: string): string {
   if (path === '.') return prefix === '' ? '.' : prefix === './' ? '.' : prefix.replace(/\/$/, '');
@@ -25,11 +32,12 @@ export function archiveName(path: string, prefix: string): string {
 }
 
 function checkEntry(e: TreeEntry, name: string, format: string) {
-  if (!/^[\x20-\x7e]+$/.test(name)) throw errors.badValue(name, `only printable ASCII names can go into a ${format} archive here`);
+  if (!/^[\x20-\x7e]+$/.test(name))
+    throw errors.badValue(name, `only printable ASCII names can go into a ${format} archive here`);
   if ((e.size ?? 0) > LIMIT) throw errors.archiveTooLarge(name, e.size!, format);
-  if (format === 'odc' && (e.uid > 0o777777 || e.gid > 0o777777)) throw errors.badValue(name, `uid/gid ${e.uid}/${e.gid} does not fit in odc`);
+  if (format === 'odc' && (e.uid > 0o777777 || e.gid > 0o777777))
+    throw errors.badValue(name, `uid/gid ${e.uid}/${e.gid} does not fit in odc`);
 }
-
 
 interface EntryPack {
   entry(header: Record<string, unknown>, cb: (err?: Error | null) => void): Writable;
@@ -54,7 +62,10 @@ function readWhole(path: string, size: number): Buffer {
     const buf = Buffer.allocUnsafe(size + 1);
     let n = 0;
     for (let r: number; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
-    if (n !== size) throw new Error(`${path}: size changed while archiving (${size} bytes in the manifest, ${n === size + 1 ? 'more' : n} now)`);
+    if (n !== size)
+      throw new Error(
+        `${path}: size changed while archiving (${size} bytes in the manifest, ${n === size + 1 ? 'more' : n} now)`,
+      );
     return buf.subarray(0, size);
   } finally {
     closeSync(fd);
@@ -62,7 +73,12 @@ function readWhole(path: string, size: number): Buffer {
 }
 
 /** One entry; a large file's bytes are piped with stream errors (a file shrinking under us) reported, not thrown. */
-async function addEntry(pack: EntryPack, header: Record<string, unknown>, file: string | undefined, size: number): Promise<void> {
+async function addEntry(
+  pack: EntryPack,
+  header: Record<string, unknown>,
+  file: string | undefined,
+  size: number,
+): Promise<void> {
   if (!file || size <= WHOLE_FILE) {
     const data = file ? readWhole(file, size) : undefined;
     await new Promise<void>((resolve, reject) => {
@@ -84,7 +100,12 @@ async function addEntry(pack: EntryPack, header: Record<string, unknown>, file: 
  * Drains a packer into `dest` (through gzip if asked) with synchronous writes of large chunks,
  * pausing the packer while gzip catches up. `add` adds the entries; the archive is finished after.
  */
-async function packTo(pack: Readable & { finalize(): void }, dest: string, gzip: boolean, add: (yieldNow: () => Promise<void>) => Promise<void>): Promise<void> {
+async function packTo(
+  pack: Readable & { finalize(): void },
+  dest: string,
+  gzip: boolean,
+  add: (yieldNow: () => Promise<void>) => Promise<void>,
+): Promise<void> {
   const fd = openSync(dest, 'w');
   const buf = Buffer.allocUnsafe(OUT_CHUNK);
   let len = 0;
@@ -154,10 +175,18 @@ async function packTo(pack: Readable & { finalize(): void }, dest: string, gzip:
  * A cpio archive of a tree, from its manifest: entries sorted by name, owners and modes as
  * recorded, inodes numbered 1.. in order, every mtime the same. Written with cpio-stream.
  */
-export async function writeCpio(root: string, entries: TreeEntry[], dest: string, format: CpioFormat, o: ArchiveOptions): Promise<void> {
+export async function writeCpio(
+  root: string,
+  entries: TreeEntry[],
+  dest: string,
+  format: CpioFormat,
+  o: ArchiveOptions,
+): Promise<void> {
   const { default: cpio } = await import('cpio-stream');
   const pack = cpio.pack({ format });
-  const list = entries.map((e) => ({ e, name: archiveName(e.path, o.prefix) })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const list = entries
+    .map((e) => ({ e, name: archiveName(e.path, o.prefix) }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   let ino = 1;
   // Checked before the file is created: a refused name leaves no half-written archive behind.
   for (const { e, name } of list) checkEntry(e, name, format);
@@ -181,7 +210,12 @@ export async function writeCpio(root: string, entries: TreeEntry[], dest: string
         size: e.type === 'file' ? e.size : 0,
       };
       if (e.type === 'symlink') header.linkname = e.target;
-      await addEntry(pack as unknown as EntryPack, header, e.type === 'file' ? join(root, e.path) : undefined, e.size ?? 0);
+      await addEntry(
+        pack as unknown as EntryPack,
+        header,
+        e.type === 'file' ? join(root, e.path) : undefined,
+        e.size ?? 0,
+      );
       await yieldNow();
     }
   });
@@ -191,8 +225,17 @@ export async function writeCpio(root: string, entries: TreeEntry[], dest: string
 export async function writeTar(root: string, entries: TreeEntry[], dest: string, o: ArchiveOptions): Promise<void> {
   const tar = await import('tar-stream');
   const pack = tar.pack();
-  const list = entries.map((e) => ({ e, name: archiveName(e.path, o.prefix) })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const type = { file: 'file', dir: 'directory', symlink: 'symlink', char: 'character-device', block: 'block-device', fifo: 'fifo' } as const;
+  const list = entries
+    .map((e) => ({ e, name: archiveName(e.path, o.prefix) }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const type = {
+    file: 'file',
+    dir: 'directory',
+    symlink: 'symlink',
+    char: 'character-device',
+    block: 'block-device',
+    fifo: 'fifo',
+  } as const;
   await packTo(pack as unknown as Readable & { finalize(): void }, dest, o.gzip, async (yieldNow) => {
     for (const { e, name } of list) {
       const [devmajor, devminor] = e.rdev ? devMajorMinor(e.rdev) : [0, 0];
@@ -213,7 +256,12 @@ export async function writeTar(root: string, entries: TreeEntry[], dest: string,
         devmajor,
         devminor,
       };
-      await addEntry(pack as unknown as EntryPack, header, e.type === 'file' ? join(root, e.path) : undefined, e.size ?? 0);
+      await addEntry(
+        pack as unknown as EntryPack,
+        header,
+        e.type === 'file' ? join(root, e.path) : undefined,
+        e.size ?? 0,
+      );
       await yieldNow();
     }
   });

@@ -1,4 +1,4 @@
-import { copyFile, chmod, mkdir } from 'node:fs/promises';
+import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { definePlugin } from '../core/plugin.js';
 import { p } from '../core/schema.js';

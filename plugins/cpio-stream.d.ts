@@ -1,5 +1,6 @@
 declare module 'cpio-stream' {
   import type { Readable, Writable } from 'node:stream';
+
   interface Pack extends Readable {
     entry(header: Record<string, unknown>, cb: (err: Error | null) => void): Writable;
     finalize(): void;

@@ -38,7 +38,8 @@ export const ext4ImagePlugin = definePlugin({
     // Data in 4 KiB blocks plus an inode each, against what the file system leaves for data
     // (inode tables and bitmaps take some 10%, the journal up to 64 MiB). mke2fs has the last word.
     const need = entries.reduce((s, e) => s + Math.ceil((e.size ?? 0) / 4096) * 4096 + 256, 0);
-    if (need > bytes * 0.85 - (bytes >= 1 << 30 ? 64 << 20 : 4 << 20)) throw errors.imageTooSmall(ctx.step, need, bytes);
+    if (need > bytes * 0.85 - (bytes >= 1 << 30 ? 64 << 20 : 4 << 20))
+      throw errors.imageTooSmall(ctx.step, need, bytes);
     const tree = ctx.inputs.tree.path;
     const T = ctx.sourceDateEpoch;
     const fake = `E2FSPROGS_FAKE_TIME=${T}`;
@@ -46,14 +47,19 @@ export const ext4ImagePlugin = definePlugin({
     try {
       await ctx.$`env ${fake} mke2fs -q -F -t ext4 -d ${tree} -U ${uuid} -E ${`hash_seed=${uuid}`} -L ${label} ${out} ${size}`;
     } catch (e) {
-      if (/Could not allocate|No space left/.test(String((e as { stderr?: string }).stderr ?? ''))) throw errors.imageTooSmall(ctx.step, need, bytes);
+      if (/Could not allocate|No space left/.test(String((e as { stderr?: string }).stderr ?? '')))
+        throw errors.imageTooSmall(ctx.step, need, bytes);
       throw e;
     }
     const cmds: string[] = [];
     for (const e of entries) {
       const path = e.path === '.' ? '/' : `/${e.path}`;
       // One debugfs command per line: a name with a line break in it would be commands of its own (dump writes host files).
-      if (CONTROL_CHARS.test(path)) throw errors.badValue(`step ${ctx.step} input tree`, `${JSON.stringify(path)} has a control character in its name; an ext4 image of it is refused`);
+      if (CONTROL_CHARS.test(path))
+        throw errors.badValue(
+          `step ${ctx.step} input tree`,
+          `${JSON.stringify(path)} has a control character in its name; an ext4 image of it is refused`,
+        );
       const q = `"${path.replace(/"/g, '""')}"`;
       cmds.push(`sif ${q} atime @${T}`, `sif ${q} ctime @${T}`);
       const st = await lstat(join(tree, e.path));
@@ -62,7 +68,7 @@ export const ext4ImagePlugin = definePlugin({
       if ((st.mode & 0o7777) !== e.mode) cmds.push(`sif ${q} mode 0${((st.mode & ~0o7777) | e.mode).toString(8)}`);
     }
     const cmdFile = join(ctx.tmp, 'debugfs.cmds');
-    await writeFile(cmdFile, cmds.join('\n') + '\n');
+    await writeFile(cmdFile, `${cmds.join('\n')}\n`);
     const errFile = join(ctx.tmp, 'debugfs.err');
     await ctx.$`env ${fake} debugfs -w -f ${cmdFile} ${out} > /dev/null 2> ${errFile}`;
     const problems = (await readFile(errFile, 'utf8')).split('\n').filter((l) => l && !/^debugfs \d/.test(l));

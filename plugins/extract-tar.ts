@@ -37,7 +37,12 @@ export const extractTarPlugin = definePlugin({
     { name: 'mknod', package: 'coreutils' },
   ],
   async run(ctx) {
-    const n = await extractArchive(ctx.inputs.archive.path, ctx.outputs.tree, { devices: ctx.params.devices, pkg: false }, ctx);
+    const n = await extractArchive(
+      ctx.inputs.archive.path,
+      ctx.outputs.tree,
+      { devices: ctx.params.devices, pkg: false },
+      ctx,
+    );
     ctx.log.info(`${n} entries extracted`);
   },
 });
@@ -53,15 +58,26 @@ export interface ExtractOptions {
  * Extracts one archive into `root` (which may already hold an earlier archive's entries: later
  * entries replace files, never directories). Returns the number of entries.
  */
-export async function extractArchive(file: string, root: string, o: ExtractOptions, ctx: { signal: AbortSignal; log: StepLogger }): Promise<number> {
+export async function extractArchive(
+  file: string,
+  root: string,
+  o: ExtractOptions,
+  ctx: { signal: AbortSignal; log: StepLogger },
+): Promise<number> {
   const format = await detect(file);
   ctx.log.info(`extracting ${basename(file)}: a ${format === 'tar' ? 'plain' : format} tar archive`);
   const tar = await import('tar-stream');
   const src = decompress(file, format, ctx.signal);
   const ex = tar.extract();
   // Settled into values at once: a rejection nobody awaits yet would end the process.
-  const feeding = pipeline([...src.streams, ex], { signal: ctx.signal }).then(() => undefined, (e: unknown) => e);
-  const decoding = src.done.then(() => undefined, (e: unknown) => e);
+  const feeding = pipeline([...src.streams, ex], { signal: ctx.signal }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  const decoding = src.done.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   const x = new SafeExtractor(root, o);
   let failure: unknown;
   try {
@@ -92,7 +108,8 @@ async function detect(file: string): Promise<Format> {
   if (buf.subarray(0, 6).equals(XZ)) return 'xz';
   if (buf[0] === 0x1f && buf[1] === 0x8b) return 'gzip';
   if (bytesRead >= 262 && buf.toString('latin1', 257, 262) === 'ustar') return 'tar';
-  const what = buf.subarray(0, 3).toString('latin1') === 'BZh' ? 'bzip2 is not supported' : 'not a tar, .tgz or .txz archive';
+  const what =
+    buf.subarray(0, 3).toString('latin1') === 'BZh' ? 'bzip2 is not supported' : 'not a tar, .tgz or .txz archive';
   throw errors.badArchive(`${what} (first bytes ${buf.subarray(0, 8).toString('hex')})`);
 }
 

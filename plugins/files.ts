@@ -1,9 +1,9 @@
 import { chmod, chown, lchown, lstat, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
+import { ifMissing } from '../base/errno.js';
 import { errors } from '../base/errors.js';
 import { definePlugin } from '../core/plugin.js';
 import { p } from '../core/schema.js';
-import { ifMissing } from '../base/errno.js';
 
 const entry = p.object({
   content: p.optional(p.string()),
@@ -17,7 +17,8 @@ const entry = p.object({
 /** Checks a tree-relative path: no absolute names, no '..', no empty parts. */
 export function safeRelative(path: string, where: string): string {
   const n = normalize(path);
-  if (path.startsWith('/') || n.startsWith('..') || n === '.' || n.includes('\0')) throw errors.badValue(where, `"${path}" is not a relative path inside the tree`);
+  if (path.startsWith('/') || n.startsWith('..') || n === '.' || n.includes('\0'))
+    throw errors.badValue(where, `"${path}" is not a relative path inside the tree`);
   return n;
 }
 
@@ -51,7 +52,8 @@ async function mkdirs(root: string, dir: string, mode: number) {
   if (dir === root) return;
   await mkdirs(root, dirname(dir), mode);
   const st = await lstat(dir).catch(ifMissing(undefined));
-  if (st?.isSymbolicLink()) throw errors.badValue(dir.slice(root.length + 1), 'a file cannot be placed below a symlink of the same tree');
+  if (st?.isSymbolicLink())
+    throw errors.badValue(dir.slice(root.length + 1), 'a file cannot be placed below a symlink of the same tree');
   if (st) return;
   await mkdir(dir);
   await chmod(dir, mode);

@@ -24,7 +24,11 @@ export const pickPlugin = definePlugin({
     await chmod(ctx.outputs.tree, 0o755);
     for (const [to, from] of Object.entries(ctx.params.files).sort(([a], [b]) => (a < b ? -1 : 1))) {
       const src = byPath.get(safeRelative(from, where));
-      if (src?.type !== 'file') throw errors.badValue(`${where}.${to}`, `"${from}" is ${src ? `a ${src.type}` : 'not in the input tree'}, not a regular file`);
+      if (src?.type !== 'file')
+        throw errors.badValue(
+          `${where}.${to}`,
+          `"${from}" is ${src ? `a ${src.type}` : 'not in the input tree'}, not a regular file`,
+        );
       const dest = join(ctx.outputs.tree, safeRelative(to, where));
       await mkdir(dirname(dest), { recursive: true, mode: 0o755 });
       await copyFile(join(ctx.inputs.tree.path, src.path), dest);

@@ -28,7 +28,10 @@ export const pxelinuxTreePlugin = definePlugin({
   produces: { tree: 'tree' },
   // The boot loader files are local inputs: a syslinux upgrade changes the key.
   sources: () => [PXELINUX, ...C32.map((m) => `${MODULES}/${m}`)],
-  hostFiles: [{ path: PXELINUX, package: 'pxelinux' }, ...C32.map((m) => ({ path: `${MODULES}/${m}`, package: 'syslinux-common' }))],
+  hostFiles: [
+    { path: PXELINUX, package: 'pxelinux' },
+    ...C32.map((m) => ({ path: `${MODULES}/${m}`, package: 'syslinux-common' })),
+  ],
   async run(ctx) {
     const out = ctx.outputs.tree;
     await chmod(out, 0o755);

@@ -1,5 +1,20 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, closeSync, fchmodSync, fchownSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  fchmodSync,
+  fchownSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  type Stats,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Header } from 'tar-stream';
@@ -53,8 +68,13 @@ export class SafeExtractor {
     // the root it is installed into): the metadata is skipped, the payload made tree-relative.
     if (this.o.pkg && /^(\.\/)?\+[A-Z_]+$/.test(h.name)) return drain(body);
     const name = clean(this.o.pkg ? h.name.replace(/^\/+/, '') : h.name, entry, 'its name');
-    if (pax && Object.keys(pax).some((k) => k.startsWith('GNU.sparse'))) throw refuse(entry, 'sparse files are not supported');
-    const meta: Meta = { mode: (h.mode ?? 0o644) & 0o7777, uid: paxInt(pax?.uid) ?? h.uid ?? 0, gid: paxInt(pax?.gid) ?? h.gid ?? 0 };
+    if (pax && Object.keys(pax).some((k) => k.startsWith('GNU.sparse')))
+      throw refuse(entry, 'sparse files are not supported');
+    const meta: Meta = {
+      mode: (h.mode ?? 0o644) & 0o7777,
+      uid: paxInt(pax?.uid) ?? h.uid ?? 0,
+      gid: paxInt(pax?.gid) ?? h.gid ?? 0,
+    };
     this.count++;
     if (name === '') {
       // A package does not own the root it is installed into.
@@ -95,8 +115,12 @@ export class SafeExtractor {
       case 'character-device':
       case 'block-device':
       case 'fifo': {
-        if (!this.o.devices) throw refuse(entry, `a ${h.type === 'fifo' ? 'FIFO' : 'device node'} (set the devices param to allow it)`);
-        const kind = h.type === 'fifo' ? ['p'] : [h.type === 'block-device' ? 'b' : 'c', String(h.devmajor ?? 0), String(h.devminor ?? 0)];
+        if (!this.o.devices)
+          throw refuse(entry, `a ${h.type === 'fifo' ? 'FIFO' : 'device node'} (set the devices param to allow it)`);
+        const kind =
+          h.type === 'fifo'
+            ? ['p']
+            : [h.type === 'block-device' ? 'b' : 'c', String(h.devmajor ?? 0), String(h.devminor ?? 0)];
         await run('mknod', [abs, ...kind]);
         owners(abs, meta, entry);
         chmodSync(abs, meta.mode);
@@ -109,7 +133,9 @@ export class SafeExtractor {
 
   /** Directory modes and owners, deepest first. */
   async finish(): Promise<void> {
-    const dirs = [...this.dirMeta.entries()].sort(([a], [b]) => b.split('/').length - a.split('/').length || (a < b ? 1 : -1));
+    const dirs = [...this.dirMeta.entries()].sort(
+      ([a], [b]) => b.split('/').length - a.split('/').length || (a < b ? 1 : -1),
+    );
     for (const [name, meta] of dirs) {
       const abs = name ? join(this.root, name) : this.root;
       owners(abs, meta, name || '.');
@@ -131,8 +157,12 @@ export class SafeExtractor {
       const abs = join(this.root, rel);
       const st = lstatQuiet(abs);
       if (st?.isSymbolicLink())
-        throw refuse(entry, `${subject ?? 'it'} goes through "${rel}", a symlink of the archive (to "${readlinkSync(abs)}"), and could leave the root`);
-      if (st && !st.isDirectory()) throw refuse(entry, `${subject ?? 'it'} goes through "${rel}", which is not a directory`);
+        throw refuse(
+          entry,
+          `${subject ?? 'it'} goes through "${rel}", a symlink of the archive (to "${readlinkSync(abs)}"), and could leave the root`,
+        );
+      if (st && !st.isDirectory())
+        throw refuse(entry, `${subject ?? 'it'} goes through "${rel}", which is not a directory`);
       if (!st) {
         if (subject) throw refuse(entry, `${subject} is not in the archive (no directory "${rel}")`);
         mkdirSync(abs);
@@ -149,7 +179,8 @@ export class SafeExtractor {
     await this.parents(target, entry, `its hardlink target "${raw}"`);
     const st = lstatQuiet(join(this.root, target));
     // link(2) does not follow a symlink, so a hardlink to one stays inside the tree.
-    if (!st || !(st.isFile() || st.isSymbolicLink())) throw refuse(entry, `its hardlink target "${raw}" is not a file extracted before it`);
+    if (!st || !(st.isFile() || st.isSymbolicLink()))
+      throw refuse(entry, `its hardlink target "${raw}" is not a file extracted before it`);
     return target;
   }
 }

@@ -17,11 +17,20 @@ export const checks = {
   name: { pattern: HOST_NAME, what: "a host name (letters, digits, '_', '-', labels joined by single dots)" },
   mac: { pattern: MAC, what: 'a MAC address (aa:bb:cc:dd:ee:ff)' },
   ipv4: { pattern: IPV4, what: 'an IPv4 address' },
-  netmask: { pattern: new RegExp(`^(?:${MASKS.map((m) => m.replace(/\./g, '\\.')).join('|')})$`), what: 'an IPv4 netmask (e.g. 255.255.255.0)' },
+  netmask: {
+    pattern: new RegExp(`^(?:${MASKS.map((m) => m.replace(/\./g, '\\.')).join('|')})$`),
+    what: 'an IPv4 netmask (e.g. 255.255.255.0)',
+  },
   // An export name is also the tail of nbdroot=SERVER:PORT/EXPORT, so no '/' either.
   export: { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, what: "an NBD export name (letters, digits, '.', '_', '-')" },
-  absPath: { pattern: new RegExp(`^(?!.*(?:^|/)\\.\\.?(?:/|$))/(?:${SAFE}+(?:/${SAFE}+)*/?)?$`), what: "an absolute path without '.' or '..' parts, spaces, quotes or commas" },
-  relPath: { pattern: new RegExp(`^(?!.*(?:^|/)\\.\\.?(?:/|$))${SAFE}+(?:/${SAFE}+)*$`), what: "a relative path without '.' or '..' parts, spaces, quotes or commas" },
+  absPath: {
+    pattern: new RegExp(`^(?!.*(?:^|/)\\.\\.?(?:/|$))/(?:${SAFE}+(?:/${SAFE}+)*/?)?$`),
+    what: "an absolute path without '.' or '..' parts, spaces, quotes or commas",
+  },
+  relPath: {
+    pattern: new RegExp(`^(?!.*(?:^|/)\\.\\.?(?:/|$))${SAFE}+(?:/${SAFE}+)*$`),
+    what: "a relative path without '.' or '..' parts, spaces, quotes or commas",
+  },
 } satisfies Record<string, Check>;
 
 /** The schema of a value under one of the checks above. */

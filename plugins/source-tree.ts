@@ -1,9 +1,9 @@
 import { lstat } from 'node:fs/promises';
-import { copyTree } from '../cache/copy.js';
+import { ifMissing } from '../base/errno.js';
 import { errors } from '../base/errors.js';
+import { copyTree } from '../cache/copy.js';
 import { definePlugin } from '../core/plugin.js';
 import { p } from '../core/schema.js';
-import { ifMissing } from '../base/errno.js';
 
 /**
  * A local directory (relative to the config file) as a tree artifact. It is a declared source:

@@ -1,17 +1,29 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, statfs, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  statfs,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { fsyncDir, syncFileSystem, writeFileAtomic } from '../cache/atomic.js';
-import type { CheckDepth } from '../cache/artifact-check.js';
-import { copySparseFile, copyTree } from '../cache/copy.js';
-import { listDir, type Cache } from '../cache/store.js';
-import { safeDir } from './safe-dirs.js';
 import { ifMissing, isErrno, isMissing } from '../base/errno.js';
+import type { CheckDepth } from '../cache/artifact-check.js';
+import { fsyncDir, syncFileSystem, writeFileAtomic } from '../cache/atomic.js';
+import { copySparseFile, copyTree } from '../cache/copy.js';
+import { type Cache, listDir } from '../cache/store.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import { makeDiskPrivate } from './disk-modes.js';
-import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseItem, type ReleaseManifest } from './release.js';
+import { linkable, type Staging, sameFile, stageItem } from './local-stage.js';
+import { type DiskSig, isReleaseId, MANIFEST_NAME, type ReleaseItem, type ReleaseManifest } from './release.js';
 import { checkRelease, type Damage } from './release-check.js';
-import { linkable, sameFile, stageItem, type Staging } from './local-stage.js';
+import { safeDir } from './safe-dirs.js';
 import type { PlannedItem, StageResult, Target, TargetState } from './target.js';
 
 /**
@@ -85,7 +97,11 @@ export class LocalTarget implements Target {
         continue;
       }
       // One device check per item: all of an artifact's files live in one place in the cache.
-      const src = await lstat(it.artifact.kind === 'tree' ? this.cache.treePath(it.artifact.digest) : this.cache.objectPath(it.artifact.digest)).catch(ifMissing(undefined));
+      const src = await lstat(
+        it.artifact.kind === 'tree'
+          ? this.cache.treePath(it.artifact.digest)
+          : this.cache.objectPath(it.artifact.digest),
+      ).catch(ifMissing(undefined));
       const sameDevice = !!src && src.dev === rootDev;
       for (const e of it.entries) {
         inodes++;
@@ -128,7 +144,14 @@ export class LocalTarget implements Target {
         if (it.writable) {
           const disk = await this.placeDisk(host, it, s.dir, s.result);
           released.push({ path: it.path, artifact: it.artifact, writable: true, disk });
-          s.entries.push({ path: it.path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, target: await readlink(join(s.dir, it.path)) });
+          s.entries.push({
+            path: it.path,
+            type: 'symlink',
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+            target: await readlink(join(s.dir, it.path)),
+          });
           continue;
         }
         released.push({ path: it.path, artifact: it.artifact, writable: false });
@@ -173,7 +196,8 @@ export class LocalTarget implements Target {
         await rm(tmp, { recursive: true, force: true });
         throw e;
       }
-      result.bytesWritten += it.artifact.kind === 'tree' ? it.artifact.size : (await lstat(join(disks, diskId))).blocks * 512;
+      result.bytesWritten +=
+        it.artifact.kind === 'tree' ? it.artifact.size : (await lstat(join(disks, diskId))).blocks * 512;
     }
     await makeDiskPrivate(this.name, disks, join(disks, diskId), it.artifact.kind);
     const dest = join(staging, it.path);
@@ -195,7 +219,11 @@ export class LocalTarget implements Target {
   }
 
   async switch(host: string, id: string): Promise<void> {
-    await replaceSymlink(join('.releases', host, id), join(this.root, host), join(this.root, `.${host}.switch-${process.pid}-${randomBytes(3).toString('hex')}`));
+    await replaceSymlink(
+      join('.releases', host, id),
+      join(this.root, host),
+      join(this.root, `.${host}.switch-${process.pid}-${randomBytes(3).toString('hex')}`),
+    );
     await fsyncDir(this.root);
     await safeDir(this.root, `.releases/${host}`);
     const { history } = await this.state(host);
@@ -219,9 +247,8 @@ export class LocalTarget implements Target {
   async remove(host: string, ids: string[]): Promise<string[]> {
     if (!(await safeDir(this.root, `.releases/${host}`, false))) return [];
     const removed: string[] = [];
-    for (const id of ids)
-      // Rename first, so a crash halfway through never leaves a half-deleted release under its id.
-      if (await discardAs(this.rel(host, id), this.rel(host, deletingName(id)))) removed.push(id);
+    // Rename first, so a crash halfway through never leaves a half-deleted release under its id.
+    for (const id of ids) if (await discardAs(this.rel(host, id), this.rel(host, deletingName(id)))) removed.push(id);
     return removed;
   }
 
@@ -253,8 +280,8 @@ export class LocalTarget implements Target {
           }
       }
     }
+    // .tmp-: writeFileAtomic's temp name, left by a kill between its write and its rename (history.json).
     for (const name of await listDir(this.rel(host)))
-      // .tmp-: writeFileAtomic's temp name, left by a kill between its write and its rename (history.json).
       if (name.startsWith('.staging-') || name.startsWith('.tmp-')) {
         await rm(this.rel(host, name), { recursive: true, force: true });
         n++;

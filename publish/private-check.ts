@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { errors } from '../base/errors.js';
 import type { ManifestEntry } from '../cache/tree.js';
-import { privateName, scanFile, type Finding } from './private-scan.js';
+import { type Finding, privateName, scanFile } from './private-scan.js';
 import type { PlannedItem } from './target.js';
 
 /** Per file digest: what its scan found, as suffixes of its path ('' or ':<member>'). */

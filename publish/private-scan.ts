@@ -157,7 +157,10 @@ async function scanArchive(src: Readable, kind: 'cpio' | 'tar', shownAs: string)
     src.pipe(ex);
   }).catch((e: Error) => {
     // What cannot be read cannot be vouched for: refused too, with the reason.
-    found.push({ path: shownAs, why: `it cannot be read as a ${kind} archive (${e.message}), so it cannot be checked` });
+    found.push({
+      path: shownAs,
+      why: `it cannot be read as a ${kind} archive (${e.message}), so it cannot be checked`,
+    });
   });
   return found;
 }

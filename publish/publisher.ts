@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { errnoOf } from '../base/errno.js';
+import { errors } from '../base/errors.js';
 import type { Cache } from '../cache/store.js';
 import type { ManifestEntry } from '../cache/tree.js';
-import { errors } from '../base/errors.js';
-import { errnoOf } from '../base/errno.js';
 import type { HostGraph } from '../core/graph.js';
 import type { Artifact } from '../core/plugin.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import { refusePrivate } from './private-check.js';
-import { nextId, releaseDigest, type ReleaseManifest } from './release.js';
+import { nextId, type ReleaseManifest, releaseDigest } from './release.js';
 import type { Damage } from './release-check.js';
 import type { PlannedItem, StageResult, Target } from './target.js';
 
@@ -73,7 +73,13 @@ export async function publishHost(
   for (const p of plans.filter((q) => q.changed && q.target.name === 'tftp'))
     await refusePrivate(host, 'tftp', p.items, o.allowPublic ?? []);
   if (!plans.some((p) => p.changed)) {
-    return { host, changed: false, targets: plans.map((p) => ({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false })), pruned: [], repaired };
+    return {
+      host,
+      changed: false,
+      targets: plans.map((p) => ({ target: p.target.name, root: p.target.describe(), id: p.current!, changed: false })),
+      pruned: [],
+      repaired,
+    };
   }
   await planDisks(host, plans, o);
   const id = nextId(plans.flatMap((p) => p.ids));
@@ -83,8 +89,17 @@ export async function publishHost(
     await p.target.switch(host, id);
     await p.target.ensureLinks(host, p.links);
   }
-  await runReloads(host, id, plans.filter((p) => p.changed).map((p) => p.target), o.reload);
-  const pruned = await prune(host, plans.map((p) => p.target), o);
+  await runReloads(
+    host,
+    id,
+    plans.filter((p) => p.changed).map((p) => p.target),
+    o.reload,
+  );
+  const pruned = await prune(
+    host,
+    plans.map((p) => p.target),
+    o,
+  );
   return { host, changed: true, id, targets: outcomes, pruned, repaired };
 }
 
@@ -118,7 +133,16 @@ async function planTargets(
         seen.add(e.path);
       }
     const digest = releaseDigest(items, links);
-    plans.push({ target, items, links, digest, prev, current: st.current, ids: st.ids, changed: prev?.digest !== digest });
+    plans.push({
+      target,
+      items,
+      links,
+      digest,
+      prev,
+      current: st.current,
+      ids: st.ids,
+      changed: prev?.digest !== digest,
+    });
   }
   return plans;
 }
@@ -157,7 +181,10 @@ async function planDisks(host: string, plans: TargetPlan[], o: PublishOptions): 
       }
       const written = !!now && JSON.stringify(now) !== JSON.stringify(before.disk.sig);
       if (written && !o.freshDisk) throw errors.diskWritten(host, p.target.describe(), it.path, p.current!);
-      if (written) o.notice(`${host}: the host wrote to ${p.target.name}:${it.path} since release ${p.current}; that disk is kept with release ${p.current} and protected from gc`);
+      if (written)
+        o.notice(
+          `${host}: the host wrote to ${p.target.name}:${it.path} since release ${p.current}; that disk is kept with release ${p.current} and protected from gc`,
+        );
     }
 }
 
@@ -165,7 +192,8 @@ async function checkSpace(host: string, plans: TargetPlan[]): Promise<void> {
   for (const p of plans.filter((q) => q.changed)) {
     const need = await p.target.estimate(p.items, p.prev);
     const free = await p.target.free();
-    if (need.bytes > free.bytes || need.inodes > free.inodes) throw errors.noSpace(host, free.path, need.bytes, free.bytes);
+    if (need.bytes > free.bytes || need.inodes > free.inodes)
+      throw errors.noSpace(host, free.path, need.bytes, free.bytes);
   }
 }
 
@@ -204,18 +232,35 @@ async function planItem(cache: Cache, path: string, art: Artifact, writable: boo
     original.set(p, e.path);
     return { ...e, path: p };
   });
-  return { path, artifact: art, writable, entries, source: (e) => join(cache.treePath(art.digest), original.get(e.path)!) };
+  return {
+    path,
+    artifact: art,
+    writable,
+    entries,
+    source: (e) => join(cache.treePath(art.digest), original.get(e.path)!),
+  };
 }
 
 /** Reload hooks: run after the switch. A failure is reported; the new release stays live. */
-export async function runReloads(host: string, id: string, switched: Target[], reload: Partial<Record<TargetName, string>>) {
+export async function runReloads(
+  host: string,
+  id: string,
+  switched: Target[],
+  reload: Partial<Record<TargetName, string>>,
+) {
   const failures: string[] = [];
   for (const t of switched) {
     const cmd = reload[t.name];
     if (!cmd) continue;
     const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn('sh', ['-c', cmd], {
-        env: { ...process.env, NETBOOT_HOST: host, NETBOOT_RELEASE: id, NETBOOT_TARGET: t.name, NETBOOT_ROOT: t.describe() },
+        env: {
+          ...process.env,
+          NETBOOT_HOST: host,
+          NETBOOT_RELEASE: id,
+          NETBOOT_TARGET: t.name,
+          NETBOOT_ROOT: t.describe(),
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
@@ -224,7 +269,10 @@ export async function runReloads(host: string, id: string, switched: Target[], r
       child.on('error', (e) => resolve({ code: 127, out: e.message }));
       child.on('close', (code) => resolve({ code, out }));
     });
-    if (r.code !== 0) failures.push(`${t.name}: \`${cmd}\` exited with code ${r.code}${r.out.trim() ? `: ${r.out.trim().split('\n').slice(-5).join(' | ')}` : ''}`);
+    if (r.code !== 0)
+      failures.push(
+        `${t.name}: \`${cmd}\` exited with code ${r.code}${r.out.trim() ? `: ${r.out.trim().split('\n').slice(-5).join(' | ')}` : ''}`,
+      );
   }
   if (failures.length) throw errors.reloadFailed(host, id, failures);
 }
@@ -233,7 +281,11 @@ export async function runReloads(host: string, id: string, switched: Target[], r
  * Keeps the newest `keep` releases per target, and always the live one and the one live before
  * it. A disk no kept release uses is deleted only if the host never wrote to it.
  */
-export async function prune(host: string, targets: Target[], o: { keep: number; notice: (l: string) => void; dropWritten?: boolean }): Promise<string[]> {
+export async function prune(
+  host: string,
+  targets: Target[],
+  o: { keep: number; notice: (l: string) => void; dropWritten?: boolean },
+): Promise<string[]> {
   const removed: string[] = [];
   for (const t of targets) {
     const st = await t.state(host);
@@ -261,7 +313,10 @@ export async function prune(host: string, targets: Target[], o: { keep: number; 
       const now = await t.diskSig(host, d);
       const written = !info || !now || JSON.stringify(now) !== info.sig;
       if (written && !o.dropWritten) {
-        if (info) o.notice(`${host}: kept ${t.name} disk ${d}: the host wrote to it (netboot gc --drop-written-disks removes it)`);
+        if (info)
+          o.notice(
+            `${host}: kept ${t.name} disk ${d}: the host wrote to it (netboot gc --drop-written-disks removes it)`,
+          );
         continue;
       }
       await t.removeDisk(host, d);

@@ -1,9 +1,9 @@
-import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { ifMissing } from '../base/errno.js';
 import type { CheckDepth } from '../cache/artifact-check.js';
 import { hashFile, type ManifestEntry } from '../cache/tree.js';
 import { MANIFEST_NAME, type ReleaseManifest } from './release.js';
-import { ifMissing } from '../base/errno.js';
 
 export interface Damage {
   path: string;

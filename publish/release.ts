@@ -1,5 +1,5 @@
-import type { ManifestEntry } from '../cache/tree.js';
 import { canonicalJson, sha256 } from '../base/canonical.js';
+import type { ManifestEntry } from '../cache/tree.js';
 import type { Artifact } from '../core/plugin.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 
@@ -44,10 +44,19 @@ export interface ReleaseManifest {
 
 export const MANIFEST_NAME = '.netboot-release.json';
 
-export function releaseDigest(items: { path: string; artifact: Artifact; writable: boolean }[], links: PublishLink[]): string {
+export function releaseDigest(
+  items: { path: string; artifact: Artifact; writable: boolean }[],
+  links: PublishLink[],
+): string {
   return sha256(
     canonicalJson({
-      items: items.map((i) => ({ path: i.path, kind: i.artifact.kind, digest: i.artifact.digest, mode: i.artifact.kind === 'file' ? i.artifact.mode : null, writable: i.writable })),
+      items: items.map((i) => ({
+        path: i.path,
+        kind: i.artifact.kind,
+        digest: i.artifact.digest,
+        mode: i.artifact.kind === 'file' ? i.artifact.mode : null,
+        writable: i.writable,
+      })),
       links,
     }),
   );

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
+import { errors } from '../base/errors.js';
 import { acquire } from '../cache/lock.js';
 import type { Cache } from '../cache/store.js';
-import { errors } from '../base/errors.js';
 import type { TargetName } from '../core/recipe.js';
 import { runReloads } from './publisher.js';
 import { listReleases } from './release-list.js';
@@ -22,10 +22,24 @@ export interface RollbackOptions {
  */
 export async function rollback(host: string, targets: Target[], o: RollbackOptions): Promise<string> {
   const rows = await listReleases(host, targets);
-  const live = rows.filter((r) => r.live.length).map((r) => r.id).sort().pop();
-  const want = o.want ?? rows.map((r) => r.id).filter((id) => live && id < live).pop();
+  const live = rows
+    .filter((r) => r.live.length)
+    .map((r) => r.id)
+    .sort()
+    .pop();
+  const want =
+    o.want ??
+    rows
+      .map((r) => r.id)
+      .filter((id) => live && id < live)
+      .pop();
   if (!want) throw errors.nothingToRollBack(host);
-  if (!rows.some((r) => r.id === want)) throw errors.unknownRelease(host, want, rows.map((r) => r.id));
+  if (!rows.some((r) => r.id === want))
+    throw errors.unknownRelease(
+      host,
+      want,
+      rows.map((r) => r.id),
+    );
   const lock = await acquire(join(o.cache.dir('locks'), `publish-${host}.lock`), { signal: o.signal });
   try {
     const switched: Target[] = [];
@@ -33,7 +47,10 @@ export async function rollback(host: string, targets: Target[], o: RollbackOptio
       const st = await t.state(host);
       if (!st.ids.length) continue;
       // A target that did not change in `want` serves the newest release it had at that point.
-      const pick = st.ids.filter((id) => id <= want).sort().pop();
+      const pick = st.ids
+        .filter((id) => id <= want)
+        .sort()
+        .pop();
       if (!pick) throw errors.unknownRelease(host, `${want} on ${t.name}`, st.ids);
       if (pick === st.current) continue;
       await t.switch(host, pick);

@@ -1,7 +1,7 @@
 import { lstat, mkdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errors } from '../base/errors.js';
 import { ifMissing } from '../base/errno.js';
+import { errors } from '../base/errors.js';
 
 /**
  * Checks, one component at a time, that every directory from `root` down to `root/rel` is a
@@ -26,7 +26,8 @@ export async function safeDir(root: string, rel: string, create = true): Promise
     if (st.isSymbolicLink()) throw errors.sanUnsafePath(path, `is a symlink (to ${await readlink(path)})`);
     if (!st.isDirectory()) throw errors.sanUnsafePath(path, 'is not a directory');
     const me = process.geteuid?.() ?? 0;
-    if (st.uid !== me && st.uid !== 0) throw errors.sanUnsafePath(path, `is owned by uid ${st.uid}, not by this user or root`);
+    if (st.uid !== me && st.uid !== 0)
+      throw errors.sanUnsafePath(path, `is owned by uid ${st.uid}, not by this user or root`);
   }
   return true;
 }

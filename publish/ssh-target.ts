@@ -2,12 +2,12 @@ import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Cache } from '../cache/store.js';
 import { errors } from '../base/errors.js';
+import type { Cache } from '../cache/store.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import { remoteDiskPrivate } from './disk-modes.js';
 import { deletingName, LocalTarget } from './local-target.js';
-import { isReleaseId, MANIFEST_NAME, type DiskSig, type ReleaseManifest } from './release.js';
+import { type DiskSig, isReleaseId, MANIFEST_NAME, type ReleaseManifest } from './release.js';
 import type { PlannedItem, StageResult, Target, TargetState } from './target.js';
 
 export interface SshOptions {
@@ -55,7 +55,18 @@ export class SshTarget implements Target {
   private readonly control = join(tmpdir(), `netboot-ssh-${process.pid}-%C`);
 
   private sshArgs(): string[] {
-    const a = ['-p', this.port, '-o', 'BatchMode=yes', '-o', 'ControlMaster=auto', '-o', `ControlPath=${this.control}`, '-o', 'ControlPersist=30'];
+    const a = [
+      '-p',
+      this.port,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'ControlMaster=auto',
+      '-o',
+      `ControlPath=${this.control}`,
+      '-o',
+      'ControlPersist=30',
+    ];
     if (this.ssh.identityFile) a.push('-i', this.ssh.identityFile);
     for (const o of this.ssh.options ?? []) a.push('-o', o);
     return a;
@@ -64,10 +75,18 @@ export class SshTarget implements Target {
   private exec(script: string, what: string): Promise<string> {
     return new Promise((resolve, reject) => {
       // -l and --: neither the user nor the host can be read as an option (the config refuses a leading '-' too).
-      execFile('ssh', [...this.sshArgs(), '-l', this.user, '--', this.host, `set -e; ${script}`], { maxBuffer: 1 << 28 }, (err, stdout, stderr) => {
-        if (err) reject(errors.remoteFailed(this.url, what, (stderr || err.message).trim().split('\n').slice(-3).join(' | ')));
-        else resolve(stdout);
-      });
+      execFile(
+        'ssh',
+        [...this.sshArgs(), '-l', this.user, '--', this.host, `set -e; ${script}`],
+        { maxBuffer: 1 << 28 },
+        (err, stdout, stderr) => {
+          if (err)
+            reject(
+              errors.remoteFailed(this.url, what, (stderr || err.message).trim().split('\n').slice(-3).join(' | ')),
+            );
+          else resolve(stdout);
+        },
+      );
     });
   }
 
@@ -75,7 +94,8 @@ export class SshTarget implements Target {
     const rsh = ['ssh', ...this.sshArgs()].map(q).join(' ');
     return new Promise((resolve, reject) => {
       execFile('rsync', ['-e', rsh, ...args], { maxBuffer: 1 << 28 }, (err, stdout, stderr) => {
-        if (err) reject(errors.remoteFailed(this.url, what, (stderr || err.message).trim().split('\n').slice(-3).join(' | ')));
+        if (err)
+          reject(errors.remoteFailed(this.url, what, (stderr || err.message).trim().split('\n').slice(-3).join(' | ')));
         else resolve(stdout);
       });
     });
@@ -113,14 +133,20 @@ export class SshTarget implements Target {
   async manifest(host: string, id: string): Promise<ReleaseManifest | undefined> {
     const k = `${host}/${id}`;
     if (this.manifests.has(k)) return this.manifests.get(k);
-    const out = await this.exec(`cat ${q(this.rel(host, id, MANIFEST_NAME))} 2>/dev/null || true`, 'reading a release manifest');
+    const out = await this.exec(
+      `cat ${q(this.rel(host, id, MANIFEST_NAME))} 2>/dev/null || true`,
+      'reading a release manifest',
+    );
     const m = out.trim() ? (JSON.parse(out) as ReleaseManifest) : undefined;
     this.manifests.set(k, m);
     return m;
   }
 
   async free(): Promise<{ bytes: number; inodes: number; path: string }> {
-    const out = await this.exec(`mkdir -p ${q(this.root)}; df -B1 --output=avail,iavail ${q(this.root)} | tail -1`, 'checking free space');
+    const out = await this.exec(
+      `mkdir -p ${q(this.root)}; df -B1 --output=avail,iavail ${q(this.root)} | tail -1`,
+      'checking free space',
+    );
     const [bytes, inodes] = out.trim().split(/\s+/).map(Number);
     return { bytes, inodes: Number.isFinite(inodes) && inodes > 0 ? inodes : Number.MAX_SAFE_INTEGER, path: this.url };
   }
@@ -138,7 +164,14 @@ export class SshTarget implements Target {
     return { bytes, inodes };
   }
 
-  async stage(host: string, id: string, items: PlannedItem[], links: PublishLink[], digest: string, prev: ReleaseManifest | undefined): Promise<StageResult> {
+  async stage(
+    host: string,
+    id: string,
+    items: PlannedItem[],
+    links: PublishLink[],
+    digest: string,
+    prev: ReleaseManifest | undefined,
+  ): Promise<StageResult> {
     this.states.delete(host);
     await this.checkDirs(host, links);
     const local = await this.cache.scratch(`ssh-stage-${host}`);
@@ -153,10 +186,21 @@ export class SshTarget implements Target {
         await this.exec(`mkdir -p ${q(`${this.root}/.disks/${host}`)}`, 'creating the disk directory');
         const src = join(local, '.disks', host, it.disk.id);
         const tree = it.artifact.kind === 'tree';
-        await this.rsync(tree ? ['-aH', '--numeric-ids', `${src}/`, `${this.user}@${this.host}:${remoteTmp}/`] : ['--sparse', '--perms', src, `${this.user}@${this.host}:${remoteTmp}`], `sending disk ${it.disk.id}`);
-        await this.exec(`sync -f ${q(remoteTmp)} 2>/dev/null || sync; mv -T ${q(remoteTmp)} ${q(`${this.root}/.disks/${host}/${it.disk.id}`)}`, 'committing a disk');
+        await this.rsync(
+          tree
+            ? ['-aH', '--numeric-ids', `${src}/`, `${this.user}@${this.host}:${remoteTmp}/`]
+            : ['--sparse', '--perms', src, `${this.user}@${this.host}:${remoteTmp}`],
+          `sending disk ${it.disk.id}`,
+        );
+        await this.exec(
+          `sync -f ${q(remoteTmp)} 2>/dev/null || sync; mv -T ${q(remoteTmp)} ${q(`${this.root}/.disks/${host}/${it.disk.id}`)}`,
+          'committing a disk',
+        );
         const dir = `${this.root}/.disks/${host}`;
-        await this.exec(remoteDiskPrivate(this.name, dir, `${dir}/${it.disk.id}`, it.artifact.kind, q), 'making the disk private');
+        await this.exec(
+          remoteDiskPrivate(this.name, dir, `${dir}/${it.disk.id}`, it.artifact.kind, q),
+          'making the disk private',
+        );
         it.disk.sig = (await this.diskSig(host, it.disk.id))!;
       }
       await writeFile(manifestPath, JSON.stringify(manifest));
@@ -165,10 +209,20 @@ export class SshTarget implements Target {
       const stats = await this.rsync(
         // Compare by content, not mtime (-c, no -t): the same file from two builds has two mtimes,
         // and --link-dest only links files whose preserved attributes all match.
-        ['-rlpgoDHc', '--numeric-ids', '--stats', ...(prev ? [`--link-dest=../${prev.id}`] : []), `${join(local, '.releases', host, id)}/`, `${this.user}@${this.host}:${this.rel(host, staging)}/`],
+        [
+          '-rlpgoDHc',
+          '--numeric-ids',
+          '--stats',
+          ...(prev ? [`--link-dest=../${prev.id}`] : []),
+          `${join(local, '.releases', host, id)}/`,
+          `${this.user}@${this.host}:${this.rel(host, staging)}/`,
+        ],
         'sending the release',
       );
-      await this.exec(`sync -f ${q(this.rel(host, staging))} 2>/dev/null || sync; mv -T ${q(this.rel(host, staging))} ${q(this.rel(host, id))}`, 'committing the release');
+      await this.exec(
+        `sync -f ${q(this.rel(host, staging))} 2>/dev/null || sync; mv -T ${q(this.rel(host, staging))} ${q(this.rel(host, id))}`,
+        'committing the release',
+      );
       const sent = /Total transferred file size: ([\d,.]+)/.exec(stats)?.[1]?.replace(/[,.]/g, '');
       return { ...res, bytesWritten: sent ? Number(sent) : res.bytesWritten };
     } finally {
@@ -255,7 +309,9 @@ export class SshTarget implements Target {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => execFile('ssh', [...this.sshArgs(), '-O', 'exit', '-l', this.user, '--', this.host], () => resolve()));
+    await new Promise<void>((resolve) =>
+      execFile('ssh', [...this.sshArgs(), '-O', 'exit', '-l', this.user, '--', this.host], () => resolve()),
+    );
   }
 
   async cleanLeftovers(host: string): Promise<number> {

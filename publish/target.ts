@@ -1,9 +1,9 @@
 import type { CheckDepth } from '../cache/artifact-check.js';
 import type { ManifestEntry } from '../cache/tree.js';
-import type { Damage } from './release-check.js';
 import type { Artifact } from '../core/plugin.js';
 import type { PublishLink, TargetName } from '../core/recipe.js';
 import type { DiskSig, ReleaseManifest } from './release.js';
+import type { Damage } from './release-check.js';
 
 /** An artifact ready to stage: its entries (paths inside the host's directory) and where their bytes are. */
 export interface PlannedItem {

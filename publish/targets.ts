@@ -1,7 +1,7 @@
 import type { Cache } from '../cache/store.js';
 import { perTarget, type TargetName } from '../core/targets.js';
 import { LocalTarget } from './local-target.js';
-import { SshTarget, type SshOptions } from './ssh-target.js';
+import { type SshOptions, SshTarget } from './ssh-target.js';
 import type { Target } from './target.js';
 
 /** The SAN as publish needs it: one root per target, and how to reach ssh:// roots. */
@@ -15,7 +15,11 @@ function targetsOf(san: SanRoots, cache: Cache): Record<TargetName, Target> {
 }
 
 /** Runs `fn` with the config's targets and always closes them (SSH connections) afterwards. */
-export async function withTargets<T>(san: SanRoots, cache: Cache, fn: (t: Record<TargetName, Target>) => Promise<T>): Promise<T> {
+export async function withTargets<T>(
+  san: SanRoots,
+  cache: Cache,
+  fn: (t: Record<TargetName, Target>) => Promise<T>,
+): Promise<T> {
   const targets = targetsOf(san, cache);
   try {
     return await fn(targets);

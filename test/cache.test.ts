@@ -16,7 +16,8 @@ const build = (args: string[], extra: NodeJS.ProcessEnv = {}) => {
   const r = lab.json<{ ok: boolean; steps: StepRow[] }>(['build', ...args], { ...env, ...extra });
   return { ...r, steps: r.data.steps };
 };
-const verify = () => lab.json<{ corrupt: { kind: string; problem: string }[]; objects: number; actions: number }>(['cache', 'verify']);
+const verify = () =>
+  lab.json<{ corrupt: { kind: string; problem: string }[]; objects: number; actions: number }>(['cache', 'verify']);
 const objectOf = (s: StepRow, out: string) => {
   const d = s.outputs![out].digest;
   return lab.path('.netboot/cache/objects', d.slice(0, 2), d);
@@ -104,15 +105,22 @@ describe('crash safety', () => {
     // Every distinct key of a counting plugin ran exactly once, across both processes.
     const lines = readFileSync(env.LAB_COUNTER!, 'utf8').trim().split('\n');
     const counting = (r: { stdout: string }) =>
-      (JSON.parse(r.stdout).steps as (StepRow & { plugin: string })[]).filter((s) => /^lab-(counted|slow|upstream)@/.test(s.plugin)).map((s) => s.key);
+      (JSON.parse(r.stdout).steps as (StepRow & { plugin: string })[])
+        .filter((s) => /^lab-(counted|slow|upstream)@/.test(s.plugin))
+        .map((s) => s.key);
     expect(lines.length).toBe(new Set([...counting(ra), ...counting(rb)]).size);
-    const outs = (r: { stdout: string }) => (JSON.parse(r.stdout).steps as StepRow[]).map((s) => [s.host, s.step, s.outputs]);
+    const outs = (r: { stdout: string }) =>
+      (JSON.parse(r.stdout).steps as StepRow[]).map((s) => [s.host, s.step, s.outputs]);
     expect(outs(ra)).toEqual(outs(rb));
     expect(verify().data.corrupt).toEqual([]);
   });
 
   it('SIGINT stops the running child processes, exits 130 and leaves the cache consistent', async () => {
-    const child = lab.spawn(['build', 'alpha', '--jobs', '1'], { ...env, LAB_SLOW_MS: '60000', LAB_GREETING: 'interrupted' });
+    const child = lab.spawn(['build', 'alpha', '--jobs', '1'], {
+      ...env,
+      LAB_SLOW_MS: '60000',
+      LAB_GREETING: 'interrupted',
+    });
     const done = exitOf(child);
     let out = '';
     child.stdout!.on('data', (d) => (out += d));

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../cli/config-validate.js';
 import { isNetbootError } from '../base/errors.js';
-import { builtinRecipes } from '../pipelines/index.js';
+import { validateConfig } from '../cli/config-validate.js';
 import { buildHostGraph } from '../core/graph.js';
+import { builtinRecipes } from '../pipelines/index.js';
 import { ROOT } from './helpers.js';
 
 // A config that uses every built-in recipe and most keys; each of its values in turn is replaced
@@ -11,16 +11,91 @@ import { ROOT } from './helpers.js';
 const FILE = join(ROOT, 'netboot.config.ts');
 
 const base = () => ({
-  cache: 'cache', sourceDateEpoch: 5,
-  san: { server: '10.0.2.2', tftp: 'san/tftp', nfs: 'ssh://root@10.0.2.2/srv/nfs', nbd: 'san/nbd', conf: 'san/conf', keep: 2, reload: { tftp: 'true' }, ssh: { identityFile: 'id', options: ['A=b'] } },
+  cache: 'cache',
+  sourceDateEpoch: 5,
+  san: {
+    server: '10.0.2.2',
+    tftp: 'san/tftp',
+    nfs: 'ssh://root@10.0.2.2/srv/nfs',
+    nbd: 'san/nbd',
+    conf: 'san/conf',
+    keep: 2,
+    reload: { tftp: 'true' },
+    ssh: { identityFile: 'id', options: ['A=b'] },
+  },
   hosts: {
-    d: { recipe: 'demo', mac: '52:54:00:12:34:56', ip: '10.0.2.15', params: { motd: 'x', kernelArgs: 'a', overlay: 'test' } },
-    n: { recipe: 'debian-bullseye-nbd', mac: '52:54:00:12:34:57', ip: '10.0.2.16', params: { users: [{ name: 'a', shell: '/bin/sh', authorizedKeys: ['ssh-rsa x'], sudo: true, passwordHash: '$6$a$b' }], imageSize: '1G', exportName: 'e', nbdPort: 10809, packages: ['vim'] } },
-    k: { recipe: 'kvm-host', mac: '52:54:00:12:34:58', ip: '10.0.2.17', params: { iscsi: { portal: '10.0.2.2', target: 'iqn.2026-11.a:b', chapUser: 'u', secretFile: '/s', lun: 1, fsType: 'ext4' }, rootMode: 'rw', nfsOptions: 'vers=3' } },
-    f: { recipe: 'freebsd10-nfs-ezjail', mac: '52:54:00:12:34:59', ip: '10.0.2.18', params: { sets: { base: { path: 'b', sha256: '0'.repeat(64) }, kernel: { url: 'http://x/k', sha256: '0'.repeat(64) } }, iscsi: { portal: '10.0.0.1', target: 'iqn.x' }, jails: [{ name: 'j', ip: '10.0.0.9' }], rcConf: { a: 'b' }, gateway: '10.0.0.1', netmask: '255.0.0.0', packages: [{ path: 'p', sha256: '0'.repeat(64) }] } },
+    d: {
+      recipe: 'demo',
+      mac: '52:54:00:12:34:56',
+      ip: '10.0.2.15',
+      params: { motd: 'x', kernelArgs: 'a', overlay: 'test' },
+    },
+    n: {
+      recipe: 'debian-bullseye-nbd',
+      mac: '52:54:00:12:34:57',
+      ip: '10.0.2.16',
+      params: {
+        users: [{ name: 'a', shell: '/bin/sh', authorizedKeys: ['ssh-rsa x'], sudo: true, passwordHash: '$6$a$b' }],
+        imageSize: '1G',
+        exportName: 'e',
+        nbdPort: 10809,
+        packages: ['vim'],
+      },
+    },
+    k: {
+      recipe: 'kvm-host',
+      mac: '52:54:00:12:34:58',
+      ip: '10.0.2.17',
+      params: {
+        iscsi: {
+          portal: '10.0.2.2',
+          target: 'iqn.2026-11.a:b',
+          chapUser: 'u',
+          secretFile: '/s',
+          lun: 1,
+          fsType: 'ext4',
+        },
+        rootMode: 'rw',
+        nfsOptions: 'vers=3',
+      },
+    },
+    f: {
+      recipe: 'freebsd10-nfs-ezjail',
+      mac: '52:54:00:12:34:59',
+      ip: '10.0.2.18',
+      params: {
+        sets: { base: { path: 'b', sha256: '0'.repeat(64) }, kernel: { url: 'http://x/k', sha256: '0'.repeat(64) } },
+        iscsi: { portal: '10.0.0.1', target: 'iqn.x' },
+        jails: [{ name: 'j', ip: '10.0.0.9' }],
+        rcConf: { a: 'b' },
+        gateway: '10.0.0.1',
+        netmask: '255.0.0.0',
+        packages: [{ path: 'p', sha256: '0'.repeat(64) }],
+      },
+    },
   },
 });
-const WEIRD: unknown[] = [null, 42, -1, 1.5, NaN, Infinity, '', '\0', 'x\ny', [], {}, [null], { a: 1 }, true, () => 1, Symbol('s'), 10n, new Date(0), Object.create(null)];
+const WEIRD: unknown[] = [
+  null,
+  42,
+  -1,
+  1.5,
+  NaN,
+  Infinity,
+  '',
+  '\0',
+  'x\ny',
+  [],
+  {},
+  [null],
+  { a: 1 },
+  true,
+  () => 1,
+  Symbol('s'),
+  10n,
+  new Date(0),
+  Object.create(null),
+];
 /** The path of every key and element of a config, outermost first. */
 function leaves(o: any, path: string[] = []): string[][] {
   if (o === null || typeof o !== 'object') return [path];

@@ -13,7 +13,8 @@ interface Expected {
 }
 
 const cases = readdirSync(join(ROOT, 'test/fixtures/config-errors')).sort();
-const expectedOf = (name: string) => JSON.parse(readFileSync(join(ROOT, 'test/fixtures/config-errors', name, 'expected.json'), 'utf8')) as Expected;
+const expectedOf = (name: string) =>
+  JSON.parse(readFileSync(join(ROOT, 'test/fixtures/config-errors', name, 'expected.json'), 'utf8')) as Expected;
 
 describe('config validation: one fixture per error, asserting its code', () => {
   it('has at least 40 hostile configs, each refused with exit 2 and its field named', () => {
@@ -54,7 +55,10 @@ describe('config loading', () => {
     try {
       const sub = project.path('deep/er');
       mkdirSync(sub, { recursive: true });
-      const r = spawnSync(process.execPath, [join(ROOT, 'bin/netboot.js'), 'ls', '--json'], { cwd: sub, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin/netboot.js'), 'ls', '--json'], {
+        cwd: sub,
+        encoding: 'utf8',
+      });
       expect(r.status).toBe(0);
       expect(JSON.parse(r.stdout).config).toBe(project.path('netboot.config.ts'));
       const explicit = project.run(['ls', '--config', 'nowhere.ts']);

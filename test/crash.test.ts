@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TARGET_NAMES } from '../core/targets.js';
 import { exitOf, Project, type StepRow } from './helpers.js';
 import { checkLive } from './release-check.js';
-import { TARGET_NAMES } from '../core/targets.js';
 
 // SIGKILLs of gc and of a publish's prune, half at random instants and half at the moment the
 // deletion has begun (found by polling), which is where a non-atomic delete leaves damage.
@@ -24,7 +24,12 @@ type Digests = [string, unknown][];
 const digestsOf = (steps: StepRow[]): Digests => steps.map((s) => [s.step, s.outputs]);
 const build = (version: string) => {
   const r = lab.json<{ steps: StepRow[] }>(['build', 'alpha'], envOf(version));
-  return { code: r.code, stderr: r.stderr, digests: digestsOf(r.data.steps), root: r.data.steps.find((s) => s.step === 'root')! };
+  return {
+    code: r.code,
+    stderr: r.stderr,
+    digests: digestsOf(r.data.steps),
+    root: r.data.steps.find((s) => s.step === 'root')!,
+  };
 };
 const verify = () => lab.json<{ corrupt: unknown[]; leftovers: number }>(['cache', 'verify']);
 
@@ -32,7 +37,12 @@ const verify = () => lab.json<{ corrupt: unknown[]; leftovers: number }>(['cache
  * Runs the command and SIGKILLs it when `begun` first holds, or after `delayMs` when given.
  * Says whether the kill landed (the process was still running).
  */
-async function killDuring(args: string[], env: NodeJS.ProcessEnv, begun: () => boolean, delayMs?: number): Promise<boolean> {
+async function killDuring(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  begun: () => boolean,
+  delayMs?: number,
+): Promise<boolean> {
   const child = lab.spawn(args, env);
   let exited = false;
   const done = exitOf(child).then(() => (exited = true));
@@ -72,7 +82,8 @@ describe('SIGKILL during deletion', () => {
       const tree = cacheDir('trees', first[garbage].root.outputs!.tree.digest);
       // The tree's top level has FILES/100 directories and VERSION: fewer means deleting began.
       const begun = () => topLevel(tree) <= FILES / 100;
-      if (await killDuring(['gc', '--keep-days', '0'], base, begun, i % 2 ? Math.random() * span * 1.2 : undefined)) landed++;
+      if (await killDuring(['gc', '--keep-days', '0'], base, begun, i % 2 ? Math.random() * span * 1.2 : undefined))
+        landed++;
       const v = verify();
       expect(v.data.corrupt, `kill ${i}`).toEqual([]);
       expect(v.code, `kill ${i}: ${v.stderr}`).toBe(0);
@@ -105,7 +116,10 @@ describe('SIGKILL during deletion', () => {
       expect(digestsOf(next.data.steps), `kill ${i}`).toEqual(first[version].digests);
       for (const t of TARGET_NAMES) {
         const dir = lab.path('san', t, '.releases/alpha');
-        expect(readdirSync(dir).filter((n) => !/^\d+$|^history\.json$/.test(n)), `kill ${i}, ${t}`).toEqual([]);
+        expect(
+          readdirSync(dir).filter((n) => !/^\d+$|^history\.json$/.test(n)),
+          `kill ${i}, ${t}`,
+        ).toEqual([]);
         expect(checkLive(lab.path('san', t), 'alpha'), `kill ${i}, ${t}`).toEqual([]);
       }
     }
@@ -115,7 +129,10 @@ describe('SIGKILL during deletion', () => {
 
   it("gc removes every host's deletion leftovers, and a publish of one host those of the others", () => {
     expect(lab.run(['publish', 'alpha'], envOf('a')).code).toBe(0);
-    const planted = [lab.path('san/nfs/.releases/beta/.deleting-000001-1'), lab.path('san/nbd/.disks/alpha/.deleting-disk-1')];
+    const planted = [
+      lab.path('san/nfs/.releases/beta/.deleting-000001-1'),
+      lab.path('san/nbd/.disks/alpha/.deleting-disk-1'),
+    ];
     const plant = () => {
       for (const d of planted) mkdirSync(join(d, 'sub'), { recursive: true });
     };

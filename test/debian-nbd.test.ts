@@ -8,7 +8,8 @@ import { byStep, Project, ran, type StepRow } from './helpers.js';
 // pxelinux, then nbd-server and qemu (TCG) booting the published release to its login prompt.
 let deb: Project;
 let first: Record<string, StepRow>;
-const object = (s: StepRow, out: string) => deb.path('.netboot/cache/objects', s.outputs![out].digest.slice(0, 2), s.outputs![out].digest);
+const object = (s: StepRow, out: string) =>
+  deb.path('.netboot/cache/objects', s.outputs![out].digest.slice(0, 2), s.outputs![out].digest);
 const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8', maxBuffer: 1 << 26 });
 
 beforeAll(() => {
@@ -22,7 +23,15 @@ describe('debian-bullseye-nbd', () => {
     const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'bullseye-nbd']);
     expect(r.code, r.stderr).toBe(0);
     first = byStep(r.data.steps);
-    expect(Object.keys(first).sort()).toEqual(['base', 'customize', 'image', 'kernel', 'packages', 'server-configs', 'tftp']);
+    expect(Object.keys(first).sort()).toEqual([
+      'base',
+      'customize',
+      'image',
+      'kernel',
+      'packages',
+      'server-configs',
+      'tftp',
+    ]);
   }, 1_200_000);
 
   it('makes an initrd with NBD root support and grep (checked by bsdtar, not by netboot)', () => {
@@ -37,14 +46,20 @@ describe('debian-bullseye-nbd', () => {
     const img = object(first.image, 'image');
     expect(sh(`e2fsck -fn ${img} 2>&1; echo rc=$?`)).toMatch(/rc=0/);
     expect(sh(`debugfs -R 'cat /etc/hostname' ${img} 2>/dev/null`)).toBe('bullseye-nbd\n');
-    expect(sh(`debugfs -R 'cat /etc/fstab' ${img} 2>/dev/null`)).toBe('/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n');
+    expect(sh(`debugfs -R 'cat /etc/fstab' ${img} 2>/dev/null`)).toBe(
+      '/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n',
+    );
     expect(sh(`debugfs -R 'ls /etc/ssh' ${img} 2>/dev/null`)).not.toMatch(/ssh_host_/);
     // As on an installed system (mmdebstrap makes it 0666).
     expect(sh(`debugfs -R 'stat /dev/console' ${img} 2>/dev/null`)).toMatch(/Type: character special\s+Mode:\s+0600\b/);
     expect(sh(`debugfs -R 'cat /home/demo/.ssh/authorized_keys' ${img} 2>/dev/null`)).toContain('demo@netboot');
     // Values that would be code in a script are written as they are, and nothing ran.
-    expect(sh(`debugfs -R 'cat /home/hostile/.ssh/authorized_keys' ${img} 2>/dev/null`)).toContain(`it's "quoted" $(touch /dev/shm/netboot-canary-debian) \`id\` ; && *\n`);
-    expect(sh(`debugfs -R 'cat /etc/passwd' ${img} 2>/dev/null`)).toMatch(/^hostile:x:\d+:\d+::\/home\/hostile:\/bin\/sh$/m);
+    expect(sh(`debugfs -R 'cat /home/hostile/.ssh/authorized_keys' ${img} 2>/dev/null`)).toContain(
+      `it's "quoted" $(touch /dev/shm/netboot-canary-debian) \`id\` ; && *\n`,
+    );
+    expect(sh(`debugfs -R 'cat /etc/passwd' ${img} 2>/dev/null`)).toMatch(
+      /^hostile:x:\d+:\d+::\/home\/hostile:\/bin\/sh$/m,
+    );
     expect(existsSync('/dev/shm/netboot-canary-debian')).toBe(false);
     // The initrd (served by TFTP) carries no password hash and no shadow file.
     expect(sh(`bsdtar -tf ${object(first.kernel, 'initrd')}`)).not.toMatch(/etc\/shadow/);
@@ -54,7 +69,17 @@ describe('debian-bullseye-nbd', () => {
     const pub = await deb.runAsync(['publish', 'bullseye-nbd']);
     expect(pub.code, pub.stderr).toBe(0);
     const tftp = deb.path('san/tftp/bullseye-nbd');
-    expect(readdirSync(tftp).sort()).toEqual(['.netboot-release.json', 'initrd.img', 'ldlinux.c32', 'libcom32.c32', 'libutil.c32', 'menu.c32', 'pxelinux.0', 'pxelinux.cfg', 'vmlinuz']);
+    expect(readdirSync(tftp).sort()).toEqual([
+      '.netboot-release.json',
+      'initrd.img',
+      'ldlinux.c32',
+      'libcom32.c32',
+      'libutil.c32',
+      'menu.c32',
+      'pxelinux.0',
+      'pxelinux.cfg',
+      'vmlinuz',
+    ]);
     expect(readFileSync(join(tftp, 'pxelinux.cfg/01-52-54-00-12-34-56'), 'utf8')).toContain(
       'APPEND root=/dev/nbd0 nbdroot=10.0.2.2,bullseye-nbd,nbd0 ip=dhcp rw console=ttyS0',
     );
@@ -63,7 +88,9 @@ describe('debian-bullseye-nbd', () => {
     chmodSync(deb.dir, 0o755);
     const disk = realpathSync(deb.path('san/nbd/bullseye-nbd/disk.img'));
     expect(statSync(disk).mode & 0o777).toBe(0o600);
-    expect(sh(`setpriv --reuid=65534 --regid=65534 --clear-groups debugfs -R 'cat /etc/shadow' ${disk} 2>&1 || true`)).not.toContain('root:');
+    expect(
+      sh(`setpriv --reuid=65534 --regid=65534 --clear-groups debugfs -R 'cat /etc/shadow' ${disk} 2>&1 || true`),
+    ).not.toContain('root:');
     const conf = readFileSync(deb.path('san/conf/bullseye-nbd/nbd-server/conf.d/bullseye-nbd.conf'), 'utf8');
     expect(conf).toContain(`exportname = ${deb.path('san/nbd/bullseye-nbd/disk.img')}`);
     const boot = await deb.runAsync(['boot-test', 'bullseye-nbd', '--timeout', '400']);
@@ -99,17 +126,24 @@ describe('debian-bullseye-nbd', () => {
     const before = records();
     const unreachable = await deb.runAsync(['build', 'bullseye-nbd'], { NBD_MIRROR: 'http://127.0.0.1:9/debian' });
     expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toContain('error [FINGERPRINT_FAILED]: host bullseye-nbd, step base: cannot compute the upstream fingerprint: cannot fetch http://127.0.0.1:9/debian/dists/bullseye/InRelease');
+    expect(unreachable.stderr).toContain(
+      'error [FINGERPRINT_FAILED]: host bullseye-nbd, step base: cannot compute the upstream fingerprint: cannot fetch http://127.0.0.1:9/debian/dists/bullseye/InRelease',
+    );
     const nosuite = await deb.runAsync(['build', 'bullseye-nbd'], { NBD_SUITE: 'no-such-suite' });
     expect(nosuite.stderr).toContain('http://deb.debian.org/debian/dists/no-such-suite/InRelease: HTTP 404');
     const small = await deb.runAsync(['build', 'bullseye-nbd'], { NBD_IMAGE_SIZE: '256M' });
     expect(small.code).toBe(1);
-    expect(small.stderr).toMatch(/error \[IMAGE_TOO_SMALL\]: host bullseye-nbd, step image failed: the tree needs about [\d.]+ MiB but the image is 256\.0 MiB/);
+    expect(small.stderr).toMatch(
+      /error \[IMAGE_TOO_SMALL\]: host bullseye-nbd, step image failed: the tree needs about [\d.]+ MiB but the image is 256\.0 MiB/,
+    );
     expect(records()).toBe(before);
     // No host tools at all on PATH but node: the first step's tool is named with its package.
     const bin = deb.path('only-node');
     sh(`mkdir -p ${bin} && ln -sf ${process.execPath} ${bin}/node`);
-    const bare = await deb.runAsync(['build', 'bullseye-nbd'], { PATH: bin, NBD_MIRROR: 'http://deb.debian.org/debian/' });
+    const bare = await deb.runAsync(['build', 'bullseye-nbd'], {
+      PATH: bin,
+      NBD_MIRROR: 'http://deb.debian.org/debian/',
+    });
     expect(bare.stderr).toContain('host tool "mmdebstrap" is not installed (Debian package mmdebstrap)');
   }, 300_000);
 
@@ -125,12 +159,16 @@ describe('debian-bullseye-nbd', () => {
     const live = deb.path('san/nfs/kvm-host/root');
     expect(readFileSync(join(live, 'etc/hostname'), 'utf8')).toBe('kvm-host\n');
     expect(statSync(join(realpathSync(live), '..')).mode & 0o777).toBe(0o700);
-    expect(sh(`setpriv --reuid=65534 --regid=65534 --clear-groups cat ${live}/etc/hostname 2>&1 || true`)).toContain('Permission denied');
+    expect(sh(`setpriv --reuid=65534 --regid=65534 --clear-groups cat ${live}/etc/hostname 2>&1 || true`)).toContain(
+      'Permission denied',
+    );
     expect(readFileSync(join(live, 'etc/fstab'), 'utf8')).toContain('/var/lib/libvirt/images ext4 _netdev,nofail');
     expect(readFileSync(deb.path('san/tftp/kvm-host/pxelinux.cfg/01-52-54-00-12-34-57'), 'utf8')).toContain(
       `APPEND root=/dev/nfs nfsroot=10.0.2.2:${live},vers=3,tcp,nolock boot=nfs ip=dhcp rw console=ttyS0`,
     );
-    expect(readFileSync(deb.path('san/conf/kvm-host/exports.d/kvm-host.exports'), 'utf8')).toContain(`${live} 10.0.2.16(rw,sync,no_root_squash,no_subtree_check)`);
+    expect(readFileSync(deb.path('san/conf/kvm-host/exports.d/kvm-host.exports'), 'utf8')).toContain(
+      `${live} 10.0.2.16(rw,sync,no_root_squash,no_subtree_check)`,
+    );
     const boot = await deb.runAsync(['boot-test', 'kvm-host', '--timeout', '400']);
     expect(boot.code, boot.stdout + boot.stderr).toBe(0);
     expect(boot.stdout).toMatch(/kvm-host: login prompt after [\d.]+ s/);
@@ -143,8 +181,12 @@ describe('debian-bullseye-nbd', () => {
     expect(pub.code, pub.stderr).toBe(0);
     const live = deb.path('san/nfs/kvm-ro/root');
     expect(lstatSync(live).isDirectory()).toBe(true);
-    expect(readFileSync(deb.path('san/tftp/kvm-ro/pxelinux.cfg/01-52-54-00-12-34-58'), 'utf8')).toContain('boot=nfs ip=dhcp ro netboot.overlay console=ttyS0');
-    expect(readFileSync(deb.path('san/conf/kvm-ro/exports.d/kvm-ro.exports'), 'utf8')).toContain(`${live} 10.0.2.17(ro,`);
+    expect(readFileSync(deb.path('san/tftp/kvm-ro/pxelinux.cfg/01-52-54-00-12-34-58'), 'utf8')).toContain(
+      'boot=nfs ip=dhcp ro netboot.overlay console=ttyS0',
+    );
+    expect(readFileSync(deb.path('san/conf/kvm-ro/exports.d/kvm-ro.exports'), 'utf8')).toContain(
+      `${live} 10.0.2.17(ro,`,
+    );
     const boot = await deb.runAsync(['boot-test', 'kvm-ro', '--timeout', '400']);
     expect(boot.code, boot.stdout + boot.stderr).toBe(0);
   }, 1_200_000);

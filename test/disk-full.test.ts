@@ -19,7 +19,7 @@ afterEach(() => {
 });
 
 describe('a full disk', () => {
-  it('a copy step that runs out of space fails with DISK_FULL, naming the path, host and step, with cp\'s words', () => {
+  it("a copy step that runs out of space fails with DISK_FULL, naming the path, host and step, with cp's words", () => {
     const r = proj.json<{ steps: StepRow[] }>(['build', 'full']);
     expect(r.code).toBe(1);
     const copy = r.data.steps.find((s) => s.step === 'copy')!;

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { byStep, Project, ran, type StepRow } from './helpers.js';
 
@@ -43,13 +43,20 @@ describe('invalidation', () => {
     build(['alpha']);
     const changed = build(['alpha'], { LAB_GREETING: 'bonjour' });
     expect(ran(changed.steps)).toEqual(['counted', 'newc', 'odc', 'tar', 'tftp', 'tree']);
-    expect(byStep(changed.steps).tree.reasons).toContain('param files.etc/greeting.content: "hello from alpha\\n" -> "bonjour from alpha\\n"');
+    expect(byStep(changed.steps).tree.reasons).toContain(
+      'param files.etc/greeting.content: "hello from alpha\\n" -> "bonjour from alpha\\n"',
+    );
     expect(byStep(changed.steps).counted.reasons[0]).toMatch(/^input tree: [0-9a-f]{12} -> [0-9a-f]{12}$/);
 
-    const explain = lab.json<{ steps: { step: string; now: string; changed: string[] }[] }>(['explain', 'alpha', 'tree'], { ...env, LAB_GREETING: 'hej' });
+    const explain = lab.json<{ steps: { step: string; now: string; changed: string[] }[] }>(
+      ['explain', 'alpha', 'tree'],
+      { ...env, LAB_GREETING: 'hej' },
+    );
     expect(explain.data.steps).toHaveLength(1);
     expect(explain.data.steps[0]).toMatchObject({ step: 'tree', now: 'would run' });
-    expect(explain.data.steps[0].changed).toEqual(['param files.etc/greeting.content: "bonjour from alpha\\n" -> "hej from alpha\\n"']);
+    expect(explain.data.steps[0].changed).toEqual([
+      'param files.etc/greeting.content: "bonjour from alpha\\n" -> "hej from alpha\\n"',
+    ]);
     const text = lab.run(['explain', 'alpha'], { ...env, LAB_GREETING: 'bonjour' });
     expect(text.stdout).toContain('tree (files@1): up to date');
     expect(text.stdout).toContain('last build: ran because param files.etc/greeting.content');
@@ -91,7 +98,9 @@ describe('invalidation', () => {
   it('touching mtimes invalidates nothing', () => {
     const first = build(['alpha']);
     const cacheDir = lab.path('.netboot/cache/trees');
-    for (const s of first.steps) for (const o of Object.values(s.outputs ?? {})) if (o.kind === 'tree') utimesSync(`${cacheDir}/${o.digest}`, new Date(), new Date(0));
+    for (const s of first.steps)
+      for (const o of Object.values(s.outputs ?? {}))
+        if (o.kind === 'tree') utimesSync(`${cacheDir}/${o.digest}`, new Date(), new Date(0));
     utimesSync(lab.path('upstream.txt'), new Date(), new Date());
     utimesSync(lab.path('netboot.config.ts'), new Date(), new Date());
     expect(ran(build(['alpha']).steps)).toEqual([]);
@@ -104,7 +113,12 @@ describe('scheduling', () => {
       rmSync(env.LAB_TIMELINE!, { force: true });
       rmSync(lab.path('.netboot/cache'), { recursive: true, force: true });
       expect(build(['alpha', '--jobs', jobs], { LAB_SLOW_MS: '1500' }).code).toBe(0);
-      const t = Object.fromEntries(readFileSync(env.LAB_TIMELINE!, 'utf8').trim().split('\n').map((l) => [l.split(' ').slice(0, 2).join(' '), Number(l.split(' ')[2])]));
+      const t = Object.fromEntries(
+        readFileSync(env.LAB_TIMELINE!, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => [l.split(' ').slice(0, 2).join(' '), Number(l.split(' ')[2])]),
+      );
       return t['start a'] < t['end b'] && t['start b'] < t['end a'];
     };
     expect(overlap('2')).toBe(true);
@@ -147,14 +161,18 @@ describe('failures', () => {
   it('a missing host tool is named with its Debian package before anything runs for that step', () => {
     const r = lab.run(['build', 'alpha'], { ...env, LAB_NEEDS_TOOL: '1' });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('error [MISSING_TOOL]: host alpha, step needs-tool: host tool "netboot-no-such-tool" is not installed (Debian package netboot-imaginary)');
+    expect(r.stderr).toContain(
+      'error [MISSING_TOOL]: host alpha, step needs-tool: host tool "netboot-no-such-tool" is not installed (Debian package netboot-imaginary)',
+    );
   });
 
   it('a step that writes into its read-only input fails, and the damaged tree is never served', () => {
     expect(build(['alpha']).code).toBe(0);
     const r = lab.run(['build', 'alpha'], { ...env, LAB_VANDAL: '1' });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('error [INPUT_MODIFIED]: host alpha, step vandal: the step changed its read-only input "tree (etc/greeting was modified)"');
+    expect(r.stderr).toContain(
+      'error [INPUT_MODIFIED]: host alpha, step vandal: the step changed its read-only input "tree (etc/greeting was modified)"',
+    );
     const after = build(['alpha']);
     expect(after.code).toBe(0);
     // `counted` copies `tree` unchanged, so one stored tree serves both; re-running `tree` restores it.
@@ -169,7 +187,9 @@ describe('failures', () => {
     expect(ran(build(['alpha']).steps)).toEqual(['tree']);
     const scribbled = lab.run(['build', 'alpha'], { ...env, LAB_SCRIBBLE: '1' });
     expect(scribbled.code).toBe(1);
-    expect(scribbled.stderr).toContain('error [INPUT_MODIFIED]: host alpha, step scribbler: the step changed its read-only input "file (written in place)"');
+    expect(scribbled.stderr).toContain(
+      'error [INPUT_MODIFIED]: host alpha, step scribbler: the step changed its read-only input "file (written in place)"',
+    );
     expect(ran(build(['alpha']).steps)).toEqual(['newc']);
     expect(lab.json(['cache', 'verify']).code).toBe(0);
   });
@@ -197,7 +217,9 @@ describe('extending a recipe from the config', () => {
 
 describe('introspection', () => {
   it('graph prints mermaid and dot', () => {
-    expect(lab.run(['graph', 'alpha', '--format', 'dot'], env).stdout).toMatch(/^digraph "alpha" \{[\s\S]*"tree" -> "counted"/);
+    expect(lab.run(['graph', 'alpha', '--format', 'dot'], env).stdout).toMatch(
+      /^digraph "alpha" \{[\s\S]*"tree" -> "counted"/,
+    );
     expect(lab.run(['graph', 'alpha'], env).stdout).toMatch(/^flowchart LR/);
     expect(lab.run(['graph', 'alpha', '--format', 'png'], env).code).toBe(2);
   });
@@ -208,7 +230,9 @@ describe('introspection', () => {
     const names = trace.traceEvents.map((e: { name: string }) => e.name);
     expect(names).toContain('alpha/tree');
     expect(names).toContain('load config');
-    expect(trace.traceEvents.every((e: { ph: string; ts: number }) => ['X', 'M'].includes(e.ph) && e.ts >= 0)).toBe(true);
+    expect(trace.traceEvents.every((e: { ph: string; ts: number }) => ['X', 'M'].includes(e.ph) && e.ts >= 0)).toBe(
+      true,
+    );
   });
 
   it('--verbose replays a cached step log', () => {

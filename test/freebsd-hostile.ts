@@ -22,7 +22,14 @@ export async function writeTar(dest: string, entries: TarEntry[], compression: C
   const pack = tar.pack();
   for (const e of entries) {
     const type = e.type ?? 'file';
-    const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: 0, gid: 0, mtime: new Date(0) };
+    const header = {
+      name: e.name,
+      type,
+      mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
+      uid: 0,
+      gid: 0,
+      mtime: new Date(0),
+    };
     if (type === 'file') pack.entry(header, e.content ?? '');
     else pack.entry({ ...header, linkname: e.linkname, devmajor: e.devmajor, devminor: e.devminor });
   }
@@ -30,7 +37,8 @@ export async function writeTar(dest: string, entries: TarEntry[], compression: C
   const chunks: Buffer[] = [];
   for await (const c of pack) chunks.push(c as Buffer);
   const raw = Buffer.concat(chunks);
-  const bytes = compression === 'gzip' ? gzipSync(raw) : compression === 'xz' ? execFileSync('xz', ['-c'], { input: raw }) : raw;
+  const bytes =
+    compression === 'gzip' ? gzipSync(raw) : compression === 'xz' ? execFileSync('xz', ['-c'], { input: raw }) : raw;
   writeFileSync(dest, bytes);
 }
 
@@ -51,9 +59,27 @@ export function hostileCases(sentinel: string): HostileCase[] {
   const ok: TarEntry = { name: './ok', content: 'fine\n' };
   const symlink: TarEntry = { name: './a', type: 'symlink', linkname: sentinel };
   return [
-    { id: 'absolute name', compression: 'none', entries: [ok, { name: `${sentinel}/absolute`, content: 'pwned\n' }], entry: `${sentinel}/absolute`, why: /its name is absolute/ },
-    { id: '../ escape', compression: 'xz', entries: [ok, { name: `${up}/escape`, content: 'pwned\n' }], entry: `${up}/escape`, why: /its name has a "\.\." component/ },
-    { id: 'plain ../escape', compression: 'none', entries: [ok, { name: '../escape', content: 'pwned\n' }], entry: '../escape', why: /its name has a "\.\." component/ },
+    {
+      id: 'absolute name',
+      compression: 'none',
+      entries: [ok, { name: `${sentinel}/absolute`, content: 'pwned\n' }],
+      entry: `${sentinel}/absolute`,
+      why: /its name is absolute/,
+    },
+    {
+      id: '../ escape',
+      compression: 'xz',
+      entries: [ok, { name: `${up}/escape`, content: 'pwned\n' }],
+      entry: `${up}/escape`,
+      why: /its name has a "\.\." component/,
+    },
+    {
+      id: 'plain ../escape',
+      compression: 'none',
+      entries: [ok, { name: '../escape', content: 'pwned\n' }],
+      entry: '../escape',
+      why: /its name has a "\.\." component/,
+    },
     {
       id: 'symlink, then a write through it',
       compression: 'gzip',
@@ -64,7 +90,12 @@ export function hostileCases(sentinel: string): HostileCase[] {
     {
       id: 'symlink, then a hardlink through it',
       compression: 'none',
-      entries: [ok, symlink, { name: './h', type: 'link', linkname: './a/victim' }, { name: './h', content: 'pwned\n' }],
+      entries: [
+        ok,
+        symlink,
+        { name: './h', type: 'link', linkname: './a/victim' },
+        { name: './h', content: 'pwned\n' },
+      ],
       entry: './h',
       why: /its hardlink target ".\/a\/victim" goes through "a", a symlink of the archive/,
     },

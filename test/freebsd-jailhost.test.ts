@@ -1,6 +1,18 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -8,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTar } from './freebsd-hostile.js';
-import { makeFreebsdSets, type FreebsdSets } from './freebsd-sets.js';
+import { type FreebsdSets, makeFreebsdSets } from './freebsd-sets.js';
 import { byStep, Project, ran, type StepRow } from './helpers.js';
 
 // The fixture: two hosts of recipe freebsd10-nfs-ezjail sharing one root; sets from FB_* variables.
@@ -47,7 +59,9 @@ beforeAll(async () => {
   };
   server = createServer((req, res) => {
     const name = (req.url ?? '').replace(/^\/FreeBSD\//, '');
-    const f = { 'base.txz': sets.base.file, 'kernel.txz': sets.kernel.file, 'ezjail-3.4.2.txz': sets.ezjail.file }[name];
+    const f = { 'base.txz': sets.base.file, 'kernel.txz': sets.kernel.file, 'ezjail-3.4.2.txz': sets.ezjail.file }[
+      name
+    ];
     if (!f) return void res.writeHead(404).end();
     createReadStream(f).pipe(res);
   });
@@ -86,7 +100,14 @@ describe('freebsd10-nfs-ezjail', () => {
     expect(existsSync(root('etc/diskless'))).toBe(true);
     expect(lstatSync(root('iscsi')).isDirectory()).toBe(true);
     const rc = readFileSync(root('etc/rc.conf'), 'utf8');
-    for (const line of ['sshd_enable="YES"', 'iscsid_enable="YES"', 'iscsictl_enable="YES"', 'iscsictl_flags="-Aa"', 'ezjail_enable="YES"', 'netboot_fstabs_enable="YES"'])
+    for (const line of [
+      'sshd_enable="YES"',
+      'iscsid_enable="YES"',
+      'iscsictl_enable="YES"',
+      'iscsictl_flags="-Aa"',
+      'ezjail_enable="YES"',
+      'netboot_fstabs_enable="YES"',
+    ])
       expect(rc.split('\n')).toContain(line);
     const script = root('usr/local/etc/rc.d/netboot_fstabs');
     expect(statSync(script).mode & 0o777).toBe(0o555);
@@ -101,7 +122,14 @@ describe('freebsd10-nfs-ezjail', () => {
     expect(readFileSync(conf('base/iscsi/md_size'), 'utf8')).toBe('2048\n');
     expect(existsSync(conf('base/var.cpio.gz'))).toBe(true);
     const local = readFileSync(conf('10.0.0.5/etc/rc.conf.local'), 'utf8').split('\n');
-    expect(local).toEqual(expect.arrayContaining(['hostname="jailhost"', 'defaultrouter="10.0.0.1"', 'ifconfig_em0_alias0="inet 10.0.0.50/32"', 'ifconfig_em0_alias1="inet 10.0.0.51/32"']));
+    expect(local).toEqual(
+      expect.arrayContaining([
+        'hostname="jailhost"',
+        'defaultrouter="10.0.0.1"',
+        'ifconfig_em0_alias0="inet 10.0.0.50/32"',
+        'ifconfig_em0_alias1="inet 10.0.0.51/32"',
+      ]),
+    );
     expect(local.some((l) => /^ifconfig_em0=/.test(l))).toBe(false);
     const fstab = readFileSync(conf('10.0.0.5/etc/fstab'), 'utf8');
     expect(fstab).toContain(`10.0.0.1:${san('nfs/jailhost/root')}\t/\tnfs\tro\t0\t0`);
@@ -109,9 +137,13 @@ describe('freebsd10-nfs-ezjail', () => {
     const iscsi = conf('10.0.0.5/etc/iscsi.conf');
     // 0600 in the manifest; published as the cache's read-only inode, so without the write bit.
     expect(statSync(iscsi).mode & 0o777).toBe(0o400);
-    expect(readFileSync(iscsi, 'utf8')).toContain(`\tTargetAddress = 10.0.0.1:3260\n\tTargetName = iqn.2026-11.lan.san:jailhost\n\tAuthMethod = CHAP\n\tchapIName = "jailhost"\n\tchapSecret = "${SECRET}"\n`);
+    expect(readFileSync(iscsi, 'utf8')).toContain(
+      `\tTargetAddress = 10.0.0.1:3260\n\tTargetName = iqn.2026-11.lan.san:jailhost\n\tAuthMethod = CHAP\n\tchapIName = "jailhost"\n\tchapSecret = "${SECRET}"\n`,
+    );
     expect(readFileSync(san('nfs/jailhost2/root/conf/10.0.0.6/etc/iscsi.conf'), 'utf8')).not.toContain('chap');
-    expect(readFileSync(san('nfs/jailhost2/root/conf/10.0.0.6/etc/rc.conf.local'), 'utf8')).toContain('ifconfig_vtnet0_alias0="inet 10.0.0.60/32"');
+    expect(readFileSync(san('nfs/jailhost2/root/conf/10.0.0.6/etc/rc.conf.local'), 'utf8')).toContain(
+      'ifconfig_vtnet0_alias0="inet 10.0.0.60/32"',
+    );
     // Each host's release carries only its own /conf/<ip>.
     expect(readdirSync(conf()).sort()).toEqual(['10.0.0.5', 'base']);
 
@@ -128,19 +160,37 @@ describe('freebsd10-nfs-ezjail', () => {
     // calls (load_rc_config, run_rc_command, warn; mount -p's fstab-format line for /iscsi). The
     // script itself, its sh syntax and its file handling run for real.
     const t = mkdtempSync(join(work, 'rcd-'));
-    const script = readFileSync(root('usr/local/etc/rc.d/netboot_fstabs'), 'utf8').replace('. /etc/rc.subr', `. ${t}/rc.subr`);
+    const script = readFileSync(root('usr/local/etc/rc.d/netboot_fstabs'), 'utf8').replace(
+      '. /etc/rc.subr',
+      `. ${t}/rc.subr`,
+    );
     writeFileSync(join(t, 'netboot_fstabs'), script);
-    writeFileSync(join(t, 'rc.subr'), 'warn() { echo "netboot_fstabs: WARNING: $*" >&2; }\nload_rc_config() { . "$RC_CONF"; }\nrun_rc_command() { eval "cmd=\\$${1}_cmd"; $cmd; }\n');
-    writeFileSync(join(t, 'rc.conf'), `netboot_fstabs_enable=YES\nnetboot_fstabs_mount=${t}/iscsi\nnetboot_fstabs_dir=${t}/iscsi/netboot/etc\nnetboot_fstabs_etc=${t}/etc\n`);
+    writeFileSync(
+      join(t, 'rc.subr'),
+      'warn() { echo "netboot_fstabs: WARNING: $*" >&2; }\nload_rc_config() { . "$RC_CONF"; }\nrun_rc_command() { eval "cmd=\\$${1}_cmd"; $cmd; }\n',
+    );
+    writeFileSync(
+      join(t, 'rc.conf'),
+      `netboot_fstabs_enable=YES\nnetboot_fstabs_mount=${t}/iscsi\nnetboot_fstabs_dir=${t}/iscsi/netboot/etc\nnetboot_fstabs_etc=${t}/etc\n`,
+    );
     mkdirSync(join(t, 'bin'));
-    writeFileSync(join(t, 'bin/mount'), `#!/bin/sh\n[ "$1" = -p ] && echo "$MOUNT_DEV ${t}/iscsi ufs rw 0 0"\n`, { mode: 0o755 });
+    writeFileSync(join(t, 'bin/mount'), `#!/bin/sh\n[ "$1" = -p ] && echo "$MOUNT_DEV ${t}/iscsi ufs rw 0 0"\n`, {
+      mode: 0o755,
+    });
     mkdirSync(join(t, 'etc'));
     mkdirSync(join(t, 'iscsi'));
     writeFileSync(join(t, 'etc/fstab'), 'the host fstab\n');
-    writeFileSync(join(t, 'etc/fstab.www_example'), '/iscsi/jails/basejail /iscsi/jails/www.example/basejail nullfs ro 0 0\n', { mode: 0o644 });
+    writeFileSync(
+      join(t, 'etc/fstab.www_example'),
+      '/iscsi/jails/basejail /iscsi/jails/www.example/basejail nullfs ro 0 0\n',
+      { mode: 0o644 },
+    );
     writeFileSync(join(t, 'etc/fstab.db'), 'db\n', { mode: 0o600 });
     const rc = (cmd: string, dev: string) =>
-      spawnSync('sh', [join(t, 'netboot_fstabs'), cmd], { encoding: 'utf8', env: { ...process.env, PATH: `${t}/bin:${process.env.PATH}`, RC_CONF: join(t, 'rc.conf'), MOUNT_DEV: dev } });
+      spawnSync('sh', [join(t, 'netboot_fstabs'), cmd], {
+        encoding: 'utf8',
+        env: { ...process.env, PATH: `${t}/bin:${process.env.PATH}`, RC_CONF: join(t, 'rc.conf'), MOUNT_DEV: dev },
+      });
 
     // Before the iSCSI disk is mounted, /iscsi is rc.initdiskless's memory disk: refuse.
     const early = rc('save', '/dev/md3');
@@ -195,7 +245,9 @@ describe('freebsd10-nfs-ezjail', () => {
     expect(ran(r.rows)).toEqual(['conf']);
     const p = await cli(['publish', 'jailhost'], { FB_JAIL_IP: '10.0.0.52' });
     expect(p.code, p.stderr).toBe(0);
-    expect(readFileSync(root('conf/10.0.0.5/etc/rc.conf.local'), 'utf8')).toContain('ifconfig_em0_alias0="inet 10.0.0.52/32"');
+    expect(readFileSync(root('conf/10.0.0.5/etc/rc.conf.local'), 'utf8')).toContain(
+      'ifconfig_em0_alias0="inet 10.0.0.52/32"',
+    );
     const back = await cli(['publish', 'jailhost']);
     expect(ran(back.rows)).toEqual([]);
   });
@@ -206,7 +258,14 @@ describe('freebsd10-nfs-ezjail', () => {
       const r = await cli(['build', 'jailhost']);
       expect(r.code, r.stderr).toBe(0);
       expect(ran(r.rows)).toEqual(['conf']);
-      const record = readFileSync(project.path('.netboot/cache/actions', r.rows.find((s) => s.step === 'conf')!.key!.slice(0, 2), `${byStep(r.rows).conf.key}.json`), 'utf8');
+      const record = readFileSync(
+        project.path(
+          '.netboot/cache/actions',
+          r.rows.find((s) => s.step === 'conf')!.key!.slice(0, 2),
+          `${byStep(r.rows).conf.key}.json`,
+        ),
+        'utf8',
+      );
       expect(record).not.toContain('another-secret-value');
       // Neither the secret's plain sha256: only an HMAC under the cache's own key.
       const plain = createHash('sha256').update('another-secret-value\n').digest('hex');
@@ -240,14 +299,31 @@ describe('freebsd10-nfs-ezjail', () => {
     const steps = byStep(r.rows);
     expect(steps['fetch-base'].outcome).toBe('ran');
     expect(steps['etc-archive'].outcome).toBe('ran');
-    expect(sha(readFileSync(join(other, 'objects', steps['etc-archive'].outputs!.archive.digest.slice(0, 2), steps['etc-archive'].outputs!.archive.digest)))).toBe(before);
+    expect(
+      sha(
+        readFileSync(
+          join(
+            other,
+            'objects',
+            steps['etc-archive'].outputs!.archive.digest.slice(0, 2),
+            steps['etc-archive'].outputs!.archive.digest,
+          ),
+        ),
+      ),
+    ).toBe(before);
   });
 
   it('server configs: dhcpd host block with root-path (dhcpd -t), dnsmasq (--test), exports for Linux and FreeBSD', () => {
     const c = (...p: string[]) => san('conf/jailhost', ...p);
     const dhcpd = readFileSync(c('dhcpd/jailhost.conf'), 'utf8');
     const rootPath = san('nfs/jailhost/root');
-    for (const line of ['hardware ethernet 12:34:56:78:90:ab;', 'fixed-address 10.0.0.5;', 'filename "jailhost/freebsd10/boot/pxeboot";', 'next-server 10.0.0.1;', `option root-path "10.0.0.1:${rootPath}";`])
+    for (const line of [
+      'hardware ethernet 12:34:56:78:90:ab;',
+      'fixed-address 10.0.0.5;',
+      'filename "jailhost/freebsd10/boot/pxeboot";',
+      'next-server 10.0.0.1;',
+      `option root-path "10.0.0.1:${rootPath}";`,
+    ])
       expect(dhcpd).toContain(line);
     const conf = join(work, 'dhcpd.conf');
     writeFileSync(conf, `subnet 10.0.0.0 netmask 255.255.255.0 {\n}\ninclude "${c('dhcpd/jailhost.conf')}";\n`);
@@ -256,8 +332,12 @@ describe('freebsd10-nfs-ezjail', () => {
     const d = spawnSync('dnsmasq', ['--test', `--conf-file=${c('dnsmasq.d/jailhost.conf')}`], { encoding: 'utf8' });
     expect(d.status, d.stderr).toBe(0);
     expect(readFileSync(c('dnsmasq.d/jailhost.conf'), 'utf8')).toContain(`option:root-path,"10.0.0.1:${rootPath}"`);
-    expect(readFileSync(c('exports.d/jailhost.exports'), 'utf8')).toContain(`${rootPath} 10.0.0.5(ro,sync,no_root_squash,no_subtree_check)`);
-    expect(readFileSync(c('freebsd/exports-jailhost'), 'utf8')).toContain(`${rootPath} -ro -maproot=0 -alldirs 10.0.0.5`);
+    expect(readFileSync(c('exports.d/jailhost.exports'), 'utf8')).toContain(
+      `${rootPath} 10.0.0.5(ro,sync,no_root_squash,no_subtree_check)`,
+    );
+    expect(readFileSync(c('freebsd/exports-jailhost'), 'utf8')).toContain(
+      `${rootPath} -ro -maproot=0 -alldirs 10.0.0.5`,
+    );
   });
 
   it('boot-test says it boots Linux hosts only, instead of calling the FreeBSD host unpublished', async () => {
@@ -280,12 +360,25 @@ describe('freebsd10-nfs-ezjail', () => {
 
   it('a package whose names climb out of the root is refused, and nothing is stored', async () => {
     const bad = join(work, 'evil-1.0.txz');
-    await writeTar(bad, [{ name: '+MANIFEST', content: '{}' }, { name: '/usr/local/../../../../tmp/netboot-escaped', content: 'x' }], 'xz');
-    const r = await cli(['build', 'jailhost'], { FB_PKG_URL: pathToFileURL(bad).href, FB_PKG_SHA256: sha(readFileSync(bad)) });
+    await writeTar(
+      bad,
+      [
+        { name: '+MANIFEST', content: '{}' },
+        { name: '/usr/local/../../../../tmp/netboot-escaped', content: 'x' },
+      ],
+      'xz',
+    );
+    const r = await cli(['build', 'jailhost'], {
+      FB_PKG_URL: pathToFileURL(bad).href,
+      FB_PKG_SHA256: sha(readFileSync(bad)),
+    });
     expect(r.code).toBe(1);
     const failed = r.rows.filter((s) => s.outcome === 'failed');
     expect(failed.map((s) => [s.step, s.error!.code])).toEqual([['root', 'UNSAFE_ARCHIVE_ENTRY']]);
     expect(existsSync('/tmp/netboot-escaped')).toBe(false);
-    expect(failed[0].key && existsSync(project.path('.netboot/cache/actions', failed[0].key.slice(0, 2), `${failed[0].key}.json`))).toBe(false);
+    expect(
+      failed[0].key &&
+        existsSync(project.path('.netboot/cache/actions', failed[0].key.slice(0, 2), `${failed[0].key}.json`)),
+    ).toBe(false);
   });
 });

@@ -1,6 +1,20 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  createReadStream,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -49,7 +63,10 @@ function snapshot(root: string): string[] {
 }
 
 /** The sentinel's names, contents and link counts: an escape would change one of them. */
-const sentinelState = () => readdirSync(sentinel).map((n) => `${n} ${lstatSync(join(sentinel, n)).nlink} ${sha(readFileSync(join(sentinel, n)))}`);
+const sentinelState = () =>
+  readdirSync(sentinel).map(
+    (n) => `${n} ${lstatSync(join(sentinel, n)).nlink} ${sha(readFileSync(join(sentinel, n)))}`,
+  );
 const passwdState = () => `${lstatSync('/etc/passwd').nlink} ${sha(readFileSync('/etc/passwd'))}`;
 
 beforeAll(async () => {
@@ -99,12 +116,18 @@ describe('fetch-file and extract-tar on a distribution set', () => {
     const tree = cache('trees', r.steps['extract-base'].outputs!.tree.digest);
     const got = snapshot(tree);
     // The cache stores a tree's files without write bits; the manifest keeps the modes as packed.
-    const readOnly = (rows: string[]) => rows.map((r) => r.replace(/^(\S+ file )([0-7]+)/, (_, a, m) => a + (parseInt(m, 8) & ~0o222).toString(8)));
+    const readOnly = (rows: string[]) =>
+      rows.map((r) => r.replace(/^(\S+ file )([0-7]+)/, (_, a, m) => a + (parseInt(m, 8) & ~0o222).toString(8)));
     expect(got).toEqual(readOnly(snapshot(join(work, 'root'))));
     const d = r.steps['extract-base'].outputs!.tree.digest;
     const manifest = JSON.parse(readFileSync(cache('objects', d.slice(0, 2), d), 'utf8')).entries as { path: string }[];
-    expect(manifest.find((e) => e.path === 'usr/bin/su')).toMatchObject({ mode: 0o4755, uid: 1001, gid: 1001, digest: sha('su\n') });
-    expect(got).toContain('usr/bin/su file 4555 1001:1001 ' + sha('su\n').slice(0, 12));
+    expect(manifest.find((e) => e.path === 'usr/bin/su')).toMatchObject({
+      mode: 0o4755,
+      uid: 1001,
+      gid: 1001,
+      digest: sha('su\n'),
+    });
+    expect(got).toContain(`usr/bin/su file 4555 1001:1001 ${sha('su\n').slice(0, 12)}`);
     expect(got).toContain('sys symlink 777 0:0 -> usr/src/sys');
     expect(lstatSync(join(tree, 'bin/[')).ino).toBe(lstatSync(join(tree, 'bin/test')).ino);
     expect(existsSync(join(tree, 'boot/pxeboot')) && existsSync(join(tree, 'boot/kernel/kernel'))).toBe(true);
@@ -138,7 +161,9 @@ describe('fetch-file and extract-tar on a distribution set', () => {
     const fetch = r.steps['fetch-base'];
     expect(fetch.outcome).toBe('failed');
     expect(fetch.error!.code).toBe('DIGEST_MISMATCH');
-    expect(fetch.error!.message).toContain(`${url}: sha256 is ${baseSha} (${lstatSync(base).size} bytes), expected ${wrong}; nothing was cached`);
+    expect(fetch.error!.message).toContain(
+      `${url}: sha256 is ${baseSha} (${lstatSync(base).size} bytes), expected ${wrong}; nothing was cached`,
+    );
     expect(r.steps['extract-base'].outcome).not.toBe('ran');
     const other = (...p: string[]) => join(work, 'mismatch-cache', ...p);
     expect(existsSync(other('actions', fetch.key!.slice(0, 2), `${fetch.key}.json`))).toBe(false);
@@ -160,8 +185,12 @@ describe('fetch-file and extract-tar on a distribution set', () => {
     expect(hasRecord(r.steps['fetch-base'].key)).toBe(false);
 
     const missing = await build({ FB_PATH: 'distfiles/base.txz', FB_SHA256: baseSha });
-    expect(missing.steps['fetch-base'].error!.message).toContain(`cannot fetch ${local}: no such file; put base.txz (sha256 ${baseSha}) at ${local}`);
-    expect((await build({ FB_URL: `${http}/nope/base.txz`, FB_SHA256: baseSha })).steps['fetch-base'].error!.message).toContain('HTTP 404 Not Found');
+    expect(missing.steps['fetch-base'].error!.message).toContain(
+      `cannot fetch ${local}: no such file; put base.txz (sha256 ${baseSha}) at ${local}`,
+    );
+    expect(
+      (await build({ FB_URL: `${http}/nope/base.txz`, FB_SHA256: baseSha })).steps['fetch-base'].error!.message,
+    ).toContain('HTTP 404 Not Found');
 
     // Doing what it says works, and the extraction is the one already cached.
     mkdirSync(project.path('distfiles'));
@@ -184,7 +213,9 @@ describe('extract-tar refuses hostile archives', () => {
     const step = r.steps['extract-base'];
     expect(step.outcome).toBe('failed');
     expect(step.error!.code).toBe('UNSAFE_ARCHIVE_ENTRY');
-    expect(step.error!.message).toContain(`host jailhost, step extract-base failed: archive entry "${c.entry}" refused: `);
+    expect(step.error!.message).toContain(
+      `host jailhost, step extract-base failed: archive entry "${c.entry}" refused: `,
+    );
     expect(step.error!.message).toMatch(c.why);
     expect(hasRecord(step.key)).toBe(false);
     expect([sentinelState(), passwdState()]).toEqual(before);

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,7 +26,11 @@ export class Project {
     return join(this.dir, ...p);
   }
   run(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
-    const r = spawnSync(process.execPath, [BIN, ...args], { cwd: this.dir, env: { ...process.env, CI: 'true', ...env }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [BIN, ...args], {
+      cwd: this.dir,
+      env: { ...process.env, CI: 'true', ...env },
+      encoding: 'utf8',
+    });
     return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
   }
   json<T = any>(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; data: T; stderr: string } {
@@ -44,7 +48,10 @@ export class Project {
     const r = await exitOf(this.spawn(args, env));
     return { code: r.code ?? 128, stdout: r.stdout, stderr: r.stderr };
   }
-  async jsonAsync<T = any>(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; data: T; stderr: string }> {
+  async jsonAsync<T = any>(
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<{ code: number; data: T; stderr: string }> {
     const r = await this.runAsync([...args, '--json'], env);
     try {
       return { code: r.code, data: JSON.parse(r.stdout) as T, stderr: r.stderr };
@@ -53,7 +60,11 @@ export class Project {
     }
   }
   spawn(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-    return spawn(process.execPath, [BIN, ...args], { cwd: this.dir, env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    return spawn(process.execPath, [BIN, ...args], {
+      cwd: this.dir,
+      env: { ...process.env, CI: 'true', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   }
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
@@ -70,10 +81,16 @@ export interface StepRow {
   error: { code: string; message: string; details: string[] } | null;
 }
 
-export const ran = (steps: StepRow[]) => steps.filter((s) => s.outcome === 'ran').map((s) => s.step).sort();
+export const ran = (steps: StepRow[]) =>
+  steps
+    .filter((s) => s.outcome === 'ran')
+    .map((s) => s.step)
+    .sort();
 export const byStep = (steps: StepRow[]) => Object.fromEntries(steps.map((s) => [s.step, s]));
 
-export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+export function exitOf(
+  child: ChildProcess,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d) => (stdout += d));

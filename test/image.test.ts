@@ -23,8 +23,13 @@ describe('ext4 image (mke2fs -d)', () => {
     const d2 = two.data.steps.find((s) => s.step === 'image')!.outputs!.image.digest;
     expect(d2).toBe(d1);
     const img = imageOf(a, one.data.steps);
-    expect(execFileSync('e2fsck', ['-fn', img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })).toMatch(/clean|files/);
-    const listing = execFileSync('debugfs', ['-R', 'stat /etc/shadow', img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(execFileSync('e2fsck', ['-fn', img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })).toMatch(
+      /clean|files/,
+    );
+    const listing = execFileSync('debugfs', ['-R', 'stat /etc/shadow', img], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     expect(listing).toMatch(/Mode:\s+0640/);
     expect(listing).toMatch(/Group:\s+42/);
     expect(listing).toMatch(/ctime: 0x6553f100/); // SOURCE_DATE_EPOCH 1700000000
@@ -35,6 +40,8 @@ describe('ext4 image (mke2fs -d)', () => {
   it('a tree that does not fit is one clear error, and nothing is cached', () => {
     const r = a.run(['build', 'img'], { IMG_SIZE: '8M', IMG_BULK: '200' });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/error \[IMAGE_TOO_SMALL\]: host img, step image failed: the tree needs about [\d.]+ MiB but the image is 8\.0 MiB; raise the image size param/);
+    expect(r.stderr).toMatch(
+      /error \[IMAGE_TOO_SMALL\]: host img, step image failed: the tree needs about [\d.]+ MiB but the image is 8\.0 MiB; raise the image size param/,
+    );
   });
 });

@@ -1,5 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, closeSync, lstatSync, openSync, readdirSync, readFileSync, realpathSync, statSync, truncateSync, utimesSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { byStep, Project, ran, type StepRow } from './helpers.js';
@@ -20,10 +32,10 @@ const build = (args: string[] = [], env: NodeJS.ProcessEnv = {}) => {
   return { code: r.code, stderr: r.stderr, steps: r.data.steps };
 };
 const publish = (args: string[] = [], env: NodeJS.ProcessEnv = {}) => {
-  const r = lab.json<{ published: { changed: boolean; id?: string; repaired: { target: string; path: string }[] }[]; steps: StepRow[] }>(
-    ['publish', 'alpha', ...args],
-    env,
-  );
+  const r = lab.json<{
+    published: { changed: boolean; id?: string; repaired: { target: string; path: string }[] }[];
+    steps: StepRow[];
+  }>(['publish', 'alpha', ...args], env);
   return { code: r.code, stderr: r.stderr, pub: r.data.published?.[0], steps: r.data.steps };
 };
 const live = (target: string, ...p: string[]) => join(realpathSync(lab.path('san', target, 'alpha')), ...p);
@@ -91,15 +103,23 @@ describe("a hit's outputs are checked", () => {
     appendFileSync(live('tftp', ENTRY), 'APPEND init=/bin/evil\n');
     appendFileSync(live('tftp', 'upstream'), 'tampered\n');
 
-    const verify = lab.json<{ releases: { id: string; damaged: Record<string, { path: string }[]> }[] }>(['releases', 'alpha', '--verify']);
+    const verify = lab.json<{ releases: { id: string; damaged: Record<string, { path: string }[]> }[] }>([
+      'releases',
+      'alpha',
+      '--verify',
+    ]);
     expect(verify.code).toBe(1);
     expect(verify.stderr).toContain('[RELEASE_DAMAGED]');
-    expect(verify.data.releases[0].damaged.tftp.map((d) => d.path)).toEqual(['pxelinux.cfg/01-52-54-00-00-00-01', 'upstream']);
+    expect(verify.data.releases[0].damaged.tftp.map((d) => d.path)).toEqual([
+      'pxelinux.cfg/01-52-54-00-00-00-01',
+      'upstream',
+    ]);
 
     const b = build();
     expect(b.code).toBe(0);
     expect(ran(b.steps)).toEqual(['entry', 'tftp']);
-    for (const s of ['entry', 'tftp']) expect(byStep(b.steps)[s].reasons.join(' ')).toMatch(/cached output .* was damaged/);
+    for (const s of ['entry', 'tftp'])
+      expect(byStep(b.steps)[s].reasons.join(' ')).toMatch(/cached output .* was damaged/);
     expect(quarantined().length).toBeGreaterThanOrEqual(2);
 
     const p = publish();
@@ -109,7 +129,11 @@ describe("a hit's outputs are checked", () => {
     expect(readFileSync(live('tftp', ENTRY), 'utf8')).toBe(good);
     expect(readFileSync(lab.path('san/tftp', ENTRY), 'utf8')).toBe(good);
     expect(checkLive(lab.path('san/tftp'), 'alpha')).toEqual([]);
-    const after = lab.json<{ releases: { id: string; damaged: Record<string, unknown[]> }[] }>(['releases', 'alpha', '--verify']);
+    const after = lab.json<{ releases: { id: string; damaged: Record<string, unknown[]> }[] }>([
+      'releases',
+      'alpha',
+      '--verify',
+    ]);
     expect(after.data.releases.find((r) => r.id === '000002')!.damaged.tftp).toEqual([]);
     expect(publish().pub).toMatchObject({ changed: false });
   });

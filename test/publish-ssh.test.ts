@@ -1,10 +1,10 @@
 import { readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TARGET_NAMES } from '../core/targets.js';
 import { Project } from './helpers.js';
 import { checkLive } from './release-check.js';
 import { TestSshd } from './sshd.js';
-import { TARGET_NAMES } from '../core/targets.js';
 
 // The same lab recipe as test/publish.test.ts, with all four SAN roots on ssh://root@127.0.0.1:PORT/...,
 // served by a real sshd this test starts (and stops).
@@ -25,10 +25,13 @@ afterAll(async () => {
 });
 
 const publish = (extra: NodeJS.ProcessEnv = {}) =>
-  lab.json<{ published: { changed: boolean; id?: string; targets: { target: string; changed: boolean; stage?: { bytesWritten: number } }[] }[] }>(
-    ['publish', 'alpha'],
-    { ...env, ...extra },
-  );
+  lab.json<{
+    published: {
+      changed: boolean;
+      id?: string;
+      targets: { target: string; changed: boolean; stage?: { bytesWritten: number } }[];
+    }[];
+  }>(['publish', 'alpha'], { ...env, ...extra });
 
 describe('publishing to an ssh:// SAN', () => {
   it('stages with rsync, switches with a remote rename, and sends only what changed', () => {
@@ -64,8 +67,14 @@ describe('publishing to an ssh:// SAN', () => {
   });
 
   it('an unreachable SAN is one clear error', () => {
-    const r = lab.run(['publish', 'alpha'], { ...env, LAB_SSH_ROOT: `ssh://root@127.0.0.1:1${remote}`, LAB_GREETING: 'x' });
+    const r = lab.run(['publish', 'alpha'], {
+      ...env,
+      LAB_SSH_ROOT: `ssh://root@127.0.0.1:1${remote}`,
+      LAB_GREETING: 'x',
+    });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/error \[REMOTE_FAILED\]: ssh:\/\/root@127\.0\.0\.1:1\/.*: reading the release state failed: .*Connection refused/);
+    expect(r.stderr).toMatch(
+      /error \[REMOTE_FAILED\]: ssh:\/\/root@127\.0\.0\.1:1\/.*: reading the release state failed: .*Connection refused/,
+    );
   });
 });

@@ -1,11 +1,21 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TARGET_NAMES } from '../core/targets.js';
 import { exitOf, Project, type StepRow } from './helpers.js';
 import { checkLive } from './release-check.js';
-import { TARGET_NAMES } from '../core/targets.js';
 
 // The lab recipe publishes: tftp (a tree + a pxelinux entry, with a stable link under
 // pxelinux.cfg/), nfs (a tree of LAB_BULK files naming LAB_VERSION), nbd (a writable 64 MiB
@@ -20,14 +30,22 @@ interface Published {
   host: string;
   changed: boolean;
   id?: string;
-  targets: { target: string; id: string; changed: boolean; stage?: { bytesWritten: number; linked: number; copied: number } }[];
+  targets: {
+    target: string;
+    id: string;
+    changed: boolean;
+    stage?: { bytesWritten: number; linked: number; copied: number };
+  }[];
 }
 const publish = (env: NodeJS.ProcessEnv = {}, extra: string[] = []) => {
   const r = lab.json<{ ok: boolean; published: Published[]; steps: StepRow[] }>(['publish', 'alpha', ...extra], env);
   return { code: r.code, stderr: r.stderr, pub: r.data.published?.[0] };
 };
 const live = (target: string) => realpathSync(lab.path('san', target, 'alpha'));
-const liveId = (target: string) => readlinkSync(lab.path('san', target, 'alpha')).split('/').pop();
+const liveId = (target: string) =>
+  readlinkSync(lab.path('san', target, 'alpha'))
+    .split('/')
+    .pop();
 
 describe('publish', () => {
   it('stages a whole release, switches each target with one symlink, and does nothing when unchanged', () => {
@@ -38,7 +56,9 @@ describe('publish', () => {
       expect(readlinkSync(lab.path('san', t, 'alpha'))).toBe('.releases/alpha/000001');
       expect(checkLive(lab.path('san', t), 'alpha')).toEqual([]);
     }
-    expect(readFileSync(lab.path('san/tftp/pxelinux.cfg/01-52-54-00-00-00-01'), 'utf8')).toContain('KERNEL alpha/initrd.img');
+    expect(readFileSync(lab.path('san/tftp/pxelinux.cfg/01-52-54-00-00-00-01'), 'utf8')).toContain(
+      'KERNEL alpha/initrd.img',
+    );
     expect(readFileSync(join(live('nfs'), 'VERSION'), 'utf8')).toBe('v1\n');
     const again = publish();
     expect(again.pub).toMatchObject({ changed: false });
@@ -50,7 +70,12 @@ describe('publish', () => {
     const before = live('nfs');
     const r = publish({ LAB_BULK: '500', LAB_VERSION: 'v1', LAB_GREETING: 'changed' });
     // greeting only reaches tftp and conf: nfs and nbd are not restaged at all
-    expect(r.pub!.targets.filter((t) => t.changed).map((t) => t.target).sort()).toEqual(['conf', 'tftp']);
+    expect(
+      r
+        .pub!.targets.filter((t) => t.changed)
+        .map((t) => t.target)
+        .sort(),
+    ).toEqual(['conf', 'tftp']);
     expect(live('nfs')).toBe(before);
     const tftpOld = lab.path('san/tftp/.releases/alpha/000001/pxelinux.cfg/01-52-54-00-00-00-01');
     const tftpNew = lab.path('san/tftp/.releases/alpha/000002/pxelinux.cfg/01-52-54-00-00-00-01');
@@ -68,7 +93,10 @@ describe('publish', () => {
   it('a writable disk never shares an inode with the cache, and an unchanged one keeps what the host wrote', () => {
     const first = publish();
     const disk = join(live('nbd'), 'disk.img');
-    const cacheObj = first.pub && lab.json<{ steps: StepRow[] }>(['build', 'alpha']).data.steps.find((s) => s.step === 'disk')!.outputs!.image.digest;
+    const cacheObj =
+      first.pub &&
+      lab.json<{ steps: StepRow[] }>(['build', 'alpha']).data.steps.find((s) => s.step === 'disk')!.outputs!.image
+        .digest;
     const obj = lab.path('.netboot/cache/objects', cacheObj!.slice(0, 2), cacheObj!);
     expect(statSync(disk).ino).not.toBe(statSync(obj).ino);
     expect(statSync(disk).blocks * 512).toBeLessThan(1 << 20); // sparse: 64 MiB apparent
@@ -103,7 +131,9 @@ describe('publish', () => {
     expect(publish(env).code).toBe(0);
     const root = join(live('nfs'), 'root');
     expect(lstatSync(root).isSymbolicLink()).toBe(true);
-    const cacheCopy = execFileSync('bash', ['-c', `find ${lab.path('.netboot/cache/trees')} -name f7 | head -1`], { encoding: 'utf8' }).trim();
+    const cacheCopy = execFileSync('bash', ['-c', `find ${lab.path('.netboot/cache/trees')} -name f7 | head -1`], {
+      encoding: 'utf8',
+    }).trim();
     expect(statSync(join(root, 'd0/f7')).ino).not.toBe(statSync(cacheCopy).ino);
     expect(publish({ ...env, LAB_GREETING: 'unrelated' }).code).toBe(0);
     appendFileSync(join(root, 'd0/f7'), 'host state');
@@ -149,7 +179,10 @@ describe('publish', () => {
     const marker = lab.path('reloaded');
     expect(publish({ LAB_RELOAD: `echo "$NETBOOT_HOST $NETBOOT_RELEASE $NETBOOT_TARGET" >> ${marker}` }).code).toBe(0);
     expect(readFileSync(marker, 'utf8')).toBe('alpha 000001 conf\n');
-    const r = lab.run(['publish', 'alpha'], { LAB_GREETING: 'x', LAB_RELOAD: 'echo cannot reach nbd-server >&2; exit 4' });
+    const r = lab.run(['publish', 'alpha'], {
+      LAB_GREETING: 'x',
+      LAB_RELOAD: 'echo cannot reach nbd-server >&2; exit 4',
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('[RELOAD_FAILED]: host alpha: release 000002 is live, but a reload hook failed');
     expect(r.stderr).toContain('exited with code 4: cannot reach nbd-server');
@@ -166,7 +199,9 @@ describe('publish safety', () => {
       expect(publish({ LAB_NFS: small, LAB_BULK: '20' }).code).toBe(0);
       const r = lab.run(['publish', 'alpha'], { LAB_NFS: small, LAB_BULK: '2000', LAB_VERSION: 'big' });
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/\[PUBLISH_NO_SPACE\]: host alpha: not enough space at .*small to stage the release: needs [\d.]+ MiB, [\d.]+ MiB free/);
+      expect(r.stderr).toMatch(
+        /\[PUBLISH_NO_SPACE\]: host alpha: not enough space at .*small to stage the release: needs [\d.]+ MiB, [\d.]+ MiB free/,
+      );
       expect(readFileSync(join(realpathSync(join(small, 'alpha')), 'VERSION'), 'utf8')).toBe('v1\n');
       expect(readdirSync(join(small, '.releases/alpha')).sort()).toEqual(['000001', 'history.json']);
     } finally {

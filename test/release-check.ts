@@ -33,10 +33,12 @@ export function checkLive(root: string, host: string): string[] {
       continue;
     }
     if (e.type === 'dir' && !st.isDirectory()) problems.push(`${e.path}: not a directory`);
-    if (e.type === 'symlink' && (!st.isSymbolicLink() || readlinkSync(p) !== e.target)) problems.push(`${e.path}: link differs`);
+    if (e.type === 'symlink' && (!st.isSymbolicLink() || readlinkSync(p) !== e.target))
+      problems.push(`${e.path}: link differs`);
     if (e.type === 'file') {
       if (!st.isFile() || (st.mode & 0o7777) !== e.mode) problems.push(`${e.path}: type or mode differs`);
-      else if (createHash('sha256').update(readFileSync(p)).digest('hex') !== e.digest) problems.push(`${e.path}: content differs`);
+      else if (createHash('sha256').update(readFileSync(p)).digest('hex') !== e.digest)
+        problems.push(`${e.path}: content differs`);
     }
   }
   return problems;

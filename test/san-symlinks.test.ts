@@ -38,7 +38,7 @@ describe('symlinks planted in a SAN root', () => {
     expect(lstatSync(lab.path('san/tftp/.releases')).isSymbolicLink()).toBe(true);
   });
 
-  it("a symlinked host directory under .releases or .disks is refused", () => {
+  it('a symlinked host directory under .releases or .disks is refused', () => {
     plant('san/nfs/.releases/alpha');
     refused(publish(), lab.path('san/nfs/.releases/alpha'));
     rmSync(lab.path('san/nfs/.releases/alpha'));
@@ -61,7 +61,7 @@ describe('symlinks planted in a SAN root', () => {
     expect(checkLive(lab.path('san/nfs'), 'alpha')).toEqual([]);
   });
 
-  it('a SAN root that is itself a symlink is the user\'s choice, and works', () => {
+  it("a SAN root that is itself a symlink is the user's choice, and works", () => {
     symlinkSync(victim, lab.path('tftp-root'));
     const r = publish({ LAB_TFTP: lab.path('tftp-root') });
     expect(r.code, r.stderr).toBe(0);

@@ -1,6 +1,19 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -25,7 +38,8 @@ const mode = (path: string) => statSync(path).mode & 0o7777;
 /** Runs a command as nobody, with no groups: what any other local user could do. */
 const asNobody = (cmd: string, args: string[]) =>
   spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cmd, ...args], { encoding: 'utf8' });
-const keygen = (file: string, ...args: string[]) => execFileSync('ssh-keygen', ['-q', '-N', '', '-C', 'test', ...args, '-f', file]);
+const keygen = (file: string, ...args: string[]) =>
+  execFileSync('ssh-keygen', ['-q', '-N', '', '-C', 'test', ...args, '-f', file]);
 
 describe('nothing private is published to TFTP', () => {
   it("refuses the build host's SSH host keys in an overlay (rootfs.tar.gz, initrd.img), naming the file; nothing is published", () => {
@@ -46,12 +60,33 @@ describe('nothing private is published to TFTP', () => {
     mkdirSync(p.path('overlay/srv'), { recursive: true });
     keygen(p.path('overlay/srv/openssh.txt'), '-t', 'ed25519');
     keygen(p.path('overlay/srv/ec.pem'), '-t', 'ecdsa', '-m', 'PEM');
-    execFileSync('openssl', ['genpkey', '-algorithm', 'rsa', '-pkeyopt', 'rsa_keygen_bits:1024', '-out', p.path('overlay/srv/rsa.key')]);
-    execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-aes256', '-pass', 'pass:x', '-out', p.path('overlay/srv/enc.bin')]);
-    writeFileSync(p.path('overlay/srv/old-rsa.txt'), execFileSync('openssl', ['rsa', '-traditional', '-in', p.path('overlay/srv/rsa.key')]));
+    execFileSync('openssl', [
+      'genpkey',
+      '-algorithm',
+      'rsa',
+      '-pkeyopt',
+      'rsa_keygen_bits:1024',
+      '-out',
+      p.path('overlay/srv/rsa.key'),
+    ]);
+    execFileSync('openssl', [
+      'genpkey',
+      '-algorithm',
+      'ed25519',
+      '-aes256',
+      '-pass',
+      'pass:x',
+      '-out',
+      p.path('overlay/srv/enc.bin'),
+    ]);
+    writeFileSync(
+      p.path('overlay/srv/old-rsa.txt'),
+      execFileSync('openssl', ['rsa', '-traditional', '-in', p.path('overlay/srv/rsa.key')]),
+    );
     const r = p.run(['publish', 'demo']);
     expect(code(r.stderr)).toBe('PRIVATE_CONTENT');
-    for (const f of ['openssh.txt', 'ec.pem', 'rsa.key', 'enc.bin', 'old-rsa.txt']) expect(r.stderr).toContain(`tftp:initrd.img:srv/${f}`);
+    for (const f of ['openssh.txt', 'ec.pem', 'rsa.key', 'enc.bin', 'old-rsa.txt'])
+      expect(r.stderr).toContain(`tftp:initrd.img:srv/${f}`);
     expect(r.stderr).toContain('OPENSSH PRIVATE KEY');
     expect(r.stderr).toContain('ENCRYPTED PRIVATE KEY');
     expect(r.stderr).toContain('RSA PRIVATE KEY');
@@ -60,10 +95,12 @@ describe('nothing private is published to TFTP', () => {
   it('refuses shadow, gshadow, master.passwd and spwd.db, but not public keys or programs that merely name a key format', () => {
     const p = project();
     mkdirSync(p.path('overlay/etc/ssh'), { recursive: true });
-    for (const f of ['shadow', 'gshadow', 'master.passwd', 'spwd.db']) writeFileSync(p.path('overlay/etc', f), 'root:*:1::::::\n');
+    for (const f of ['shadow', 'gshadow', 'master.passwd', 'spwd.db'])
+      writeFileSync(p.path('overlay/etc', f), 'root:*:1::::::\n');
     const r = p.run(['publish', 'demo']);
     expect(code(r.stderr)).toBe('PRIVATE_CONTENT');
-    for (const f of ['shadow', 'gshadow', 'master.passwd', 'spwd.db']) expect(r.stderr).toContain(`tftp:initrd.img:etc/${f}:`);
+    for (const f of ['shadow', 'gshadow', 'master.passwd', 'spwd.db'])
+      expect(r.stderr).toContain(`tftp:initrd.img:etc/${f}:`);
 
     const q = project();
     mkdirSync(q.path('overlay/etc/ssh'), { recursive: true });
@@ -81,10 +118,16 @@ describe('nothing private is published to TFTP', () => {
 
   it('refuses a symlink that leaves the host directory (absolute, or climbing with ..), and keeps the live release', () => {
     const p = project();
-    const files = (extra: object) => ({ SEC_FILES: JSON.stringify({ 'pxelinux.cfg/default': { content: 'DEFAULT x\n' }, ...extra }) });
+    const files = (extra: object) => ({
+      SEC_FILES: JSON.stringify({ 'pxelinux.cfg/default': { content: 'DEFAULT x\n' }, ...extra }),
+    });
     expect(p.run(['publish', 'tree'], files({ cfg: { symlink: 'pxelinux.cfg/default' } })).code).toBe(0);
     const liveBefore = readlinkSync(p.path('san/tftp/tree'));
-    for (const [link, to] of [['rootlink', '/'], ['h/up', '../../etc'], ['passwd', '../other/x']]) {
+    for (const [link, to] of [
+      ['rootlink', '/'],
+      ['h/up', '../../etc'],
+      ['passwd', '../other/x'],
+    ]) {
       const r = p.run(['publish', 'tree'], files({ [link]: { symlink: to } }));
       expect(r.code, r.stderr).toBe(2);
       expect(code(r.stderr)).toBe('PRIVATE_CONTENT');
@@ -123,7 +166,8 @@ describe('secrets stay private', () => {
     const cache = p.path('.netboot/cache');
     expect(mode(join(cache, 'secret.key'))).toBe(0o600);
     expect(readFileSync(join(cache, 'secret.key'), 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
-    const grep = (what: string) => spawnSync('grep', ['-rlaF', what, cache, p.path('san')], { encoding: 'utf8' }).stdout;
+    const grep = (what: string) =>
+      spawnSync('grep', ['-rlaF', what, cache, p.path('san')], { encoding: 'utf8' }).stdout;
     expect(grep(plain)).toBe('');
     expect(grep(secret)).toBe('');
     const key = r.data.steps.find((s: { step: string }) => s.step === 'secret').key;

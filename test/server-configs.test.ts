@@ -1,5 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -7,19 +16,42 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecipeBuilder } from '../core/recipe.js';
 import {
-  nbdRootArg, pxeBasename, renderDhcpdHost, renderDnsmasqHost, renderDnsmasqProxy, renderDnsmasqSite, renderNbdAuthfile,
-  NBD_DEFAULT_PORT, renderNbdExport, renderNbdStandalone, renderOpenwrtDhcp, renderServerConfigs, serverConfigsPlugin, checkServerConfig,
+  checkServerConfig,
+  NBD_DEFAULT_PORT,
+  nbdRootArg,
+  pxeBasename,
+  renderDhcpdHost,
+  renderDnsmasqHost,
+  renderDnsmasqProxy,
+  renderDnsmasqSite,
+  renderNbdAuthfile,
+  renderNbdExport,
+  renderNbdStandalone,
+  renderOpenwrtDhcp,
+  renderServerConfigs,
   type ServerConfigInput,
+  serverConfigsPlugin,
 } from '../plugins/server-configs/index.js';
 
 // An NBD-root host with every optional network setting, and an NFS-root host with a dotted name and none.
 const DEMO: ServerConfigInput = {
-  name: 'demo', mac: '52:54:00:12:34:56', ip: '10.0.2.15', server: '10.0.2.2', bootfile: 'demo/pxelinux.0',
+  name: 'demo',
+  mac: '52:54:00:12:34:56',
+  ip: '10.0.2.15',
+  server: '10.0.2.2',
+  bootfile: 'demo/pxelinux.0',
   nbd: { export: 'demo', image: '/srv/san/nbd/demo/disk.img', authfile: '/srv/san/conf/demo/nbd-server/allow/demo' },
-  gateway: '10.0.2.2', netmask: '255.255.255.0', dns: ['10.0.2.3'], tftpRoot: '/srv/san/tftp',
+  gateway: '10.0.2.2',
+  netmask: '255.255.255.0',
+  dns: ['10.0.2.3'],
+  tftpRoot: '/srv/san/tftp',
 };
 const KVM: ServerConfigInput = {
-  name: 'kvm1.lab', mac: '52:54:00:AB:CD:EF', ip: '192.168.7.21', server: '192.168.7.2', bootfile: 'kvm1.lab/pxelinux.0',
+  name: 'kvm1.lab',
+  mac: '52:54:00:AB:CD:EF',
+  ip: '192.168.7.21',
+  server: '192.168.7.2',
+  bootfile: 'kvm1.lab/pxelinux.0',
   nfsRoot: '/srv/san/nfs/kvm1.lab',
 };
 const HOSTS = { demo: DEMO, 'kvm1.lab': KVM };
@@ -39,13 +71,19 @@ const write = (path: string, content: string) => {
   writeFileSync(path, content);
   return path;
 };
-const walk = (dir: string) => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((p) => statSync(join(dir, p)).isFile()).sort();
+const walk = (dir: string) =>
+  readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((p) => statSync(join(dir, p)).isFile())
+    .sort();
 
 describe('the rendered configs', () => {
   it.each(Object.keys(HOSTS))('the plugin writes exactly the committed tree for %s', async (name) => {
     const out = join(tmp, 'tree', name);
     mkdirSync(out, { recursive: true });
-    await serverConfigsPlugin.run({ params: checkServerConfig(HOSTS[name as keyof typeof HOSTS]), outputs: { tree: out } } as never);
+    await serverConfigsPlugin.run({
+      params: checkServerConfig(HOSTS[name as keyof typeof HOSTS]),
+      outputs: { tree: out },
+    } as never);
     const files = walk(out);
     for (const f of files) {
       expect(statSync(join(out, f)).mode & 0o7777).toBe(0o644);
@@ -60,9 +98,11 @@ describe('the rendered configs', () => {
   });
 
   it('the standalone nbd-server config listens where told and carries each host export', async () => {
-    await expect(renderNbdStandalone({ listenaddr: '127.0.0.1', port: NBD_DEFAULT_PORT, includedir: '/etc/nbd-server/conf.d' }, [DEMO])).toMatchFileSnapshot(
-      join(FIXTURES, 'nbd-standalone.conf'),
-    );
+    await expect(
+      renderNbdStandalone({ listenaddr: '127.0.0.1', port: NBD_DEFAULT_PORT, includedir: '/etc/nbd-server/conf.d' }, [
+        DEMO,
+      ]),
+    ).toMatchFileSnapshot(join(FIXTURES, 'nbd-standalone.conf'));
   });
 
   it('clients reach the export with the comma form on the default port and SERVER:PORT/EXPORT otherwise', () => {
@@ -74,12 +114,23 @@ describe('the rendered configs', () => {
     expect(pxeBasename(checkServerConfig(DEMO))).toBe('demo/pxelinux');
     expect(pxeBasename(checkServerConfig(KVM))).toBe('kvm1.lab/pxelinux.0');
     expect(pxeBasename(checkServerConfig({ ...DEMO, bootfile: 'demo/lpxelinux' }))).toBeUndefined();
-    expect(renderDnsmasqProxy({ ...DEMO, bootfile: 'demo/lpxelinux' })).toMatch(/^# no pxe-service line: dnsmasq would ask for "demo\/lpxelinux\.0"/m);
+    expect(renderDnsmasqProxy({ ...DEMO, bootfile: 'demo/lpxelinux' })).toMatch(
+      /^# no pxe-service line: dnsmasq would ask for "demo\/lpxelinux\.0"/m,
+    );
   });
 });
 
 describe('values that could inject lines are refused with CONFIG_INVALID', () => {
-  const renderers = { renderNbdExport, renderNbdAuthfile, renderDnsmasqHost, renderDnsmasqProxy, renderDnsmasqSite, renderOpenwrtDhcp, renderDhcpdHost, renderServerConfigs };
+  const renderers = {
+    renderNbdExport,
+    renderNbdAuthfile,
+    renderDnsmasqHost,
+    renderDnsmasqProxy,
+    renderDnsmasqSite,
+    renderOpenwrtDhcp,
+    renderDhcpdHost,
+    renderServerConfigs,
+  };
   const codeOf = (f: () => unknown) => {
     try {
       f();
@@ -110,34 +161,48 @@ describe('values that could inject lines are refused with CONFIG_INVALID', () =>
   });
 
   it('a recipe that declares the step with a bad host name fails at declaration, before anything runs', () => {
-    const r = new RecipeBuilder({ name: 'demo', mac: DEMO.mac, ip: DEMO.ip, server: DEMO.server, san: { tftp: '/srv/tftp', nfs: '/srv/nfs', nbd: '/srv/nbd', conf: '/srv/conf' } });
+    const r = new RecipeBuilder({
+      name: 'demo',
+      mac: DEMO.mac,
+      ip: DEMO.ip,
+      server: DEMO.server,
+      san: { tftp: '/srv/tftp', nfs: '/srv/nfs', nbd: '/srv/nbd', conf: '/srv/conf' },
+    });
     const got = codeOf(() => r.step('server-configs', serverConfigsPlugin, { params: { ...DEMO, name: 'demo"\n' } }));
-    expect(got).toMatch(/^CONFIG_INVALID: host demo, step server-configs params\.name: "demo\\"\\n" is not a host name/);
+    expect(got).toMatch(
+      /^CONFIG_INVALID: host demo, step server-configs params\.name: "demo\\"\\n" is not a host name/,
+    );
   });
 });
 
 describe('the real servers accept them', () => {
   const dnsmasqTest = (file: string) => run('dnsmasq', ['--test', '-C', file]);
 
-  it.each(Object.keys(HOSTS))('dnsmasq --test accepts the dnsmasq.d of %s as a conf-dir, and each example alone', (name) => {
-    const files = renderServerConfigs(HOSTS[name as keyof typeof HOSTS]);
-    const dir = join(tmp, 'dnsmasq', name);
-    for (const [p, c] of Object.entries(files)) if (p.startsWith('dnsmasq.d/')) write(join(dir, p), c);
-    // port=0: the DNS side is not ours; *.conf is how Debian's dnsmasq reads /etc/dnsmasq.d, so the examples stay out.
-    const wrapper = write(join(dir, 'dnsmasq.conf'), `port=0\nconf-dir=${join(dir, 'dnsmasq.d')},*.conf\n`);
-    expect(dnsmasqTest(wrapper)).toEqual({ code: 0, out: 'dnsmasq: syntax check OK.' });
-    for (const p of Object.keys(files).filter((p) => p.endsWith('.example')))
-      expect(dnsmasqTest(join(dir, p))).toEqual({ code: 0, out: 'dnsmasq: syntax check OK.' });
-  });
+  it.each(Object.keys(HOSTS))(
+    'dnsmasq --test accepts the dnsmasq.d of %s as a conf-dir, and each example alone',
+    (name) => {
+      const files = renderServerConfigs(HOSTS[name as keyof typeof HOSTS]);
+      const dir = join(tmp, 'dnsmasq', name);
+      for (const [p, c] of Object.entries(files)) if (p.startsWith('dnsmasq.d/')) write(join(dir, p), c);
+      // port=0: the DNS side is not ours; *.conf is how Debian's dnsmasq reads /etc/dnsmasq.d, so the examples stay out.
+      const wrapper = write(join(dir, 'dnsmasq.conf'), `port=0\nconf-dir=${join(dir, 'dnsmasq.d')},*.conf\n`);
+      expect(dnsmasqTest(wrapper)).toEqual({ code: 0, out: 'dnsmasq: syntax check OK.' });
+      for (const p of Object.keys(files).filter((p) => p.endsWith('.example')))
+        expect(dnsmasqTest(join(dir, p))).toEqual({ code: 0, out: 'dnsmasq: syntax check OK.' });
+    },
+  );
 
   it('dnsmasq --test does reject a bad line (the check above is not vacuous)', () => {
     const bad = write(join(tmp, 'dnsmasq-bad.conf'), renderDnsmasqHost(DEMO).replace(',demo\n', ',de mo\n'));
     expect(dnsmasqTest(bad)).toEqual({ code: 1, out: `dnsmasq: bad DHCP host name at line 2 of ${bad}` });
   });
 
-  it.each(Object.keys(HOSTS))("the OpenWRT sections of %s become dnsmasq options that dnsmasq accepts", (name) => {
+  it.each(Object.keys(HOSTS))('the OpenWRT sections of %s become dnsmasq options that dnsmasq accepts', (name) => {
     const lines = ['port=0', ...uciToDnsmasq(renderOpenwrtDhcp(HOSTS[name as keyof typeof HOSTS]))];
-    expect(dnsmasqTest(write(join(tmp, 'openwrt', `${name}.conf`), lines.join('\n') + '\n'))).toEqual({ code: 0, out: 'dnsmasq: syntax check OK.' });
+    expect(dnsmasqTest(write(join(tmp, 'openwrt', `${name}.conf`), `${lines.join('\n')}\n`))).toEqual({
+      code: 0,
+      out: 'dnsmasq: syntax check OK.',
+    });
   });
 
   it.each(Object.keys(HOSTS))('dhcpd -t accepts the host block of %s included from a minimal dhcpd.conf', (name) => {
@@ -146,7 +211,10 @@ describe('the real servers accept them', () => {
     const r = run('dhcpd', ['-t', '-cf', conf]);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain(`Config file: ${conf}`);
-    const broken = write(join(tmp, 'dhcpd', 'broken.conf'), readFileSync(block, 'utf8').replace(`"${name}/pxelinux.0";`, `"${name}/pxelinux.0`));
+    const broken = write(
+      join(tmp, 'dhcpd', 'broken.conf'),
+      readFileSync(block, 'utf8').replace(`"${name}/pxelinux.0";`, `"${name}/pxelinux.0`),
+    );
     expect(run('dhcpd', ['-t', '-cf', broken]).code).toBe(1);
   });
 
@@ -162,21 +230,36 @@ describe('the real servers accept them', () => {
       mkdirSync(dir, { recursive: true });
       expect(run('truncate', ['-s', '16M', image]).code).toBe(0);
       const demo: ServerConfigInput = { ...DEMO, nbd: { export: 'demo', image, authfile: join(dir, 'allow/demo') } };
-      const local: ServerConfigInput = { ...DEMO, name: 'local', ip: '127.0.0.1', nbd: { export: 'local', image, authfile: join(dir, 'allow/local') } };
+      const local: ServerConfigInput = {
+        ...DEMO,
+        name: 'local',
+        ip: '127.0.0.1',
+        nbd: { export: 'local', image, authfile: join(dir, 'allow/local') },
+      };
       write(join(dir, 'conf.d/demo.conf'), renderNbdExport(demo));
       write(join(dir, 'allow/demo'), renderNbdAuthfile(demo));
       write(join(dir, 'allow/local'), renderNbdAuthfile(local));
       const port = await freePort();
-      const conf = write(join(dir, 'config'), renderNbdStandalone({ listenaddr: '127.0.0.1', port, includedir: join(dir, 'conf.d') }, [local]));
+      const conf = write(
+        join(dir, 'config'),
+        renderNbdStandalone({ listenaddr: '127.0.0.1', port, includedir: join(dir, 'conf.d') }, [local]),
+      );
       const pidfile = join(dir, 'nbd.pid');
       expect(run('nbd-server', ['-C', conf, '-p', pidfile]).code).toBe(0);
-      pid = await waitFor(() => (existsSync(pidfile) && Number(readFileSync(pidfile, 'utf8')) > 0 ? Number(readFileSync(pidfile, 'utf8')) : undefined));
+      pid = await waitFor(() =>
+        existsSync(pidfile) && Number(readFileSync(pidfile, 'utf8')) > 0
+          ? Number(readFileSync(pidfile, 'utf8'))
+          : undefined,
+      );
       await waitFor(() => connects(port));
 
       const size = (exp: string) => run('nbdinfo', ['--size', `nbd://127.0.0.1:${port}/${exp}`]);
       expect(size('local')).toEqual({ code: 0, out: '16777216' });
       // The demo host is 10.0.2.15; this test connects from 127.0.0.1.
-      expect(size('demo')).toEqual({ code: 1, out: 'nbdinfo: nbd_connect_uri: handshake: server policy prevents NBD_OPT_GO' });
+      expect(size('demo')).toEqual({
+        code: 1,
+        out: 'nbdinfo: nbd_connect_uri: handshake: server policy prevents NBD_OPT_GO',
+      });
       writeFileSync(join(dir, 'allow/demo'), '127.0.0.1\n');
       expect(size('demo')).toEqual({ code: 0, out: '16777216' });
     });
@@ -226,7 +309,10 @@ function connects(port: number): Promise<boolean> {
   });
 }
 
-async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
+async function waitFor<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 10_000,
+): Promise<T> {
   for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
     const v = await probe();
     if (v) return v;

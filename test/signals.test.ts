@@ -22,8 +22,10 @@ const marker = (base: number) => {
   markers.push(m);
   return m;
 };
-const running = (m: string) => execFileSync('sh', ['-c', `pgrep -f '^sleep ${m}$' || true`], { encoding: 'utf8' }).trim() !== '';
-const leftovers = () => ['tmp', 'locks'].flatMap((d) => readdirSync(proj.path('.netboot/cache', d)).map((n) => `${d}/${n}`));
+const running = (m: string) =>
+  execFileSync('sh', ['-c', `pgrep -f '^sleep ${m}$' || true`], { encoding: 'utf8' }).trim() !== '';
+const leftovers = () =>
+  ['tmp', 'locks'].flatMap((d) => readdirSync(proj.path('.netboot/cache', d)).map((n) => `${d}/${n}`));
 
 /** Starts `netboot build sig` as a terminal would: leader of its own (foreground) process group. */
 function startBuild(script: string) {

@@ -1,11 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { freePort } from '../boot/processes.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-
+import { freePort } from '../boot/processes.js';
 
 /** A real OpenSSH server on 127.0.0.1 with its own host key, config and client key. Stop it with stop(). */
 export class TestSshd {
@@ -31,9 +30,11 @@ export class TestSshd {
       'UsePAM no',
       'StrictModes no',
     ].join('\n');
-    writeFileSync(join(this.dir, 'sshd_config'), config + '\n');
+    writeFileSync(join(this.dir, 'sshd_config'), `${config}\n`);
     mkdirSync('/run/sshd', { recursive: true });
-    this.child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(this.dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(this.dir, 'sshd_config')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     this.child.stderr!.on('data', (d) => (err += d));
     for (let i = 0; i < 100; i++) {

@@ -29,9 +29,24 @@ describe('tree digest', () => {
       expect((await digestTree(root)).digest).toBe(base);
       return d;
     };
-    expect(await changed(() => chmodSync(join(root, 'etc/shadow'), 0o600), () => chmodSync(join(root, 'etc/shadow'), 0o644))).not.toBe(base);
-    expect(await changed(() => chownSync(join(root, 'etc/shadow'), 0, 42), () => chownSync(join(root, 'etc/shadow'), 0, 0))).not.toBe(base);
-    expect(await changed(() => writeFileSync(join(root, 'etc/hostname'), 'beta\n'), () => writeFileSync(join(root, 'etc/hostname'), 'alpha\n'))).not.toBe(base);
+    expect(
+      await changed(
+        () => chmodSync(join(root, 'etc/shadow'), 0o600),
+        () => chmodSync(join(root, 'etc/shadow'), 0o644),
+      ),
+    ).not.toBe(base);
+    expect(
+      await changed(
+        () => chownSync(join(root, 'etc/shadow'), 0, 42),
+        () => chownSync(join(root, 'etc/shadow'), 0, 0),
+      ),
+    ).not.toBe(base);
+    expect(
+      await changed(
+        () => writeFileSync(join(root, 'etc/hostname'), 'beta\n'),
+        () => writeFileSync(join(root, 'etc/hostname'), 'alpha\n'),
+      ),
+    ).not.toBe(base);
     const relink = (t: string) => () => {
       rmSync(join(root, 'etc/name'));
       symlinkSync(t, join(root, 'etc/name'));

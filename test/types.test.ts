@@ -1,7 +1,8 @@
 // Type tests: `npm test` type-checks this file (tsc -p tsconfig.test.json) before vitest runs it.
 // Each @ts-expect-error is an assertion that the public API rejects a mistake at compile time.
+
+import { defineConfig, definePlugin, defineRecipe, type InputArtifact, p, plugins } from 'netboot';
 import { describe, expectTypeOf, it } from 'vitest';
-import { defineConfig, definePlugin, defineRecipe, p, plugins, type InputArtifact } from 'netboot';
 
 describe('definePlugin', () => {
   it('infers params, inputs and outputs from the declaration', () => {
@@ -78,11 +79,19 @@ describe('defineConfig', () => {
   });
 
   it('types the FreeBSD recipe: sets and the iSCSI target are required, jails are typed', () => {
-    const sets = { base: { path: 'base.txz', sha256: 'a'.repeat(64) }, kernel: { path: 'kernel.txz', sha256: 'b'.repeat(64) } };
+    const sets = {
+      base: { path: 'base.txz', sha256: 'a'.repeat(64) },
+      kernel: { path: 'kernel.txz', sha256: 'b'.repeat(64) },
+    };
     const iscsi = { portal: '10.0.0.1', target: 'iqn.2026-11.lan.san:j' };
     defineConfig({
       hosts: {
-        j: { recipe: 'freebsd10-nfs-ezjail', mac: '52:54:00:00:00:06', ip: '10.0.0.6', params: { sets, iscsi, jails: [{ name: 'www', ip: '10.0.0.50' }] } },
+        j: {
+          recipe: 'freebsd10-nfs-ezjail',
+          mac: '52:54:00:00:00:06',
+          ip: '10.0.0.6',
+          params: { sets, iscsi, jails: [{ name: 'www', ip: '10.0.0.50' }] },
+        },
         // @ts-expect-error: a FreeBSD host needs its iSCSI target
         k: { recipe: 'freebsd10-nfs-ezjail', mac: '52:54:00:00:00:07', ip: '10.0.0.7', params: { sets } },
         l: {

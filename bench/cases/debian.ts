@@ -7,7 +7,17 @@ import { readHistory } from '../../cache/history.js';
 import { Cache } from '../../cache/store.js';
 import type { KeyParts } from '../../core/keys.js';
 import { BASE_PACKAGES } from '../../pipelines/debian.js';
-import { BenchAbort, median, runChecked, stageFixture, timeCaptured, type BenchContext, type CaseResult, type Cmd, type Row } from '../lib.js';
+import {
+  BenchAbort,
+  type BenchContext,
+  type CaseResult,
+  type Cmd,
+  median,
+  type Row,
+  runChecked,
+  stageFixture,
+  timeCaptured,
+} from '../lib.js';
 
 const HOST = 'bullseye-nbd';
 const SUITE = 'bullseye';
@@ -32,7 +42,15 @@ type Step = { step: string; outcome: string; durationMs: number };
  */
 export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
   const name = 'debian: bullseye-nbd, cold build and rebuilds next to the manual sequence';
-  if (process.env.BENCH_SKIP_DEBIAN === '1') return [{ name, baseline: '', rows: [], skipped: 'BENCH_SKIP_DEBIAN=1; it needs root, deb.debian.org and several minutes' }];
+  if (process.env.BENCH_SKIP_DEBIAN === '1')
+    return [
+      {
+        name,
+        baseline: '',
+        rows: [],
+        skipped: 'BENCH_SKIP_DEBIAN=1; it needs root, deb.debian.org and several minutes',
+      },
+    ];
   const coldRuns = runsOf('BENCH_DEBIAN_RUNS', DEFAULT_COLD_RUNS);
   const rebuildRuns = ctx.runsSet ? ctx.runs : DEFAULT_REBUILD_RUNS;
   await preflight();
@@ -47,11 +65,23 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
   const load: Record<'netboot' | 'manual', number[]> = { netboot: [], manual: [] };
   const stepMs: Record<string, number[]> = {};
   // Without a clean env a kernel command line from the caller's shell would be in every build.
-  const env = (kernelArgs = '', packages = ''): NodeJS.ProcessEnv => ({ ...ctx.env, NBD_KERNEL_ARGS: kernelArgs, NBD_PACKAGES: packages });
+  const env = (kernelArgs = '', packages = ''): NodeJS.ProcessEnv => ({
+    ...ctx.env,
+    NBD_KERNEL_ARGS: kernelArgs,
+    NBD_PACKAGES: packages,
+  });
   const build = (dir: string, label: string, extra: string[] = []): Cmd => ({
     label,
     file: process.execPath,
-    args: [join(ctx.root, 'bin', 'netboot.js'), 'build', HOST, '--json', '--config', join(dir, 'netboot.config.ts'), ...extra],
+    args: [
+      join(ctx.root, 'bin', 'netboot.js'),
+      'build',
+      HOST,
+      '--json',
+      '--config',
+      join(dir, 'netboot.config.ts'),
+      ...extra,
+    ],
     cwd: dir,
   });
 
@@ -75,9 +105,17 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
       settle();
       load.manual.push(loadavg()[0]);
       const cmd: Cmd = { label: manualLabel, file: 'bash', args: [script, work], cwd: work };
-      const { ms, stdout } = timeCaptured(cmd, { ...ctx.env, PACKAGES: PACKAGES.join(' '), SUITE, MIRROR, HOSTNAME_: HOST, IMAGE_SIZE: '2G' });
+      const { ms, stdout } = timeCaptured(cmd, {
+        ...ctx.env,
+        PACKAGES: PACKAGES.join(' '),
+        SUITE,
+        MIRROR,
+        HOSTNAME_: HOST,
+        IMAGE_SIZE: '2G',
+      });
       const stages = [...stdout.matchAll(/^stage (\S+) ([\d.]+)$/gm)].map((m) => [m[1], Number(m[2]) * 1000] as const);
-      if (!stages.some(([s]) => s === 'mkfs.ext4')) throw new BenchAbort(`${manualLabel}: no "stage mkfs.ext4" line in its output:\n${stdout}`);
+      if (!stages.some(([s]) => s === 'mkfs.ext4'))
+        throw new BenchAbort(`${manualLabel}: no "stage mkfs.ext4" line in its output:\n${stdout}`);
       for (const [s, v] of stages) (manualStages[s] ??= []).push(v);
       // A user keeps the image: the script's removal of its work dir is not part of the build.
       manual.samples.push(ms - (stages.find(([s]) => s === 'cleanup')?.[1] ?? 0));
@@ -86,7 +124,9 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
       // netboot first in the first round: whatever the mirror's CDN warms for the second goes to the manual.
       const order = i % 2 === 0 ? [runNetboot, runManual] : [runManual, runNetboot];
       for (const [j, run] of order.entries()) {
-        progress(`round ${i + 1} of ${coldRuns}: ${run === runNetboot ? 'netboot build (cold)' : 'manual build'} (${j + 1} of 2)`);
+        progress(
+          `round ${i + 1} of ${coldRuns}: ${run === runNetboot ? 'netboot build (cold)' : 'manual build'} (${j + 1} of 2)`,
+        );
         await run();
       }
     }
@@ -122,7 +162,17 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
       progress(`one package added (${pkg}), ${i + 1} of ${coldRuns}`);
       settle();
       const { ms, stdout } = timeCaptured(add, env('', pkg));
-      addRan.push(stepsOf(stdout, add.label, ['extra-packages', 'customize', 'kernel', 'image'], ['tftp'], [...STEPS, 'extra-packages']).filter((x) => x.outcome === 'ran').map((x) => x.step));
+      addRan.push(
+        stepsOf(
+          stdout,
+          add.label,
+          ['extra-packages', 'customize', 'kernel', 'image'],
+          ['tftp'],
+          [...STEPS, 'extra-packages'],
+        )
+          .filter((x) => x.outcome === 'ran')
+          .map((x) => x.step),
+      );
       added.samples.push(ms);
     }
 
@@ -130,7 +180,10 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
     const nRebuild = `N=${rebuildRuns}${ctx.runsSet ? ' (BENCH_RUNS)' : ", this case's default; BENCH_RUNS sets it"}`;
     const s = (xs: number[]) => (median(xs) / 1000).toFixed(1);
     const netbootDetail = STEPS.map((st) => `${st} ${s(stepMs[st])}`).join(', ');
-    const manualDetail = Object.keys(manualStages).filter((k) => k !== 'cleanup').map((k) => `${k} ${s(manualStages[k])}`).join(', ');
+    const manualDetail = Object.keys(manualStages)
+      .filter((k) => k !== 'cleanup')
+      .map((k) => `${k} ${s(manualStages[k])}`)
+      .join(', ');
     const m = (st: string) => median(stepMs[st]);
     const path = (m('base') + m('packages') + m('customize') + Math.max(m('kernel') + m('tftp'), m('image'))) / 1000;
     // How much of the outcome is the choice of bootstrapper: netboot's base is mmdebstrap, the manual's debootstrap.
@@ -149,7 +202,12 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
           { ...cold, detail: netbootDetail },
         ],
         detailHead: 'median per step, s',
-        target: { label: 'cold netboot build within 1.1x of the manual sequence', tool: coldLabel, baseline: manualLabel, factor: 1.1 },
+        target: {
+          label: 'cold netboot build within 1.1x of the manual sequence',
+          tool: coldLabel,
+          baseline: manualLabel,
+          factor: 1.1,
+        },
         notes: [
           `netboot: \`netboot build ${HOST} --json\` in a freshly staged project with an empty cache (config bundling and tool version probes included). Manual: \`bash bench/fixtures/debian/manual-build.sh\`, as root: \`debootstrap --variant=minbase ${SUITE}\`; \`chroot apt-get install --no-install-recommends\` of the same packages, then \`apt-get clean\` and the apt lists removed (netboot's image has neither); hostname, hosts, fstab and the initramfs grep hook; \`chroot mkinitramfs\`; \`truncate -s 2G\` + \`mkfs.ext4 -d\`. Interleaved: netboot first in rounds 1, 3, ..., the manual first in rounds 2, 4, ...`,
           `The manual's time is spawn to exit less its own removal of its work dir (median ${s(manualStages.cleanup ?? [0])} s, measured by the script), since a user keeps the image; netboot's includes removing its scratch dirs and keeps its results in the cache.`,
@@ -166,16 +224,24 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
         rows: [manual, ...rows.values(), added].map((r) => {
           if (r === manual) return { ...r, detail: 'every step again' };
           const ratio = median(manual.samples) / median(r.samples);
-          const faster = ratio >= 2 ? `${Math.round(ratio)}x faster than the manual` : `${ratio.toFixed(2)}x faster than the manual`;
-          if (r === added) return { ...r, detail: `${[...new Set(addRan.map((x) => x.join(', ')))].join(' / ')} ran, the rest cached; ${faster}` };
-          return { ...r, detail: `${r.tool.includes('kernel') ? `tftp ran (median ${s(tftpMs)} s), 6 cached` : '0 ran, 7 cached'}; ${faster}` };
+          const faster =
+            ratio >= 2 ? `${Math.round(ratio)}x faster than the manual` : `${ratio.toFixed(2)}x faster than the manual`;
+          if (r === added)
+            return {
+              ...r,
+              detail: `${[...new Set(addRan.map((x) => x.join(', ')))].join(' / ')} ran, the rest cached; ${faster}`,
+            };
+          return {
+            ...r,
+            detail: `${r.tool.includes('kernel') ? `tftp ran (median ${s(tftpMs)} s), 6 cached` : '0 ran, 7 cached'}; ${faster}`,
+          };
         }),
         detailHead: 'steps',
         notes: [
           'The manual row is the same samples as in the cold table: the seed has no cache, so any change, a kernel command line included, means the whole sequence again.',
           `Rebuilds run in the last cold round's project, interleaved with the order rotating each round, after one untimed no-op build. "kernel command line changed": NBD_KERNEL_ARGS set to a value no earlier build used (netboot.bench=<round>), so only the tftp step runs (checked: any other step running stops the bench); the no-op rows must run nothing.`,
           `"one package added": NBD_PACKAGES set to a package no earlier build had (${EXTRA_PACKAGES.slice(0, coldRuns).join(', ')}; as many rounds as cold ones, BENCH_DEBIAN_RUNS): extra-packages (the added package on top of the cached recipe packages), customize, kernel and image must run (checked); tftp runs only if the initrd changed (mkinitramfs is reproducible, so a package without initramfs hooks leaves it cached). The base and packages steps stay cached: that is the saving over the manual's debootstrap and full apt-get install.`,
-          'Every online build fetches the suite\'s InRelease once for the base and packages fingerprints (so a build notices when Debian published something); `--offline` uses the last fetched fingerprints, so the difference between the two no-op rows is the mirror round trip.',
+          "Every online build fetches the suite's InRelease once for the base and packages fingerprints (so a build notices when Debian published something); `--offline` uses the last fetched fingerprints, so the difference between the two no-op rows is the mirror round trip.",
           ...common,
         ],
       },
@@ -198,14 +264,27 @@ function runsOf(variable: string, dflt: number): number {
 /** Everything that would otherwise fail minutes in, said up front with the way out. */
 async function preflight(): Promise<void> {
   const skip = 'or set BENCH_SKIP_DEBIAN=1 to skip this case';
-  if (process.getuid?.() !== 0) throw new BenchAbort(`debian: must run as root (debootstrap, mmdebstrap --mode=root, chroot, mount), ${skip}`);
-  for (const [tool, pkg] of [['debootstrap', 'debootstrap'], ['mmdebstrap', 'mmdebstrap'], ['mkfs.ext4', 'e2fsprogs'], ['unshare', 'util-linux']])
-    if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) throw new BenchAbort(`debian: \`${tool}\` is missing (apt-get install -y ${pkg}), ${skip}`);
+  if (process.getuid?.() !== 0)
+    throw new BenchAbort(`debian: must run as root (debootstrap, mmdebstrap --mode=root, chroot, mount), ${skip}`);
+  for (const [tool, pkg] of [
+    ['debootstrap', 'debootstrap'],
+    ['mmdebstrap', 'mmdebstrap'],
+    ['mkfs.ext4', 'e2fsprogs'],
+    ['unshare', 'util-linux'],
+  ])
+    if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0)
+      throw new BenchAbort(`debian: \`${tool}\` is missing (apt-get install -y ${pkg}), ${skip}`);
   const url = `${MIRROR}/dists/${SUITE}/InRelease`;
   const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(15_000) }).catch((e: Error) => e);
-  if (res instanceof Error || !res.ok) throw new BenchAbort(`debian: ${url} is not reachable (${res instanceof Error ? res.message : `HTTP ${res.status}`}), ${skip}`);
+  if (res instanceof Error || !res.ok)
+    throw new BenchAbort(
+      `debian: ${url} is not reachable (${res instanceof Error ? res.message : `HTTP ${res.status}`}), ${skip}`,
+    );
   const { bavail, bsize } = statfsSync(tmpdir());
-  if (bavail * bsize < NEED_FREE) throw new BenchAbort(`debian: ${tmpdir()} has ${((bavail * bsize) / 2 ** 30).toFixed(1)} GiB free, the case needs about ${NEED_FREE / 2 ** 30} GiB, ${skip}`);
+  if (bavail * bsize < NEED_FREE)
+    throw new BenchAbort(
+      `debian: ${tmpdir()} has ${((bavail * bsize) / 2 ** 30).toFixed(1)} GiB free, the case needs about ${NEED_FREE / 2 ** 30} GiB, ${skip}`,
+    );
 }
 
 /** A build's steps, after checking it did what its row says: `ran` must run, `maybe` may, every other one is a cache hit. */
@@ -216,12 +295,17 @@ function stepsOf(stdout: string, label: string, ran: string[], maybe: string[] =
   } catch {
     throw new BenchAbort(`debian: ${label}: \`netboot build --json\` printed no JSON:\n${stdout.slice(0, 2000)}`);
   }
-  const got = out.steps.filter((s) => s.outcome === 'ran' && !maybe.includes(s.step)).map((s) => s.step).sort();
+  const got = out.steps
+    .filter((s) => s.outcome === 'ran' && !maybe.includes(s.step))
+    .map((s) => s.step)
+    .sort();
   const rest = out.steps.filter((s) => s.outcome !== 'ran' && s.outcome !== 'cached');
   if (!out.ok || out.steps.length !== all.length || rest.length || got.join() !== [...ran].sort().join())
     throw new BenchAbort(
       `debian: ${label}: expected ${ran.length ? ran.join(', ') : 'no step'} to run and the rest cached, got: ${out.steps.map((s) => `${s.step} ${s.outcome}`).join(', ')}` +
-        (label.includes('cold') ? '' : ' (if base or packages ran, the mirror published something since the cold build: run again)'),
+        (label.includes('cold')
+          ? ''
+          : ' (if base or packages ran, the mirror published something since the cold build: run again)'),
     );
   return out.steps;
 }
@@ -231,7 +315,9 @@ async function checkPackages(dir: string): Promise<void> {
   const hist = await readHistory<KeyParts>(new Cache(join(dir, '.netboot', 'cache')), HOST);
   const got = (hist.steps.packages?.parts.params as { packages?: string[] } | undefined)?.packages ?? [];
   if ([...got].sort().join() !== PACKAGES.join())
-    throw new BenchAbort(`debian: netboot installed ${got.join(' ')}, the manual script ${PACKAGES.join(' ')}: update PACKAGES in bench/cases/debian.ts`);
+    throw new BenchAbort(
+      `debian: netboot installed ${got.join(' ')}, the manual script ${PACKAGES.join(' ')}: update PACKAGES in bench/cases/debian.ts`,
+    );
 }
 
 /** Removes a temp dir, unless something is mounted under it: rm would follow a leftover /dev bind into the host's /dev. */
@@ -240,7 +326,10 @@ async function removeDir(dir: string): Promise<void> {
     .split('\n')
     .map((l) => (l.split(' ')[4] ?? '').replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))))
     .filter((m) => m.startsWith(`${dir}/`));
-  if (mounts.length) throw new BenchAbort(`debian: ${mounts.join(', ')} still mounted; not removing ${dir} (umount -R them, then rm -rf it)`);
+  if (mounts.length)
+    throw new BenchAbort(
+      `debian: ${mounts.join(', ')} still mounted; not removing ${dir} (umount -R them, then rm -rf it)`,
+    );
   await rm(dir, { recursive: true, force: true });
 }
 
@@ -258,4 +347,3 @@ function fsType(dir: string): string {
   const [type, options] = r.status === 0 ? r.stdout.trim().split(/\s+/) : ['unknown', ''];
   return `file system ${type}${options?.split(',').includes('discard') ? ', mounted with discard' : ''}`;
 }
-

@@ -1,5 +1,13 @@
 import { join } from 'node:path';
-import { BenchAbort, runChecked, timeInterleaved, withFixture, type BenchContext, type CaseResult, type Cmd } from '../lib.js';
+import {
+  BenchAbort,
+  type BenchContext,
+  type CaseResult,
+  type Cmd,
+  runChecked,
+  timeInterleaved,
+  withFixture,
+} from '../lib.js';
 
 const HOSTS = 3;
 const STEPS_PER_HOST = 10;
@@ -42,5 +50,7 @@ function expectNoop(stdout: string): void {
   const m = /(\d+) steps: (\d+) ran, (\d+) cached/.exec(stdout);
   const want = HOSTS * STEPS_PER_HOST;
   if (!m || Number(m[1]) !== want || Number(m[2]) !== 0 || Number(m[3]) !== want)
-    throw new BenchAbort(`no-op build: expected "${want} steps: 0 ran, ${want} cached" from the second build, got:\n${stdout.trim()}`);
+    throw new BenchAbort(
+      `no-op build: expected "${want} steps: 0 ran, ${want} cached" from the second build, got:\n${stdout.trim()}`,
+    );
 }

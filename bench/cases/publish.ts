@@ -4,15 +4,15 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BenchAbort,
+  type BenchContext,
+  type CaseResult,
+  type Cmd,
   median,
+  type Row,
   runChecked,
   timeCaptured,
   timeOnce,
   withFixture,
-  type BenchContext,
-  type CaseResult,
-  type Cmd,
-  type Row,
 } from '../lib.js';
 
 /** About the number of regular files in a Debian rootfs (bookworm minbase has ~20k, a small server ~30k). */
@@ -53,7 +53,9 @@ interface Trial {
 export async function publish(ctx: BenchContext): Promise<CaseResult[]> {
   for (const tool of ['cp', 'rsync', 'du', 'sync'])
     if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0)
-      throw new BenchAbort(`publish: \`${tool}\` is missing (scripts/install-deps.sh installs it; for rsync: apt-get install -y rsync)`);
+      throw new BenchAbort(
+        `publish: \`${tool}\` is missing (scripts/install-deps.sh installs it; for rsync: apt-get install -y rsync)`,
+      );
   const runs = ctx.runsSet ? ctx.runs : Math.min(ctx.runs, DEFAULT_RUNS);
 
   return withFixture(ctx.root, 'publish', async (dir) => {
@@ -76,33 +78,55 @@ export async function publish(ctx: BenchContext): Promise<CaseResult[]> {
     // Both revisions built once, untimed: every publish below is of a host whose build is a cache hit.
     const r1 = builtTree(runChecked(netboot('build', 'netboot build (revision r1)'), env('r1')), 'r1');
     const r2 = builtTree(runChecked(netboot('build', 'netboot build (revision r2)'), env('r2')), 'r2');
-    if (r1.digest === r2.digest) throw new BenchAbort('publish: revisions r1 and r2 built the same tree; the republish would change nothing');
-    for (const b of [r1, r2]) if (!existsSync(treeDir(b))) throw new BenchAbort(`publish: built tree ${treeDir(b)} is not in the cache`);
+    if (r1.digest === r2.digest)
+      throw new BenchAbort('publish: revisions r1 and r2 built the same tree; the republish would change nothing');
+    for (const b of [r1, r2])
+      if (!existsSync(treeDir(b))) throw new BenchAbort(`publish: built tree ${treeDir(b)} is not in the cache`);
     const tree1 = treeDir(r1);
     const tree2 = treeDir(r2);
     const releaseDir = (round: string, id: string) => join(round, 'san', 'nfs', '.releases', HOST, id);
 
-    const firstNetboot = netbootTrial('netboot publish (first)', () => netboot('publish', 'netboot publish (first)'), '000001', (round) => ({
-      env: env('r1', join(round, 'san')),
-      result: join(round, 'san'),
+    const firstNetboot = netbootTrial(
+      'netboot publish (first)',
+      () => netboot('publish', 'netboot publish (first)'),
+      '000001',
+      (round) => ({
+        env: env('r1', join(round, 'san')),
+        result: join(round, 'san'),
+        prior: [tree1, tree2],
+      }),
+    );
+    const cpA = copyTrial(ctx.env, 'cp -a', (round) => ({
+      file: 'cp',
+      args: ['-a', tree1, join(round, 'cp-a')],
+      result: join(round, 'cp-a'),
       prior: [tree1, tree2],
     }));
-    const cpA = copyTrial(ctx.env, 'cp -a', (round) => ({ file: 'cp', args: ['-a', tree1, join(round, 'cp-a')], result: join(round, 'cp-a'), prior: [tree1, tree2] }));
     const first: Trial[] = [cpA, firstNetboot];
 
     const prev = (round: string) => releaseDir(round, '000001');
-    const cpAl = copyTrial(ctx.env, 'cp -al', (round) => ({ file: 'cp', args: ['-al', prev(round), join(round, 'cp-al')], result: join(round, 'cp-al'), prior: [tree1, tree2, prev(round)] }));
+    const cpAl = copyTrial(ctx.env, 'cp -al', (round) => ({
+      file: 'cp',
+      args: ['-al', prev(round), join(round, 'cp-al')],
+      result: join(round, 'cp-al'),
+      prior: [tree1, tree2, prev(round)],
+    }));
     const rsync = copyTrial(ctx.env, 'rsync -a --link-dest', (round) => ({
       file: 'rsync',
       args: ['-a', `--link-dest=${prev(round)}`, `${tree2}/`, `${join(round, 'rsync')}/`],
       result: join(round, 'rsync'),
       prior: [tree1, tree2, prev(round)],
     }));
-    const againNetboot = netbootTrial('netboot publish (1 file changed)', () => netboot('publish', 'netboot publish (1 file changed)'), '000002', (round) => ({
-      env: env('r2', join(round, 'san')),
-      result: releaseDir(round, '000002'),
-      prior: [tree1, tree2, prev(round)],
-    }));
+    const againNetboot = netbootTrial(
+      'netboot publish (1 file changed)',
+      () => netboot('publish', 'netboot publish (1 file changed)'),
+      '000002',
+      (round) => ({
+        env: env('r2', join(round, 'san')),
+        result: releaseDir(round, '000002'),
+        prior: [tree1, tree2, prev(round)],
+      }),
+    );
     const again: Trial[] = [cpAl, rsync, againNetboot];
 
     // Everything a round makes lives under the fixture's temp dir, on the cache's file system, and
@@ -148,7 +172,7 @@ export async function publish(ctx: BenchContext): Promise<CaseResult[]> {
         detailHead: 'bytes written',
         notes: [
           'Each round starts from the release its first-publish netboot run made (revision r1). Then: `netboot publish` of the host built with revision r2 (etc/revision differs, the other 29,999 files are identical) into that SAN root; `cp -al <previous release> <fresh dir>`; `rsync -a --link-dest=<previous release> <cache tree of r2>/ <fresh dir>/`.',
-          'cp -al is the floor (a linked copy of the old release, the changed file included; it publishes nothing new). rsync decides by its quick check (size and mtime; the clamped mtimes make the unchanged files match) and copies the changed file; netboot decides by the manifests\' digests (it reads no file) and links even the changed file, from the cache.',
+          "cp -al is the floor (a linked copy of the old release, the changed file included; it publishes nothing new). rsync decides by its quick check (size and mtime; the clamped mtimes make the unchanged files match) and copies the changed file; netboot decides by the manifests' digests (it reads no file) and links even the changed file, from the cache.",
           'Two releases stay under san.keep (3), so nothing is pruned; a steady-state republish also removes the oldest release (an rm -r of 30,000 links), not measured here.',
           'The tree, file system, `sync` before each command, page cache and "bytes written": as for the first publish, above.',
         ],
@@ -188,11 +212,16 @@ function newBytes(prior: string[], result: string): number {
   const r = spawnSync('du', ['-s', '-B1', ...prior, result], { encoding: 'utf8' });
   const last = r.stdout.trim().split('\n').pop() ?? '';
   const m = /^(\d+)\s+(.*)$/.exec(last);
-  if (r.status !== 0 || !m || m[2] !== result) throw new BenchAbort(`publish: \`du -s -B1 ${[...prior, result].join(' ')}\` failed:\n${r.stderr}`);
+  if (r.status !== 0 || !m || m[2] !== result)
+    throw new BenchAbort(`publish: \`du -s -B1 ${[...prior, result].join(' ')}\` failed:\n${r.stderr}`);
   return Number(m[1]);
 }
 
-function copyTrial(env: NodeJS.ProcessEnv, label: string, plan: (round: string) => { file: string; args: string[]; result: string; prior: string[] }): Trial {
+function copyTrial(
+  env: NodeJS.ProcessEnv,
+  label: string,
+  plan: (round: string) => { file: string; args: string[]; result: string; prior: string[] },
+): Trial {
   const written: number[] = [];
   const t: Trial = {
     label,
@@ -228,8 +257,17 @@ function netbootTrial(
       written.push(newBytes(p.prior, p.result));
     },
     detail: () =>
-      `stage: ${spread(stages.map((s) => s.linked), String)} linked, ${spread(stages.map((s) => s.copied), String)} copied, ` +
-      `${spread(stages.map((s) => s.bytesWritten), mib)}; du new ${spread(written, mib)}`,
+      `stage: ${spread(
+        stages.map((s) => s.linked),
+        String,
+      )} linked, ${spread(
+        stages.map((s) => s.copied),
+        String,
+      )} copied, ` +
+      `${spread(
+        stages.map((s) => s.bytesWritten),
+        mib,
+      )}; du new ${spread(written, mib)}`,
   };
   return t;
 }
@@ -244,13 +282,18 @@ function builtTree(stdout: string, revision: string): Built {
   }
   const tree = steps.find((s) => s.step === 'rootfs')?.outputs?.tree;
   if (tree?.kind !== 'tree' || tree.files !== FILES)
-    throw new BenchAbort(`publish: the build of revision ${revision} did not make a tree of ${FILES} files:\n${stdout.slice(0, 2000)}`);
+    throw new BenchAbort(
+      `publish: the build of revision ${revision} did not make a tree of ${FILES} files:\n${stdout.slice(0, 2000)}`,
+    );
   return { digest: tree.digest, size: tree.size, files: tree.files };
 }
 
 /** The nfs target's stage report, after checking the publish made the release the table says it timed. */
 function stageOf(label: string, stdout: string, wantId: string): Stage {
-  let out: { ok: boolean; published: { changed: boolean; id?: string; targets: { target: string; changed: boolean; stage?: Stage }[] }[] };
+  let out: {
+    ok: boolean;
+    published: { changed: boolean; id?: string; targets: { target: string; changed: boolean; stage?: Stage }[] }[];
+  };
   try {
     out = JSON.parse(stdout);
   } catch {
@@ -259,7 +302,9 @@ function stageOf(label: string, stdout: string, wantId: string): Stage {
   const host = out.published?.[0];
   const nfs = host?.targets.find((t) => t.target === 'nfs');
   if (!out.ok || !host?.changed || host.id !== wantId || !nfs?.stage)
-    throw new BenchAbort(`publish: ${label}: expected release ${wantId} staged on nfs, got:\n${JSON.stringify(out.published ?? out, null, 2).slice(0, 2000)}`);
+    throw new BenchAbort(
+      `publish: ${label}: expected release ${wantId} staged on nfs, got:\n${JSON.stringify(out.published ?? out, null, 2).slice(0, 2000)}`,
+    );
   return nfs.stage;
 }
 

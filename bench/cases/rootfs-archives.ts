@@ -4,10 +4,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseManifest, type ManifestEntry } from '../../cache/tree.js';
+import { type ManifestEntry, parseManifest } from '../../cache/tree.js';
 import { archiveName } from '../../plugins/archive-write.js';
-import { BenchAbort, median, progress, runChecked, settle, timeOnce, type BenchContext, type CaseResult, type Cmd, type Row } from '../lib.js';
-import { rootfs, rootfsSkipped, type Rootfs } from './rootfs.js';
+import {
+  BenchAbort,
+  type BenchContext,
+  type CaseResult,
+  type Cmd,
+  median,
+  progress,
+  type Row,
+  runChecked,
+  settle,
+  timeOnce,
+} from '../lib.js';
+import { type Rootfs, rootfs, rootfsSkipped } from './rootfs.js';
 
 /** A round writes four ~780 MB archives: ~15 s here, so 5 rounds keep the case near a minute and a half. */
 const DEFAULT_RUNS = 5;
@@ -31,7 +42,10 @@ export async function rootfsArchives(ctx: BenchContext): Promise<CaseResult[]> {
   const skipped = rootfsSkipped();
   if (skipped) return [{ name: 'archives of a Debian rootfs', baseline: '', rows: [], skipped }];
   for (const tool of ['cpio', 'bsdtar'])
-    if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0) throw new BenchAbort(`archives: \`${tool}\` is missing (apt-get install -y ${tool === 'cpio' ? 'cpio' : 'libarchive-tools'})`);
+    if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0)
+      throw new BenchAbort(
+        `archives: \`${tool}\` is missing (apt-get install -y ${tool === 'cpio' ? 'cpio' : 'libarchive-tools'})`,
+      );
   const fs = await rootfs(ctx);
   const runs = ctx.runsSet ? ctx.runs : DEFAULT_RUNS;
   const nLine = `N=${runs}${ctx.runsSet ? ' (BENCH_RUNS)' : ", this case's default; BENCH_RUNS sets it"}`;
@@ -47,12 +61,25 @@ export async function rootfsArchives(ctx: BenchContext): Promise<CaseResult[]> {
     const cpioList = writeList(join(work, 'cpio.list'), printable);
     const tarList = writeList(join(work, 'tar.list'), entries);
     const out = (name: string) => join(work, name);
-    const tool = (label: string, name: string, command: (out: string) => [string, ...string[]], cwd = fs.tree): Tool => {
+    const tool = (
+      label: string,
+      name: string,
+      command: (out: string) => [string, ...string[]],
+      cwd = fs.tree,
+    ): Tool => {
       const [file, ...args] = command(out(name));
       return { cmd: { label, file, args, cwd }, out: out(name), samples: [], bytes: 0 };
     };
-    const node = (label: string, kind: 'cpio' | 'tar', manifest: string) => tool(label, `netboot.${kind}`, (o) => [process.execPath, WORKER, kind, fs.tree, manifest, o], work);
-    const gnuCpio = tool('GNU cpio -o -H newc', 'gnu.cpio', (o) => ['bash', '-c', 'cpio -o -H newc --quiet < "$1" > "$2"', 'cpio', cpioList, o]);
+    const node = (label: string, kind: 'cpio' | 'tar', manifest: string) =>
+      tool(label, `netboot.${kind}`, (o) => [process.execPath, WORKER, kind, fs.tree, manifest, o], work);
+    const gnuCpio = tool('GNU cpio -o -H newc', 'gnu.cpio', (o) => [
+      'bash',
+      '-c',
+      'cpio -o -H newc --quiet < "$1" > "$2"',
+      'cpio',
+      cpioList,
+      o,
+    ]);
     const netbootCpio = node('netboot writeCpio (newc)', 'cpio', cpioManifest);
     const bsdtar = tool('bsdtar -cf', 'bsd.tar', (o) => ['bsdtar', '-cf', o, '-n', '-T', tarList]);
     const netbootTar = node('netboot writeTar', 'tar', fs.manifestFile);
@@ -74,7 +101,17 @@ export async function rootfsArchives(ctx: BenchContext): Promise<CaseResult[]> {
       timeOnce(t.cmd, ctx.env);
       const want = t.out.endsWith('.cpio') ? printable.length : entries.length;
       const reader = t.out.endsWith('.cpio') ? `cpio -it --quiet < "$1" | wc -l` : `bsdtar -tf "$1" | wc -l`;
-      const got = Number(runChecked({ label: `list ${t.out}`, file: 'bash', args: ['-c', `set -o pipefail; ${reader}`, 'list', t.out], cwd: work }, ctx.env).trim());
+      const got = Number(
+        runChecked(
+          {
+            label: `list ${t.out}`,
+            file: 'bash',
+            args: ['-c', `set -o pipefail; ${reader}`, 'list', t.out],
+            cwd: work,
+          },
+          ctx.env,
+        ).trim(),
+      );
       if (got !== want) throw new BenchAbort(`archives: ${t.cmd.label} wrote ${got} entries, expected ${want}`);
       rmSync(t.out);
     }
@@ -102,7 +139,12 @@ export async function rootfsArchives(ctx: BenchContext): Promise<CaseResult[]> {
         baseline: gnuCpio.cmd.label,
         rows: [gnuCpio, netbootCpio].map((t) => row(t, fs)),
         detailHead: 'archive size; throughput',
-        target: { label: "netboot's newc cpio at least 0.7x GNU cpio's throughput (time within 1.43x)", tool: netbootCpio.cmd.label, baseline: gnuCpio.cmd.label, factor: FACTOR },
+        target: {
+          label: "netboot's newc cpio at least 0.7x GNU cpio's throughput (time within 1.43x)",
+          tool: netbootCpio.cmd.label,
+          baseline: gnuCpio.cmd.label,
+          factor: FACTOR,
+        },
         notes: [cpioNote, `GNU cpio: \`cpio -o -H newc --quiet < list > archive\` (${versionOf('cpio')}).`, ...common],
       },
       {
@@ -110,8 +152,16 @@ export async function rootfsArchives(ctx: BenchContext): Promise<CaseResult[]> {
         baseline: bsdtar.cmd.label,
         rows: [bsdtar, netbootTar].map((t) => row(t, fs)),
         detailHead: 'archive size; throughput',
-        target: { label: "netboot's tar at least 0.7x bsdtar's throughput (time within 1.43x)", tool: netbootTar.cmd.label, baseline: bsdtar.cmd.label, factor: FACTOR },
-        notes: [`bsdtar: \`bsdtar -cf archive -n -T list\` (${versionOf('bsdtar')}), its default format (restricted pax); netboot's tar-stream writes ustar, with pax records only where needed. All ${entries.length.toLocaleString('en-US')} entries in both.`, ...common],
+        target: {
+          label: "netboot's tar at least 0.7x bsdtar's throughput (time within 1.43x)",
+          tool: netbootTar.cmd.label,
+          baseline: bsdtar.cmd.label,
+          factor: FACTOR,
+        },
+        notes: [
+          `bsdtar: \`bsdtar -cf archive -n -T list\` (${versionOf('bsdtar')}), its default format (restricted pax); netboot's tar-stream writes ustar, with pax records only where needed. All ${entries.length.toLocaleString('en-US')} entries in both.`,
+          ...common,
+        ],
       },
     ];
   } finally {
@@ -122,7 +172,8 @@ export async function rootfsArchives(ctx: BenchContext): Promise<CaseResult[]> {
 /** The names netboot's writers would use (prefix ''), sorted as they sort them, one a line. */
 function writeList(file: string, entries: ManifestEntry[]): string {
   const names = entries.map((e) => archiveName(e.path, '')).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (names.some((n) => n.includes('\n'))) throw new BenchAbort('archives: a name in the tree holds a newline; it cannot go into a name list');
+  if (names.some((n) => n.includes('\n')))
+    throw new BenchAbort('archives: a name in the tree holds a newline; it cannot go into a name list');
   writeFileSync(file, `${names.join('\n')}\n`);
   return file;
 }

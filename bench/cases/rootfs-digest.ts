@@ -4,8 +4,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BenchAbort, median, progress, runChecked, settle, timeCaptured, timeOnce, type BenchContext, type CaseResult, type Cmd, type Row } from '../lib.js';
-import { rootfs, rootfsSkipped, type Rootfs } from './rootfs.js';
+import {
+  BenchAbort,
+  type BenchContext,
+  type CaseResult,
+  type Cmd,
+  median,
+  progress,
+  type Row,
+  runChecked,
+  settle,
+  timeCaptured,
+  timeOnce,
+} from '../lib.js';
+import { type Rootfs, rootfs, rootfsSkipped } from './rootfs.js';
 
 /** A round is ~5 s with the page cache warm and ~12 s with it dropped. */
 const DEFAULT_RUNS = 10;
@@ -51,29 +63,56 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
         run() {
           // Cold means no stat cache at all: the file an earlier run saved goes first, untimed.
           if (!warm) rmSync(statFile, { force: true });
-          const { ms, stdout } = timeCaptured({ label, file: process.execPath, args: [WORKER, 'digest', statFile, fs.tree], cwd: work }, ctx.env);
+          const { ms, stdout } = timeCaptured(
+            { label, file: process.execPath, args: [WORKER, 'digest', statFile, fs.tree], cwd: work },
+            ctx.env,
+          );
           const r = JSON.parse(stdout) as Digested;
-          if (r.digest !== want) throw new BenchAbort(`${label}: digest ${r.digest}, expected ${want} (the tree changed under the bench?)`);
+          if (r.digest !== want)
+            throw new BenchAbort(`${label}: digest ${r.digest}, expected ${want} (the tree changed under the bench?)`);
           const [hits, misses] = warm ? [fs.files, 0] : [0, fs.files];
-          if (r.hits !== hits || r.misses !== misses) throw new BenchAbort(`${label}: ${r.hits} stat cache hits and ${r.misses} misses, expected ${hits} and ${misses}`);
+          if (r.hits !== hits || r.misses !== misses)
+            throw new BenchAbort(
+              `${label}: ${r.hits} stat cache hits and ${r.misses} misses, expected ${hits} and ${misses}`,
+            );
           t.wall.push(ms);
           t.inProcess.push(r.ms);
         },
       };
       return t;
     };
-    const tarCmd: Cmd = { label: 'tar -cf - . | sha256sum', file: 'bash', args: ['-c', 'set -o pipefail; tar -cf - . | sha256sum'], cwd: fs.tree };
+    const tarCmd: Cmd = {
+      label: 'tar -cf - . | sha256sum',
+      file: 'bash',
+      args: ['-c', 'set -o pipefail; tar -cf - . | sha256sum'],
+      cwd: fs.tree,
+    };
     const tar = (): Trial => {
-      const t: Trial = { label: tarCmd.label, wall: [], inProcess: [], run: () => t.wall.push(timeOnce(tarCmd, ctx.env)) };
+      const t: Trial = {
+        label: tarCmd.label,
+        wall: [],
+        inProcess: [],
+        run: () => t.wall.push(timeOnce(tarCmd, ctx.env)),
+      };
       return t;
     };
     // For scale: what the per-entry metadata a warm digest must still read costs a C program that does nothing else.
-    const findCmd: Cmd = { label: FIND, file: 'find', args: ['.', '-printf', '%i %s %T@ %C@ %m %U %G %l\\n'], cwd: fs.tree };
+    const findCmd: Cmd = {
+      label: FIND,
+      file: 'find',
+      args: ['.', '-printf', '%i %s %T@ %C@ %m %U %G %l\\n'],
+      cwd: fs.tree,
+    };
     const find = (): Trial => {
       const t: Trial = { label: FIND, wall: [], inProcess: [], run: () => t.wall.push(timeOnce(findCmd, ctx.env)) };
       return t;
     };
-    const trials = () => [tar(), netboot('netboot digest, cold (no stat cache)', coldCache, false), netboot('netboot digest, warm (stat cache)', warmCache, true), find()];
+    const trials = () => [
+      tar(),
+      netboot('netboot digest, cold (no stat cache)', coldCache, false),
+      netboot('netboot digest, warm (stat cache)', warmCache, true),
+      find(),
+    ];
 
     // Untimed: checks each tool works, reads the tree into the page cache, and writes the warm stat cache.
     runChecked(tarCmd, ctx.env);
@@ -107,10 +146,15 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
         baseline: tarCmd.label,
         rows: hot.slice(0, 3).map((t) => row(t, fs)),
         detailHead: 'throughput; netboot in-process median',
-        target: { label: 'cold digest at least 0.8x the throughput of `tar -cf - . | sha256sum` (time within 1.25x)', tool: hot[1].label, baseline: tarCmd.label, factor: 1.25 },
+        target: {
+          label: 'cold digest at least 0.8x the throughput of `tar -cf - . | sha256sum` (time within 1.25x)',
+          tool: hot[1].label,
+          baseline: tarCmd.label,
+          factor: 1.25,
+        },
         notes: [
           `Page cache warm for every tool alike: the tree was read by untimed runs of each first, and nothing evicts it (${(totalmem() / 2 ** 30).toFixed(0)} GiB of memory, a ~1 GB tree). "Cold" is about netboot's stat cache only: its file is removed before every cold run.`,
-          'Times are spawn to exit: node\'s startup and module loading (~60 ms) are in netboot\'s rows; the detail column has the digest\'s own time, measured inside the process.',
+          "Times are spawn to exit: node's startup and module loading (~60 ms) are in netboot's rows; the detail column has the digest's own time, measured inside the process.",
           ...common,
         ],
       },
@@ -122,7 +166,12 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
           { tool: 'netboot digest, warm, in-process', samples: hot[2].inProcess },
           { tool: FIND, samples: hot[3].wall },
         ],
-        target: { label: 'warm digest under 10% of cold', tool: 'netboot digest, warm, in-process', baseline: 'netboot digest, cold, in-process', factor: 0.1 },
+        target: {
+          label: 'warm digest under 10% of cold',
+          tool: 'netboot digest, warm, in-process',
+          baseline: 'netboot digest, cold, in-process',
+          factor: 0.1,
+        },
         notes: [
           `In-process: the digest's own time (stat cache read, walk, hashing, manifest; the stat cache written back with an fsync when anything in it changed, so after a cold run but not after a warm one), without node's startup, which a build pays once and not per tree. Spawn to exit, warm is ${ratio(hot[2].wall, hot[1].wall)} of cold.`,
           `\`${FIND}\`: spawn to exit, every entry's lstat (and readlink) and nothing else, in C: the part of a warm digest no cache can skip, for scale. It alone is ${ratio(hot[3].wall, hot[1].inProcess)} of netboot's cold digest: a floor for any digest that checks every entry's stat, with whatever cache. The rest of netboot's warm time is node's cost per entry (a BigInt stat object, a lookup, a manifest line) and reading the stat cache (JSON).`,
@@ -136,14 +185,25 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
         baseline: tarCmd.label,
         rows: cold.map((t) => row(t, fs)),
         detailHead: 'throughput; netboot in-process median',
-        target: { label: 'cold digest at least 0.8x the throughput of `tar -cf - . | sha256sum` (time within 1.25x)', tool: cold[1].label, baseline: tarCmd.label, factor: 1.25 },
+        target: {
+          label: 'cold digest at least 0.8x the throughput of `tar -cf - . | sha256sum` (time within 1.25x)',
+          tool: cold[1].label,
+          baseline: tarCmd.label,
+          factor: 1.25,
+        },
         notes: [
           `Before every timed run, untimed: \`sync; echo 3 > /proc/sys/vm/drop_caches\` (as root), for every tool alike, so each reads the tree's data and metadata from disk (${diskOf(fs)}), and its own program too: node's binary and netboot's modules for netboot, tar, bash and sha256sum for the baseline. BENCH_DROP_CACHES=0 leaves this table out.`,
-          'Warm here means netboot\'s stat cache only: it still lstats every entry, reading inodes from disk.',
+          "Warm here means netboot's stat cache only: it still lstats every entry, reading inodes from disk.",
           ...common,
         ],
       });
-    else if (dropped !== true) results.push({ name: `${heading}: page cache dropped before every run`, baseline: '', rows: [], skipped: dropped });
+    else if (dropped !== true)
+      results.push({
+        name: `${heading}: page cache dropped before every run`,
+        baseline: '',
+        rows: [],
+        skipped: dropped,
+      });
     return results;
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statfsSyn
 import { join } from 'node:path';
 import { digestTree } from '../../cache/tree.js';
 import { BASE_PACKAGES } from '../../pipelines/debian.js';
-import { BenchAbort, progress, removeTree, runChecked, type BenchContext } from '../lib.js';
+import { BenchAbort, type BenchContext, progress, removeTree, runChecked } from '../lib.js';
 
 const SUITE = 'bullseye';
 /** pipelines/debian.ts's default mirror, the one the shipped config builds from. */
@@ -16,10 +16,27 @@ const MIRROR = 'http://deb.debian.org/debian';
  * bring a minbase tree (~10k entries, ~250 MB) to the issue's ~30k entries and ~700 MB, with
  * the many small files (man pages, perl and python modules) a real rootfs has.
  */
-const EXTRA = ['python3', 'python3-setuptools', 'perl', 'perl-doc', 'ruby', 'git', 'vim', 'less', 'man-db', 'manpages', 'manpages-dev', 'bash-completion', 'iso-codes', 'tzdata', 'ca-certificates'];
+const EXTRA = [
+  'python3',
+  'python3-setuptools',
+  'perl',
+  'perl-doc',
+  'ruby',
+  'git',
+  'vim',
+  'less',
+  'man-db',
+  'manpages',
+  'manpages-dev',
+  'bash-completion',
+  'iso-codes',
+  'tzdata',
+  'ca-certificates',
+];
 const ROOTFS_PACKAGES = [...new Set([...BASE_PACKAGES, 'nbd-client', ...EXTRA])].sort();
 /** plugins/debian/base.ts's hook: the tree is what netboot's base step would have made. */
-const HOOK = 'rm -f "$1"/etc/resolv.conf; : > "$1"/etc/resolv.conf; : > "$1"/etc/machine-id; rm -f "$1"/etc/ssh/ssh_host_*';
+const HOOK =
+  'rm -f "$1"/etc/resolv.conf; : > "$1"/etc/resolv.conf; : > "$1"/etc/machine-id; rm -f "$1"/etc/ssh/ssh_host_*';
 /** Raise when the way the tree is made changes in a way the key below does not see. */
 const RECIPE = 1;
 const NEED_FREE = 3 * 2 ** 30;
@@ -75,7 +92,10 @@ async function prepare(ctx: BenchContext): Promise<Rootfs> {
       const origin = `made by mmdebstrap in ${info.madeSeconds.toFixed(0)} s on ${info.madeAt.slice(0, 10)}; reused this run, after checking its digest (${checkS.toFixed(1)} s)`;
       return described(dir, t, origin);
     }
-    progress('rootfs', `the cached tree changed since it was made (digest ${t.digest.slice(0, 12)}, not ${info.digest.slice(0, 12)}): making it again`);
+    progress(
+      'rootfs',
+      `the cached tree changed since it was made (digest ${t.digest.slice(0, 12)}, not ${info.digest.slice(0, 12)}): making it again`,
+    );
     await removeTree(dir);
   }
 
@@ -84,9 +104,21 @@ async function prepare(ctx: BenchContext): Promise<Rootfs> {
   const tmp = join(base, `.tmp-rootfs-${key}-${process.pid}`);
   mkdirSync(tmp, { recursive: true });
   try {
-    progress('rootfs', `mmdebstrap ${SUITE} with ${ROOTFS_PACKAGES.length} packages into ${tmp} (about 2 minutes, once)`);
+    progress(
+      'rootfs',
+      `mmdebstrap ${SUITE} with ${ROOTFS_PACKAGES.length} packages into ${tmp} (about 2 minutes, once)`,
+    );
     const t0 = performance.now();
-    const args = ['--mode=root', '--variant=minbase', '--architectures=amd64', `--include=${ROOTFS_PACKAGES.join(',')}`, `--customize-hook=${HOOK}`, SUITE, join(tmp, 'tree'), MIRROR];
+    const args = [
+      '--mode=root',
+      '--variant=minbase',
+      '--architectures=amd64',
+      `--include=${ROOTFS_PACKAGES.join(',')}`,
+      `--customize-hook=${HOOK}`,
+      SUITE,
+      join(tmp, 'tree'),
+      MIRROR,
+    ];
     const log = runChecked({ label: 'rootfs: mmdebstrap', file: 'mmdebstrap', args, cwd: tmp }, ctx.env);
     const madeSeconds = (performance.now() - t0) / 1000;
     writeFileSync(join(tmp, 'mmdebstrap.log'), log);
@@ -96,29 +128,54 @@ async function prepare(ctx: BenchContext): Promise<Rootfs> {
     writeFileSync(join(tmp, 'info.json'), JSON.stringify({ ...info, spec }, null, 2));
     // One rename: an interrupted run leaves a .tmp- dir (removed next time), never a half tree under the real name.
     renameSync(tmp, dir);
-    return described(dir, t, `made this run by mmdebstrap in ${madeSeconds.toFixed(0)} s (kept in ${dir} for the next run)`);
+    return described(
+      dir,
+      t,
+      `made this run by mmdebstrap in ${madeSeconds.toFixed(0)} s (kept in ${dir} for the next run)`,
+    );
   } catch (e) {
     await removeTree(tmp).catch(() => {});
     throw e;
   }
 }
 
-function described(dir: string, t: { digest: string; entries: unknown[]; files: number; size: number }, origin: string): Rootfs {
+function described(
+  dir: string,
+  t: { digest: string; entries: unknown[]; files: number; size: number },
+  origin: string,
+): Rootfs {
   const summary = `${t.entries.length.toLocaleString('en-US')} entries (${t.files.toLocaleString('en-US')} regular files), ${(t.size / 1e6).toFixed(0)} MB`;
-  return { tree: join(dir, 'tree'), manifestFile: join(dir, 'manifest.json'), digest: t.digest, entries: t.entries.length, files: t.files, bytes: t.size, summary, origin };
+  return {
+    tree: join(dir, 'tree'),
+    manifestFile: join(dir, 'manifest.json'),
+    digest: t.digest,
+    entries: t.entries.length,
+    files: t.files,
+    bytes: t.size,
+    summary,
+    origin,
+  };
 }
 
 /** Everything that would otherwise fail minutes in, said up front with the way out. */
 async function preflight(base: string): Promise<void> {
   const skip = 'or set BENCH_SKIP_ROOTFS=1 to skip the tree digest and archive cases';
-  if (process.getuid?.() !== 0) throw new BenchAbort(`rootfs: making the Debian tree needs root (mmdebstrap --mode=root), ${skip}`);
-  if (spawnSync('sh', ['-c', 'command -v mmdebstrap'], { stdio: 'ignore' }).status !== 0) throw new BenchAbort(`rootfs: \`mmdebstrap\` is missing (apt-get install -y mmdebstrap), ${skip}`);
+  if (process.getuid?.() !== 0)
+    throw new BenchAbort(`rootfs: making the Debian tree needs root (mmdebstrap --mode=root), ${skip}`);
+  if (spawnSync('sh', ['-c', 'command -v mmdebstrap'], { stdio: 'ignore' }).status !== 0)
+    throw new BenchAbort(`rootfs: \`mmdebstrap\` is missing (apt-get install -y mmdebstrap), ${skip}`);
   const url = `${MIRROR}/dists/${SUITE}/InRelease`;
   const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(15_000) }).catch((e: Error) => e);
-  if (res instanceof Error || !res.ok) throw new BenchAbort(`rootfs: ${url} is not reachable (${res instanceof Error ? res.message : `HTTP ${res.status}`}), ${skip}`);
+  if (res instanceof Error || !res.ok)
+    throw new BenchAbort(
+      `rootfs: ${url} is not reachable (${res instanceof Error ? res.message : `HTTP ${res.status}`}), ${skip}`,
+    );
   mkdirSync(base, { recursive: true });
   const { bavail, bsize } = statfsSync(base);
-  if (bavail * bsize < NEED_FREE) throw new BenchAbort(`rootfs: ${base} has ${((bavail * bsize) / 2 ** 30).toFixed(1)} GiB free, the tree and its archives need about ${NEED_FREE / 2 ** 30} GiB, ${skip}`);
+  if (bavail * bsize < NEED_FREE)
+    throw new BenchAbort(
+      `rootfs: ${base} has ${((bavail * bsize) / 2 ** 30).toFixed(1)} GiB free, the tree and its archives need about ${NEED_FREE / 2 ** 30} GiB, ${skip}`,
+    );
 }
 
 /** Temp trees of runs that were killed: their process is gone, so nobody else is writing them. */

@@ -4,14 +4,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { copySparseFile, copyTree } from '../../cache/copy.js';
-import { startNbdServer, type NbdServer } from '../../boot/nbd-server.js';
-import { startNfsServer, type NfsServer } from '../../boot/nfs-server.js';
+import { errors } from '../../base/errors.js';
+import { type NbdServer, startNbdServer } from '../../boot/nbd-server.js';
+import { type NfsServer, startNfsServer } from '../../boot/nfs-server.js';
 import { freePort } from '../../boot/processes.js';
-import { pxeBoot, type PxeBoot } from '../../boot/qemu.js';
+import { type PxeBoot, pxeBoot } from '../../boot/qemu.js';
+import { copySparseFile, copyTree } from '../../cache/copy.js';
 import { NBD_DEFAULT_PORT } from '../../plugins/server-configs/index.js';
 import type { Command, CommandContext } from '../command.js';
-import { errors } from '../../base/errors.js';
 import { Session } from '../session.js';
 
 const run = promisify(execFile);
@@ -45,25 +45,39 @@ export const bootTest: Command = {
     if (!host || args.positionals.length !== 1) throw errors.badOption(`usage: ${bootTest.usage}`);
     const timeout = Number(args.values.timeout ?? 300);
     if (!(timeout > 0)) throw errors.badOption(`--timeout: "${args.values.timeout}" is not a number of seconds`);
-    const session = await Session.open({ config: args.values.config as string | undefined, cwd: ctx.io.cwd, warn: ctx.warn });
+    const session = await Session.open({
+      config: args.values.config as string | undefined,
+      cwd: ctx.io.cwd,
+      warn: ctx.warn,
+    });
     const h = session.config.hosts.get(host);
     if (!h) throw errors.unknownHost(host, session.hostNames());
     const { tftp, nbd } = session.config.san;
-    if (tftp.startsWith('ssh://') || nbd.startsWith('ssh://')) throw errors.bootTestUnsupported(host, 'the boot test needs the SAN roots on this machine');
+    if (tftp.startsWith('ssh://') || nbd.startsWith('ssh://'))
+      throw errors.bootTestUnsupported(host, 'the boot test needs the SAN roots on this machine');
     const hostTftp = join(tftp, host);
     const cfg = join(hostTftp, 'pxelinux.cfg', `01-${h.info.mac.replace(/:/g, '-')}`);
     // A host that is live but has no PXELINUX entry boots something else (FreeBSD's pxeboot).
     if (!existsSync(cfg) && existsSync(hostTftp))
-      throw errors.bootTestUnsupported(host, `its TFTP directory ${hostTftp} has no PXELINUX entry: the boot test boots Linux hosts (PXELINUX, NBD or NFS root) only`);
+      throw errors.bootTestUnsupported(
+        host,
+        `its TFTP directory ${hostTftp} has no PXELINUX entry: the boot test boots Linux hosts (PXELINUX, NBD or NFS root) only`,
+      );
     if (!existsSync(cfg)) throw errors.notPublished(host, cfg);
     const append = /^\s*APPEND\s+(.*)$/m.exec(readFileSync(cfg, 'utf8'))?.[1] ?? '';
     const nfsroot = /(?:^|\s)nfsroot=([^\s,:]+):([^\s,]+)/.exec(append);
-    if (/(?:^|\s)root=\/dev\/nfs(\s|$)/.test(append) && nfsroot) return bootNfs(ctx, host, h.info.mac, tftp, nfsroot[1], nfsroot[2], timeout);
+    if (/(?:^|\s)root=\/dev\/nfs(\s|$)/.test(append) && nfsroot)
+      return bootNfs(ctx, host, h.info.mac, tftp, nfsroot[1], nfsroot[2], timeout);
     const nbdroot = parseNbdroot(append);
-    if (!nbdroot) throw errors.bootTestUnsupported(host, `its boot entry ${cfg} has neither nbdroot= nor root=/dev/nfs nfsroot=`);
+    if (!nbdroot)
+      throw errors.bootTestUnsupported(host, `its boot entry ${cfg} has neither nbdroot= nor root=/dev/nfs nfsroot=`);
     const disk = join(nbd, host, 'disk.img');
     if (!existsSync(disk)) throw errors.notPublished(host, disk);
-    if (nbdroot.server !== QEMU_HOST) throw errors.bootTestUnsupported(host, `its SAN address is ${nbdroot.server}; the boot test serves san.server ${QEMU_HOST} (qemu's host address)`);
+    if (nbdroot.server !== QEMU_HOST)
+      throw errors.bootTestUnsupported(
+        host,
+        `its SAN address is ${nbdroot.server}; the boot test serves san.server ${QEMU_HOST} (qemu's host address)`,
+      );
 
     // Setup in order, cleanup in reverse, always.
     const work = mkdtempSync(join(tmpdir(), `netboot-boot-${host}-`));
@@ -82,12 +96,20 @@ export const bootTest: Command = {
         tftpRoot = join(work, 'tftp');
         await run('cp', ['-rL', hostTftp, join(tftpRoot, host)]);
         const copyCfg = join(tftpRoot, host, 'pxelinux.cfg', `01-${h.info.mac.replace(/:/g, '-')}`);
-        writeFileSync(copyCfg, readFileSync(copyCfg, 'utf8').replace(/nbdroot=\S+/, `nbdroot=${QEMU_HOST}:${port}/${nbdroot.exportName}`));
+        writeFileSync(
+          copyCfg,
+          readFileSync(copyCfg, 'utf8').replace(/nbdroot=\S+/, `nbdroot=${QEMU_HOST}:${port}/${nbdroot.exportName}`),
+        );
         ctx.io.out(`${host}: port ${nbdroot.port} is taken here; booting with nbdroot on port ${port}`);
       }
       server = await startNbdServer(work, nbdroot.exportName, copy, port);
       ctx.io.out(`${host}: nbd-server on 127.0.0.1:${port}; booting ${host}/pxelinux.0 under qemu (tcg)`);
-      return await bootToLogin(ctx, host, { tftpRoot, bootFile: `${host}/pxelinux.0`, mac: h.info.mac, consoleLog: join(work, 'console.log') }, timeout);
+      return await bootToLogin(
+        ctx,
+        host,
+        { tftpRoot, bootFile: `${host}/pxelinux.0`, mac: h.info.mac, consoleLog: join(work, 'console.log') },
+        timeout,
+      );
     } finally {
       await server?.stop();
       rmSync(work, { recursive: true, force: true });
@@ -100,8 +122,20 @@ export const bootTest: Command = {
  * nfs-ganesha at the path the boot entry names, inside a private network namespace where qemu
  * runs too, so the guest's 10.0.2.2:111/2049 reach it and nothing else on this machine.
  */
-async function bootNfs(ctx: CommandContext, host: string, mac: string, tftp: string, server: string, path: string, timeout: number): Promise<number> {
-  if (server !== QEMU_HOST) throw errors.bootTestUnsupported(host, `its NFS server is ${server}; the boot test serves san.server ${QEMU_HOST} (qemu's host address)`);
+async function bootNfs(
+  ctx: CommandContext,
+  host: string,
+  mac: string,
+  tftp: string,
+  server: string,
+  path: string,
+  timeout: number,
+): Promise<number> {
+  if (server !== QEMU_HOST)
+    throw errors.bootTestUnsupported(
+      host,
+      `its NFS server is ${server}; the boot test serves san.server ${QEMU_HOST} (qemu's host address)`,
+    );
   if (!existsSync(path)) throw errors.notPublished(host, path);
   const work = mkdtempSync(join(tmpdir(), `netboot-boot-${host}-`));
   let nfs: NfsServer | undefined;
@@ -109,8 +143,21 @@ async function bootNfs(ctx: CommandContext, host: string, mac: string, tftp: str
     const copy = join(work, 'root');
     await copyTree(realpathSync(path), copy);
     nfs = await startNfsServer(work, path, copy);
-    ctx.io.out(`${host}: nfs-ganesha serving ${path} (a copy) in a private network namespace; booting ${host}/pxelinux.0 under qemu (tcg)`);
-    return await bootToLogin(ctx, host, { tftpRoot: realpathSync(tftp), bootFile: `${host}/pxelinux.0`, mac, consoleLog: join(work, 'console.log'), wrap: nfs.enter }, timeout);
+    ctx.io.out(
+      `${host}: nfs-ganesha serving ${path} (a copy) in a private network namespace; booting ${host}/pxelinux.0 under qemu (tcg)`,
+    );
+    return await bootToLogin(
+      ctx,
+      host,
+      {
+        tftpRoot: realpathSync(tftp),
+        bootFile: `${host}/pxelinux.0`,
+        mac,
+        consoleLog: join(work, 'console.log'),
+        wrap: nfs.enter,
+      },
+      timeout,
+    );
   } finally {
     await nfs?.stop();
     rmSync(work, { recursive: true, force: true });

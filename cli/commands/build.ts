@@ -1,10 +1,9 @@
-import { registerBuild } from '../../cache/lock.js';
-import type { Command, CommandContext, Parsed } from '../command.js';
-import type { StepReport } from '../../core/reporter.js';
 import { errors } from '../../base/errors.js';
+import { registerBuild } from '../../cache/lock.js';
 import type { HostGraph } from '../../core/graph.js';
+import type { Reporter, StepReport } from '../../core/reporter.js';
+import type { Command, CommandContext, Parsed } from '../command.js';
 import { outsideSources } from '../outside-sources.js';
-import type { Reporter } from '../../core/reporter.js';
 import { listrReporter, PlainReporter } from '../progress.js';
 import { Session } from '../session.js';
 
@@ -22,16 +21,29 @@ function jobsOf(v: unknown): number {
 }
 
 /** Opens the session, expands the selected hosts and runs the engine in the given mode. */
-export async function runEngine(args: Parsed, ctx: CommandContext, mode: 'build' | 'plan', hostsFrom: string[], all: boolean, quiet = false): Promise<RunResult> {
+export async function runEngine(
+  args: Parsed,
+  ctx: CommandContext,
+  mode: 'build' | 'plan',
+  hostsFrom: string[],
+  all: boolean,
+  quiet = false,
+): Promise<RunResult> {
   const { io, profiler } = ctx;
-  const session = await Session.open({ config: args.values.config as string | undefined, cwd: io.cwd, profiler, warn: ctx.warn });
+  const session = await Session.open({
+    config: args.values.config as string | undefined,
+    cwd: io.cwd,
+    profiler,
+    warn: ctx.warn,
+  });
   const hosts = session.select(hostsFrom, all);
   const graphs = hosts.map((h) => session.graph(h));
   if (mode === 'build') for (const w of outsideSources(graphs, session.config.dir)) ctx.warn(w);
   const json = !!args.values.json;
   let reporter: Reporter;
   if (quiet || json) reporter = { running() {}, step() {}, replay() {}, done: async () => {} };
-  else if (mode === 'build' && io.isTTY && !io.env.CI) reporter = await listrReporter(new Map(graphs.map((g) => [g.host.name, g.order.map((n) => n.id)])));
+  else if (mode === 'build' && io.isTTY && !io.env.CI)
+    reporter = await listrReporter(new Map(graphs.map((g) => [g.host.name, g.order.map((n) => n.id)])));
   else reporter = new PlainReporter(io.out);
   const engine = await session.engine({
     jobs: jobsOf(args.values.jobs),
@@ -46,7 +58,9 @@ export async function runEngine(args: Parsed, ctx: CommandContext, mode: 'build'
   });
   const registration = mode === 'build' ? await registerBuild(session.cache.dir('locks'), ctx.signal) : undefined;
   try {
-    const reports = profiler ? await profiler.time('engine', 'build', () => engine.run(graphs)) : await engine.run(graphs);
+    const reports = profiler
+      ? await profiler.time('engine', 'build', () => engine.run(graphs))
+      : await engine.run(graphs);
     return { session, graphs, reports };
   } finally {
     await reporter.done();
@@ -56,10 +70,12 @@ export async function runEngine(args: Parsed, ctx: CommandContext, mode: 'build'
 
 function summary(reports: StepReport[]): string {
   const count = (o: StepReport['outcome']) => reports.filter((r) => r.outcome === o).length;
-  return `${reports.length} steps: ${count('ran')} ran, ${count('cached')} cached` +
+  return (
+    `${reports.length} steps: ${count('ran')} ran, ${count('cached')} cached` +
     (count('stale') ? `, ${count('stale')} would run` : '') +
     (count('failed') ? `, ${count('failed')} failed` : '') +
-    (count('skipped') ? `, ${count('skipped')} skipped` : '');
+    (count('skipped') ? `, ${count('skipped')} skipped` : '')
+  );
 }
 
 export function reportsJson(reports: StepReport[]) {
@@ -106,7 +122,8 @@ export const build: Command = {
     const dry = !!args.values['dry-run'];
     const { reports } = await runEngine(args, ctx, dry ? 'plan' : 'build', args.positionals, !!args.values.all);
     const failed = reports.filter((r) => r.outcome === 'failed');
-    if (args.values.json) ctx.io.out(JSON.stringify({ ok: failed.length === 0, dryRun: dry, steps: reportsJson(reports) }, null, 2));
+    if (args.values.json)
+      ctx.io.out(JSON.stringify({ ok: failed.length === 0, dryRun: dry, steps: reportsJson(reports) }, null, 2));
     else ctx.io.out(summary(reports));
     if (!failed.length) return 0;
     if (!args.values.json) printFailures(ctx, reports);
@@ -127,7 +144,9 @@ export const status: Command = {
     for (const host of [...new Set(reports.map((r) => r.host))]) {
       const mine = reports.filter((r) => r.host === host);
       const stale = mine.filter((r) => r.outcome !== 'cached');
-      ctx.io.out(`${host}: ${stale.length ? `${stale.length} of ${mine.length} steps stale` : `up to date (${mine.length} steps)`}`);
+      ctx.io.out(
+        `${host}: ${stale.length ? `${stale.length} of ${mine.length} steps stale` : `up to date (${mine.length} steps)`}`,
+      );
       for (const r of stale) {
         const why = r.error ? `${r.error.code}: ${r.error.message}` : r.reasons.join('; ') || 'not in the cache';
         ctx.io.out(`  ${r.step}: ${r.outcome === 'failed' ? 'cannot tell' : 'would run'}: ${why}`);

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { Command } from '../command.js';
 import { errors } from '../../base/errors.js';
 import { toolSpec } from '../../core/plugin.js';
-import { Session } from '../session.js';
 import { which } from '../../core/tools.js';
+import type { Command } from '../command.js';
+import { Session } from '../session.js';
 
 interface Need {
   what: string;
@@ -29,14 +29,24 @@ const BOOT_TEST = [
 ];
 
 export const doctor: Command = {
-  summary: 'List the host tools and files each configured recipe needs, and which are missing; --fix installs them with apt-get.',
+  summary:
+    'List the host tools and files each configured recipe needs, and which are missing; --fix installs them with apt-get.',
   usage: 'netboot doctor [--fix] [--json]',
   options: { fix: { type: 'boolean' } },
   async run(args, ctx) {
-    const session = await Session.open({ config: args.values.config as string | undefined, cwd: ctx.io.cwd, warn: ctx.warn });
+    const session = await Session.open({
+      config: args.values.config as string | undefined,
+      cwd: ctx.io.cwd,
+      warn: ctx.warn,
+    });
     const needs = new Map<string, Need>();
     const add = async (what: string, pkg: string | undefined, by: string, isFile: boolean) => {
-      const n = needs.get(what) ?? { what, package: pkg, present: isFile ? existsSync(what) : !!(await which(what)), by: new Set<string>() };
+      const n = needs.get(what) ?? {
+        what,
+        package: pkg,
+        present: isFile ? existsSync(what) : !!(await which(what)),
+        by: new Set<string>(),
+      };
       n.by.add(by);
       needs.set(what, n);
     };
@@ -47,16 +57,29 @@ export const doctor: Command = {
           const s = toolSpec(t);
           await add(s.name, s.package, `${g.recipe} (${node.plugin.name})`, false);
         }
-        for (const f of node.plugin.hostFiles ?? []) await add(f.path, f.package, `${g.recipe} (${node.plugin.name})`, true);
+        for (const f of node.plugin.hostFiles ?? [])
+          await add(f.path, f.package, `${g.recipe} (${node.plugin.name})`, true);
       }
-      if (g.publish.some((i) => i.target === 'nbd')) for (const b of BOOT_TEST) await add(b.what, b.package, 'boot-test', false);
-      if (g.publish.some((i) => i.target === 'nfs')) for (const b of NFS_BOOT_TEST) await add(b.what, b.package, 'boot-test', b.what.startsWith('/'));
+      if (g.publish.some((i) => i.target === 'nbd'))
+        for (const b of BOOT_TEST) await add(b.what, b.package, 'boot-test', false);
+      if (g.publish.some((i) => i.target === 'nfs'))
+        for (const b of NFS_BOOT_TEST) await add(b.what, b.package, 'boot-test', b.what.startsWith('/'));
     }
     const rows = [...needs.values()].sort((a, b) => a.what.localeCompare(b.what));
     const missing = rows.filter((r) => !r.present);
-    if (args.values.json) ctx.io.out(JSON.stringify(rows.map((r) => ({ ...r, by: [...r.by] })), null, 2));
+    if (args.values.json)
+      ctx.io.out(
+        JSON.stringify(
+          rows.map((r) => ({ ...r, by: [...r.by] })),
+          null,
+          2,
+        ),
+      );
     else {
-      for (const r of rows) ctx.io.out(`${r.present ? 'ok     ' : 'MISSING'} ${r.what.padEnd(44)} ${(r.package ?? '?').padEnd(18)} ${[...r.by].join(', ')}`);
+      for (const r of rows)
+        ctx.io.out(
+          `${r.present ? 'ok     ' : 'MISSING'} ${r.what.padEnd(44)} ${(r.package ?? '?').padEnd(18)} ${[...r.by].join(', ')}`,
+        );
       ctx.io.out(missing.length ? `${missing.length} missing` : 'everything the configured recipes need is installed');
     }
     if (!missing.length) return 0;
@@ -67,7 +90,10 @@ export const doctor: Command = {
     }
     const apt = (argv: string[]) =>
       new Promise<number>((resolve) => {
-        const child = spawn('apt-get', argv, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+        const child = spawn('apt-get', argv, {
+          stdio: ['ignore', 'inherit', 'inherit'],
+          env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+        });
         child.on('error', () => resolve(127));
         child.on('close', (code) => resolve(code ?? 1));
       });

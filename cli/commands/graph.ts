@@ -1,6 +1,6 @@
-import type { Command } from '../command.js';
 import { errors } from '../../base/errors.js';
 import { renderGraph } from '../../core/graph.js';
+import type { Command } from '../command.js';
 import { Session } from '../session.js';
 
 export const graph: Command = {
@@ -11,7 +11,11 @@ export const graph: Command = {
     const format = (args.values.format as string | undefined) ?? 'mermaid';
     if (format !== 'mermaid' && format !== 'dot') throw errors.badOption(`--format: "${format}" is not mermaid or dot`);
     if (args.positionals.length !== 1) throw errors.badOption(`usage: ${graph.usage}`);
-    const session = await Session.open({ config: args.values.config as string | undefined, cwd: ctx.io.cwd, warn: ctx.warn });
+    const session = await Session.open({
+      config: args.values.config as string | undefined,
+      cwd: ctx.io.cwd,
+      warn: ctx.warn,
+    });
     ctx.io.out(renderGraph(session.graph(args.positionals[0]), format).trimEnd());
     return 0;
   },

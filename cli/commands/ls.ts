@@ -1,5 +1,5 @@
-import type { Command } from '../command.js';
 import type { AnyPlugin } from '../../core/plugin.js';
+import type { Command } from '../command.js';
 import { Session } from '../session.js';
 
 export const ls: Command = {
@@ -7,7 +7,11 @@ export const ls: Command = {
   usage: 'netboot ls [--json]',
   options: {},
   async run(args, ctx) {
-    const session = await Session.open({ config: args.values.config as string | undefined, cwd: ctx.io.cwd, warn: ctx.warn });
+    const session = await Session.open({
+      config: args.values.config as string | undefined,
+      cwd: ctx.io.cwd,
+      warn: ctx.warn,
+    });
     const c = session.config;
     const plugins = new Map<string, AnyPlugin>();
     for (const p of c.plugins) plugins.set(p.name, p);
@@ -21,14 +25,19 @@ export const ls: Command = {
       cache: c.cache,
       hosts,
       recipes: [...c.recipes.values()].map((r) => ({ name: r.name, description: r.description ?? '' })),
-      plugins: [...plugins.values()].map((p) => ({ name: p.name, version: p.version, description: p.description ?? '' })),
+      plugins: [...plugins.values()].map((p) => ({
+        name: p.name,
+        version: p.version,
+        description: p.description ?? '',
+      })),
     };
     if (args.values.json) {
       ctx.io.out(JSON.stringify(data, null, 2));
       return 0;
     }
     ctx.io.out(`config: ${data.config}\ncache:  ${data.cache}\n\nhosts:`);
-    for (const h of hosts) ctx.io.out(`  ${h.name.padEnd(20)} ${h.recipe.padEnd(22)} ${h.mac}  ${h.ip.padEnd(15)} ${h.steps} steps`);
+    for (const h of hosts)
+      ctx.io.out(`  ${h.name.padEnd(20)} ${h.recipe.padEnd(22)} ${h.mac}  ${h.ip.padEnd(15)} ${h.steps} steps`);
     ctx.io.out('\nrecipes:');
     for (const r of data.recipes) ctx.io.out(`  ${r.name.padEnd(22)} ${r.description}`);
     ctx.io.out('\nplugins:');

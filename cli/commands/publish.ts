@@ -1,15 +1,15 @@
 import { join } from 'node:path';
+import { errors } from '../../base/errors.js';
 import { acquire } from '../../cache/lock.js';
-import { publishHost, SWITCH_ORDER, type HostPublish } from '../../publish/publisher.js';
-import { withTargets } from '../../publish/targets.js';
+import type { Artifact } from '../../core/plugin.js';
+import { type HostPublish, publishHost, SWITCH_ORDER } from '../../publish/publisher.js';
 import { listReleases } from '../../publish/release-list.js';
 import { rollback as rollBack } from '../../publish/rollback.js';
 import type { Target } from '../../publish/target.js';
+import { withTargets } from '../../publish/targets.js';
 import type { Command, CommandContext, Parsed } from '../command.js';
-import { errors } from '../../base/errors.js';
-import type { Artifact } from '../../core/plugin.js';
 import { Session } from '../session.js';
-import { reportsJson, runEngine, buildOptions, printFailures } from './build.js';
+import { buildOptions, printFailures, reportsJson, runEngine } from './build.js';
 
 const kib = (n: number) => (n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
 
@@ -25,27 +25,29 @@ export async function buildAndPublish(args: Parsed, ctx: CommandContext): Promis
   const published: HostPublish[] = [];
   const failures: unknown[] = [];
   await withTargets(session.config.san, session.cache, async (targets) => {
-  for (const g of graphs) {
-    const outputs = new Map<string, Record<string, Artifact>>();
-    for (const r of reports) if (r.host === g.host.name && r.outputs) outputs.set(r.step, r.outputs);
-    const lock = await acquire(join(session.cache.dir('locks'), `publish-${g.host.name}.lock`), { signal: ctx.signal });
-    try {
-      const res = await publishHost(g, outputs, targets, session.cache, {
-        freshDisk: !!args.values['fresh-disk'],
-        keep: session.config.san.keep,
-        reload: session.config.san.reload,
-        notice: (l) => ctx.io.err(`netboot: note: ${l}`),
-        verify: !!args.values.verify,
-        allowPublic: [...session.config.san.allowPublic, ...session.config.hosts.get(g.host.name)!.allowPublic],
+    for (const g of graphs) {
+      const outputs = new Map<string, Record<string, Artifact>>();
+      for (const r of reports) if (r.host === g.host.name && r.outputs) outputs.set(r.step, r.outputs);
+      const lock = await acquire(join(session.cache.dir('locks'), `publish-${g.host.name}.lock`), {
+        signal: ctx.signal,
       });
-      published.push(res);
-      if (!json) ctx.io.out(describe(res));
-    } catch (e) {
-      failures.push(e);
-    } finally {
-      await lock?.release();
+      try {
+        const res = await publishHost(g, outputs, targets, session.cache, {
+          freshDisk: !!args.values['fresh-disk'],
+          keep: session.config.san.keep,
+          reload: session.config.san.reload,
+          notice: (l) => ctx.io.err(`netboot: note: ${l}`),
+          verify: !!args.values.verify,
+          allowPublic: [...session.config.san.allowPublic, ...session.config.hosts.get(g.host.name)!.allowPublic],
+        });
+        published.push(res);
+        if (!json) ctx.io.out(describe(res));
+      } catch (e) {
+        failures.push(e);
+      } finally {
+        await lock?.release();
+      }
     }
-  }
   });
   if (json) ctx.io.out(JSON.stringify({ ok: failures.length === 0, steps: reportsJson(reports), published }, null, 2));
   if (failures.length) throw failures[0];
@@ -53,9 +55,15 @@ export async function buildAndPublish(args: Parsed, ctx: CommandContext): Promis
 }
 
 function describe(r: HostPublish): string {
-  if (!r.changed) return `${r.host}: unchanged, release ${r.targets.map((t) => t.id).sort().pop()} stays live`;
+  if (!r.changed)
+    return `${r.host}: unchanged, release ${r.targets
+      .map((t) => t.id)
+      .sort()
+      .pop()} stays live`;
   const parts = r.targets.map((t) =>
-    t.changed && t.stage ? `${t.target} ${t.stage.linked} linked, ${t.stage.copied} copied, ${kib(t.stage.bytesWritten)} written` : `${t.target} unchanged`,
+    t.changed && t.stage
+      ? `${t.target} ${t.stage.linked} linked, ${t.stage.copied} copied, ${kib(t.stage.bytesWritten)} written`
+      : `${t.target} unchanged`,
   );
   const fixed = r.repaired.length ? `; repaired ${r.repaired.map((d) => `${d.target}:${d.path}`).join(', ')}` : '';
   const pruned = r.pruned.length ? `; pruned ${r.pruned.join(', ')}` : '';
@@ -76,11 +84,17 @@ interface HostTargets {
 }
 
 async function withHost<T>(args: Parsed, ctx: CommandContext, fn: (h: HostTargets) => Promise<T>): Promise<T> {
-  const session = await Session.open({ config: args.values.config as string | undefined, cwd: ctx.io.cwd, warn: ctx.warn });
+  const session = await Session.open({
+    config: args.values.config as string | undefined,
+    cwd: ctx.io.cwd,
+    warn: ctx.warn,
+  });
   const host = args.positionals[0];
   if (!host) throw errors.badOption('name a host');
   if (!session.config.hosts.has(host)) throw errors.unknownHost(host, session.hostNames());
-  return withTargets(session.config.san, session.cache, (all) => fn({ session, host, targets: SWITCH_ORDER.map((n) => all[n]) }));
+  return withTargets(session.config.san, session.cache, (all) =>
+    fn({ session, host, targets: SWITCH_ORDER.map((n) => all[n]) }),
+  );
 }
 
 export const releases: Command = {
@@ -89,22 +103,22 @@ export const releases: Command = {
   options: { verify: { type: 'boolean' } },
   run: (args, ctx) =>
     withHost(args, ctx, async ({ host, targets }) => {
-    const rows = await listReleases(host, targets, !!args.values.verify);
-    if (args.values.json) ctx.io.out(JSON.stringify({ host, releases: rows }, null, 2));
-    else if (!rows.length) ctx.io.out(`${host}: never published`);
-    else
-      for (const r of rows) {
-        const live = r.live.length ? `  live: ${r.live.join(',')}` : '';
-        ctx.io.out(`${r.id}  ${r.createdAt}  ${r.targets.join(',')}${live}`);
-        for (const [t, d] of Object.entries(r.damaged ?? {}))
-          if (d === 'not checked') ctx.io.out(`  ${t}: not checked (a remote target)`);
-          else for (const x of d) ctx.io.out(`  ${t}: ${x.path}: ${x.problem}`);
-      }
-    let bad = 0;
-    for (const r of rows) for (const d of Object.values(r.damaged ?? {})) if (d !== 'not checked') bad += d.length;
-    if (bad) throw errors.releaseDamaged(host, bad);
-    return 0;
-  }),
+      const rows = await listReleases(host, targets, !!args.values.verify);
+      if (args.values.json) ctx.io.out(JSON.stringify({ host, releases: rows }, null, 2));
+      else if (!rows.length) ctx.io.out(`${host}: never published`);
+      else
+        for (const r of rows) {
+          const live = r.live.length ? `  live: ${r.live.join(',')}` : '';
+          ctx.io.out(`${r.id}  ${r.createdAt}  ${r.targets.join(',')}${live}`);
+          for (const [t, d] of Object.entries(r.damaged ?? {}))
+            if (d === 'not checked') ctx.io.out(`  ${t}: not checked (a remote target)`);
+            else for (const x of d) ctx.io.out(`  ${t}: ${x.path}: ${x.problem}`);
+        }
+      let bad = 0;
+      for (const r of rows) for (const d of Object.values(r.damaged ?? {})) if (d !== 'not checked') bad += d.length;
+      if (bad) throw errors.releaseDamaged(host, bad);
+      return 0;
+    }),
 };
 
 export const rollback: Command = {
@@ -113,13 +127,13 @@ export const rollback: Command = {
   options: {},
   run: (args, ctx) =>
     withHost(args, ctx, async ({ session, host, targets }) => {
-    const want = await rollBack(host, targets, {
-      want: args.positionals[1]?.padStart(6, '0'),
-      reload: session.config.san.reload,
-      cache: session.cache,
-      signal: ctx.signal,
-    });
-    ctx.io.out(`${host}: release ${want} is live again`);
-    return 0;
-  }),
+      const want = await rollBack(host, targets, {
+        want: args.positionals[1]?.padStart(6, '0'),
+        reload: session.config.san.reload,
+        cache: session.cache,
+        signal: ctx.signal,
+      });
+      ctx.io.out(`${host}: release ${want} is live again`);
+      return 0;
+    }),
 };

@@ -1,12 +1,11 @@
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ifMissing } from '../../base/errno.js';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
-import { packageName, mirrorUrl, suiteName } from './base.js';
-import { inChroot, sh, SCRUB } from './chroot.js';
+import { mirrorUrl, packageName, suiteName } from './base.js';
+import { inChroot, SCRUB, sh } from './chroot.js';
 import { inReleaseDigest } from './mirror.js';
-import { ifMissing } from '../../base/errno.js';
-
 
 /**
  * Packages installed with apt into a private copy of a Debian tree. The mirror's InRelease digest
@@ -24,7 +23,10 @@ export const aptInstallPlugin = definePlugin({
   },
   inputs: ['tree'],
   produces: { tree: 'tree' },
-  tools: [{ name: 'unshare', package: 'util-linux' }, { name: 'chroot', package: 'coreutils' }],
+  tools: [
+    { name: 'unshare', package: 'util-linux' },
+    { name: 'chroot', package: 'coreutils' },
+  ],
   fingerprint: (ctx) => inReleaseDigest(ctx.params.mirror, ctx.params.suite, ctx.signal),
   async run(ctx) {
     const root = ctx.outputs.tree;

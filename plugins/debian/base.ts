@@ -4,7 +4,10 @@ import { inReleaseDigest } from './mirror.js';
 
 /** The values every Debian step shares: each reaches mmdebstrap's arguments, sources.list or an apt command line. */
 export const suiteName = p.string({ pattern: /^[a-z][a-z0-9-]*$/, what: 'a Debian suite name' });
-export const mirrorUrl = p.string({ pattern: /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~%+-]+)*\/?$/, what: 'an http(s) mirror URL' });
+export const mirrorUrl = p.string({
+  pattern: /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~%+-]+)*\/?$/,
+  what: 'an http(s) mirror URL',
+});
 export const packageName = p.string({ pattern: /^[a-z0-9][a-z0-9.+-]*$/, what: 'a package name' });
 
 /**

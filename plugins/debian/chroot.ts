@@ -6,12 +6,22 @@ import type { Shell } from 'zx';
  * bind mount behind in a scratch directory (where `rm -rf` would follow it into the host's /dev).
  * Services are kept from starting by a policy-rc.d for the duration.
  */
-export async function inChroot($: Shell, root: string, script: string, overlay?: { lower: string; upper: string; work: string }): Promise<void> {
+export async function inChroot(
+  $: Shell,
+  root: string,
+  script: string,
+  overlay?: { lower: string; upper: string; work: string },
+): Promise<void> {
   const setup = [
     'set -e',
     `R=${JSON.stringify(root)}`,
     // Over a read-only input: the step sees the tree, its writes land in `upper`, the input is untouched.
-    ...(overlay ? [`mkdir -p "$R" ${JSON.stringify(overlay.upper)} ${JSON.stringify(overlay.work)}`, `mount -t overlay overlay -o ${shellQuote(`lowerdir=${overlay.lower},upperdir=${overlay.upper},workdir=${overlay.work}`)} "$R"`] : []),
+    ...(overlay
+      ? [
+          `mkdir -p "$R" ${JSON.stringify(overlay.upper)} ${JSON.stringify(overlay.work)}`,
+          `mount -t overlay overlay -o ${shellQuote(`lowerdir=${overlay.lower},upperdir=${overlay.upper},workdir=${overlay.work}`)} "$R"`,
+        ]
+      : []),
     'mount -t proc proc "$R/proc"',
     'mount -t sysfs sys "$R/sys"',
     'mount --rbind /dev "$R/dev"',

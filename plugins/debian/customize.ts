@@ -1,9 +1,9 @@
 import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ifMissing } from '../../base/errno.js';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
 import { inChroot, sh } from './chroot.js';
-import { ifMissing } from '../../base/errno.js';
 
 /** A crypt(3) hash ($6$..., $y$...). netboot never takes a plaintext password. */
 export const passwordHash = p.string({
@@ -12,7 +12,10 @@ export const passwordHash = p.string({
 });
 
 /** One authorized_keys line: a key type, the key, an optional comment; nothing that ends the line. */
-export const authorizedKey = p.string({ pattern: /^(ssh|ecdsa|sk)-[^\x00-\x1f\x7f]+$/, what: 'an SSH public key line' });
+export const authorizedKey = p.string({
+  pattern: /^(ssh|ecdsa|sk)-[^\x00-\x1f\x7f]+$/,
+  what: 'an SSH public key line',
+});
 
 /** A user of the image. The same schema checks the config (naming hosts.<name>.params.users[i]) and this step. */
 export const user = p.object({
@@ -61,7 +64,9 @@ export const debianCustomizePlugin = definePlugin({
     hostname: p.hostName(),
     ip: p.ipv4(),
     mac: p.mac(),
-    fstab: p.string({ pattern: /^[^\x00]*$/, what: 'fstab text' }).default('/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n'),
+    fstab: p
+      .string({ pattern: /^[^\x00]*$/, what: 'fstab text' })
+      .default('/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n'),
     rootPasswordHash: p.optional(passwordHash),
     users: p.array(user).default([]),
     initramfsGrepFix: p.boolean().default(true),
@@ -70,7 +75,10 @@ export const debianCustomizePlugin = definePlugin({
   },
   inputs: ['tree'],
   produces: { tree: 'tree' },
-  tools: [{ name: 'unshare', package: 'util-linux' }, { name: 'chroot', package: 'coreutils' }],
+  tools: [
+    { name: 'unshare', package: 'util-linux' },
+    { name: 'chroot', package: 'coreutils' },
+  ],
   async run(ctx) {
     const R = ctx.outputs.tree;
     const { hostname, ip, mac, users } = ctx.params;
@@ -83,16 +91,29 @@ export const debianCustomizePlugin = definePlugin({
     await put('etc/hostname', `${hostname}\n`);
     await put('etc/hosts', `127.0.0.1\tlocalhost\n${ip}\t${hostname}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n`);
     await put('etc/fstab', ctx.params.fstab.endsWith('\n') ? ctx.params.fstab : `${ctx.params.fstab}\n`);
-    await put('etc/systemd/network/10-netboot-root.network', `[Match]\nMACAddress=${mac}\n\n[Network]\nDHCP=ipv4\nKeepConfiguration=yes\n`);
+    await put(
+      'etc/systemd/network/10-netboot-root.network',
+      `[Match]\nMACAddress=${mac}\n\n[Network]\nDHCP=ipv4\nKeepConfiguration=yes\n`,
+    );
     // network-online.target (wanted by iSCSI, libvirt...) waits for every link by default, up to
     // two minutes; the boot NIC came up in the initramfs, so any one link online is enough.
-    await put('etc/systemd/system/systemd-networkd-wait-online.service.d/netboot-any.conf', '[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=20\n');
-    await put('etc/systemd/system/ssh.service.d/netboot-hostkeys.conf', '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n');
+    await put(
+      'etc/systemd/system/systemd-networkd-wait-online.service.d/netboot-any.conf',
+      '[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=20\n',
+    );
+    await put(
+      'etc/systemd/system/ssh.service.d/netboot-hostkeys.conf',
+      '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n',
+    );
     if (ctx.params.initramfsGrepFix) await put('etc/initramfs-tools/hooks/netboot-grep', GREP_HOOK, 0o755);
     if (ctx.params.overlayRoot) {
       await put('etc/initramfs-tools/scripts/init-bottom/netboot-overlay', OVERLAY_SCRIPT, 0o755);
       const modules = await readFile(join(R, 'etc/initramfs-tools/modules'), 'utf8').catch(ifMissing(''));
-      if (!/^overlay$/m.test(modules)) await put('etc/initramfs-tools/modules', `${modules}${modules && !modules.endsWith('\n') ? '\n' : ''}overlay\n`);
+      if (!/^overlay$/m.test(modules))
+        await put(
+          'etc/initramfs-tools/modules',
+          `${modules}${modules && !modules.endsWith('\n') ? '\n' : ''}overlay\n`,
+        );
     }
     // Commands carry no secrets (the hashes are written below, by file, not through the log).
     // Every value is quoted by `sh`, whatever the schema let through.
@@ -103,17 +124,24 @@ export const debianCustomizePlugin = definePlugin({
     }
     await inChroot(ctx.$, R, script.join('\n'));
     for (const u of users.filter((x) => x.sudo))
-      await put(`etc/sudoers.d/netboot-${u.name}`, `${u.name} ALL=(ALL:ALL) ${u.passwordHash ? '' : 'NOPASSWD: '}ALL\n`, 0o440);
+      await put(
+        `etc/sudoers.d/netboot-${u.name}`,
+        `${u.name} ALL=(ALL:ALL) ${u.passwordHash ? '' : 'NOPASSWD: '}ALL\n`,
+        0o440,
+      );
     const passwd = (await readFile(join(R, 'etc/passwd'), 'utf8')).split('\n').map((l) => l.split(':'));
     for (const u of users.filter((x) => x.authorizedKeys.length)) {
       const row = passwd.find((r) => r[0] === u.name)!;
       const [uid, gid, home] = [Number(row[2]), Number(row[3]), row[5]];
-      await put(`${home}/.ssh/authorized_keys`, u.authorizedKeys.join('\n') + '\n', 0o600);
+      await put(`${home}/.ssh/authorized_keys`, `${u.authorizedKeys.join('\n')}\n`, 0o600);
       await chmod(join(R, home, '.ssh'), 0o700);
       await chown(join(R, home, '.ssh'), uid, gid);
       await chown(join(R, home, '.ssh/authorized_keys'), uid, gid);
     }
-    await setShadow(R, ctx.sourceDateEpoch, { root: ctx.params.rootPasswordHash, ...Object.fromEntries(users.map((u) => [u.name, u.passwordHash])) });
+    await setShadow(R, ctx.sourceDateEpoch, {
+      root: ctx.params.rootPasswordHash,
+      ...Object.fromEntries(users.map((u) => [u.name, u.passwordHash])),
+    });
   },
 });
 

@@ -1,9 +1,9 @@
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ifMissing, isErrno } from '../../base/errno.js';
 import { definePlugin } from '../../core/plugin.js';
 import { p, type ShapeOut } from '../../core/schema.js';
 import { sh } from './chroot.js';
-import { ifMissing, isErrno } from '../../base/errno.js';
 
 /**
  * The iSCSI values a config gives (kvm-host's `iscsi`, this plugin's params): checked when the
@@ -11,7 +11,10 @@ import { ifMissing, isErrno } from '../../base/errno.js';
  */
 export const iscsiParams = {
   portal: p.string({ pattern: /^\d+\.\d+\.\d+\.\d+(:\d+)?$/, what: 'an IPv4 portal (ip or ip:port)' }),
-  target: p.string({ pattern: /^(iqn\.\d{4}-\d{2}\.[a-z0-9.-]+(:[A-Za-z0-9.:_-]+)?|eui\.[0-9A-Fa-f]{16})$/, what: 'an iSCSI target name (iqn.YYYY-MM.reverse.domain:name)' }),
+  target: p.string({
+    pattern: /^(iqn\.\d{4}-\d{2}\.[a-z0-9.-]+(:[A-Za-z0-9.:_-]+)?|eui\.[0-9A-Fa-f]{16})$/,
+    what: 'an iSCSI target name (iqn.YYYY-MM.reverse.domain:name)',
+  }),
   lun: p.number({ integer: true, min: 0 }).default(0),
   fsType: p.string({ pattern: /^[a-z0-9]+$/, what: 'a file system type' }).default('ext4'),
   chapUser: p.optional(p.string({ pattern: /^[A-Za-z0-9._@:-]+$/, what: 'a CHAP user name' })),
@@ -23,7 +26,9 @@ export const iscsiParams = {
  * The boot script that writes the node record. Every value is a quoted word (`sh`), so a path
  * with a quote in it is that path, not the end of a string.
  */
-export function renderIscsiNodeScript(o: Pick<ShapeOut<typeof iscsiParams>, 'portal' | 'target' | 'chapUser' | 'secretFile'>): string {
+export function renderIscsiNodeScript(
+  o: Pick<ShapeOut<typeof iscsiParams>, 'portal' | 'target' | 'chapUser' | 'secretFile'>,
+): string {
   const [ip, port = '3260'] = o.portal.split(':');
   const node = sh`iscsiadm -m node -T ${o.target} -p ${`${ip}:${port}`}`;
   return [
@@ -72,20 +77,28 @@ export const debianIscsiPlugin = definePlugin({
       await writeFile(join(R, path), content);
       await chmod(join(R, path), mode);
     };
-    await put('usr/local/sbin/netboot-iscsi-node', renderIscsiNodeScript({ portal, target, chapUser, secretFile }), 0o755);
+    await put(
+      'usr/local/sbin/netboot-iscsi-node',
+      renderIscsiNodeScript({ portal, target, chapUser, secretFile }),
+      0o755,
+    );
     await put(
       'etc/systemd/system/netboot-iscsi-node.service',
       '[Unit]\nDescription=netboot: iSCSI node record and login\nAfter=network-online.target iscsid.service\nWants=network-online.target iscsid.service\nBefore=remote-fs-pre.target\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/local/sbin/netboot-iscsi-node\n\n[Install]\nWantedBy=remote-fs.target\n',
     );
     await mkdir(join(R, 'etc/systemd/system/remote-fs.target.wants'), { recursive: true });
-    await symlink('/etc/systemd/system/netboot-iscsi-node.service', join(R, 'etc/systemd/system/remote-fs.target.wants/netboot-iscsi-node.service')).catch(
-      (e: unknown) => {
-        if (!isErrno(e, 'EEXIST')) throw e; // already enabled
-      },
-    );
+    await symlink(
+      '/etc/systemd/system/netboot-iscsi-node.service',
+      join(R, 'etc/systemd/system/remote-fs.target.wants/netboot-iscsi-node.service'),
+    ).catch((e: unknown) => {
+      if (!isErrno(e, 'EEXIST')) throw e; // already enabled
+    });
     await mkdir(join(R, mount.slice(1)), { recursive: true });
     const dev = `/dev/disk/by-path/ip-${ip}:${port}-iscsi-${target}-lun-${lun}`;
     const fstab = await readFile(join(R, 'etc/fstab'), 'utf8').catch(ifMissing(''));
-    await put('etc/fstab', `${fstab}${fstab && !fstab.endsWith('\n') ? '\n' : ''}${dev} ${mount} ${fsType} _netdev,nofail 0 2\n`);
+    await put(
+      'etc/fstab',
+      `${fstab}${fstab && !fstab.endsWith('\n') ? '\n' : ''}${dev} ${mount} ${fsType} _netdev,nofail 0 2\n`,
+    );
   },
 });

@@ -15,11 +15,16 @@ export const debianKernelPlugin = definePlugin({
   version: '1',
   description: 'vmlinuz and a new initrd (mkinitramfs, checked with lsinitramfs) from a Debian tree',
   params: {
-    require: p.array(p.string()).default(['scripts/local-top/nbd', 'sbin/nbd-client', 'kernel/drivers/block/nbd.ko', 'bin/grep']),
+    require: p
+      .array(p.string())
+      .default(['scripts/local-top/nbd', 'sbin/nbd-client', 'kernel/drivers/block/nbd.ko', 'bin/grep']),
   },
   inputs: ['tree'],
   produces: { vmlinuz: 'file', initrd: 'file', modules: 'file' },
-  tools: [{ name: 'unshare', package: 'util-linux' }, { name: 'chroot', package: 'coreutils' }],
+  tools: [
+    { name: 'unshare', package: 'util-linux' },
+    { name: 'chroot', package: 'coreutils' },
+  ],
   async run(ctx) {
     const merged = join(ctx.tmp, 'merged');
     const upper = join(ctx.tmp, 'upper');
@@ -39,9 +44,13 @@ export const debianKernelPlugin = definePlugin({
     );
     const out = join(upper, 'netboot-out');
     const list = (await readFile(join(out, 'initrd.list'), 'utf8')).split('\n');
-    const missing = ctx.params.require.filter((r) => !list.some((l) => l === r || l.endsWith(`/${r}`) || l.endsWith(r.replace(/^(s?bin)\//, 'usr/$1/'))));
+    const missing = ctx.params.require.filter(
+      (r) => !list.some((l) => l === r || l.endsWith(`/${r}`) || l.endsWith(r.replace(/^(s?bin)\//, 'usr/$1/'))),
+    );
     if (missing.length) throw new Error(`the initrd lacks ${missing.join(', ')} (lsinitramfs)`);
-    ctx.log.info(`kernel ${(await readFile(join(out, 'version'), 'utf8')).trim()}; initrd has ${list.length - 1} entries`);
+    ctx.log.info(
+      `kernel ${(await readFile(join(out, 'version'), 'utf8')).trim()}; initrd has ${list.length - 1} entries`,
+    );
     await copyFile(join(out, 'vmlinuz'), ctx.outputs.vmlinuz);
     await copyFile(join(out, 'initrd.img'), ctx.outputs.initrd);
     await copyFile(join(out, 'initrd.list'), ctx.outputs.modules);

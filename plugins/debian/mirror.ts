@@ -26,8 +26,12 @@ async function fetchDigest(url: string, signal: AbortSignal): Promise<string> {
   try {
     res = await fetch(url, { signal: AbortSignal.any ? AbortSignal.any([signal, timeout]) : timeout });
   } catch (e) {
-    throw new Error(`cannot fetch ${url}: ${(e as Error).cause ? String((e as Error & { cause: Error }).cause.message) : (e as Error).message}`);
+    throw new Error(
+      `cannot fetch ${url}: ${(e as Error).cause ? String((e as Error & { cause: Error }).cause.message) : (e as Error).message}`,
+    );
   }
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return `inrelease:${createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex')}`;
+  return `inrelease:${createHash('sha256')
+    .update(Buffer.from(await res.arrayBuffer()))
+    .digest('hex')}`;
 }

@@ -7,12 +7,16 @@ import { checked, checks } from '../safe-values.js';
 import { checkChapSecret, mountPoint, rcLines, rcVars, renderIscsiConf } from './rc-files.js';
 
 const ipv4 = p.ipv4();
-const sectors = (d: number) => p.number({ integer: true, min: 2048 }).default(d).describe('memory disk size in 512-byte sectors');
+const sectors = (d: number) =>
+  p.number({ integer: true, min: 2048 }).default(d).describe('memory disk size in 512-byte sectors');
 const word = (what: string) => p.string({ pattern: /^[A-Za-z0-9][A-Za-z0-9._:-]*$/, what });
 
 export const jail = p.object({
   /** ezjail's jail name; its fstab is /etc/fstab.<name with every other character as '_'>. */
-  name: p.string({ pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, what: "a jail name (letters, digits, '.', '_', '-')" }),
+  name: p.string({
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+    what: "a jail name (letters, digits, '.', '_', '-')",
+  }),
   ip: ipv4,
 });
 
@@ -48,7 +52,9 @@ export const freebsdConfPlugin = definePlugin({
     hostname: p.hostName(),
     ip: ipv4,
     /** The NIC the host boots from: the kernel configured it from the PXE boot; jail aliases go on it. */
-    interface: p.string({ pattern: /^[a-z]+[0-9]+$/, what: 'a FreeBSD interface name (em0, vtnet0, igb0)' }).default('em0'),
+    interface: p
+      .string({ pattern: /^[a-z]+[0-9]+$/, what: 'a FreeBSD interface name (em0, vtnet0, igb0)' })
+      .default('em0'),
     gateway: p.optional(ipv4),
     jails: p.array(jail).default([]),
     /** The NFS root as this host mounts it, for its fstab. */
@@ -77,7 +83,10 @@ export const freebsdConfPlugin = definePlugin({
       await chmod(join(out, rel), mode);
     };
     await mkdir(join(out, 'base'), { mode: 0o755 });
-    for (const [name, input] of [['etc', ctx.inputs.etc], ['var', ctx.inputs.var]] as const) {
+    for (const [name, input] of [
+      ['etc', ctx.inputs.etc],
+      ['var', ctx.inputs.var],
+    ] as const) {
       await copyFile(input.path, join(out, `base/${name}.cpio.gz`));
       await chmod(join(out, `base/${name}.cpio.gz`), 0o644);
     }
@@ -97,7 +106,7 @@ export const freebsdConfPlugin = definePlugin({
       ...o.jails.map((j, i) => `# alias${i}: jail ${j.name}`),
       ...rcLines({ ...rc, ...o.rcConf }, `${where}.rcConf`),
     ];
-    await put(`${o.ip}/etc/rc.conf.local`, lines.join('\n') + '\n');
+    await put(`${o.ip}/etc/rc.conf.local`, `${lines.join('\n')}\n`);
     await put(
       `${o.ip}/etc/fstab`,
       [
@@ -109,9 +118,25 @@ export const freebsdConfPlugin = definePlugin({
         '',
       ].join('\n'),
     );
-    const secret = o.iscsi.secretFile ? checkChapSecret(await readFile(ctx.resolvePath(o.iscsi.secretFile), 'utf8'), `${where}.iscsi.secretFile (${o.iscsi.secretFile})`) : undefined;
-    if (!o.iscsi.chapUser !== !secret) throw errors.badValue(`${where}.iscsi`, 'CHAP needs both chapUser and secretFile (or neither)');
+    const secret = o.iscsi.secretFile
+      ? checkChapSecret(
+          await readFile(ctx.resolvePath(o.iscsi.secretFile), 'utf8'),
+          `${where}.iscsi.secretFile (${o.iscsi.secretFile})`,
+        )
+      : undefined;
+    if (!o.iscsi.chapUser !== !secret)
+      throw errors.badValue(`${where}.iscsi`, 'CHAP needs both chapUser and secretFile (or neither)');
     const portal = /:\d+$/.test(o.iscsi.portal) ? o.iscsi.portal : `${o.iscsi.portal}:3260`;
-    await put(`${o.ip}/etc/iscsi.conf`, renderIscsiConf(header, { nickname: 'jails', portal, target: o.iscsi.target, chapUser: o.iscsi.chapUser, chapSecret: secret }), 0o600);
+    await put(
+      `${o.ip}/etc/iscsi.conf`,
+      renderIscsiConf(header, {
+        nickname: 'jails',
+        portal,
+        target: o.iscsi.target,
+        chapUser: o.iscsi.chapUser,
+        chapSecret: secret,
+      }),
+      0o600,
+    );
   },
 });

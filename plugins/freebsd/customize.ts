@@ -1,10 +1,10 @@
 import { chmod, lchown, lstat, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { ifMissing } from '../../base/errno.js';
 import { errors } from '../../base/errors.js';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
 import { mountPoint, rcLines, rcVars, renderFstabsScript } from './rc-files.js';
-import { ifMissing } from '../../base/errno.js';
 
 /**
  * The parts of a FreeBSD diskless jail host that every host booting this root shares, in a copy
@@ -45,12 +45,23 @@ export const freebsdCustomizePlugin = definePlugin({
       netboot_fstabs_mount: iscsiMount,
       ...ctx.params.rcConf,
     };
-    const head = '# Written by netboot (freebsd-customize). Per-host settings (hostname, addresses, router)\n# are in /etc/rc.conf.local, from /conf/<ip>/etc.\n';
-    await put(out, 'etc/rc.conf', head + rcLines(rc, `step ${ctx.step} params.rcConf`).join('\n') + '\n');
+    const head =
+      '# Written by netboot (freebsd-customize). Per-host settings (hostname, addresses, router)\n# are in /etc/rc.conf.local, from /conf/<ip>/etc.\n';
+    await put(out, 'etc/rc.conf', `${head + rcLines(rc, `step ${ctx.step} params.rcConf`).join('\n')}\n`);
     // /etc/rc runs rc.initdiskless when this exists, whatever the kernel says.
     await put(out, 'etc/diskless', '');
-    await put(out, 'boot/loader.conf', '# Written by netboot (freebsd-customize).\n' + rcLines(ctx.params.loaderConf, `step ${ctx.step} params.loaderConf`).join('\n') + '\n');
-    await put(out, 'usr/local/etc/ezjail.conf', `# Written by netboot: jails live on the iSCSI disk.\nezjail_jaildir=${jaildir}\n`);
+    await put(
+      out,
+      'boot/loader.conf',
+      '# Written by netboot (freebsd-customize).\n' +
+        rcLines(ctx.params.loaderConf, `step ${ctx.step} params.loaderConf`).join('\n') +
+        '\n',
+    );
+    await put(
+      out,
+      'usr/local/etc/ezjail.conf',
+      `# Written by netboot: jails live on the iSCSI disk.\nezjail_jaildir=${jaildir}\n`,
+    );
     await put(out, 'usr/local/etc/rc.d/netboot_fstabs', renderFstabsScript(iscsiMount), 0o555);
     // ezjail's per-jail config next to the jails on the iSCSI disk, so it survives the memory /etc and a new root.
     const link = join(out, 'usr/local/etc/ezjail');
@@ -67,7 +78,11 @@ async function noSymlinks(root: string, rel: string, step: string) {
   let at = root;
   for (const part of rel.split('/')) {
     at = join(at, part);
-    if ((await lstat(at).catch(ifMissing(undefined)))?.isSymbolicLink()) throw errors.badValue(`step ${step}`, `${at.slice(root.length + 1)} is a symlink in the root; refusing to write through it`);
+    if ((await lstat(at).catch(ifMissing(undefined)))?.isSymbolicLink())
+      throw errors.badValue(
+        `step ${step}`,
+        `${at.slice(root.length + 1)} is a symlink in the root; refusing to write through it`,
+      );
   }
 }
 

@@ -4,7 +4,10 @@ import { errors } from '../../base/errors.js';
 import { p } from '../../core/schema.js';
 
 /** rc.conf values are written inside double quotes, so none of `"\$` or a newline. */
-export const rcValue = p.string({ pattern: /^[^"\\$`\x00-\x1f\x7f]*$/, what: 'an rc.conf value (no double quote, backslash, $, backquote or control character)' });
+export const rcValue = p.string({
+  pattern: /^[^"\\$`\x00-\x1f\x7f]*$/,
+  what: 'an rc.conf value (no double quote, backslash, $, backquote or control character)',
+});
 const RC_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const rcVars = p.record(rcValue, { pattern: RC_NAME, what: 'an rc.conf variable name' });
 
@@ -12,7 +15,10 @@ export const rcVars = p.record(rcValue, { pattern: RC_NAME, what: 'an rc.conf va
  * Where the iSCSI disk is mounted: a directory of the root itself, since rc.initdiskless makes a
  * memory disk only for a top-level directory of /conf/base (conf/base/iscsi -> /iscsi).
  */
-export const mountPoint = p.string({ pattern: /^\/(?!\.\.?$)[A-Za-z0-9._-]+$/, what: 'a top-level directory such as /iscsi' });
+export const mountPoint = p.string({
+  pattern: /^\/(?!\.\.?$)[A-Za-z0-9._-]+$/,
+  what: 'a top-level directory such as /iscsi',
+});
 
 /** `name="value"` lines; the names are checked here too, since a record's keys have no schema. */
 export function rcLines(vars: Record<string, string>, where: string): string[] {
@@ -116,7 +122,8 @@ export interface IscsiTarget {
 /** /etc/iscsi.conf: one session block; iscsictl -Aa logs in to every block at boot. */
 export function renderIscsiConf(header: string, t: IscsiTarget): string {
   const lines = [header, `${t.nickname} {`, `\tTargetAddress = ${t.portal}`, `\tTargetName = ${t.target}`];
-  if (t.chapUser) lines.push('\tAuthMethod = CHAP', `\tchapIName = "${t.chapUser}"`, `\tchapSecret = "${t.chapSecret ?? ''}"`);
+  if (t.chapUser)
+    lines.push('\tAuthMethod = CHAP', `\tchapIName = "${t.chapUser}"`, `\tchapSecret = "${t.chapSecret ?? ''}"`);
   lines.push('}', '');
   return lines.join('\n');
 }
@@ -125,6 +132,7 @@ export function renderIscsiConf(header: string, t: IscsiTarget): string {
 export function checkChapSecret(raw: string, file: string): string {
   const secret = raw.replace(/\r?\n$/, '');
   if (!secret) throw errors.badValue(file, 'the CHAP secret file is empty');
-  if (!/^[\x20-\x7e]+$/.test(secret) || secret.includes('"')) throw errors.badValue(file, 'a CHAP secret must be one line of printable ASCII without a double quote');
+  if (!/^[\x20-\x7e]+$/.test(secret) || secret.includes('"'))
+    throw errors.badValue(file, 'a CHAP secret must be one line of printable ASCII without a double quote');
   return secret;
 }

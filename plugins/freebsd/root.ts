@@ -26,10 +26,14 @@ export const freebsdRootPlugin = definePlugin({
   tools: [{ name: 'xz', package: 'xz-utils' }],
   async run(ctx) {
     const inputs = ctx.inputs as Record<string, (typeof ctx.inputs)[string]>;
-    const order = [...ctx.params.sets.map((name) => ({ name, pkg: false })), ...ctx.params.packages.map((name) => ({ name, pkg: true }))];
+    const order = [
+      ...ctx.params.sets.map((name) => ({ name, pkg: false })),
+      ...ctx.params.packages.map((name) => ({ name, pkg: true })),
+    ];
     if (!order.length) throw errors.badValue(`step ${ctx.step} params.sets`, 'name at least one distribution set');
     for (const { name } of order)
-      if (inputs[name]?.kind !== 'file') throw errors.badValue(`step ${ctx.step} params`, `"${name}" is not a file input of this step`);
+      if (inputs[name]?.kind !== 'file')
+        throw errors.badValue(`step ${ctx.step} params`, `"${name}" is not a file input of this step`);
     await chmod(ctx.outputs.tree, 0o755);
     for (const { name, pkg } of order) {
       const n = await extractArchive(inputs[name].path, ctx.outputs.tree, { devices: false, pkg }, ctx);

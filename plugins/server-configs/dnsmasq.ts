@@ -2,7 +2,7 @@
 // proxy-DHCP variant for networks where another server hands out addresses, and the site-level
 // TFTP settings every host relies on.
 import { errors } from '../../base/errors.js';
-import { checkServerConfig, headerOf, networkOf, tagOf, type ServerConfig, type ServerConfigInput } from './params.js';
+import { checkServerConfig, headerOf, networkOf, type ServerConfig, type ServerConfigInput, tagOf } from './params.js';
 
 /** `dhcp-host` ties the MAC to its address and a tag; every boot setting is then scoped to that tag. */
 export function renderDnsmasqHost(input: ServerConfigInput): string {
@@ -45,7 +45,8 @@ export function renderDnsmasqProxy(input: ServerConfigInput): string {
  */
 export function renderDnsmasqSite(input: ServerConfigInput): string {
   const host = checkServerConfig(input);
-  if (!host.tftpRoot) throw errors.badValue('server-configs.tftpRoot', 'the site-level dnsmasq file needs the TFTP root (tftpRoot)');
+  if (!host.tftpRoot)
+    throw errors.badValue('server-configs.tftpRoot', 'the site-level dnsmasq file needs the TFTP root (tftpRoot)');
   return [
     '# netboot site settings for dnsmasq: one copy per server, not per host',
     'enable-tftp',

@@ -6,14 +6,21 @@ import { renderDnsmasqHost, renderDnsmasqProxy, renderDnsmasqSite } from './dnsm
 import { renderNbdAuthfile, renderNbdExport } from './nbd.js';
 import { renderFreebsdExports, renderGaneshaExport, renderNfsExports } from './nfs.js';
 import { renderOpenwrtDhcp } from './openwrt.js';
-import { checkServerConfig, serverConfigShape, type ServerConfigInput } from './params.js';
+import { checkServerConfig, type ServerConfigInput, serverConfigShape } from './params.js';
 
 export { renderDhcpdHost } from './dhcpd.js';
 export { pxeBasename, renderDnsmasqHost, renderDnsmasqProxy, renderDnsmasqSite } from './dnsmasq.js';
-export { NBD_DEFAULT_PORT, nbdRootArg, renderNbdAuthfile, renderNbdExport, renderNbdStandalone, type NbdListen } from './nbd.js';
-export { renderOpenwrtDhcp } from './openwrt.js';
+export {
+  NBD_DEFAULT_PORT,
+  type NbdListen,
+  nbdRootArg,
+  renderNbdAuthfile,
+  renderNbdExport,
+  renderNbdStandalone,
+} from './nbd.js';
 export { renderFreebsdExports, renderGaneshaExport, renderNfsExports } from './nfs.js';
-export { checkServerConfig, serverConfigShape, type ServerConfig, type ServerConfigInput } from './params.js';
+export { renderOpenwrtDhcp } from './openwrt.js';
+export { checkServerConfig, type ServerConfig, type ServerConfigInput, serverConfigShape } from './params.js';
 
 /**
  * Every file of a host's server-config tree, by path. Pure: the same host gives the same bytes.

@@ -7,7 +7,11 @@ import { checkServerConfig, headerOf, NBD_DEFAULT_PORT, type ServerConfig, type 
 export { NBD_DEFAULT_PORT };
 
 function nbdOf(host: ServerConfig): NonNullable<ServerConfig['nbd']> {
-  if (!host.nbd) throw errors.badValue('server-configs.nbd', `host ${host.name} has no NBD export (set nbd.export, nbd.image and nbd.authfile)`);
+  if (!host.nbd)
+    throw errors.badValue(
+      'server-configs.nbd',
+      `host ${host.name} has no NBD export (set nbd.export, nbd.image and nbd.authfile)`,
+    );
   return host.nbd;
 }
 
@@ -18,7 +22,9 @@ function nbdOf(host: ServerConfig): NonNullable<ServerConfig['nbd']> {
 export function nbdRootArg(input: ServerConfigInput): string {
   const host = checkServerConfig(input);
   const nbd = nbdOf(host);
-  return nbd.port === NBD_DEFAULT_PORT ? `nbdroot=${host.server},${nbd.export},nbd0` : `nbdroot=${host.server}:${nbd.port}/${nbd.export}`;
+  return nbd.port === NBD_DEFAULT_PORT
+    ? `nbdroot=${host.server},${nbd.export},nbd0`
+    : `nbdroot=${host.server}:${nbd.port}/${nbd.export}`;
 }
 
 /** A conf.d snippet (`<export>.conf`, no [generic]): the host's export section. */
@@ -45,8 +51,10 @@ export interface NbdListen {
 
 /** A whole config file: [generic] with where to listen, then one section per host given. */
 export function renderNbdStandalone(listen: NbdListen, inputs: ServerConfigInput[]): string {
-  if (!checks.ipv4.pattern.test(listen.listenaddr)) throw errors.badValue('nbd listenaddr', `${JSON.stringify(listen.listenaddr)} is not ${checks.ipv4.what}`);
-  if (!Number.isInteger(listen.port) || listen.port < 1 || listen.port > 65535) throw errors.badValue('nbd port', `${listen.port} is not a TCP port (1-65535)`);
+  if (!checks.ipv4.pattern.test(listen.listenaddr))
+    throw errors.badValue('nbd listenaddr', `${JSON.stringify(listen.listenaddr)} is not ${checks.ipv4.what}`);
+  if (!Number.isInteger(listen.port) || listen.port < 1 || listen.port > 65535)
+    throw errors.badValue('nbd port', `${listen.port} is not a TCP port (1-65535)`);
   if (listen.includedir !== undefined && !checks.absPath.pattern.test(listen.includedir))
     throw errors.badValue('nbd includedir', `${JSON.stringify(listen.includedir)} is not ${checks.absPath.what}`);
   const hosts = inputs.map((h) => checkServerConfig(h));
@@ -56,7 +64,7 @@ export function renderNbdStandalone(listen: NbdListen, inputs: ServerConfigInput
   const lines = ['# written by netboot', '[generic]', `listenaddr = ${listen.listenaddr}`, `port = ${listen.port}`];
   if (listen.includedir) lines.push(`includedir = ${listen.includedir}`);
   for (const host of hosts) lines.push(...exportSection(host));
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function exportSection(host: ServerConfig): string[] {

@@ -1,6 +1,6 @@
 // OpenWRT keeps dnsmasq's settings in UCI (/etc/config/dhcp); its init script turns `config host`
 // into dhcp-host and `config boot` into dhcp-boot, so these sections mirror the dnsmasq snippet.
-import { checkServerConfig, headerOf, tagOf, type ServerConfigInput } from './params.js';
+import { checkServerConfig, headerOf, type ServerConfigInput, tagOf } from './params.js';
 
 /**
  * Sections to append to /etc/config/dhcp. They are anonymous: a named section's name allows only

@@ -3,7 +3,7 @@
 // recipe fails when it declares the step) and the renderers (so a direct caller cannot skip them).
 import { errors } from '../../base/errors.js';
 import { p, type ShapeIn, type ShapeOut } from '../../core/schema.js';
-import { checked, checks, type Check } from '../safe-values.js';
+import { type Check, checked, checks } from '../safe-values.js';
 
 /** nbd-server's port (IANA-registered); nbdroot= leaves it out when it is this one. */
 export const NBD_DEFAULT_PORT = 10809;
@@ -49,7 +49,8 @@ export type ServerConfig = ShapeOut<typeof serverConfigShape>;
 export function checkServerConfig(input: ServerConfigInput, where = 'server-configs'): ServerConfig {
   const v = input as Record<string, unknown>;
   const one = (field: string, value: unknown, c: Check) => {
-    if (typeof value !== 'string' || !c.pattern.test(value)) throw errors.badValue(`${where}.${field}`, `${show(value)} is not ${c.what}`);
+    if (typeof value !== 'string' || !c.pattern.test(value))
+      throw errors.badValue(`${where}.${field}`, `${show(value)} is not ${c.what}`);
     return value;
   };
   const opt = (field: string, c: Check) => (v[field] === undefined ? undefined : one(field, v[field], c));

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256 } from '../../base/canonical.js';
 import { Cache } from '../../cache/store.js';
-import { treeChanged } from '../../cache/tree-check.js';
 import type { ManifestEntry } from '../../cache/tree.js';
+import { treeChanged } from '../../cache/tree-check.js';
 
 let dir: string;
 let cache: Cache;

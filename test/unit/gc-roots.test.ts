@@ -53,7 +53,7 @@ describe('gc roots', () => {
     expect(roots.keys.size).toBe(0);
   });
 
-  it('historyRoots names each host\'s last build: its keys and their outputs', async () => {
+  it("historyRoots names each host's last build: its keys and their outputs", async () => {
     const out = await object('history output');
     const entry = { key: 'k-hist', parts: {}, outcome: 'ran' as const, reasons: [], outputs: { out } };
     await recordBuild(cache, 'alpha', await readHistory(cache, 'alpha'), [{ step: 's', entry }]);
@@ -62,7 +62,7 @@ describe('gc roots', () => {
     expect([...roots.digests]).toEqual([out.digest]);
   });
 
-  it('collect keeps what any root names, and what a root key\'s record names; the rest goes', async () => {
+  it("collect keeps what any root names, and what a root key's record names; the rest goes", async () => {
     const byKey = await object('kept through its record');
     const released = await object('kept by a release');
     const loose = await object('named by nothing');

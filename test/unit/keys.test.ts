@@ -3,14 +3,14 @@ import { isNetbootError } from '../../base/errors.js';
 import {
   actionKey,
   diffParts,
-  keyParts,
   type FingerprintProvider,
   type KeyParts,
   type KeyProviders,
+  keyParts,
   type SourceDigester,
   type ToolVersionProvider,
 } from '../../core/keys.js';
-import { definePlugin, type AnyPlugin, type Artifact, type ToolSpec } from '../../core/plugin.js';
+import { type AnyPlugin, type Artifact, definePlugin, type ToolSpec } from '../../core/plugin.js';
 import type { StepNode } from '../../core/recipe.js';
 import { p } from '../../core/schema.js';
 
@@ -77,14 +77,26 @@ function fakes(o: { versions?: Record<string, string>; files?: string[]; fingerp
     fingerprints: [] as unknown[],
   };
   const tools: ToolVersionProvider = {
-    version: async (spec: ToolSpec) => (calls.versions.push(spec.name), o.versions?.[spec.name]),
-    hostFile: async (path) => (calls.files.push(path), (o.files ?? []).includes(path)),
+    version: async (spec: ToolSpec) => {
+      calls.versions.push(spec.name);
+      return o.versions?.[spec.name];
+    },
+    hostFile: async (path) => {
+      calls.files.push(path);
+      return (o.files ?? []).includes(path);
+    },
   };
   const sources: SourceDigester = {
-    digest: async (path, secret) => (calls.sources.push([path, secret]), `${secret ? 'hmac' : 'tree'}:${path.length}`),
+    digest: async (path, secret) => {
+      calls.sources.push([path, secret]);
+      return `${secret ? 'hmac' : 'tree'}:${path.length}`;
+    },
   };
   const fingerprints: FingerprintProvider = {
-    fingerprint: async (_plugin: AnyPlugin, params) => (calls.fingerprints.push(params), o.fingerprint ?? 'fp-1'),
+    fingerprint: async (_plugin: AnyPlugin, params) => {
+      calls.fingerprints.push(params);
+      return o.fingerprint ?? 'fp-1';
+    },
   };
   const providers: KeyProviders = { tools, sources, fingerprints };
   return { providers, calls };

@@ -5,10 +5,10 @@ import { readdirSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../cli/config-validate.js';
 import type { AnyPlugin } from '../../core/plugin.js';
 import { definePlugin } from '../../core/plugin.js';
 import { plugins, REGISTRY_ALIASES } from '../../plugins/index.js';
-import { validateConfig } from '../../cli/config-validate.js';
 import { ROOT } from '../helpers.js';
 
 const PLUGINS = join(ROOT, 'plugins');

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sha256 } from '../../base/canonical.js';
 import { errors } from '../../base/errors.js';
-import { Cache, type ActionRecord } from '../../cache/store.js';
+import { type ActionRecord, Cache } from '../../cache/store.js';
 import { Engine, type EngineOptions, type StepRunner } from '../../core/engine.js';
 import type { HostGraph } from '../../core/graph.js';
 import type { KeyProviders } from '../../core/keys.js';
-import { definePlugin, type AnyPlugin, type HostInfo } from '../../core/plugin.js';
+import { type AnyPlugin, definePlugin, type HostInfo } from '../../core/plugin.js';
 import type { StepNode } from '../../core/recipe.js';
 import type { StepReport } from '../../core/reporter.js';
 import { p } from '../../core/schema.js';
@@ -100,7 +100,13 @@ function fakeRunner(cache: Cache, o: { ms?: Record<string, number>; fail?: strin
 
 const toolCalls: string[] = [];
 const keys: KeyProviders = {
-  tools: { version: async (spec) => (toolCalls.push(spec.name), 'fake 1.0'), hostFile: async () => true },
+  tools: {
+    version: async (spec) => {
+      toolCalls.push(spec.name);
+      return 'fake 1.0';
+    },
+    hostFile: async () => true,
+  },
   sources: { digest: async () => 'file:unused:644' },
   fingerprints: { fingerprint: async () => 'unused' },
 };
@@ -206,7 +212,12 @@ describe('the scheduler', () => {
   it('a step with the same key in two hosts runs once in a build', async () => {
     const fake = fakeRunner(cache, { ms: { a: 20 } });
     const reports = await engine(fake.runner).run([diamond('alpha'), diamond('beta')]);
-    expect(fake.runs().map((r) => r.split('/')[1]).sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(
+      fake
+        .runs()
+        .map((r) => r.split('/')[1])
+        .sort(),
+    ).toEqual(['a', 'b', 'c', 'd']);
     const shared = reports.filter((r) => r.reasons.some((x) => x.startsWith('shared with ')));
     expect(shared).toHaveLength(4);
     expect(new Set(reports.map((r) => r.key)).size).toBe(4);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { p, parseShape, type Issues, type Schema } from '../../core/schema.js';
+import { type Issues, p, parseShape, type Schema } from '../../core/schema.js';
 
 const issues = (): Issues => ({ errors: [], warnings: [] });
 /** What `s` makes of `v` at field `f`, and the problems it reports. */
