@@ -153,10 +153,12 @@ export function checkSanRoots(roots: Record<TargetName, string>, cache: string, 
       where.push({ name, key: `${m[2]}:${m[3] ?? '22'}`, path: trim(m[4]) });
       continue;
     }
+    // Checked as written first: a value realpath cannot even take (a NUL) is refused, not thrown.
+    const direct = pathProblem(v);
+    if (direct) throw errors.sanRootUnsafe(field, v, direct);
     const real = realish(v);
-    const why = pathProblem(v) ?? (real !== v ? pathProblem(real) : undefined);
-    const via = real !== v && !pathProblem(v) ? ` (through a symlink: ${real})` : '';
-    if (why) throw errors.sanRootUnsafe(field, v, why + via);
+    const why = real !== v ? pathProblem(real) : undefined;
+    if (why) throw errors.sanRootUnsafe(field, v, `${why} (through a symlink: ${real})`);
     if (real === trim(homedir())) throw errors.sanRootUnsafe(field, v, 'is your home directory');
     const realCache = realish(cache);
     if (real === realCache) throw errors.sanRootOverlap(field, v, 'is the cache directory');

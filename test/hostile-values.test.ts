@@ -47,7 +47,7 @@ const PROOF: Record<string, string> = {
 /** The fixture's hosts, in its order: one line `  'name': { recipe: ...` each. */
 const SITES = [
   ...readFileSync(join(ROOT, 'test/fixtures/hostile-values/netboot.config.ts'), 'utf8').matchAll(
-    /^ {2}'([a-z-]+)': \{ recipe:/gm,
+    /^ {2}'([a-z-]+)': \{\s*recipe:/gm,
   ),
 ].map((m) => m[1]);
 
