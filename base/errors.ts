@@ -175,7 +175,8 @@ export const errors = {
     build(codes.INPUT_MODIFIED)(`host ${host}, step ${step}: the step changed its read-only input "${input}"`),
   fingerprintFailed: (host: string, step: string, msg: string, cause?: unknown) =>
     build(codes.FINGERPRINT_FAILED)(
-      `host ${host}, step ${step}: cannot compute the upstream fingerprint: ${msg} (use --offline to reuse the last one)`,
+      `host ${host}, step ${step}: cannot compute the upstream fingerprint: ${msg} ` +
+        '(use --offline to reuse the last one)',
       [],
       cause,
     ),
@@ -243,14 +244,18 @@ export const errors = {
   noSpace: (host: string, path: string, need: number, free: number) =>
     build(codes.PUBLISH_NO_SPACE)(
       need || free
-        ? `host ${host}: not enough space at ${path} to stage the release: needs ${mib(need)}, ${mib(free)} free; nothing was written and the live release is unchanged`
-        : `host ${host}: ${path} ran out of space while staging the release; the staged copy was removed and the live release is unchanged`,
+        ? `host ${host}: not enough space at ${path} to stage the release: ` +
+            `needs ${mib(need)}, ${mib(free)} free; nothing was written and the live release is unchanged`
+        : `host ${host}: ${path} ran out of space while staging the release; ` +
+            'the staged copy was removed and the live release is unchanged',
     ),
   diskWritten: (host: string, root: string, path: string, release: string) =>
     build(codes.DISK_WRITTEN)(
-      `host ${host}: the host wrote to its disk ${path} (${root}, release ${release}) since it was published, and the new release brings a new disk`,
+      `host ${host}: the host wrote to its disk ${path} (${root}, release ${release}) since it was published, ` +
+        'and the new release brings a new disk',
       [
-        'publish with --fresh-disk to switch to the new disk; the written one is kept with the old release and protected from gc',
+        'publish with --fresh-disk to switch to the new disk; ' +
+          'the written one is kept with the old release and protected from gc',
       ],
     ),
   reloadFailed: (host: string, release: string, failures: string[]) =>
@@ -280,18 +285,21 @@ export const errors = {
   // crash safety and signals: SAN directories netboot writes into
   sanUnsafePath: (path: string, why: string) =>
     build(codes.SAN_UNSAFE_PATH)(
-      `${path} ${why}; netboot writes only into real directories it owns (remove it if it is not yours); nothing was written there`,
+      `${path} ${why}; netboot writes only into real directories it owns (remove it if it is not yours); ` +
+        'nothing was written there',
     ),
 
   // fixed-output sources and archive extraction (plugins/freebsd). The executor reports a plugin's
   // error as STEP_FAILED with this message only, so each message carries its own hint.
   digestMismatch: (source: string, expected: string, actual: string, size: number) =>
     build(codes.DIGEST_MISMATCH)(
-      `${source}: sha256 is ${actual} (${size} bytes), expected ${expected}; nothing was cached (if the upstream file really changed, verify it and update sha256)`,
+      `${source}: sha256 is ${actual} (${size} bytes), expected ${expected}; nothing was cached ` +
+        '(if the upstream file really changed, verify it and update sha256)',
     ),
   sourceNotPinned: (where: string, source: string, hint: string) =>
     config(codes.SOURCE_NOT_PINNED)(
-      `${where}: ${source} has no pinned sha256; netboot only fetches content it can verify: set sha256 where this source is configured${hint}`,
+      `${where}: ${source} has no pinned sha256; netboot only fetches content it can verify: ` +
+        `set sha256 where this source is configured${hint}`,
     ),
   fetchFailed: (source: string, reason: string, hint: string) =>
     build(codes.FETCH_FAILED)(`cannot fetch ${source}: ${reason}; ${hint}`),
@@ -302,10 +310,12 @@ export const errors = {
   // secrets and private content (issue 11, defects 2 and 7): nothing private is served over TFTP
   privateContent: (host: string, target: string, found: { path: string; why: string }[]) =>
     config(codes.PRIVATE_CONTENT)(
-      `host ${host}: refusing to publish ${target}:${found[0].path}: ${found[0].why}; ${target} is public, nothing was published`,
+      `host ${host}: refusing to publish ${target}:${found[0].path}: ${found[0].why}; ` +
+        `${target} is public, nothing was published`,
       [
         ...found.slice(1).map((f) => `also ${target}:${f.path}: ${f.why}`),
-        `if that is really meant to be public, list the path in allowPublic (hosts.${host}.allowPublic or san.allowPublic)`,
+        'if that is really meant to be public, list the path in allowPublic ' +
+          `(hosts.${host}.allowPublic or san.allowPublic)`,
       ],
     ),
   secretKeyUnusable: (path: string, msg: string) =>

@@ -48,9 +48,11 @@ export async function startNfsServer(
       'private',
       'sh',
       '-ec',
-      `mount -t tmpfs -o mode=755 tmpfs /run; mkdir -p /run/rpcbind; ip link set lo up; ip -6 addr add fd00:6e62::1/128 dev lo; ` +
+      'mount -t tmpfs -o mode=755 tmpfs /run; mkdir -p /run/rpcbind; ip link set lo up; ' +
+        'ip -6 addr add fd00:6e62::1/128 dev lo; ' +
         `mkdir /run/netboot-root; mount --bind '${root}' /run/netboot-root; ` +
-        `mount -t tmpfs -o mode=755 tmpfs '${parent}'; mkdir -p '${target}'; mount --bind /run/netboot-root '${target}'; exec sleep infinity`,
+        `mount -t tmpfs -o mode=755 tmpfs '${parent}'; mkdir -p '${target}'; ` +
+        `mount --bind /run/netboot-root '${target}'; exec sleep infinity`,
     ]);
     pids.push(holder.child.pid!);
     const enter = ['nsenter', '-t', String(holder.child.pid), '-n', '-m'];
@@ -73,9 +75,12 @@ export async function startNfsServer(
     mkdirSync(join(work, 'recov'), { recursive: true });
     writeFileSync(
       conf,
-      `NFS_CORE_PARAM { Bind_Addr = 127.0.0.1; NFS_Port = 2049; MNT_Port = 20048; Enable_NLM = false; Enable_RQUOTA = false; Enable_UDP = false; Protocols = 3, 4; }
+      `NFS_CORE_PARAM { Bind_Addr = 127.0.0.1; NFS_Port = 2049; MNT_Port = 20048; \
+Enable_NLM = false; Enable_RQUOTA = false; Enable_UDP = false; Protocols = 3, 4; }
 NFSV4 { Graceless = true; RecoveryBackend = fs; RecoveryRoot = "${join(work, 'recov')}"; }
-EXPORT { Export_Id = 1; Path = ${exportPath}; Pseudo = ${exportPath}; Access_Type = RW; Squash = No_Root_Squash; Protocols = 3, 4; Transports = TCP; SecType = sys; FSAL { Name = VFS; } CLIENT { Clients = ${client}; Access_Type = RW; } }
+EXPORT { Export_Id = 1; Path = ${exportPath}; Pseudo = ${exportPath}; Access_Type = RW; Squash = No_Root_Squash; \
+Protocols = 3, 4; Transports = TCP; SecType = sys; FSAL { Name = VFS; } \
+CLIENT { Clients = ${client}; Access_Type = RW; } }
 LOG { Default_Log_Level = EVENT; }
 `,
     );

@@ -203,7 +203,8 @@ export class Engine {
       if (!art) {
         report.outcome = up.report.outcome === 'stale' ? 'stale' : 'skipped';
         report.reasons = [
-          `input ${name} comes from ${ref.step}, which ${up.report.outcome === 'stale' ? 'will run first' : 'did not complete'}`,
+          `input ${name} comes from ${ref.step}, ` +
+            `which ${up.report.outcome === 'stale' ? 'will run first' : 'did not complete'}`,
         ];
         return undefined;
       }

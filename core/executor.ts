@@ -304,6 +304,9 @@ function describeFailure(e: unknown, cmd: string | undefined): string {
   if (isNetbootError(e)) return e.message;
   const err = e as { exitCode?: number | null; signal?: string | null; message?: string };
   if (typeof err?.exitCode === 'number' || err?.signal)
-    return `command \`${cmd ?? '?'}\` exited with ${err.exitCode !== null && err.exitCode !== undefined ? `code ${err.exitCode}` : `signal ${err.signal}`}`;
+    return (
+      `command \`${cmd ?? '?'}\` exited with ` +
+      (err.exitCode !== null && err.exitCode !== undefined ? `code ${err.exitCode}` : `signal ${err.signal}`)
+    );
   return (err?.message ?? String(e)).split('\n')[0];
 }

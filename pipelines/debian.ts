@@ -21,7 +21,10 @@ export const debianParams = {
 
 export type DebianParams = ShapeOut<typeof debianParams>;
 
-/** What boots to a login with network and SSH, whatever the root is served by (systemd-networkd, in systemd, is the DHCP client). */
+/**
+ * What boots to a login with network and SSH, whatever the root is served by (systemd-networkd, in systemd, is
+ * the DHCP client).
+ */
 export const BASE_PACKAGES = [
   'linux-image-amd64',
   'initramfs-tools',
@@ -82,5 +85,8 @@ export function debianRoot(
 /** A stable UUID for a host's file system: the same host always gets the same image. */
 export function hostUuid(host: string, purpose: string): string {
   const h = createHash('sha256').update(`netboot:${purpose}:${host}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return (
+    `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-` +
+    `${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`
+  );
 }

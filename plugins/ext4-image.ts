@@ -45,7 +45,8 @@ export const ext4ImagePlugin = definePlugin({
     const fake = `E2FSPROGS_FAKE_TIME=${T}`;
     const out = ctx.outputs.image;
     try {
-      await ctx.$`env ${fake} mke2fs -q -F -t ext4 -d ${tree} -U ${uuid} -E ${`hash_seed=${uuid}`} -L ${label} ${out} ${size}`;
+      const hashSeed = `hash_seed=${uuid}`;
+      await ctx.$`env ${fake} mke2fs -q -F -t ext4 -d ${tree} -U ${uuid} -E ${hashSeed} -L ${label} ${out} ${size}`;
     } catch (e) {
       if (/Could not allocate|No space left/.test(String((e as { stderr?: string }).stderr ?? '')))
         throw errors.imageTooSmall(ctx.step, need, bytes);
@@ -54,7 +55,8 @@ export const ext4ImagePlugin = definePlugin({
     const cmds: string[] = [];
     for (const e of entries) {
       const path = e.path === '.' ? '/' : `/${e.path}`;
-      // One debugfs command per line: a name with a line break in it would be commands of its own (dump writes host files).
+      // One debugfs command per line: a name with a line break in it would be commands of its own
+      // (dump writes host files).
       if (CONTROL_CHARS.test(path))
         throw errors.badValue(
           `step ${ctx.step} input tree`,

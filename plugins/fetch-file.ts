@@ -49,7 +49,8 @@ export const fetchFilePlugin = definePlugin({
     // Where to put a copy by hand: beside the config, in a directory any recipe can point at.
     const local = ctx.resolvePath(`distfiles/${name}`);
     const hint = remote
-      ? `download ${url} yourself (sha256 ${sha256}), put it at ${local} and set url to "${pathToFileURL(local)}" (or path: "distfiles/${name}")`
+      ? `download ${url} yourself (sha256 ${sha256}), put it at ${local} ` +
+        `and set url to "${pathToFileURL(local)}" (or path: "distfiles/${name}")`
       : `put ${name} (sha256 ${sha256}) at ${file}`;
 
     const hashing = hasher();
@@ -71,7 +72,10 @@ export const fetchFilePlugin = definePlugin({
 /** FreeBSD's release directories list every set's sha256 in a MANIFEST file beside it. */
 function manifestHint(url: string | undefined): string {
   if (!url || !/^https?:.*\/[^/]+\.txz$/.test(url)) return '';
-  return ` (for a FreeBSD set, the MANIFEST beside it, ${url.replace(/[^/]*$/, 'MANIFEST')}, has it in its second column; check that file against the release announcement's signed checksums)`;
+  return (
+    ` (for a FreeBSD set, the MANIFEST beside it, ${url.replace(/[^/]*$/, 'MANIFEST')}, has it in its second column; ` +
+    "check that file against the release announcement's signed checksums)"
+  );
 }
 
 /** The last path segment of a URL or path, for messages (e.g. base.txz). */

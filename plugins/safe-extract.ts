@@ -159,7 +159,8 @@ export class SafeExtractor {
       if (st?.isSymbolicLink())
         throw refuse(
           entry,
-          `${subject ?? 'it'} goes through "${rel}", a symlink of the archive (to "${readlinkSync(abs)}"), and could leave the root`,
+          `${subject ?? 'it'} goes through "${rel}", a symlink of the archive (to "${readlinkSync(abs)}"), ` +
+            'and could leave the root',
         );
       if (st && !st.isDirectory())
         throw refuse(entry, `${subject ?? 'it'} goes through "${rel}", which is not a directory`);

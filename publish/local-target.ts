@@ -179,7 +179,8 @@ export class LocalTarget implements Target {
     await safeDir(this.root, `.disks/${host}`);
     let diskId = it.reuse?.id;
     if (!diskId) {
-      diskId = `${it.path.replace(/[^A-Za-z0-9._-]/g, '_')}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+      diskId =
+        `${it.path.replace(/[^A-Za-z0-9._-]/g, '_')}-` + `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
       const tmp = join(disks, `.tmp-${diskId}`);
       try {
         if (it.artifact.kind === 'tree') {

@@ -183,7 +183,8 @@ async function planDisks(host: string, plans: TargetPlan[], o: PublishOptions): 
       if (written && !o.freshDisk) throw errors.diskWritten(host, p.target.describe(), it.path, p.current!);
       if (written)
         o.notice(
-          `${host}: the host wrote to ${p.target.name}:${it.path} since release ${p.current}; that disk is kept with release ${p.current} and protected from gc`,
+          `${host}: the host wrote to ${p.target.name}:${it.path} since release ${p.current}; ` +
+            `that disk is kept with release ${p.current} and protected from gc`,
         );
     }
 }
@@ -271,7 +272,8 @@ export async function runReloads(
     });
     if (r.code !== 0)
       failures.push(
-        `${t.name}: \`${cmd}\` exited with code ${r.code}${r.out.trim() ? `: ${r.out.trim().split('\n').slice(-5).join(' | ')}` : ''}`,
+        `${t.name}: \`${cmd}\` exited with code ${r.code}` +
+          `${r.out.trim() ? `: ${r.out.trim().split('\n').slice(-5).join(' | ')}` : ''}`,
       );
   }
   if (failures.length) throw errors.reloadFailed(host, id, failures);

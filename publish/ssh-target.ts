@@ -119,7 +119,9 @@ export class SshTarget implements Target {
 
   private async readState(host: string): Promise<TargetState> {
     const out = await this.exec(
-      `readlink ${q(`${this.root}/${host}`)} || true; echo '--'; ls -1 ${q(this.rel(host))} 2>/dev/null || true; echo '--'; cat ${q(this.rel(host, 'history.json'))} 2>/dev/null || echo '[]'`,
+      `readlink ${q(`${this.root}/${host}`)} || true; echo '--'; ` +
+        `ls -1 ${q(this.rel(host))} 2>/dev/null || true; echo '--'; ` +
+        `cat ${q(this.rel(host, 'history.json'))} 2>/dev/null || echo '[]'`,
       'reading the release state',
     );
     const [link, list, hist] = out.split('--\n');
@@ -193,7 +195,8 @@ export class SshTarget implements Target {
           `sending disk ${it.disk.id}`,
         );
         await this.exec(
-          `sync -f ${q(remoteTmp)} 2>/dev/null || sync; mv -T ${q(remoteTmp)} ${q(`${this.root}/.disks/${host}/${it.disk.id}`)}`,
+          `sync -f ${q(remoteTmp)} 2>/dev/null || sync; ` +
+            `mv -T ${q(remoteTmp)} ${q(`${this.root}/.disks/${host}/${it.disk.id}`)}`,
           'committing a disk',
         );
         const dir = `${this.root}/.disks/${host}`;
@@ -220,7 +223,8 @@ export class SshTarget implements Target {
         'sending the release',
       );
       await this.exec(
-        `sync -f ${q(this.rel(host, staging))} 2>/dev/null || sync; mv -T ${q(this.rel(host, staging))} ${q(this.rel(host, id))}`,
+        `sync -f ${q(this.rel(host, staging))} 2>/dev/null || sync; ` +
+          `mv -T ${q(this.rel(host, staging))} ${q(this.rel(host, id))}`,
         'committing the release',
       );
       const sent = /Total transferred file size: ([\d,.]+)/.exec(stats)?.[1]?.replace(/[,.]/g, '');
@@ -256,7 +260,8 @@ export class SshTarget implements Target {
     const tmp = `${this.root}/.${host}.switch-${process.pid}`;
     await this.exec(
       `ln -s ${q(`.releases/${host}/${id}`)} ${q(tmp)} && mv -T ${q(tmp)} ${q(`${this.root}/${host}`)}; ` +
-        `printf %s ${q(next)} > ${q(this.rel(host, 'history.json.tmp'))} && mv -T ${q(this.rel(host, 'history.json.tmp'))} ${q(this.rel(host, 'history.json'))}`,
+        `printf %s ${q(next)} > ${q(this.rel(host, 'history.json.tmp'))} && ` +
+        `mv -T ${q(this.rel(host, 'history.json.tmp'))} ${q(this.rel(host, 'history.json'))}`,
       'switching the live release',
     );
   }
@@ -265,7 +270,10 @@ export class SshTarget implements Target {
     const script = links.map((l) => {
       const want = `${'../'.repeat(l.path.split('/').length - 1)}${host}/${l.to}`;
       const at = `${this.root}/${l.path}`;
-      return `[ "$(readlink ${q(at)} || true)" = ${q(want)} ] || { mkdir -p "$(dirname ${q(at)})"; ln -sfn ${q(want)} ${q(`${at}.tmp`)}; mv -T ${q(`${at}.tmp`)} ${q(at)}; }`;
+      return (
+        `[ "$(readlink ${q(at)} || true)" = ${q(want)} ] || { mkdir -p "$(dirname ${q(at)})"; ` +
+        `ln -sfn ${q(want)} ${q(`${at}.tmp`)}; mv -T ${q(`${at}.tmp`)} ${q(at)}; }`
+      );
     });
     if (script.length) await this.exec(script.join('; '), 'linking');
   }
@@ -285,7 +293,9 @@ export class SshTarget implements Target {
     const path = q(`${this.root}/.disks/${host}/${diskId}`);
     // A read-write root tree: a digest over every entry, as the local target takes it (same idea, remote tools).
     const out = await this.exec(
-      `if [ -d ${path} ]; then echo "tree $(find ${path} -mindepth 1 | wc -l) $(cd ${path} && find . -mindepth 1 -printf '%P %i %s %T@\\n' | LC_ALL=C sort | sha256sum | cut -c1-64)"; else stat -c '%i %s %.9Y' ${path} 2>/dev/null || true; fi`,
+      `if [ -d ${path} ]; then echo "tree $(find ${path} -mindepth 1 | wc -l) ` +
+        `$(cd ${path} && find . -mindepth 1 -printf '%P %i %s %T@\\n' | LC_ALL=C sort | sha256sum | cut -c1-64)"; ` +
+        `else stat -c '%i %s %.9Y' ${path} 2>/dev/null || true; fi`,
       'reading a disk',
     );
     if (!out.trim()) return undefined;
@@ -316,7 +326,10 @@ export class SshTarget implements Target {
 
   async cleanLeftovers(host: string): Promise<number> {
     const out = await this.exec(
-      `n=0; for f in ${q(this.rel(host))}/.staging-* ${q(this.root)}/.releases/*/.deleting-* ${q(this.root)}/.disks/*/.deleting-* ${q(`${this.root}/.disks/${host}`)}/.tmp-* ${q(this.root)}/.${host}.switch-*; do [ -e "$f" ] || [ -L "$f" ] || continue; rm -rf "$f"; n=$((n+1)); done; echo $n`,
+      `n=0; for f in ${q(this.rel(host))}/.staging-* ${q(this.root)}/.releases/*/.deleting-* ` +
+        `${q(this.root)}/.disks/*/.deleting-* ${q(`${this.root}/.disks/${host}`)}/.tmp-* ` +
+        `${q(this.root)}/.${host}.switch-*; ` +
+        `do [ -e "$f" ] || [ -L "$f" ] || continue; rm -rf "$f"; n=$((n+1)); done; echo $n`,
       'cleaning leftovers',
     );
     return Number(out.trim()) || 0;

@@ -61,7 +61,8 @@ export const bootTest: Command = {
     if (!existsSync(cfg) && existsSync(hostTftp))
       throw errors.bootTestUnsupported(
         host,
-        `its TFTP directory ${hostTftp} has no PXELINUX entry: the boot test boots Linux hosts (PXELINUX, NBD or NFS root) only`,
+        `its TFTP directory ${hostTftp} has no PXELINUX entry: ` +
+          'the boot test boots Linux hosts (PXELINUX, NBD or NFS root) only',
       );
     if (!existsSync(cfg)) throw errors.notPublished(host, cfg);
     const append = /^\s*APPEND\s+(.*)$/m.exec(readFileSync(cfg, 'utf8'))?.[1] ?? '';
@@ -144,7 +145,8 @@ async function bootNfs(
     await copyTree(realpathSync(path), copy);
     nfs = await startNfsServer(work, path, copy);
     ctx.io.out(
-      `${host}: nfs-ganesha serving ${path} (a copy) in a private network namespace; booting ${host}/pxelinux.0 under qemu (tcg)`,
+      `${host}: nfs-ganesha serving ${path} (a copy) in a private network namespace; ` +
+        `booting ${host}/pxelinux.0 under qemu (tcg)`,
     );
     return await bootToLogin(
       ctx,

@@ -145,7 +145,8 @@ export const status: Command = {
       const mine = reports.filter((r) => r.host === host);
       const stale = mine.filter((r) => r.outcome !== 'cached');
       ctx.io.out(
-        `${host}: ${stale.length ? `${stale.length} of ${mine.length} steps stale` : `up to date (${mine.length} steps)`}`,
+        `${host}: ` +
+          (stale.length ? `${stale.length} of ${mine.length} steps stale` : `up to date (${mine.length} steps)`),
       );
       for (const r of stale) {
         const why = r.error ? `${r.error.code}: ${r.error.message}` : r.reasons.join('; ') || 'not in the cache';

@@ -74,8 +74,10 @@ export const gc: Command = {
       if (args.values.json) ctx.io.out(JSON.stringify(r, null, 2));
       else
         ctx.io.out(
-          `${args.values['dry-run'] ? 'would remove' : 'removed'} ${r.actionsRemoved} action records, ${r.treesRemoved} trees, ` +
-            `${r.objectsRemoved} objects, ${r.tempsRemoved} temp leftovers (${mb(r.bytesFreed)}); kept ${mb(r.bytesKept)} of objects`,
+          `${args.values['dry-run'] ? 'would remove' : 'removed'} ${r.actionsRemoved} action records, ` +
+            `${r.treesRemoved} trees, ` +
+            `${r.objectsRemoved} objects, ${r.tempsRemoved} temp leftovers (${mb(r.bytesFreed)}); ` +
+            `kept ${mb(r.bytesKept)} of objects`,
         );
       return 0;
     } finally {
@@ -100,7 +102,8 @@ export const cache: Command = {
     if (args.values.json) ctx.io.out(JSON.stringify(r, null, 2));
     else {
       ctx.io.out(
-        `checked ${r.objects} objects, ${r.trees} trees, ${r.actions} action records; ${r.corrupt.length} corrupt; ${r.leftovers} temp leftovers`,
+        `checked ${r.objects} objects, ${r.trees} trees, ${r.actions} action records; ` +
+          `${r.corrupt.length} corrupt; ${r.leftovers} temp leftovers`,
       );
       for (const c of r.corrupt) ctx.io.out(`  quarantined ${c.kind} ${c.name.slice(0, 16)}: ${c.problem}`);
     }

@@ -30,7 +30,8 @@ const BOOT_TEST = [
 
 export const doctor: Command = {
   summary:
-    'List the host tools and files each configured recipe needs, and which are missing; --fix installs them with apt-get.',
+    'List the host tools and files each configured recipe needs, and which are missing; ' +
+    '--fix installs them with apt-get.',
   usage: 'netboot doctor [--fix] [--json]',
   options: { fix: { type: 'boolean' } },
   async run(args, ctx) {
@@ -78,7 +79,8 @@ export const doctor: Command = {
     else {
       for (const r of rows)
         ctx.io.out(
-          `${r.present ? 'ok     ' : 'MISSING'} ${r.what.padEnd(44)} ${(r.package ?? '?').padEnd(18)} ${[...r.by].join(', ')}`,
+          `${r.present ? 'ok     ' : 'MISSING'} ${r.what.padEnd(44)} ` +
+            `${(r.package ?? '?').padEnd(18)} ${[...r.by].join(', ')}`,
         );
       ctx.io.out(missing.length ? `${missing.length} missing` : 'everything the configured recipes need is installed');
     }

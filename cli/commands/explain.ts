@@ -61,7 +61,10 @@ export const explain: Command = {
       for (const c of row.changed) ctx.io.out(`  changed: ${c}`);
       if (row.lastBuild)
         ctx.io.out(
-          `  last build: ${row.lastBuild.outcome}${row.lastBuild.outcome === 'ran' && row.lastBuild.reasons.length ? ` because ${row.lastBuild.reasons.join('; ')}` : ''}`,
+          `  last build: ${row.lastBuild.outcome}` +
+            (row.lastBuild.outcome === 'ran' && row.lastBuild.reasons.length
+              ? ` because ${row.lastBuild.reasons.join('; ')}`
+              : ''),
         );
       else ctx.io.out('  last build: never built for this host');
     }

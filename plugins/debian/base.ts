@@ -33,6 +33,12 @@ export const debianBasePlugin = definePlugin({
   fingerprint: (ctx) => inReleaseDigest(ctx.params.mirror, ctx.params.suite, ctx.signal),
   async run(ctx) {
     const { suite, mirror, variant, arch, include } = ctx.params;
-    await ctx.$`mmdebstrap --mode=root --variant=${variant} --architectures=${arch} ${include.length ? [`--include=${include.join(',')}`] : []} --customize-hook=${'rm -f "$1"/etc/resolv.conf; : > "$1"/etc/resolv.conf; : > "$1"/etc/machine-id; rm -f "$1"/etc/ssh/ssh_host_*; chmod 0600 "$1"/dev/console'} ${suite} ${ctx.outputs.tree} ${mirror}`;
+    const inc = include.length ? [`--include=${include.join(',')}`] : [];
+    const hook =
+      'rm -f "$1"/etc/resolv.conf; : > "$1"/etc/resolv.conf; : > "$1"/etc/machine-id; ' +
+      'rm -f "$1"/etc/ssh/ssh_host_*; chmod 0600 "$1"/dev/console';
+    // variant and arch are schema-checked words, so zx writes each option as one unquoted word either way
+    const opts = [`--variant=${variant}`, `--architectures=${arch}`];
+    await ctx.$`mmdebstrap --mode=root ${opts} ${inc} --customize-hook=${hook} ${suite} ${ctx.outputs.tree} ${mirror}`;
   },
 });

@@ -19,7 +19,9 @@ export async function inChroot(
     ...(overlay
       ? [
           `mkdir -p "$R" ${JSON.stringify(overlay.upper)} ${JSON.stringify(overlay.work)}`,
-          `mount -t overlay overlay -o ${shellQuote(`lowerdir=${overlay.lower},upperdir=${overlay.upper},workdir=${overlay.work}`)} "$R"`,
+          'mount -t overlay overlay -o ' +
+            shellQuote(`lowerdir=${overlay.lower},upperdir=${overlay.upper},workdir=${overlay.work}`) +
+            ' "$R"',
         ]
       : []),
     'mount -t proc proc "$R/proc"',
@@ -45,7 +47,8 @@ export function sh(strings: TemplateStringsArray, ...values: (string | number)[]
 export const SCRUB = [
   'apt-get clean',
   'rm -rf /var/lib/apt/lists/* && mkdir -p /var/lib/apt/lists/partial',
-  'rm -f /var/log/dpkg.log /var/log/apt/*.log /var/log/alternatives.log /var/log/bootstrap.log /var/cache/ldconfig/aux-cache',
+  'rm -f /var/log/dpkg.log /var/log/apt/*.log /var/log/alternatives.log /var/log/bootstrap.log ' +
+    '/var/cache/ldconfig/aux-cache',
   'rm -f /etc/ssh/ssh_host_*',
   ': > /etc/machine-id',
   'rm -f /var/lib/dbus/machine-id',

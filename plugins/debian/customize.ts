@@ -8,7 +8,9 @@ import { inChroot, sh } from './chroot.js';
 /** A crypt(3) hash ($6$..., $y$...). netboot never takes a plaintext password. */
 export const passwordHash = p.string({
   pattern: /^\$(1|5|6|y|gy|7|2[aby])\$[./A-Za-z0-9$=,]+$/,
-  what: 'a password hash (netboot never takes plaintext passwords: make one with `openssl passwd -6` or `mkpasswd -m yescrypt`)',
+  what:
+    'a password hash (netboot never takes plaintext passwords: ' +
+    'make one with `openssl passwd -6` or `mkpasswd -m yescrypt`)',
 });
 
 /** One authorized_keys line: a key type, the key, an optional comment; nothing that ends the line. */
@@ -47,7 +49,8 @@ mkdir -p /run/netboot/lower /run/netboot/rw
 mount -t tmpfs -o mode=755 tmpfs /run/netboot/rw
 mkdir -p /run/netboot/rw/upper /run/netboot/rw/work
 mount -n -o move "\${rootmnt}" /run/netboot/lower
-mount -t overlay -o lowerdir=/run/netboot/lower,upperdir=/run/netboot/rw/upper,workdir=/run/netboot/rw/work overlay "\${rootmnt}" || panic "netboot-overlay: overlay mount failed"
+mount -t overlay -o lowerdir=/run/netboot/lower,upperdir=/run/netboot/rw/upper,workdir=/run/netboot/rw/work overlay \
+"\${rootmnt}" || panic "netboot-overlay: overlay mount failed"
 `;
 
 /**
@@ -70,7 +73,10 @@ export const debianCustomizePlugin = definePlugin({
     rootPasswordHash: p.optional(passwordHash),
     users: p.array(user).default([]),
     initramfsGrepFix: p.boolean().default(true),
-    /** Add the initramfs script that puts a tmpfs overlay over a read-only root (`netboot.overlay` on the command line). */
+    /**
+     * Add the initramfs script that puts a tmpfs overlay over a read-only root (`netboot.overlay` on the command
+     * line).
+     */
     overlayRoot: p.boolean().default(false),
   },
   inputs: ['tree'],

@@ -41,7 +41,8 @@ export function renderIscsiNodeScript(
       ? [
           `${node} -o update -n node.session.auth.authmethod -v CHAP`,
           `${node} -o update -n node.session.auth.username -v ${sh`${o.chapUser}`}`,
-          sh`[ -r ${o.secretFile} ] || { echo "netboot: "${o.secretFile}" is missing: put the CHAP secret there" >&2; exit 1; }`,
+          sh`[ -r ${o.secretFile} ] || { echo "netboot: "${o.secretFile}` +
+            '" is missing: put the CHAP secret there" >&2; exit 1; }',
           `${node} -o update -n node.session.auth.password -v "$(cat ${sh`${o.secretFile}`})"`,
         ]
       : []),
@@ -84,7 +85,10 @@ export const debianIscsiPlugin = definePlugin({
     );
     await put(
       'etc/systemd/system/netboot-iscsi-node.service',
-      '[Unit]\nDescription=netboot: iSCSI node record and login\nAfter=network-online.target iscsid.service\nWants=network-online.target iscsid.service\nBefore=remote-fs-pre.target\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/local/sbin/netboot-iscsi-node\n\n[Install]\nWantedBy=remote-fs.target\n',
+      '[Unit]\nDescription=netboot: iSCSI node record and login\nAfter=network-online.target iscsid.service\n' +
+        'Wants=network-online.target iscsid.service\nBefore=remote-fs-pre.target\n\n' +
+        '[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/local/sbin/netboot-iscsi-node\n\n' +
+        '[Install]\nWantedBy=remote-fs.target\n',
     );
     await mkdir(join(R, 'etc/systemd/system/remote-fs.target.wants'), { recursive: true });
     await symlink(

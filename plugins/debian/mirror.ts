@@ -27,7 +27,8 @@ async function fetchDigest(url: string, signal: AbortSignal): Promise<string> {
     res = await fetch(url, { signal: AbortSignal.any ? AbortSignal.any([signal, timeout]) : timeout });
   } catch (e) {
     throw new Error(
-      `cannot fetch ${url}: ${(e as Error).cause ? String((e as Error & { cause: Error }).cause.message) : (e as Error).message}`,
+      `cannot fetch ${url}: ` +
+        `${(e as Error).cause ? String((e as Error & { cause: Error }).cause.message) : (e as Error).message}`,
     );
   }
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);

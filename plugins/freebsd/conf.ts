@@ -102,7 +102,8 @@ export const freebsdConfPlugin = definePlugin({
     for (const [i, j] of o.jails.entries()) rc[`ifconfig_${o.interface}_alias${i}`] = `inet ${j.ip}/32`;
     const lines = [
       header,
-      `# ${o.interface} itself was configured by the kernel from the PXE boot: configuring it again would cut the NFS root.`,
+      `# ${o.interface} itself was configured by the kernel from the PXE boot: ` +
+        'configuring it again would cut the NFS root.',
       ...o.jails.map((j, i) => `# alias${i}: jail ${j.name}`),
       ...rcLines({ ...rc, ...o.rcConf }, `${where}.rcConf`),
     ];

@@ -46,7 +46,8 @@ export const freebsdCustomizePlugin = definePlugin({
       ...ctx.params.rcConf,
     };
     const head =
-      '# Written by netboot (freebsd-customize). Per-host settings (hostname, addresses, router)\n# are in /etc/rc.conf.local, from /conf/<ip>/etc.\n';
+      '# Written by netboot (freebsd-customize). Per-host settings (hostname, addresses, router)\n' +
+      '# are in /etc/rc.conf.local, from /conf/<ip>/etc.\n';
     await put(out, 'etc/rc.conf', `${head + rcLines(rc, `step ${ctx.step} params.rcConf`).join('\n')}\n`);
     // /etc/rc runs rc.initdiskless when this exists, whatever the kernel says.
     await put(out, 'etc/diskless', '');

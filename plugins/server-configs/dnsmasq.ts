@@ -76,7 +76,10 @@ export function pxeBasename(host: ServerConfig): string | undefined {
 function pxeService(host: ServerConfig, tag: string): string {
   const base = pxeBasename(host);
   if (base !== undefined) return `pxe-service=tag:${tag},x86PC,"netboot ${host.name}",${base},${host.server}`;
-  return `# no pxe-service line: dnsmasq would ask for "${host.bootfile}.0" (it appends ".0" to a name without a '.'); have the address server send filename "${host.bootfile}" and next-server ${host.server}`;
+  return (
+    `# no pxe-service line: dnsmasq would ask for "${host.bootfile}.0" (it appends ".0" to a name without a '.'); ` +
+    `have the address server send filename "${host.bootfile}" and next-server ${host.server}`
+  );
 }
 
 function hostOptions(host: ServerConfig, tag: string): string[] {
