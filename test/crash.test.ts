@@ -67,7 +67,8 @@ function topLevel(dir: string): number {
 }
 
 describe('SIGKILL during deletion', () => {
-  it(`gc killed ${KILLS} times mid-delete: verify stays clean, and rebuilding what it deleted gives the same digests`, async () => {
+  it(`gc killed ${KILLS} times mid-delete: verify stays clean, and rebuilding what it deleted ` +
+    'gives the same digests', async () => {
     // Two versions, built in turn: each build makes the other version's tree garbage for gc.
     const first = { a: build('a'), b: build('b') };
     expect([first.a.code, first.b.code]).toEqual([0, 0]);
@@ -98,7 +99,8 @@ describe('SIGKILL during deletion', () => {
     expect(verify().data).toMatchObject({ corrupt: [], leftovers: 0 });
   }, 420_000);
 
-  it(`a publish killed ${KILLS} times mid-prune: verify stays clean, and the next publish has the same digests and no leftovers`, async () => {
+  it(`a publish killed ${KILLS} times mid-prune: verify stays clean, and the next publish has the ` +
+    'same digests and no leftovers', async () => {
     const versions = ['a', 'b', 'c'];
     const first = Object.fromEntries(versions.map((v) => [v, build(v)]));
     for (const v of versions) expect(first[v].code).toBe(0);

@@ -104,13 +104,15 @@ describe('debian-bullseye-nbd', () => {
     const args = deb.json<{ steps: StepRow[] }>(['build', 'bullseye-nbd'], { NBD_KERNEL_ARGS: 'quiet' });
     expect(ran(args.data.steps)).toEqual(['tftp']);
     expect(byStep(args.data.steps).tftp.reasons).toEqual([
-      'param append: "root=/dev/nbd0 nbdroot=10.0.2.2,bullseye-nbd,nbd0 ip=dhcp rw console=ttyS0" -> "root=/dev/nbd0 nbdroot=10.0.2.2,bullseye-nbd,nbd0 ip=dhcp rw console=ttyS0 quiet"',
+      'param append: "root=/dev/nbd0 nbdroot=10.0.2.2,bullseye-nbd,nbd0 ip=dhcp rw console=ttyS0" -> ' +
+        '"root=/dev/nbd0 nbdroot=10.0.2.2,bullseye-nbd,nbd0 ip=dhcp rw console=ttyS0 quiet"',
     ]);
     const explain = deb.run(['explain', 'bullseye-nbd', 'tftp']);
     expect(explain.stdout).toContain('last build: ran because param append');
   }, 300_000);
 
-  it('adding a package runs it in a step of its own and what follows, not the base or the recipe packages', async () => {
+  it('adding a package runs it in a step of its own and what follows, not the base or the recipe ' +
+    'packages', async () => {
     const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'bullseye-nbd'], { NBD_PACKAGES: 'less' });
     expect(r.code, r.stderr).toBe(0);
     expect(ran(r.data.steps)).toEqual(['customize', 'extra-packages', 'image', 'kernel']);
@@ -127,14 +129,18 @@ describe('debian-bullseye-nbd', () => {
     const unreachable = await deb.runAsync(['build', 'bullseye-nbd'], { NBD_MIRROR: 'http://127.0.0.1:9/debian' });
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain(
-      'error [FINGERPRINT_FAILED]: host bullseye-nbd, step base: cannot compute the upstream fingerprint: cannot fetch http://127.0.0.1:9/debian/dists/bullseye/InRelease',
+      'error [FINGERPRINT_FAILED]: host bullseye-nbd, step base: cannot compute the upstream fingerprint: cannot ' +
+        'fetch http://127.0.0.1:9/debian/dists/bullseye/InRelease',
     );
     const nosuite = await deb.runAsync(['build', 'bullseye-nbd'], { NBD_SUITE: 'no-such-suite' });
     expect(nosuite.stderr).toContain('http://deb.debian.org/debian/dists/no-such-suite/InRelease: HTTP 404');
     const small = await deb.runAsync(['build', 'bullseye-nbd'], { NBD_IMAGE_SIZE: '256M' });
     expect(small.code).toBe(1);
     expect(small.stderr).toMatch(
-      /error \[IMAGE_TOO_SMALL\]: host bullseye-nbd, step image failed: the tree needs about [\d.]+ MiB but the image is 256\.0 MiB/,
+      new RegExp(
+        String.raw`error \[IMAGE_TOO_SMALL\]: host bullseye-nbd, step image failed: ` +
+          String.raw`the tree needs about [\d.]+ MiB but the image is 256\.0 MiB`,
+      ),
     );
     expect(records()).toBe(before);
     // No host tools at all on PATH but node: the first step's tool is named with its package.
@@ -147,7 +153,8 @@ describe('debian-bullseye-nbd', () => {
     expect(bare.stderr).toContain('host tool "mmdebstrap" is not installed (Debian package mmdebstrap)');
   }, 300_000);
 
-  it('kvm-host shares the base, publishes a read-write NFS root and boots from nfs-ganesha to the login prompt', async () => {
+  it('kvm-host shares the base, publishes a read-write NFS root and boots from nfs-ganesha to the ' +
+    'login prompt', async () => {
     const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'kvm-host']);
     expect(r.code, r.stderr).toBe(0);
     const steps = byStep(r.data.steps);
@@ -176,7 +183,8 @@ describe('debian-bullseye-nbd', () => {
     expect(explain.stdout).toMatch(/^base \(debian-base@2\): up to date/m);
   }, 1_200_000);
 
-  it('kvm-host with rootMode overlay: a read-only root (hardlinked, exported ro) under a tmpfs overlay boots too', async () => {
+  it('kvm-host with rootMode overlay: a read-only root (hardlinked, exported ro) under a tmpfs ' +
+    'overlay boots too', async () => {
     const pub = await deb.runAsync(['publish', 'kvm-ro']);
     expect(pub.code, pub.stderr).toBe(0);
     const live = deb.path('san/nfs/kvm-ro/root');

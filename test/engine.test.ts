@@ -162,7 +162,8 @@ describe('failures', () => {
     const r = lab.run(['build', 'alpha'], { ...env, LAB_NEEDS_TOOL: '1' });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      'error [MISSING_TOOL]: host alpha, step needs-tool: host tool "netboot-no-such-tool" is not installed (Debian package netboot-imaginary)',
+      'error [MISSING_TOOL]: host alpha, step needs-tool: host tool "netboot-no-such-tool" is not installed ' +
+        '(Debian package netboot-imaginary)',
     );
   });
 
@@ -171,7 +172,8 @@ describe('failures', () => {
     const r = lab.run(['build', 'alpha'], { ...env, LAB_VANDAL: '1' });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      'error [INPUT_MODIFIED]: host alpha, step vandal: the step changed its read-only input "tree (etc/greeting was modified)"',
+      'error [INPUT_MODIFIED]: host alpha, step vandal: the step changed its read-only input "tree (etc/greeting ' +
+        'was modified)"',
     );
     const after = build(['alpha']);
     expect(after.code).toBe(0);
@@ -188,7 +190,8 @@ describe('failures', () => {
     const scribbled = lab.run(['build', 'alpha'], { ...env, LAB_SCRIBBLE: '1' });
     expect(scribbled.code).toBe(1);
     expect(scribbled.stderr).toContain(
-      'error [INPUT_MODIFIED]: host alpha, step scribbler: the step changed its read-only input "file (written in place)"',
+      'error [INPUT_MODIFIED]: host alpha, step scribbler: the step changed its read-only input "file (written in ' +
+        'place)"',
     );
     expect(ran(build(['alpha']).steps)).toEqual(['newc']);
     expect(lab.json(['cache', 'verify']).code).toBe(0);

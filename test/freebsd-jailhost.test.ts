@@ -138,7 +138,8 @@ describe('freebsd10-nfs-ezjail', () => {
     // 0600 in the manifest; published as the cache's read-only inode, so without the write bit.
     expect(statSync(iscsi).mode & 0o777).toBe(0o400);
     expect(readFileSync(iscsi, 'utf8')).toContain(
-      `\tTargetAddress = 10.0.0.1:3260\n\tTargetName = iqn.2026-11.lan.san:jailhost\n\tAuthMethod = CHAP\n\tchapIName = "jailhost"\n\tchapSecret = "${SECRET}"\n`,
+      '\tTargetAddress = 10.0.0.1:3260\n\tTargetName = iqn.2026-11.lan.san:jailhost\n\tAuthMethod = ' +
+        `CHAP\n\tchapIName = "jailhost"\n\tchapSecret = "${SECRET}"\n`,
     );
     expect(readFileSync(san('nfs/jailhost2/root/conf/10.0.0.6/etc/iscsi.conf'), 'utf8')).not.toContain('chap');
     expect(readFileSync(san('nfs/jailhost2/root/conf/10.0.0.6/etc/rc.conf.local'), 'utf8')).toContain(
@@ -155,61 +156,68 @@ describe('freebsd10-nfs-ezjail', () => {
     expect(ran(again.rows)).toEqual([]);
   });
 
-  it('netboot_fstabs saves jail fstabs to the iSCSI disk and restores them after a reboot, never into the memory disk', () => {
-    // FreeBSD's rc.subr and `mount -p` cannot run here: minimal stand-ins give the script what it
-    // calls (load_rc_config, run_rc_command, warn; mount -p's fstab-format line for /iscsi). The
-    // script itself, its sh syntax and its file handling run for real.
-    const t = mkdtempSync(join(work, 'rcd-'));
-    const script = readFileSync(root('usr/local/etc/rc.d/netboot_fstabs'), 'utf8').replace(
-      '. /etc/rc.subr',
-      `. ${t}/rc.subr`,
-    );
-    writeFileSync(join(t, 'netboot_fstabs'), script);
-    writeFileSync(
-      join(t, 'rc.subr'),
-      'warn() { echo "netboot_fstabs: WARNING: $*" >&2; }\nload_rc_config() { . "$RC_CONF"; }\nrun_rc_command() { eval "cmd=\\$${1}_cmd"; $cmd; }\n',
-    );
-    writeFileSync(
-      join(t, 'rc.conf'),
-      `netboot_fstabs_enable=YES\nnetboot_fstabs_mount=${t}/iscsi\nnetboot_fstabs_dir=${t}/iscsi/netboot/etc\nnetboot_fstabs_etc=${t}/etc\n`,
-    );
-    mkdirSync(join(t, 'bin'));
-    writeFileSync(join(t, 'bin/mount'), `#!/bin/sh\n[ "$1" = -p ] && echo "$MOUNT_DEV ${t}/iscsi ufs rw 0 0"\n`, {
-      mode: 0o755,
-    });
-    mkdirSync(join(t, 'etc'));
-    mkdirSync(join(t, 'iscsi'));
-    writeFileSync(join(t, 'etc/fstab'), 'the host fstab\n');
-    writeFileSync(
-      join(t, 'etc/fstab.www_example'),
-      '/iscsi/jails/basejail /iscsi/jails/www.example/basejail nullfs ro 0 0\n',
-      { mode: 0o644 },
-    );
-    writeFileSync(join(t, 'etc/fstab.db'), 'db\n', { mode: 0o600 });
-    const rc = (cmd: string, dev: string) =>
-      spawnSync('sh', [join(t, 'netboot_fstabs'), cmd], {
-        encoding: 'utf8',
-        env: { ...process.env, PATH: `${t}/bin:${process.env.PATH}`, RC_CONF: join(t, 'rc.conf'), MOUNT_DEV: dev },
+  it(
+    'netboot_fstabs saves jail fstabs to the iSCSI disk and restores them after a reboot, never into the memory ' +
+      'disk',
+    () => {
+      // FreeBSD's rc.subr and `mount -p` cannot run here: minimal stand-ins give the script what it
+      // calls (load_rc_config, run_rc_command, warn; mount -p's fstab-format line for /iscsi). The
+      // script itself, its sh syntax and its file handling run for real.
+      const t = mkdtempSync(join(work, 'rcd-'));
+      const script = readFileSync(root('usr/local/etc/rc.d/netboot_fstabs'), 'utf8').replace(
+        '. /etc/rc.subr',
+        `. ${t}/rc.subr`,
+      );
+      writeFileSync(join(t, 'netboot_fstabs'), script);
+      writeFileSync(
+        join(t, 'rc.subr'),
+        'warn() { echo "netboot_fstabs: WARNING: $*" >&2; }\n' +
+          'load_rc_config() { . "$RC_CONF"; }\n' +
+          'run_rc_command() { eval "cmd=\\$${1}_cmd"; $cmd; }\n',
+      );
+      writeFileSync(
+        join(t, 'rc.conf'),
+        `netboot_fstabs_enable=YES\nnetboot_fstabs_mount=${t}/iscsi\n` +
+          `netboot_fstabs_dir=${t}/iscsi/netboot/etc\nnetboot_fstabs_etc=${t}/etc\n`,
+      );
+      mkdirSync(join(t, 'bin'));
+      writeFileSync(join(t, 'bin/mount'), `#!/bin/sh\n[ "$1" = -p ] && echo "$MOUNT_DEV ${t}/iscsi ufs rw 0 0"\n`, {
+        mode: 0o755,
       });
+      mkdirSync(join(t, 'etc'));
+      mkdirSync(join(t, 'iscsi'));
+      writeFileSync(join(t, 'etc/fstab'), 'the host fstab\n');
+      writeFileSync(
+        join(t, 'etc/fstab.www_example'),
+        '/iscsi/jails/basejail /iscsi/jails/www.example/basejail nullfs ro 0 0\n',
+        { mode: 0o644 },
+      );
+      writeFileSync(join(t, 'etc/fstab.db'), 'db\n', { mode: 0o600 });
+      const rc = (cmd: string, dev: string) =>
+        spawnSync('sh', [join(t, 'netboot_fstabs'), cmd], {
+          encoding: 'utf8',
+          env: { ...process.env, PATH: `${t}/bin:${process.env.PATH}`, RC_CONF: join(t, 'rc.conf'), MOUNT_DEV: dev },
+        });
 
-    // Before the iSCSI disk is mounted, /iscsi is rc.initdiskless's memory disk: refuse.
-    const early = rc('save', '/dev/md3');
-    expect(early.status).toBe(1);
-    expect(early.stderr).toContain('is not the iSCSI disk');
-    expect(existsSync(join(t, 'iscsi/netboot'))).toBe(false);
+      // Before the iSCSI disk is mounted, /iscsi is rc.initdiskless's memory disk: refuse.
+      const early = rc('save', '/dev/md3');
+      expect(early.status).toBe(1);
+      expect(early.stderr).toContain('is not the iSCSI disk');
+      expect(existsSync(join(t, 'iscsi/netboot'))).toBe(false);
 
-    expect(rc('stop', '/dev/da0').status).toBe(0);
-    const saved = join(t, 'iscsi/netboot/etc');
-    expect(readdirSync(saved).sort()).toEqual(['fstab.db', 'fstab.www_example']);
-    // A reboot: the memory /etc starts again from the archive, without the jail fstabs.
-    rmSync(join(t, 'etc'), { recursive: true });
-    mkdirSync(join(t, 'etc'));
-    const start = rc('start', '/dev/da0');
-    expect(start.status, start.stderr).toBe(0);
-    expect(readFileSync(join(t, 'etc/fstab.www_example'), 'utf8')).toContain('nullfs ro');
-    expect(statSync(join(t, 'etc/fstab.db')).mode & 0o777).toBe(0o600);
-    expect(rc('start', '/dev/md3').status).toBe(1);
-  });
+      expect(rc('stop', '/dev/da0').status).toBe(0);
+      const saved = join(t, 'iscsi/netboot/etc');
+      expect(readdirSync(saved).sort()).toEqual(['fstab.db', 'fstab.www_example']);
+      // A reboot: the memory /etc starts again from the archive, without the jail fstabs.
+      rmSync(join(t, 'etc'), { recursive: true });
+      mkdirSync(join(t, 'etc'));
+      const start = rc('start', '/dev/da0');
+      expect(start.status, start.stderr).toBe(0);
+      expect(readFileSync(join(t, 'etc/fstab.www_example'), 'utf8')).toContain('nullfs ro');
+      expect(statSync(join(t, 'etc/fstab.db')).mode & 0o777).toBe(0o600);
+      expect(rc('start', '/dev/md3').status).toBe(1);
+    },
+  );
 
   it('etc.cpio.gz is odc, named etc/..., and bsdtar extracts it as rc.initdiskless does; GNU cpio reads it too', () => {
     const gz = readFileSync(etcCpio());
@@ -285,60 +293,67 @@ describe('freebsd10-nfs-ezjail', () => {
     }
   });
 
-  it('etc.cpio.gz is byte-identical from a clean build with another cache; sets fetched over HTTP give the same root', async () => {
-    const before = sha(readFileSync(etcCpio()));
-    const other = mkdtempSync(join(work, 'cache-'));
-    const env = {
-      FB_CACHE: other,
-      FB_BASE_URL: `${http}/base.txz`,
-      FB_KERNEL_URL: `${http}/kernel.txz`,
-      FB_PKG_URL: `${http}/ezjail-3.4.2.txz`,
-    };
-    const r = await cli(['build', 'jailhost'], env);
-    expect(r.code, r.stderr).toBe(0);
-    const steps = byStep(r.rows);
-    expect(steps['fetch-base'].outcome).toBe('ran');
-    expect(steps['etc-archive'].outcome).toBe('ran');
-    expect(
-      sha(
-        readFileSync(
-          join(
-            other,
-            'objects',
-            steps['etc-archive'].outputs!.archive.digest.slice(0, 2),
-            steps['etc-archive'].outputs!.archive.digest,
+  it(
+    'etc.cpio.gz is byte-identical from a clean build with another cache; sets fetched over HTTP ' +
+      'give the same root',
+    async () => {
+      const before = sha(readFileSync(etcCpio()));
+      const other = mkdtempSync(join(work, 'cache-'));
+      const env = {
+        FB_CACHE: other,
+        FB_BASE_URL: `${http}/base.txz`,
+        FB_KERNEL_URL: `${http}/kernel.txz`,
+        FB_PKG_URL: `${http}/ezjail-3.4.2.txz`,
+      };
+      const r = await cli(['build', 'jailhost'], env);
+      expect(r.code, r.stderr).toBe(0);
+      const steps = byStep(r.rows);
+      expect(steps['fetch-base'].outcome).toBe('ran');
+      expect(steps['etc-archive'].outcome).toBe('ran');
+      expect(
+        sha(
+          readFileSync(
+            join(
+              other,
+              'objects',
+              steps['etc-archive'].outputs!.archive.digest.slice(0, 2),
+              steps['etc-archive'].outputs!.archive.digest,
+            ),
           ),
         ),
-      ),
-    ).toBe(before);
-  });
+      ).toBe(before);
+    },
+  );
 
-  it('server configs: dhcpd host block with root-path (dhcpd -t), dnsmasq (--test), exports for Linux and FreeBSD', () => {
-    const c = (...p: string[]) => san('conf/jailhost', ...p);
-    const dhcpd = readFileSync(c('dhcpd/jailhost.conf'), 'utf8');
-    const rootPath = san('nfs/jailhost/root');
-    for (const line of [
-      'hardware ethernet 12:34:56:78:90:ab;',
-      'fixed-address 10.0.0.5;',
-      'filename "jailhost/freebsd10/boot/pxeboot";',
-      'next-server 10.0.0.1;',
-      `option root-path "10.0.0.1:${rootPath}";`,
-    ])
-      expect(dhcpd).toContain(line);
-    const conf = join(work, 'dhcpd.conf');
-    writeFileSync(conf, `subnet 10.0.0.0 netmask 255.255.255.0 {\n}\ninclude "${c('dhcpd/jailhost.conf')}";\n`);
-    const t = spawnSync('dhcpd', ['-t', '-cf', conf], { encoding: 'utf8' });
-    expect(t.status, t.stderr).toBe(0);
-    const d = spawnSync('dnsmasq', ['--test', `--conf-file=${c('dnsmasq.d/jailhost.conf')}`], { encoding: 'utf8' });
-    expect(d.status, d.stderr).toBe(0);
-    expect(readFileSync(c('dnsmasq.d/jailhost.conf'), 'utf8')).toContain(`option:root-path,"10.0.0.1:${rootPath}"`);
-    expect(readFileSync(c('exports.d/jailhost.exports'), 'utf8')).toContain(
-      `${rootPath} 10.0.0.5(ro,sync,no_root_squash,no_subtree_check)`,
-    );
-    expect(readFileSync(c('freebsd/exports-jailhost'), 'utf8')).toContain(
-      `${rootPath} -ro -maproot=0 -alldirs 10.0.0.5`,
-    );
-  });
+  it(
+    'server configs: dhcpd host block with root-path (dhcpd -t), dnsmasq (--test), exports for Linux ' + 'and FreeBSD',
+    () => {
+      const c = (...p: string[]) => san('conf/jailhost', ...p);
+      const dhcpd = readFileSync(c('dhcpd/jailhost.conf'), 'utf8');
+      const rootPath = san('nfs/jailhost/root');
+      for (const line of [
+        'hardware ethernet 12:34:56:78:90:ab;',
+        'fixed-address 10.0.0.5;',
+        'filename "jailhost/freebsd10/boot/pxeboot";',
+        'next-server 10.0.0.1;',
+        `option root-path "10.0.0.1:${rootPath}";`,
+      ])
+        expect(dhcpd).toContain(line);
+      const conf = join(work, 'dhcpd.conf');
+      writeFileSync(conf, `subnet 10.0.0.0 netmask 255.255.255.0 {\n}\ninclude "${c('dhcpd/jailhost.conf')}";\n`);
+      const t = spawnSync('dhcpd', ['-t', '-cf', conf], { encoding: 'utf8' });
+      expect(t.status, t.stderr).toBe(0);
+      const d = spawnSync('dnsmasq', ['--test', `--conf-file=${c('dnsmasq.d/jailhost.conf')}`], { encoding: 'utf8' });
+      expect(d.status, d.stderr).toBe(0);
+      expect(readFileSync(c('dnsmasq.d/jailhost.conf'), 'utf8')).toContain(`option:root-path,"10.0.0.1:${rootPath}"`);
+      expect(readFileSync(c('exports.d/jailhost.exports'), 'utf8')).toContain(
+        `${rootPath} 10.0.0.5(ro,sync,no_root_squash,no_subtree_check)`,
+      );
+      expect(readFileSync(c('freebsd/exports-jailhost'), 'utf8')).toContain(
+        `${rootPath} -ro -maproot=0 -alldirs 10.0.0.5`,
+      );
+    },
+  );
 
   it('boot-test says it boots Linux hosts only, instead of calling the FreeBSD host unpublished', async () => {
     const r = await project.runAsync(['boot-test', 'jailhost'], fileEnv);
@@ -346,17 +361,21 @@ describe('freebsd10-nfs-ezjail', () => {
     expect(r.stderr).toContain('BOOT_TEST_UNSUPPORTED');
   });
 
-  it('a set without a pinned sha256 fails its fetch step only, naming the host, the step and where to find the digest', async () => {
-    const url = 'http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/10.4-RELEASE/kernel.txz';
-    const r = await cli(['build', 'jailhost'], { FB_KERNEL_SHA256: '', FB_KERNEL_URL: url });
-    expect(r.code).toBe(1);
-    const failed = r.rows.filter((s) => s.outcome === 'failed');
-    expect(failed.map((s) => [s.step, s.error!.code])).toEqual([['fetch-kernel', 'SOURCE_NOT_PINNED']]);
-    expect(failed[0].error!.message).toContain('host jailhost');
-    expect(failed[0].error!.message).toContain('10.4-RELEASE/MANIFEST');
-    // The config still loads: commands that do not fetch are not held hostage by an unpinned set.
-    expect((await project.runAsync(['ls'], { ...fileEnv, FB_KERNEL_SHA256: '', FB_KERNEL_URL: url })).code).toBe(0);
-  });
+  it(
+    'a set without a pinned sha256 fails its fetch step only, naming the host, the step and where to find the ' +
+      'digest',
+    async () => {
+      const url = 'http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/10.4-RELEASE/kernel.txz';
+      const r = await cli(['build', 'jailhost'], { FB_KERNEL_SHA256: '', FB_KERNEL_URL: url });
+      expect(r.code).toBe(1);
+      const failed = r.rows.filter((s) => s.outcome === 'failed');
+      expect(failed.map((s) => [s.step, s.error!.code])).toEqual([['fetch-kernel', 'SOURCE_NOT_PINNED']]);
+      expect(failed[0].error!.message).toContain('host jailhost');
+      expect(failed[0].error!.message).toContain('10.4-RELEASE/MANIFEST');
+      // The config still loads: commands that do not fetch are not held hostage by an unpinned set.
+      expect((await project.runAsync(['ls'], { ...fileEnv, FB_KERNEL_SHA256: '', FB_KERNEL_URL: url })).code).toBe(0);
+    },
+  );
 
   it('a package whose names climb out of the root is refused, and nothing is stored', async () => {
     const bad = join(work, 'evil-1.0.txz');

@@ -180,7 +180,8 @@ describe('fetch-file and extract-tar on a distribution set', () => {
     expect(r.code).toBe(1);
     const local = project.path('distfiles/base.txz');
     expect(r.steps['fetch-base'].error!.message).toContain(
-      `cannot fetch ${url}: connect ECONNREFUSED 127.0.0.1:${port}; download ${url} yourself (sha256 ${baseSha}), put it at ${local} and set url to "${pathToFileURL(local)}" (or path: "distfiles/base.txz")`,
+      `cannot fetch ${url}: connect ECONNREFUSED 127.0.0.1:${port}; download ${url} yourself (sha256 ${baseSha}), ` +
+        `put it at ${local} and set url to "${pathToFileURL(local)}" (or path: "distfiles/base.txz")`,
     );
     expect(hasRecord(r.steps['fetch-base'].key)).toBe(false);
 
@@ -223,25 +224,32 @@ describe('extract-tar refuses hostile archives', () => {
     expect(existsSync(join(dirname(project.dir), 'escape'))).toBe(false);
   });
 
-  it('replaces an earlier symlink by a later file instead of writing through it; devices only when allowed', async () => {
-    const before = sentinelState();
-    const file = join(work, 'replace.tar');
-    await writeTar(
-      file,
-      [
-        { name: './c', type: 'symlink', linkname: join(sentinel, 'victim') },
-        { name: './c', content: 'replaced\n' },
-        { name: './dev/null', type: 'character-device', mode: 0o666, devmajor: 1, devminor: 3 },
-      ],
-      'gzip',
-    );
-    const r = await build({ FB_URL: pathToFileURL(file).href, FB_SHA256: sha(readFileSync(file)), FB_DEVICES: '1' });
-    expect(r.code, r.stderr).toBe(0);
-    const tree = cache('trees', r.steps['extract-base'].outputs!.tree.digest);
-    expect(lstatSync(join(tree, 'c')).isFile()).toBe(true);
-    expect(readFileSync(join(tree, 'c'), 'utf8')).toBe('replaced\n');
-    const dev = lstatSync(join(tree, 'dev/null'));
-    expect([dev.isCharacterDevice(), dev.rdev, dev.mode & 0o7777]).toEqual([true, lstatSync('/dev/null').rdev, 0o666]);
-    expect(sentinelState()).toEqual(before);
-  });
+  it(
+    'replaces an earlier symlink by a later file instead of writing through it; devices only when ' + 'allowed',
+    async () => {
+      const before = sentinelState();
+      const file = join(work, 'replace.tar');
+      await writeTar(
+        file,
+        [
+          { name: './c', type: 'symlink', linkname: join(sentinel, 'victim') },
+          { name: './c', content: 'replaced\n' },
+          { name: './dev/null', type: 'character-device', mode: 0o666, devmajor: 1, devminor: 3 },
+        ],
+        'gzip',
+      );
+      const r = await build({ FB_URL: pathToFileURL(file).href, FB_SHA256: sha(readFileSync(file)), FB_DEVICES: '1' });
+      expect(r.code, r.stderr).toBe(0);
+      const tree = cache('trees', r.steps['extract-base'].outputs!.tree.digest);
+      expect(lstatSync(join(tree, 'c')).isFile()).toBe(true);
+      expect(readFileSync(join(tree, 'c'), 'utf8')).toBe('replaced\n');
+      const dev = lstatSync(join(tree, 'dev/null'));
+      expect([dev.isCharacterDevice(), dev.rdev, dev.mode & 0o7777]).toEqual([
+        true,
+        lstatSync('/dev/null').rdev,
+        0o666,
+      ]);
+      expect(sentinelState()).toEqual(before);
+    },
+  );
 });

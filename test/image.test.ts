@@ -41,7 +41,10 @@ describe('ext4 image (mke2fs -d)', () => {
     const r = a.run(['build', 'img'], { IMG_SIZE: '8M', IMG_BULK: '200' });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /error \[IMAGE_TOO_SMALL\]: host img, step image failed: the tree needs about [\d.]+ MiB but the image is 8\.0 MiB; raise the image size param/,
+      new RegExp(
+        String.raw`error \[IMAGE_TOO_SMALL\]: host img, step image failed: ` +
+          String.raw`the tree needs about [\d.]+ MiB but the image is 8\.0 MiB; raise the image size param`,
+      ),
     );
   });
 });

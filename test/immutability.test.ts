@@ -65,92 +65,105 @@ function files(dir: string): { path: string; mode: number; nlink: number }[] {
 }
 
 describe('published content is immutable in practice', () => {
-  it('a published file that shares its inode with the cache has no write bits, and the release manifest says so', () => {
-    expect(publish().code).toBe(0);
-    for (const t of ['tftp', 'nfs', 'conf']) {
-      const shared = files(live(t)).filter((f) => f.nlink > 1 && f.path !== '.netboot-release.json');
-      expect(shared.length).toBeGreaterThan(0);
-      for (const f of shared) expect(f.mode & 0o222, `${t}:${f.path}`).toBe(0);
-      // The manifest records what is there: checkLive compares every entry's mode and content.
-      expect(checkLive(lab.path('san', t), 'alpha')).toEqual([]);
-    }
-    expect(lstatSync(live('tftp', ENTRY)).mode & 0o7777).toBe(0o444);
-    const tree = byStep(build().steps).tree.outputs!.tree.digest;
-    for (const f of files(lab.path('.netboot/cache/trees', tree))) expect(f.mode & 0o222, f.path).toBe(0);
-  });
+  it(
+    'a published file that shares its inode with the cache has no write bits, and the release manifest ' + 'says so',
+    () => {
+      expect(publish().code).toBe(0);
+      for (const t of ['tftp', 'nfs', 'conf']) {
+        const shared = files(live(t)).filter((f) => f.nlink > 1 && f.path !== '.netboot-release.json');
+        expect(shared.length).toBeGreaterThan(0);
+        for (const f of shared) expect(f.mode & 0o222, `${t}:${f.path}`).toBe(0);
+        // The manifest records what is there: checkLive compares every entry's mode and content.
+        expect(checkLive(lab.path('san', t), 'alpha')).toEqual([]);
+      }
+      expect(lstatSync(live('tftp', ENTRY)).mode & 0o7777).toBe(0o444);
+      const tree = byStep(build().steps).tree.outputs!.tree.digest;
+      for (const f of files(lab.path('.netboot/cache/trees', tree))) expect(f.mode & 0o222, f.path).toBe(0);
+    },
+  );
 
-  it('the true modes live in the manifest: a private copy and an archive of a read-only cache tree get them back', () => {
-    const first = byStep(build().steps);
-    // `counted` copies its input with ctx.copyTree: the same manifest, so the same digest.
-    expect(first.counted.outputs!.tree.digest).toBe(first.tree.outputs!.tree.digest);
-    const listing = execFileSync('bsdtar', ['-tvf', objectOf(first.tar, 'archive')], { encoding: 'utf8' });
-    expect(listing).toMatch(/-rwxr-xr-x .*\.\/usr\/bin\/hello/);
-    expect(listing).toMatch(/-rw-r----- .*\.\/etc\/shadow/);
-    // A writable tree is published as a private copy, with the manifest's modes.
-    expect(publish([], { LAB_RW_ROOT: '1' }).code).toBe(0);
-    const root = live('nfs', 'root');
-    const modes = files(root).filter((f) => f.path !== '.netboot-release.json');
-    expect(modes.every((f) => f.nlink === 1)).toBe(true);
-    expect(modes.some((f) => f.mode === 0o644)).toBe(true);
-  });
+  it(
+    'the true modes live in the manifest: a private copy and an archive of a read-only cache tree get ' + 'them back',
+    () => {
+      const first = byStep(build().steps);
+      // `counted` copies its input with ctx.copyTree: the same manifest, so the same digest.
+      expect(first.counted.outputs!.tree.digest).toBe(first.tree.outputs!.tree.digest);
+      const listing = execFileSync('bsdtar', ['-tvf', objectOf(first.tar, 'archive')], { encoding: 'utf8' });
+      expect(listing).toMatch(/-rwxr-xr-x .*\.\/usr\/bin\/hello/);
+      expect(listing).toMatch(/-rw-r----- .*\.\/etc\/shadow/);
+      // A writable tree is published as a private copy, with the manifest's modes.
+      expect(publish([], { LAB_RW_ROOT: '1' }).code).toBe(0);
+      const root = live('nfs', 'root');
+      const modes = files(root).filter((f) => f.path !== '.netboot-release.json');
+      expect(modes.every((f) => f.nlink === 1)).toBe(true);
+      expect(modes.some((f) => f.mode === 0o644)).toBe(true);
+    },
+  );
 });
 
 describe("a hit's outputs are checked", () => {
-  it('an edit to a live TFTP file makes the next build run the steps again, and publish repairs the live release', () => {
-    expect(publish().code).toBe(0);
-    const good = readFileSync(live('tftp', ENTRY), 'utf8');
-    // Root ignores the missing write bits: this is what an editor forced with :w! does to a hard link.
-    appendFileSync(live('tftp', ENTRY), 'APPEND init=/bin/evil\n');
-    appendFileSync(live('tftp', 'upstream'), 'tampered\n');
+  it(
+    'an edit to a live TFTP file makes the next build run the steps again, and publish repairs the live ' + 'release',
+    () => {
+      expect(publish().code).toBe(0);
+      const good = readFileSync(live('tftp', ENTRY), 'utf8');
+      // Root ignores the missing write bits: this is what an editor forced with :w! does to a hard link.
+      appendFileSync(live('tftp', ENTRY), 'APPEND init=/bin/evil\n');
+      appendFileSync(live('tftp', 'upstream'), 'tampered\n');
 
-    const verify = lab.json<{ releases: { id: string; damaged: Record<string, { path: string }[]> }[] }>([
-      'releases',
-      'alpha',
-      '--verify',
-    ]);
-    expect(verify.code).toBe(1);
-    expect(verify.stderr).toContain('[RELEASE_DAMAGED]');
-    expect(verify.data.releases[0].damaged.tftp.map((d) => d.path)).toEqual([
-      'pxelinux.cfg/01-52-54-00-00-00-01',
-      'upstream',
-    ]);
+      const verify = lab.json<{ releases: { id: string; damaged: Record<string, { path: string }[]> }[] }>([
+        'releases',
+        'alpha',
+        '--verify',
+      ]);
+      expect(verify.code).toBe(1);
+      expect(verify.stderr).toContain('[RELEASE_DAMAGED]');
+      expect(verify.data.releases[0].damaged.tftp.map((d) => d.path)).toEqual([
+        'pxelinux.cfg/01-52-54-00-00-00-01',
+        'upstream',
+      ]);
 
-    const b = build();
-    expect(b.code).toBe(0);
-    expect(ran(b.steps)).toEqual(['entry', 'tftp']);
-    for (const s of ['entry', 'tftp'])
-      expect(byStep(b.steps)[s].reasons.join(' ')).toMatch(/cached output .* was damaged/);
-    expect(quarantined().length).toBeGreaterThanOrEqual(2);
+      const b = build();
+      expect(b.code).toBe(0);
+      expect(ran(b.steps)).toEqual(['entry', 'tftp']);
+      for (const s of ['entry', 'tftp'])
+        expect(byStep(b.steps)[s].reasons.join(' ')).toMatch(/cached output .* was damaged/);
+      expect(quarantined().length).toBeGreaterThanOrEqual(2);
 
-    const p = publish();
-    expect(p.code, p.stderr).toBe(0);
-    expect(p.pub).toMatchObject({ changed: true, id: '000002' });
-    expect(p.pub!.repaired.map((d) => `${d.target}:${d.path}`).sort()).toEqual([`tftp:${ENTRY}`, 'tftp:upstream']);
-    expect(readFileSync(live('tftp', ENTRY), 'utf8')).toBe(good);
-    expect(readFileSync(lab.path('san/tftp', ENTRY), 'utf8')).toBe(good);
-    expect(checkLive(lab.path('san/tftp'), 'alpha')).toEqual([]);
-    const after = lab.json<{ releases: { id: string; damaged: Record<string, unknown[]> }[] }>([
-      'releases',
-      'alpha',
-      '--verify',
-    ]);
-    expect(after.data.releases.find((r) => r.id === '000002')!.damaged.tftp).toEqual([]);
-    expect(publish().pub).toMatchObject({ changed: false });
-  });
+      const p = publish();
+      expect(p.code, p.stderr).toBe(0);
+      expect(p.pub).toMatchObject({ changed: true, id: '000002' });
+      expect(p.pub!.repaired.map((d) => `${d.target}:${d.path}`).sort()).toEqual([`tftp:${ENTRY}`, 'tftp:upstream']);
+      expect(readFileSync(live('tftp', ENTRY), 'utf8')).toBe(good);
+      expect(readFileSync(lab.path('san/tftp', ENTRY), 'utf8')).toBe(good);
+      expect(checkLive(lab.path('san/tftp'), 'alpha')).toEqual([]);
+      const after = lab.json<{ releases: { id: string; damaged: Record<string, unknown[]> }[] }>([
+        'releases',
+        'alpha',
+        '--verify',
+      ]);
+      expect(after.data.releases.find((r) => r.id === '000002')!.damaged.tftp).toEqual([]);
+      expect(publish().pub).toMatchObject({ changed: false });
+    },
+  );
 
-  it('a flipped byte in a published cache object is a re-run; with its mtime put back, build --verify still finds it', () => {
-    const first = byStep(build().steps);
-    flipByte(objectOf(first.tar, 'archive'), false);
-    const again = build();
-    expect(ran(again.steps)).toEqual(['tar']);
-    expect(byStep(again.steps).tar.outputs).toEqual(first.tar.outputs);
+  it(
+    'a flipped byte in a published cache object is a re-run; with its mtime put back, build --verify ' +
+      'still finds it',
+    () => {
+      const first = byStep(build().steps);
+      flipByte(objectOf(first.tar, 'archive'), false);
+      const again = build();
+      expect(ran(again.steps)).toEqual(['tar']);
+      expect(byStep(again.steps).tar.outputs).toEqual(first.tar.outputs);
 
-    flipByte(objectOf(first.tar, 'archive'), true);
-    expect(ran(build().steps)).toEqual([]); // a stat check cannot see it: that is what --verify is for
-    const verified = build(['--verify']);
-    expect(ran(verified.steps)).toEqual(['tar']);
-    expect(byStep(verified.steps).tar.outputs).toEqual(first.tar.outputs);
-  });
+      flipByte(objectOf(first.tar, 'archive'), true);
+      expect(ran(build().steps)).toEqual([]); // a stat check cannot see it: that is what --verify is for
+      const verified = build(['--verify']);
+      expect(ran(verified.steps)).toEqual(['tar']);
+      expect(byStep(verified.steps).tar.outputs).toEqual(first.tar.outputs);
+    },
+  );
 
   it('publish --verify re-hashes the live release: a byte changed with its mtime kept is republished', () => {
     expect(publish().code).toBe(0);
@@ -178,22 +191,26 @@ describe("a hit's outputs are checked", () => {
     }
   });
 
-  it('a corrupt manifest that a step reads is CACHE_ENTRY_CORRUPT naming the object, and the next build rebuilds it', () => {
-    const first = byStep(build().steps);
-    // Not a published tree, and its mtime put back: only reading it tells.
-    const m = objectOf(first.tree, 'tree');
-    execFileSync('touch', ['-r', m, lab.path('mtime-ref')]);
-    truncateSync(m, 20);
-    execFileSync('touch', ['-r', lab.path('mtime-ref'), m]);
-    const bad = build([], { LAB_COUNTED_VERSION: '2' });
-    expect(bad.code).toBe(1);
-    expect(byStep(bad.steps).counted.error).toMatchObject({ code: 'CACHE_ENTRY_CORRUPT' });
-    expect(byStep(bad.steps).counted.error!.message).toContain(m);
-    const again = build([], { LAB_COUNTED_VERSION: '2' });
-    expect(again.code, again.stderr).toBe(0);
-    expect(ran(again.steps)).toContain('tree');
-    expect(byStep(again.steps).tree.outputs).toEqual(first.tree.outputs);
-  });
+  it(
+    'a corrupt manifest that a step reads is CACHE_ENTRY_CORRUPT naming the object, and the next build ' +
+      'rebuilds it',
+    () => {
+      const first = byStep(build().steps);
+      // Not a published tree, and its mtime put back: only reading it tells.
+      const m = objectOf(first.tree, 'tree');
+      execFileSync('touch', ['-r', m, lab.path('mtime-ref')]);
+      truncateSync(m, 20);
+      execFileSync('touch', ['-r', lab.path('mtime-ref'), m]);
+      const bad = build([], { LAB_COUNTED_VERSION: '2' });
+      expect(bad.code).toBe(1);
+      expect(byStep(bad.steps).counted.error).toMatchObject({ code: 'CACHE_ENTRY_CORRUPT' });
+      expect(byStep(bad.steps).counted.error!.message).toContain(m);
+      const again = build([], { LAB_COUNTED_VERSION: '2' });
+      expect(again.code, again.stderr).toBe(0);
+      expect(ran(again.steps)).toContain('tree');
+      expect(byStep(again.steps).tree.outputs).toEqual(first.tree.outputs);
+    },
+  );
 });
 
 describe('a copied cache', () => {

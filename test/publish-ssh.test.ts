@@ -74,7 +74,10 @@ describe('publishing to an ssh:// SAN', () => {
     });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /error \[REMOTE_FAILED\]: ssh:\/\/root@127\.0\.0\.1:1\/.*: reading the release state failed: .*Connection refused/,
+      new RegExp(
+        String.raw`error \[REMOTE_FAILED\]: ssh:\/\/root@127\.0\.0\.1:1\/.*: ` +
+          'reading the release state failed: .*Connection refused',
+      ),
     );
   });
 });

@@ -200,7 +200,10 @@ describe('publish safety', () => {
       const r = lab.run(['publish', 'alpha'], { LAB_NFS: small, LAB_BULK: '2000', LAB_VERSION: 'big' });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(
-        /\[PUBLISH_NO_SPACE\]: host alpha: not enough space at .*small to stage the release: needs [\d.]+ MiB, [\d.]+ MiB free/,
+        new RegExp(
+          String.raw`\[PUBLISH_NO_SPACE\]: host alpha: not enough space at .*small ` +
+            String.raw`to stage the release: needs [\d.]+ MiB, [\d.]+ MiB free`,
+        ),
       );
       expect(readFileSync(join(realpathSync(join(small, 'alpha')), 'VERSION'), 'utf8')).toBe('v1\n');
       expect(readdirSync(join(small, '.releases/alpha')).sort()).toEqual(['000001', 'history.json']);

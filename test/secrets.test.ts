@@ -42,18 +42,22 @@ const keygen = (file: string, ...args: string[]) =>
   execFileSync('ssh-keygen', ['-q', '-N', '', '-C', 'test', ...args, '-f', file]);
 
 describe('nothing private is published to TFTP', () => {
-  it("refuses the build host's SSH host keys in an overlay (rootfs.tar.gz, initrd.img), naming the file; nothing is published", () => {
-    const p = project();
-    mkdirSync(p.path('overlay/etc/ssh'), { recursive: true });
-    keygen(p.path('overlay/etc/ssh/ssh_host_ed25519_key'), '-t', 'ed25519');
-    const r = p.run(['publish', 'demo']);
-    expect(r.code, r.stderr).toBe(2);
-    expect(code(r.stderr)).toBe('PRIVATE_CONTENT');
-    expect(r.stderr).toContain('tftp:initrd.img:etc/ssh/ssh_host_ed25519_key');
-    expect(r.stderr).toContain('tftp:rootfs.tar.gz:etc/ssh/ssh_host_ed25519_key');
-    expect(existsSync(p.path('san/tftp/demo'))).toBe(false);
-    expect(existsSync(p.path('san/tftp/.releases/demo'))).toBe(false);
-  });
+  it(
+    "refuses the build host's SSH host keys in an overlay (rootfs.tar.gz, initrd.img), naming the file; nothing " +
+      'is published',
+    () => {
+      const p = project();
+      mkdirSync(p.path('overlay/etc/ssh'), { recursive: true });
+      keygen(p.path('overlay/etc/ssh/ssh_host_ed25519_key'), '-t', 'ed25519');
+      const r = p.run(['publish', 'demo']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(code(r.stderr)).toBe('PRIVATE_CONTENT');
+      expect(r.stderr).toContain('tftp:initrd.img:etc/ssh/ssh_host_ed25519_key');
+      expect(r.stderr).toContain('tftp:rootfs.tar.gz:etc/ssh/ssh_host_ed25519_key');
+      expect(existsSync(p.path('san/tftp/demo'))).toBe(false);
+      expect(existsSync(p.path('san/tftp/.releases/demo'))).toBe(false);
+    },
+  );
 
   it('finds key material by content under any name: PEM (RSA, EC, encrypted PKCS#8) and OpenSSH keys', () => {
     const p = project();
@@ -92,50 +96,57 @@ describe('nothing private is published to TFTP', () => {
     expect(r.stderr).toContain('RSA PRIVATE KEY');
   });
 
-  it('refuses shadow, gshadow, master.passwd and spwd.db, but not public keys or programs that merely name a key format', () => {
-    const p = project();
-    mkdirSync(p.path('overlay/etc/ssh'), { recursive: true });
-    for (const f of ['shadow', 'gshadow', 'master.passwd', 'spwd.db'])
-      writeFileSync(p.path('overlay/etc', f), 'root:*:1::::::\n');
-    const r = p.run(['publish', 'demo']);
-    expect(code(r.stderr)).toBe('PRIVATE_CONTENT');
-    for (const f of ['shadow', 'gshadow', 'master.passwd', 'spwd.db'])
-      expect(r.stderr).toContain(`tftp:initrd.img:etc/${f}:`);
-
-    const q = project();
-    mkdirSync(q.path('overlay/etc/ssh'), { recursive: true });
-    keygen(q.path('overlay/etc/ssh/k'), '-t', 'ed25519');
-    rmSync(q.path('overlay/etc/ssh/k'));
-    // ssh-keygen holds "-----BEGIN OPENSSH PRIVATE KEY-----" as a string, not as a key; GnuTLS
-    // (in every Debian initrd with nbd-client) holds its self-test keys: programs are not searched.
-    copyFileSync('/usr/bin/ssh-keygen', q.path('overlay/ssh-keygen'));
-    expect(readFileSync(q.path('overlay/ssh-keygen')).includes('-----BEGIN OPENSSH PRIVATE KEY-----')).toBe(true);
-    copyFileSync(realpathSync('/usr/lib/x86_64-linux-gnu/libgnutls.so.30'), q.path('overlay/libgnutls.so.30'));
-    expect(readFileSync(q.path('overlay/libgnutls.so.30')).includes('-----BEGIN PRIVATE KEY-----\nM')).toBe(true);
-    const ok = q.run(['publish', 'demo']);
-    expect(ok.code, ok.stderr).toBe(0);
-  });
-
-  it('refuses a symlink that leaves the host directory (absolute, or climbing with ..), and keeps the live release', () => {
-    const p = project();
-    const files = (extra: object) => ({
-      SEC_FILES: JSON.stringify({ 'pxelinux.cfg/default': { content: 'DEFAULT x\n' }, ...extra }),
-    });
-    expect(p.run(['publish', 'tree'], files({ cfg: { symlink: 'pxelinux.cfg/default' } })).code).toBe(0);
-    const liveBefore = readlinkSync(p.path('san/tftp/tree'));
-    for (const [link, to] of [
-      ['rootlink', '/'],
-      ['h/up', '../../etc'],
-      ['passwd', '../other/x'],
-    ]) {
-      const r = p.run(['publish', 'tree'], files({ [link]: { symlink: to } }));
-      expect(r.code, r.stderr).toBe(2);
+  it(
+    'refuses shadow, gshadow, master.passwd and spwd.db, but not public keys or programs that merely name a key ' +
+      'format',
+    () => {
+      const p = project();
+      mkdirSync(p.path('overlay/etc/ssh'), { recursive: true });
+      for (const f of ['shadow', 'gshadow', 'master.passwd', 'spwd.db'])
+        writeFileSync(p.path('overlay/etc', f), 'root:*:1::::::\n');
+      const r = p.run(['publish', 'demo']);
       expect(code(r.stderr)).toBe('PRIVATE_CONTENT');
-      expect(r.stderr).toContain(`tftp:${link}:`);
-      expect(readlinkSync(p.path('san/tftp/tree'))).toBe(liveBefore);
-    }
-    expect(readdirSync(p.path('san/tftp/.releases/tree')).filter((n) => /^\d+$/.test(n))).toEqual(['000001']);
-  });
+      for (const f of ['shadow', 'gshadow', 'master.passwd', 'spwd.db'])
+        expect(r.stderr).toContain(`tftp:initrd.img:etc/${f}:`);
+
+      const q = project();
+      mkdirSync(q.path('overlay/etc/ssh'), { recursive: true });
+      keygen(q.path('overlay/etc/ssh/k'), '-t', 'ed25519');
+      rmSync(q.path('overlay/etc/ssh/k'));
+      // ssh-keygen holds "-----BEGIN OPENSSH PRIVATE KEY-----" as a string, not as a key; GnuTLS
+      // (in every Debian initrd with nbd-client) holds its self-test keys: programs are not searched.
+      copyFileSync('/usr/bin/ssh-keygen', q.path('overlay/ssh-keygen'));
+      expect(readFileSync(q.path('overlay/ssh-keygen')).includes('-----BEGIN OPENSSH PRIVATE KEY-----')).toBe(true);
+      copyFileSync(realpathSync('/usr/lib/x86_64-linux-gnu/libgnutls.so.30'), q.path('overlay/libgnutls.so.30'));
+      expect(readFileSync(q.path('overlay/libgnutls.so.30')).includes('-----BEGIN PRIVATE KEY-----\nM')).toBe(true);
+      const ok = q.run(['publish', 'demo']);
+      expect(ok.code, ok.stderr).toBe(0);
+    },
+  );
+
+  it(
+    'refuses a symlink that leaves the host directory (absolute, or climbing with ..), and keeps the ' + 'live release',
+    () => {
+      const p = project();
+      const files = (extra: object) => ({
+        SEC_FILES: JSON.stringify({ 'pxelinux.cfg/default': { content: 'DEFAULT x\n' }, ...extra }),
+      });
+      expect(p.run(['publish', 'tree'], files({ cfg: { symlink: 'pxelinux.cfg/default' } })).code).toBe(0);
+      const liveBefore = readlinkSync(p.path('san/tftp/tree'));
+      for (const [link, to] of [
+        ['rootlink', '/'],
+        ['h/up', '../../etc'],
+        ['passwd', '../other/x'],
+      ]) {
+        const r = p.run(['publish', 'tree'], files({ [link]: { symlink: to } }));
+        expect(r.code, r.stderr).toBe(2);
+        expect(code(r.stderr)).toBe('PRIVATE_CONTENT');
+        expect(r.stderr).toContain(`tftp:${link}:`);
+        expect(readlinkSync(p.path('san/tftp/tree'))).toBe(liveBefore);
+      }
+      expect(readdirSync(p.path('san/tftp/.releases/tree')).filter((n) => /^\d+$/.test(n))).toEqual(['000001']);
+    },
+  );
 
   it('publishes what the config lists in allowPublic (a member, an archive, per host or for the SAN)', () => {
     const p = project();
@@ -155,33 +166,37 @@ describe('nothing private is published to TFTP', () => {
 });
 
 describe('secrets stay private', () => {
-  it('a secret source enters the key only as an HMAC under a 0600 per-cache key: no plain digest, no secret, anywhere', () => {
-    const p = project();
-    const secret = 'chap-secret-of-the-test-0123456789';
-    mkdirSync(p.path('secrets'), { mode: 0o700 });
-    writeFileSync(p.path('secrets/chap'), `${secret}\n`, { mode: 0o600 });
-    const plain = createHash('sha256').update(`${secret}\n`).digest('hex');
-    const r = p.json(['publish', 'chap']);
-    expect(r.code, r.stderr).toBe(0);
-    const cache = p.path('.netboot/cache');
-    expect(mode(join(cache, 'secret.key'))).toBe(0o600);
-    expect(readFileSync(join(cache, 'secret.key'), 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
-    const grep = (what: string) =>
-      spawnSync('grep', ['-rlaF', what, cache, p.path('san')], { encoding: 'utf8' }).stdout;
-    expect(grep(plain)).toBe('');
-    expect(grep(secret)).toBe('');
-    const key = r.data.steps.find((s: { step: string }) => s.step === 'secret').key;
-    const record = JSON.parse(readFileSync(join(cache, 'actions', key.slice(0, 2), `${key}.json`), 'utf8'));
-    expect(record.parts.sources['secrets/chap']).toMatch(/^hmac:[0-9a-f]{64}$/);
+  it(
+    'a secret source enters the key only as an HMAC under a 0600 per-cache key: no plain digest, no secret, ' +
+      'anywhere',
+    () => {
+      const p = project();
+      const secret = 'chap-secret-of-the-test-0123456789';
+      mkdirSync(p.path('secrets'), { mode: 0o700 });
+      writeFileSync(p.path('secrets/chap'), `${secret}\n`, { mode: 0o600 });
+      const plain = createHash('sha256').update(`${secret}\n`).digest('hex');
+      const r = p.json(['publish', 'chap']);
+      expect(r.code, r.stderr).toBe(0);
+      const cache = p.path('.netboot/cache');
+      expect(mode(join(cache, 'secret.key'))).toBe(0o600);
+      expect(readFileSync(join(cache, 'secret.key'), 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
+      const grep = (what: string) =>
+        spawnSync('grep', ['-rlaF', what, cache, p.path('san')], { encoding: 'utf8' }).stdout;
+      expect(grep(plain)).toBe('');
+      expect(grep(secret)).toBe('');
+      const key = r.data.steps.find((s: { step: string }) => s.step === 'secret').key;
+      const record = JSON.parse(readFileSync(join(cache, 'actions', key.slice(0, 2), `${key}.json`), 'utf8'));
+      expect(record.parts.sources['secrets/chap']).toMatch(/^hmac:[0-9a-f]{64}$/);
 
-    // A new secret re-runs the step; another cache has another key, so the same secret gives another HMAC.
-    writeFileSync(p.path('secrets/chap'), 'another\n');
-    expect(p.json(['build', 'chap']).data.steps[0].outcome).toBe('ran');
-    writeFileSync(p.path('secrets/chap'), `${secret}\n`);
-    const other = p.json(['build', 'chap'], { SEC_CACHE: '.netboot/other' }).data.steps[0];
-    expect(other.key).not.toBe(key);
-    expect(p.json(['build', 'chap']).data.steps[0]).toMatchObject({ outcome: 'cached', key });
-  });
+      // A new secret re-runs the step; another cache has another key, so the same secret gives another HMAC.
+      writeFileSync(p.path('secrets/chap'), 'another\n');
+      expect(p.json(['build', 'chap']).data.steps[0].outcome).toBe('ran');
+      writeFileSync(p.path('secrets/chap'), `${secret}\n`);
+      const other = p.json(['build', 'chap'], { SEC_CACHE: '.netboot/other' }).data.steps[0];
+      expect(other.key).not.toBe(key);
+      expect(p.json(['build', 'chap']).data.steps[0]).toMatchObject({ outcome: 'cached', key });
+    },
+  );
 
   it('the cache root is 0700, and a cache made with a wider mode is tightened on first use', () => {
     const p = project();
@@ -199,25 +214,28 @@ describe('secrets stay private', () => {
     expect(r.stderr).toContain('Permission denied');
   });
 
-  it("writable disks are 0600 (nbd-server's own where it has a user), a read-write root is not reachable by others", () => {
-    const p = project();
-    const r = p.run(['publish', 'diskhost']);
-    expect(r.code, r.stderr).toBe(0);
-    const real = realpathSync(p.path('san/nbd/diskhost/disk.img'));
-    expect(mode(real)).toBe(0o600);
-    const nbd = spawnSync('getent', ['passwd', 'nbd'], { encoding: 'utf8' }).stdout.split(':');
-    if (nbd.length > 3) expect(statSync(real).uid).toBe(Number(nbd[2]));
-    // The repro: any local user read /etc/shadow out of the published disk.
-    const dbg = asNobody('debugfs', ['-R', 'cat /etc/shadow', real]);
-    expect(dbg.stdout).not.toContain('$6$fixture');
-    expect(dbg.stderr).toMatch(/Permission denied/);
+  it(
+    "writable disks are 0600 (nbd-server's own where it has a user), a read-write root is not reachable " + 'by others',
+    () => {
+      const p = project();
+      const r = p.run(['publish', 'diskhost']);
+      expect(r.code, r.stderr).toBe(0);
+      const real = realpathSync(p.path('san/nbd/diskhost/disk.img'));
+      expect(mode(real)).toBe(0o600);
+      const nbd = spawnSync('getent', ['passwd', 'nbd'], { encoding: 'utf8' }).stdout.split(':');
+      if (nbd.length > 3) expect(statSync(real).uid).toBe(Number(nbd[2]));
+      // The repro: any local user read /etc/shadow out of the published disk.
+      const dbg = asNobody('debugfs', ['-R', 'cat /etc/shadow', real]);
+      expect(dbg.stdout).not.toContain('$6$fixture');
+      expect(dbg.stderr).toMatch(/Permission denied/);
 
-    const root = realpathSync(p.path('san/nfs/diskhost/root'));
-    expect(mode(join(root, '..'))).toBe(0o700);
-    expect(mode(root)).toBe(0o755);
-    expect(asNobody('cat', [join(root, 'etc/hostname')]).status).not.toBe(0);
-    expect(asNobody('cat', [p.path('san/nfs/diskhost/root/etc/shadow')]).status).not.toBe(0);
-  });
+      const root = realpathSync(p.path('san/nfs/diskhost/root'));
+      expect(mode(join(root, '..'))).toBe(0o700);
+      expect(mode(root)).toBe(0o755);
+      expect(asNobody('cat', [join(root, 'etc/hostname')]).status).not.toBe(0);
+      expect(asNobody('cat', [p.path('san/nfs/diskhost/root/etc/shadow')]).status).not.toBe(0);
+    },
+  );
 });
 
 describe('local sources outside the config directory', () => {

@@ -184,7 +184,8 @@ describe('the real servers accept them', () => {
       const files = renderServerConfigs(HOSTS[name as keyof typeof HOSTS]);
       const dir = join(tmp, 'dnsmasq', name);
       for (const [p, c] of Object.entries(files)) if (p.startsWith('dnsmasq.d/')) write(join(dir, p), c);
-      // port=0: the DNS side is not ours; *.conf is how Debian's dnsmasq reads /etc/dnsmasq.d, so the examples stay out.
+      // port=0: the DNS side is not ours; *.conf is how Debian's dnsmasq reads /etc/dnsmasq.d, so the examples stay
+      // out.
       const wrapper = write(join(dir, 'dnsmasq.conf'), `port=0\nconf-dir=${join(dir, 'dnsmasq.d')},*.conf\n`);
       expect(dnsmasqTest(wrapper)).toEqual({ code: 0, out: 'dnsmasq: syntax check OK.' });
       for (const p of Object.keys(files).filter((p) => p.endsWith('.example')))
@@ -283,7 +284,8 @@ function uciToDnsmasq(uci: string): string[] {
     if (type !== 'boot' || (o('serveraddress') && !o('servername'))) return [];
     const id = o('networkid');
     return [
-      `dhcp-boot=${id ? `net:${id},` : ''}${o('filename')}${o('servername') ? `,${o('servername')}` : ''}${o('serveraddress') ? `,${o('serveraddress')}` : ''}`,
+      `dhcp-boot=${id ? `net:${id},` : ''}${o('filename')}` +
+        `${o('servername') ? `,${o('servername')}` : ''}${o('serveraddress') ? `,${o('serveraddress')}` : ''}`,
       ...(opts.dhcp_option ?? []).map((d) => `dhcp-option=${id ? `${id},` : ''}${d}`),
     ];
   });

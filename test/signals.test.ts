@@ -43,18 +43,21 @@ async function until(cond: () => boolean, ms = 15_000): Promise<void> {
 }
 
 describe('signals', () => {
-  it('Ctrl-C (SIGINT to the foreground group) stops the step with its grandchildren, cleans up and exits 130', async () => {
-    // A background job ignores SIGINT; one started from a subshell is orphaned at once.
-    const [bg, orphan, fg] = [marker(302), marker(302), marker(303)];
-    const { child, done } = startBuild(`sleep ${bg} & (sleep ${orphan} &); sleep ${fg}; wait`);
-    await until(() => running(bg) && running(orphan) && running(fg));
-    process.kill(-child.pid!, 'SIGINT');
-    const r = await done;
-    expect(r.code, r.stderr).toBe(130);
-    expect(r.stderr).toContain('[INTERRUPTED]');
-    expect([running(bg), running(orphan), running(fg)]).toEqual([false, false, false]);
-    expect(leftovers()).toEqual([]);
-  });
+  it(
+    'Ctrl-C (SIGINT to the foreground group) stops the step with its grandchildren, cleans up and ' + 'exits 130',
+    async () => {
+      // A background job ignores SIGINT; one started from a subshell is orphaned at once.
+      const [bg, orphan, fg] = [marker(302), marker(302), marker(303)];
+      const { child, done } = startBuild(`sleep ${bg} & (sleep ${orphan} &); sleep ${fg}; wait`);
+      await until(() => running(bg) && running(orphan) && running(fg));
+      process.kill(-child.pid!, 'SIGINT');
+      const r = await done;
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).toContain('[INTERRUPTED]');
+      expect([running(bg), running(orphan), running(fg)]).toEqual([false, false, false]);
+      expect(leftovers()).toEqual([]);
+    },
+  );
 
   it('SIGTERM exits 143; a child that ignores SIGTERM gets SIGKILL after the grace period', async () => {
     const m = marker(304);

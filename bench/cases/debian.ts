@@ -22,7 +22,10 @@ import {
 const HOST = 'bullseye-nbd';
 const SUITE = 'bullseye';
 const MIRROR = 'http://deb.debian.org/debian';
-/** What netboot installs for this host: the shared Debian list plus the NBD recipe's nbd-client (checked against each build's record). */
+/**
+ * What netboot installs for this host: the shared Debian list plus the NBD recipe's nbd-client (checked against each
+ * build's record).
+ */
 const PACKAGES = [...new Set([...BASE_PACKAGES, 'nbd-client'])].sort();
 const STEPS = ['base', 'packages', 'customize', 'kernel', 'image', 'tftp', 'server-configs'];
 /** Small packages none of the recipe's pull in: each "one package added" round adds the next. */
@@ -125,7 +128,8 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
       const order = i % 2 === 0 ? [runNetboot, runManual] : [runManual, runNetboot];
       for (const [j, run] of order.entries()) {
         progress(
-          `round ${i + 1} of ${coldRuns}: ${run === runNetboot ? 'netboot build (cold)' : 'manual build'} (${j + 1} of 2)`,
+          `round ${i + 1} of ${coldRuns}: ${run === runNetboot ? 'netboot build (cold)' : 'manual build'} ` +
+            `(${j + 1} of 2)`,
         );
         await run();
       }
@@ -176,7 +180,9 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
       added.samples.push(ms);
     }
 
-    const nCold = `N=${coldRuns}${process.env.BENCH_DEBIAN_RUNS ? ' (BENCH_DEBIAN_RUNS)' : ", this case's default; BENCH_DEBIAN_RUNS sets it"}`;
+    const nCold =
+      `N=${coldRuns}` +
+      (process.env.BENCH_DEBIAN_RUNS ? ' (BENCH_DEBIAN_RUNS)' : ", this case's default; BENCH_DEBIAN_RUNS sets it");
     const nRebuild = `N=${rebuildRuns}${ctx.runsSet ? ' (BENCH_RUNS)' : ", this case's default; BENCH_RUNS sets it"}`;
     const s = (xs: number[]) => (median(xs) / 1000).toFixed(1);
     const netbootDetail = STEPS.map((st) => `${st} ${s(stepMs[st])}`).join(', ');
@@ -190,7 +196,13 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
     const restNetboot = (median(cold.samples) - m('base')) / 1000;
     const restManual = (median(manual.samples) - median(manualStages.debootstrap)) / 1000;
     const common = [
-      `Host: bench/fixtures/debian (test/fixtures/debian-nbd's bullseye-nbd: ${PACKAGES.join(', ')} on bullseye minbase, one user, 2G image). Mirror: ${MIRROR} for both, a CDN: its throughput varies from run to run and minute to minute, and a cold pair of N=1 is one sample of each: while this case was written, its cold ratio was 1.20x in one run and 1.02x in the next (netboot 159 and 101 s, its base step 56 and 21 s; the manual 133 and 99 s), so read a verdict near 1.1x as a coin toss and raise BENCH_DEBIAN_RUNS to settle it. Project dirs and the manual's work dir are under os.tmpdir() (${fsType(work)}); \`sync\` runs, untimed, before each timed command.`,
+      `Host: bench/fixtures/debian (test/fixtures/debian-nbd's bullseye-nbd: ${PACKAGES.join(', ')} on bullseye ` +
+        `minbase, one user, 2G image). Mirror: ${MIRROR} for both, a CDN: its throughput varies from run to run ` +
+        'and minute to minute, and a cold pair of N=1 is one sample of each: while this case was written, its ' +
+        'cold ratio was 1.20x in one run and 1.02x in the next (netboot 159 and 101 s, its base step 56 and 21 ' +
+        's; the manual 133 and 99 s), so read a verdict near 1.1x as a coin toss and raise BENCH_DEBIAN_RUNS to ' +
+        `settle it. Project dirs and the manual's work dir are under os.tmpdir() (${fsType(work)}); \`sync\` ` +
+        'runs, untimed, before each timed command.',
       'BENCH_SKIP_DEBIAN=1 skips this case (it needs root, deb.debian.org and about 5 minutes).',
     ];
     return [
@@ -209,17 +221,45 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
           factor: 1.1,
         },
         notes: [
-          `netboot: \`netboot build ${HOST} --json\` in a freshly staged project with an empty cache (config bundling and tool version probes included). Manual: \`bash bench/fixtures/debian/manual-build.sh\`, as root: \`debootstrap --variant=minbase ${SUITE}\`; \`chroot apt-get install --no-install-recommends\` of the same packages, then \`apt-get clean\` and the apt lists removed (netboot's image has neither); hostname, hosts, fstab and the initramfs grep hook; \`chroot mkinitramfs\`; \`truncate -s 2G\` + \`mkfs.ext4 -d\`. Interleaved: netboot first in rounds 1, 3, ..., the manual first in rounds 2, 4, ...`,
-          `The manual's time is spawn to exit less its own removal of its work dir (median ${s(manualStages.cleanup ?? [0])} s, measured by the script), since a user keeps the image; netboot's includes removing its scratch dirs and keeps its results in the cache.`,
-          'netboot does more than the manual sequence: mmdebstrap rather than debootstrap for the base; every step works on its own copy of its input tree (`cp -a --reflink=auto`, a full copy on ext4) and every output is hashed into the cache; users, password hashes, systemd-networkd, the first-boot SSH host key drop-in and a scrub of logs, machine-id and resolv.conf; lsinitramfs checks the initrd; the image gets a debugfs pass pinning every timestamp (reproducible bit for bit) and `e2fsck -fn`; a pxelinux TFTP tree and server configs (nbd-server, dnsmasq, OpenWRT, dhcpd); an InRelease fetch for the mirror fingerprints.',
-          `Where netboot's cold time goes: each step's \`--json\` durationMs, in the last column. kernel and image run at once (--jobs defaults to the cores, ${availableParallelism()} here), so they overlap and contend: base + packages + customize + max(kernel + tftp, image) = ${path.toFixed(1)} s, against a median wall time of ${s(cold.samples)} s. customize is nearly all copy and hashing (its own work is a few file writes and one chroot); image is mke2fs plus the debugfs pass and e2fsck. The manual's stages are the script's own clock.`,
-          `The bootstrapper carries the result: mmdebstrap (netboot's base) took ${s(stepMs.base)} s, debootstrap (the manual's) ${s(manualStages.debootstrap)} s; everything after it took ${restNetboot.toFixed(1)} s in netboot (wall) and ${restManual.toFixed(1)} s by hand (${(restNetboot / restManual).toFixed(2)}x): the tree copies, hashing, the debugfs pass, e2fsck and the extra steps listed above.`,
-          `1-minute load average before each timed run (${availableParallelism()} cores): netboot ${load.netboot.map((l) => l.toFixed(2)).join(', ')}; manual ${load.manual.map((l) => l.toFixed(2)).join(', ')}. Above the core count, something else was competing for the CPU.`,
+          `netboot: \`netboot build ${HOST} --json\` in a freshly staged project with an empty cache (config ` +
+            'bundling and tool version probes included). Manual: `bash ' +
+            `bench/fixtures/debian/manual-build.sh\`, as root: \`debootstrap --variant=minbase ${SUITE}\`; ` +
+            '`chroot apt-get install --no-install-recommends` of the same packages, then `apt-get clean` ' +
+            "and the apt lists removed (netboot's image has neither); hostname, hosts, fstab and the initramfs " +
+            'grep hook; `chroot mkinitramfs`; `truncate -s 2G` + `mkfs.ext4 -d`. Interleaved: netboot ' +
+            'first in rounds 1, 3, ..., the manual first in rounds 2, 4, ...',
+          "The manual's time is spawn to exit less its own removal of its work dir (median " +
+            `${s(manualStages.cleanup ?? [0])} s, measured by the script), since a user keeps the image; ` +
+            "netboot's includes removing its scratch dirs and keeps its results in the cache.",
+          'netboot does more than the manual sequence: mmdebstrap rather than debootstrap for the base; every ' +
+            'step works on its own copy of its input tree (`cp -a --reflink=auto`, a full copy on ext4) and ' +
+            'every output is hashed into the cache; users, password hashes, systemd-networkd, the first-boot ' +
+            'SSH host key drop-in and a scrub of logs, machine-id and resolv.conf; lsinitramfs checks the ' +
+            'initrd; the image gets a debugfs pass pinning every timestamp (reproducible bit for bit) and ' +
+            '`e2fsck -fn`; a pxelinux TFTP tree and server configs (nbd-server, dnsmasq, OpenWRT, dhcpd); an ' +
+            'InRelease fetch for the mirror fingerprints.',
+          "Where netboot's cold time goes: each step's `--json` durationMs, in the last column. kernel and " +
+            `image run at once (--jobs defaults to the cores, ${availableParallelism()} here), so they overlap ` +
+            `and contend: base + packages + customize + max(kernel + tftp, image) = ${path.toFixed(1)} s, ` +
+            `against a median wall time of ${s(cold.samples)} s. customize is nearly all copy and hashing (its ` +
+            'own work is a few file writes and one chroot); image is mke2fs plus the debugfs pass and e2fsck. ' +
+            "The manual's stages are the script's own clock.",
+          `The bootstrapper carries the result: mmdebstrap (netboot's base) took ${s(stepMs.base)} s, debootstrap ` +
+            `(the manual's) ${s(manualStages.debootstrap)} s; everything after it took ` +
+            `${restNetboot.toFixed(1)} s in netboot (wall) and ${restManual.toFixed(1)} s by hand ` +
+            `(${(restNetboot / restManual).toFixed(2)}x): the tree copies, hashing, the debugfs pass, e2fsck ` +
+            'and the extra steps listed above.',
+          `1-minute load average before each timed run (${availableParallelism()} cores): netboot ` +
+            `${load.netboot.map((l) => l.toFixed(2)).join(', ')}; manual ` +
+            `${load.manual.map((l) => l.toFixed(2)).join(', ')}. Above the core count, something else was ` +
+            'competing for the CPU.',
           ...common,
         ],
       },
       {
-        name: `debian: rebuilds of bullseye-nbd next to the manual full rebuild (rebuilds ${nRebuild}; the manual's samples are the cold table's)`,
+        name:
+          `debian: rebuilds of bullseye-nbd next to the manual full rebuild (rebuilds ${nRebuild}; the ` +
+          "manual's samples are the cold table's)",
         baseline: manualLabel,
         rows: [manual, ...rows.values(), added].map((r) => {
           if (r === manual) return { ...r, detail: 'every step again' };
@@ -233,15 +273,28 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
             };
           return {
             ...r,
-            detail: `${r.tool.includes('kernel') ? `tftp ran (median ${s(tftpMs)} s), 6 cached` : '0 ran, 7 cached'}; ${faster}`,
+            detail:
+              (r.tool.includes('kernel') ? `tftp ran (median ${s(tftpMs)} s), 6 cached` : '0 ran, 7 cached') +
+              `; ${faster}`,
           };
         }),
         detailHead: 'steps',
         notes: [
-          'The manual row is the same samples as in the cold table: the seed has no cache, so any change, a kernel command line included, means the whole sequence again.',
-          `Rebuilds run in the last cold round's project, interleaved with the order rotating each round, after one untimed no-op build. "kernel command line changed": NBD_KERNEL_ARGS set to a value no earlier build used (netboot.bench=<round>), so only the tftp step runs (checked: any other step running stops the bench); the no-op rows must run nothing.`,
-          `"one package added": NBD_PACKAGES set to a package no earlier build had (${EXTRA_PACKAGES.slice(0, coldRuns).join(', ')}; as many rounds as cold ones, BENCH_DEBIAN_RUNS): extra-packages (the added package on top of the cached recipe packages), customize, kernel and image must run (checked); tftp runs only if the initrd changed (mkinitramfs is reproducible, so a package without initramfs hooks leaves it cached). The base and packages steps stay cached: that is the saving over the manual's debootstrap and full apt-get install.`,
-          "Every online build fetches the suite's InRelease once for the base and packages fingerprints (so a build notices when Debian published something); `--offline` uses the last fetched fingerprints, so the difference between the two no-op rows is the mirror round trip.",
+          'The manual row is the same samples as in the cold table: the seed has no cache, so any change, a ' +
+            'kernel command line included, means the whole sequence again.',
+          "Rebuilds run in the last cold round's project, interleaved with the order rotating each round, after " +
+            'one untimed no-op build. "kernel command line changed": NBD_KERNEL_ARGS set to a value no earlier ' +
+            'build used (netboot.bench=<round>), so only the tftp step runs (checked: any other step running ' +
+            'stops the bench); the no-op rows must run nothing.',
+          '"one package added": NBD_PACKAGES set to a package no earlier build had ' +
+            `(${EXTRA_PACKAGES.slice(0, coldRuns).join(', ')}; as many rounds as cold ones, BENCH_DEBIAN_RUNS): ` +
+            'extra-packages (the added package on top of the cached recipe packages), customize, kernel and ' +
+            'image must run (checked); tftp runs only if the initrd changed (mkinitramfs is reproducible, so a ' +
+            'package without initramfs hooks leaves it cached). The base and packages steps stay cached: that ' +
+            "is the saving over the manual's debootstrap and full apt-get install.",
+          "Every online build fetches the suite's InRelease once for the base and packages fingerprints (so a " +
+            'build notices when Debian published something); `--offline` uses the last fetched fingerprints, so ' +
+            'the difference between the two no-op rows is the mirror round trip.',
           ...common,
         ],
       },
@@ -283,11 +336,15 @@ async function preflight(): Promise<void> {
   const { bavail, bsize } = statfsSync(tmpdir());
   if (bavail * bsize < NEED_FREE)
     throw new BenchAbort(
-      `debian: ${tmpdir()} has ${((bavail * bsize) / 2 ** 30).toFixed(1)} GiB free, the case needs about ${NEED_FREE / 2 ** 30} GiB, ${skip}`,
+      `debian: ${tmpdir()} has ${((bavail * bsize) / 2 ** 30).toFixed(1)} GiB free, the case needs about ` +
+        `${NEED_FREE / 2 ** 30} GiB, ${skip}`,
     );
 }
 
-/** A build's steps, after checking it did what its row says: `ran` must run, `maybe` may, every other one is a cache hit. */
+/**
+ * A build's steps, after checking it did what its row says: `ran` must run, `maybe` may, every other one is a cache
+ * hit.
+ */
 function stepsOf(stdout: string, label: string, ran: string[], maybe: string[] = [], all = STEPS): Step[] {
   let out: { ok: boolean; steps: Step[] };
   try {
@@ -302,7 +359,8 @@ function stepsOf(stdout: string, label: string, ran: string[], maybe: string[] =
   const rest = out.steps.filter((s) => s.outcome !== 'ran' && s.outcome !== 'cached');
   if (!out.ok || out.steps.length !== all.length || rest.length || got.join() !== [...ran].sort().join())
     throw new BenchAbort(
-      `debian: ${label}: expected ${ran.length ? ran.join(', ') : 'no step'} to run and the rest cached, got: ${out.steps.map((s) => `${s.step} ${s.outcome}`).join(', ')}` +
+      `debian: ${label}: expected ${ran.length ? ran.join(', ') : 'no step'} to run and the rest cached, got: ` +
+        `${out.steps.map((s) => `${s.step} ${s.outcome}`).join(', ')}` +
         (label.includes('cold')
           ? ''
           : ' (if base or packages ran, the mirror published something since the cold build: run again)'),
@@ -316,11 +374,14 @@ async function checkPackages(dir: string): Promise<void> {
   const got = (hist.steps.packages?.parts.params as { packages?: string[] } | undefined)?.packages ?? [];
   if ([...got].sort().join() !== PACKAGES.join())
     throw new BenchAbort(
-      `debian: netboot installed ${got.join(' ')}, the manual script ${PACKAGES.join(' ')}: update PACKAGES in bench/cases/debian.ts`,
+      `debian: netboot installed ${got.join(' ')}, the manual script ${PACKAGES.join(' ')}: update PACKAGES in ` +
+        'bench/cases/debian.ts',
     );
 }
 
-/** Removes a temp dir, unless something is mounted under it: rm would follow a leftover /dev bind into the host's /dev. */
+/**
+ * Removes a temp dir, unless something is mounted under it: rm would follow a leftover /dev bind into the host's /dev.
+ */
 async function removeDir(dir: string): Promise<void> {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')

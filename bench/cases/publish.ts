@@ -36,7 +36,9 @@ interface Stage {
   copied: number;
 }
 
-/** One tool of a table: `run` prepares what it needs (untimed), times one command, and measures its result (untimed). */
+/**
+ * One tool of a table: `run` prepares what it needs (untimed), times one command, and measures its result (untimed).
+ */
 interface Trial {
   label: string;
   samples: number[];
@@ -148,11 +150,25 @@ export async function publish(ctx: BenchContext): Promise<CaseResult[]> {
     const nRuns = `N=${runs}${ctx.runsSet ? '' : `, this case's default; BENCH_RUNS sets it`}`;
     const treeLine = `${FILES.toLocaleString('en-US')} files (${mib(r1.size)})`;
     const common = [
-      `The tree: bench/fixtures/publish, one step making a tree of ${treeLine}: 256 B to 4 KiB each, deterministic, 100 to a directory (${dirCount(FILES)} directories), mtimes clamped to sourceDateEpoch; published read-only to the nfs target.`,
-      `netboot's time is the whole \`netboot publish ${HOST} --json\` process of a host already built (its build is a cache hit): node start, config load, a no-op build, then staging, the syncfs, the rename and the symlink switch.`,
-      `Cache, SAN roots and copies are in one temp dir under os.tmpdir() (file system: ${fs}), so every hard link is possible. Rounds are removed only after the last one, because writing into blocks just freed was several times slower here: cp -a of this tree took 1.3 s, but 10 to 13 s right after an rm -r of an earlier copy (likely the discard mount option on a virtual disk). \`sync\` runs, untimed, before each timed command, so no tool pays for another's writeback; netboot flushes its own release (\`sync -f\`) before committing it, the copies flush nothing.`,
-      'Page cache warm: the trees were just built and are read every round; no cache is dropped. A cold cache would cost every tool more, cp -a most (it reads the data of every file; the others link unchanged files and read only metadata).',
-      '"bytes written": for netboot, its own `--json` stage report (files linked, files copied, bytes copied); for every row, "du new": blocks of the result shared with neither the cache\'s trees nor the previous release (one `du -sB1` over them and the result; hard links count once). It includes directory blocks (4 KiB each) and netboot\'s release manifest (`.netboot-release.json`).',
+      `The tree: bench/fixtures/publish, one step making a tree of ${treeLine}: 256 B to 4 KiB each, ` +
+        `deterministic, 100 to a directory (${dirCount(FILES)} directories), mtimes clamped to sourceDateEpoch; ` +
+        'published read-only to the nfs target.',
+      `netboot's time is the whole \`netboot publish ${HOST} --json\` process of a host already built (its build ` +
+        'is a cache hit): node start, config load, a no-op build, then staging, the syncfs, the rename and the ' +
+        'symlink switch.',
+      `Cache, SAN roots and copies are in one temp dir under os.tmpdir() (file system: ${fs}), so every hard link ` +
+        'is possible. Rounds are removed only after the last one, because writing into blocks just freed was ' +
+        'several times slower here: cp -a of this tree took 1.3 s, but 10 to 13 s right after an rm -r of an ' +
+        'earlier copy (likely the discard mount option on a virtual disk). `sync` runs, untimed, before each ' +
+        "timed command, so no tool pays for another's writeback; netboot flushes its own release (`sync -f`) " +
+        'before committing it, the copies flush nothing.',
+      'Page cache warm: the trees were just built and are read every round; no cache is dropped. A cold cache ' +
+        'would cost every tool more, cp -a most (it reads the data of every file; the others link unchanged ' +
+        'files and read only metadata).',
+      '"bytes written": for netboot, its own `--json` stage report (files linked, files copied, bytes copied); ' +
+        'for every row, "du new": blocks of the result shared with neither the cache\'s trees nor the previous ' +
+        'release (one `du -sB1` over them and the result; hard links count once). It includes directory blocks ' +
+        "(4 KiB each) and netboot's release manifest (`.netboot-release.json`).",
     ];
     return [
       {
@@ -161,7 +177,8 @@ export async function publish(ctx: BenchContext): Promise<CaseResult[]> {
         rows: first.map(row),
         detailHead: 'bytes written',
         notes: [
-          `Each run: \`netboot publish\` into a SAN root that does not exist yet; \`cp -a <cache tree> <fresh dir>\`. Interleaved, the order rotating each round.`,
+          'Each run: `netboot publish` into a SAN root that does not exist yet; `cp -a <cache tree> <fresh ' +
+            'dir>`. Interleaved, the order rotating each round.',
           ...common,
         ],
       },
@@ -171,10 +188,18 @@ export async function publish(ctx: BenchContext): Promise<CaseResult[]> {
         rows: again.map(row),
         detailHead: 'bytes written',
         notes: [
-          'Each round starts from the release its first-publish netboot run made (revision r1). Then: `netboot publish` of the host built with revision r2 (etc/revision differs, the other 29,999 files are identical) into that SAN root; `cp -al <previous release> <fresh dir>`; `rsync -a --link-dest=<previous release> <cache tree of r2>/ <fresh dir>/`.',
-          "cp -al is the floor (a linked copy of the old release, the changed file included; it publishes nothing new). rsync decides by its quick check (size and mtime; the clamped mtimes make the unchanged files match) and copies the changed file; netboot decides by the manifests' digests (it reads no file) and links even the changed file, from the cache.",
-          'Two releases stay under san.keep (3), so nothing is pruned; a steady-state republish also removes the oldest release (an rm -r of 30,000 links), not measured here.',
-          'The tree, file system, `sync` before each command, page cache and "bytes written": as for the first publish, above.',
+          'Each round starts from the release its first-publish netboot run made (revision r1). Then: `netboot ' +
+            'publish` of the host built with revision r2 (etc/revision differs, the other 29,999 files are ' +
+            'identical) into that SAN root; `cp -al <previous release> <fresh dir>`; `rsync -a ' +
+            '--link-dest=<previous release> <cache tree of r2>/ <fresh dir>/`.',
+          'cp -al is the floor (a linked copy of the old release, the changed file included; it publishes nothing ' +
+            'new). rsync decides by its quick check (size and mtime; the clamped mtimes make the unchanged ' +
+            "files match) and copies the changed file; netboot decides by the manifests' digests (it reads no " +
+            'file) and links even the changed file, from the cache.',
+          'Two releases stay under san.keep (3), so nothing is pruned; a steady-state republish also removes the ' +
+            'oldest release (an rm -r of 30,000 links), not measured here.',
+          'The tree, file system, `sync` before each command, page cache and "bytes written": as for the first ' +
+            'publish, above.',
         ],
       },
     ];
@@ -303,7 +328,8 @@ function stageOf(label: string, stdout: string, wantId: string): Stage {
   const nfs = host?.targets.find((t) => t.target === 'nfs');
   if (!out.ok || !host?.changed || host.id !== wantId || !nfs?.stage)
     throw new BenchAbort(
-      `publish: ${label}: expected release ${wantId} staged on nfs, got:\n${JSON.stringify(out.published ?? out, null, 2).slice(0, 2000)}`,
+      `publish: ${label}: expected release ${wantId} staged on nfs, ` +
+        `got:\n${JSON.stringify(out.published ?? out, null, 2).slice(0, 2000)}`,
     );
   return nfs.stage;
 }

@@ -125,13 +125,22 @@ export async function rootfsArchives(ctx: BenchContext): Promise<CaseResult[]> {
 
     const heading = (what: string) => `archives of a Debian rootfs (${fs.summary}): ${what}, uncompressed (${nLine})`;
     const common = [
-      `Tree: the digest case's (bench/cases/rootfs.ts), ${fs.origin}. netboot: a node process per run (bench/cases/rootfs-worker.ts) reading and parsing the tree's stored manifest (as the cpio and tar steps get it from \`ctx.manifest\`) and writing with plugins/archive-write.ts, gzip off; every entry's mtime 1700000000, as the steps set it. Node's startup is in its times.`,
-      `Same entries, same order for every tool: the manifest's names sorted as netboot sorts them, given to GNU cpio on stdin and to bsdtar with \`-n -T\` (no recursion). Each archive is listed once, untimed, by GNU cpio or bsdtar, and must hold every entry.`,
-      `Every run writes to ${tmpdir()} (${fsType(work)}); before each, untimed, the previous archive is removed and \`sync\` runs, so no tool pays for another's writeback. Page cache warm for the tree (read by the untimed runs first). Throughput is the tree's file bytes over the median time.`,
+      `Tree: the digest case's (bench/cases/rootfs.ts), ${fs.origin}. netboot: a node process per run ` +
+        "(bench/cases/rootfs-worker.ts) reading and parsing the tree's stored manifest (as the cpio and tar " +
+        "steps get it from `ctx.manifest`) and writing with plugins/archive-write.ts, gzip off; every entry's " +
+        "mtime 1700000000, as the steps set it. Node's startup is in its times.",
+      "Same entries, same order for every tool: the manifest's names sorted as netboot sorts them, given to GNU " +
+        'cpio on stdin and to bsdtar with `-n -T` (no recursion). Each archive is listed once, untimed, by ' +
+        'GNU cpio or bsdtar, and must hold every entry.',
+      `Every run writes to ${tmpdir()} (${fsType(work)}); before each, untimed, the previous archive is removed ` +
+        "and `sync` runs, so no tool pays for another's writeback. Page cache warm for the tree (read by the " +
+        "untimed runs first). Throughput is the tree's file bytes over the median time.",
       `Rounds interleave the four tools, the order rotating each round.`,
     ];
     const cpioNote = refused.length
-      ? `${refused.length} entries are left out of both cpio archives, because netboot's writeCpio refuses names that are not printable ASCII and this tree has them: ${refused.map((e) => `\`${e.path}\``).join(', ')} (from ca-certificates). So netboot cannot pack this Debian rootfs as cpio as it stands.`
+      ? `${refused.length} entries are left out of both cpio archives, because netboot's writeCpio refuses names ` +
+        `that are not printable ASCII and this tree has them: ${refused.map((e) => `\`${e.path}\``).join(', ')} ` +
+        '(from ca-certificates). So netboot cannot pack this Debian rootfs as cpio as it stands.'
       : 'Every entry of the tree is in both archives.';
     return [
       {
@@ -159,7 +168,9 @@ export async function rootfsArchives(ctx: BenchContext): Promise<CaseResult[]> {
           factor: FACTOR,
         },
         notes: [
-          `bsdtar: \`bsdtar -cf archive -n -T list\` (${versionOf('bsdtar')}), its default format (restricted pax); netboot's tar-stream writes ustar, with pax records only where needed. All ${entries.length.toLocaleString('en-US')} entries in both.`,
+          `bsdtar: \`bsdtar -cf archive -n -T list\` (${versionOf('bsdtar')}), its default format (restricted ` +
+            "pax); netboot's tar-stream writes ustar, with pax records only where needed. All " +
+            `${entries.length.toLocaleString('en-US')} entries in both.`,
           ...common,
         ],
       },

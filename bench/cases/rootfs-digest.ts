@@ -137,8 +137,12 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
 
     const heading = `tree digest of a Debian rootfs (${fs.summary})`;
     const common = [
-      `Tree: bullseye minbase plus \`linux-image-amd64\` and a server's usual packages (bench/cases/rootfs.ts), ${fs.origin}. netboot: \`StatCache.open\` + \`digestTree\` + \`save\` (what cache/local-digest.ts does for a source tree) in a node process per run (bench/cases/rootfs-worker.ts); its digest and stat-cache hit and miss counts are checked every run (cold: 0 hits; warm: every regular file a hit).`,
-      `Throughput is the tree's file bytes (${(fs.bytes / 1e6).toFixed(0)} MB) over the median time, for every row; tar's stream is larger (headers, padding).`,
+      "Tree: bullseye minbase plus `linux-image-amd64` and a server's usual packages (bench/cases/rootfs.ts), " +
+        `${fs.origin}. netboot: \`StatCache.open\` + \`digestTree\` + \`save\` (what cache/local-digest.ts does ` +
+        'for a source tree) in a node process per run (bench/cases/rootfs-worker.ts); its digest and stat-cache ' +
+        'hit and miss counts are checked every run (cold: 0 hits; warm: every regular file a hit).',
+      `Throughput is the tree's file bytes (${(fs.bytes / 1e6).toFixed(0)} MB) over the median time, for every ` +
+        "row; tar's stream is larger (headers, padding).",
     ];
     const results: CaseResult[] = [
       {
@@ -153,8 +157,11 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
           factor: 1.25,
         },
         notes: [
-          `Page cache warm for every tool alike: the tree was read by untimed runs of each first, and nothing evicts it (${(totalmem() / 2 ** 30).toFixed(0)} GiB of memory, a ~1 GB tree). "Cold" is about netboot's stat cache only: its file is removed before every cold run.`,
-          "Times are spawn to exit: node's startup and module loading (~60 ms) are in netboot's rows; the detail column has the digest's own time, measured inside the process.",
+          'Page cache warm for every tool alike: the tree was read by untimed runs of each first, and nothing ' +
+            `evicts it (${(totalmem() / 2 ** 30).toFixed(0)} GiB of memory, a ~1 GB tree). "Cold" is about ` +
+            "netboot's stat cache only: its file is removed before every cold run.",
+          "Times are spawn to exit: node's startup and module loading (~60 ms) are in netboot's rows; the detail " +
+            "column has the digest's own time, measured inside the process.",
           ...common,
         ],
       },
@@ -173,9 +180,20 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
           factor: 0.1,
         },
         notes: [
-          `In-process: the digest's own time (stat cache read, walk, hashing, manifest; the stat cache written back with an fsync when anything in it changed, so after a cold run but not after a warm one), without node's startup, which a build pays once and not per tree. Spawn to exit, warm is ${ratio(hot[2].wall, hot[1].wall)} of cold.`,
-          `\`${FIND}\`: spawn to exit, every entry's lstat (and readlink) and nothing else, in C: the part of a warm digest no cache can skip, for scale. It alone is ${ratio(hot[3].wall, hot[1].inProcess)} of netboot's cold digest: a floor for any digest that checks every entry's stat, with whatever cache. The rest of netboot's warm time is node's cost per entry (a BigInt stat object, a lookup, a manifest line) and reading the stat cache (JSON).`,
-          `What a warm digest still does for each of the ${fs.entries.toLocaleString('en-US')} entries: one lstat (and readlink for a symlink), a stat cache lookup, and its line in the canonical manifest, which is sorted, serialized and hashed; plus reading and writing the ${fs.files.toLocaleString('en-US')}-row stat cache. None of that shrinks with the file bytes that make cold slow, so the warm/cold ratio is set by how fast cold reads and hashes.`,
+          "In-process: the digest's own time (stat cache read, walk, hashing, manifest; the stat cache written " +
+            'back with an fsync when anything in it changed, so after a cold run but not after a warm one), ' +
+            "without node's startup, which a build pays once and not per tree. Spawn to exit, warm is " +
+            `${ratio(hot[2].wall, hot[1].wall)} of cold.`,
+          `\`${FIND}\`: spawn to exit, every entry's lstat (and readlink) and nothing else, in C: the part of a ` +
+            `warm digest no cache can skip, for scale. It alone is ${ratio(hot[3].wall, hot[1].inProcess)} of ` +
+            "netboot's cold digest: a floor for any digest that checks every entry's stat, with whatever cache. " +
+            "The rest of netboot's warm time is node's cost per entry (a BigInt stat object, a lookup, a " +
+            'manifest line) and reading the stat cache (JSON).',
+          `What a warm digest still does for each of the ${fs.entries.toLocaleString('en-US')} entries: one lstat ` +
+            '(and readlink for a symlink), a stat cache lookup, and its line in the canonical manifest, which ' +
+            'is sorted, serialized and hashed; plus reading and writing the ' +
+            `${fs.files.toLocaleString('en-US')}-row stat cache. None of that shrinks with the file bytes that ` +
+            'make cold slow, so the warm/cold ratio is set by how fast cold reads and hashes.',
         ],
       },
     ];
@@ -192,7 +210,10 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
           factor: 1.25,
         },
         notes: [
-          `Before every timed run, untimed: \`sync; echo 3 > /proc/sys/vm/drop_caches\` (as root), for every tool alike, so each reads the tree's data and metadata from disk (${diskOf(fs)}), and its own program too: node's binary and netboot's modules for netboot, tar, bash and sha256sum for the baseline. BENCH_DROP_CACHES=0 leaves this table out.`,
+          'Before every timed run, untimed: `sync; echo 3 > /proc/sys/vm/drop_caches` (as root), for every tool ' +
+            `alike, so each reads the tree's data and metadata from disk (${diskOf(fs)}), and its own program ` +
+            "too: node's binary and netboot's modules for netboot, tar, bash and sha256sum for the baseline. " +
+            'BENCH_DROP_CACHES=0 leaves this table out.',
           "Warm here means netboot's stat cache only: it still lstats every entry, reading inodes from disk.",
           ...common,
         ],

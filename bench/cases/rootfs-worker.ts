@@ -1,7 +1,8 @@
 // One timed netboot run of the rootfs cases, as a process of its own like the tools it is
 // compared with. Prints one JSON line: what it did, and its own time without node's startup.
 //   digest <stat-cache file> <tree>          what the engine does for a source tree (cache/local-digest.ts)
-//   cpio|tar <tree> <manifest> <dest>        what the cpio and tar steps do (plugins/cpio.ts, plugins/tar.ts), uncompressed
+// cpio|tar <tree> <manifest> <dest>        what the cpio and tar steps do (plugins/cpio.ts, plugins/tar.ts),
+// uncompressed
 import { readFileSync } from 'node:fs';
 import { StatCache } from '../../cache/stat-cache.js';
 import { digestTree, parseManifest } from '../../cache/tree.js';

@@ -89,12 +89,15 @@ async function prepare(ctx: BenchContext): Promise<Rootfs> {
     const checkS = (performance.now() - t0) / 1000;
     if (t.digest === info.digest) {
       writeFileSync(join(dir, 'manifest.json'), t.manifest);
-      const origin = `made by mmdebstrap in ${info.madeSeconds.toFixed(0)} s on ${info.madeAt.slice(0, 10)}; reused this run, after checking its digest (${checkS.toFixed(1)} s)`;
+      const origin =
+        `made by mmdebstrap in ${info.madeSeconds.toFixed(0)} s on ${info.madeAt.slice(0, 10)}; ` +
+        `reused this run, after checking its digest (${checkS.toFixed(1)} s)`;
       return described(dir, t, origin);
     }
     progress(
       'rootfs',
-      `the cached tree changed since it was made (digest ${t.digest.slice(0, 12)}, not ${info.digest.slice(0, 12)}): making it again`,
+      `the cached tree changed since it was made (digest ${t.digest.slice(0, 12)}, not ` +
+        `${info.digest.slice(0, 12)}): making it again`,
     );
     await removeTree(dir);
   }
@@ -144,7 +147,9 @@ function described(
   t: { digest: string; entries: unknown[]; files: number; size: number },
   origin: string,
 ): Rootfs {
-  const summary = `${t.entries.length.toLocaleString('en-US')} entries (${t.files.toLocaleString('en-US')} regular files), ${(t.size / 1e6).toFixed(0)} MB`;
+  const summary =
+    `${t.entries.length.toLocaleString('en-US')} entries (${t.files.toLocaleString('en-US')} ` +
+    `regular files), ${(t.size / 1e6).toFixed(0)} MB`;
   return {
     tree: join(dir, 'tree'),
     manifestFile: join(dir, 'manifest.json'),
@@ -174,7 +179,8 @@ async function preflight(base: string): Promise<void> {
   const { bavail, bsize } = statfsSync(base);
   if (bavail * bsize < NEED_FREE)
     throw new BenchAbort(
-      `rootfs: ${base} has ${((bavail * bsize) / 2 ** 30).toFixed(1)} GiB free, the tree and its archives need about ${NEED_FREE / 2 ** 30} GiB, ${skip}`,
+      `rootfs: ${base} has ${((bavail * bsize) / 2 ** 30).toFixed(1)} GiB free, the tree and its archives need ` +
+        `about ${NEED_FREE / 2 ** 30} GiB, ${skip}`,
     );
 }
 
