@@ -22,6 +22,8 @@ export interface ResolvedSan extends Record<TargetName, string> {
 export function pathIn(dir: string, home = false) {
   return p.custom<string>('path', (v, path, issues) => {
     if (typeof v !== 'string' || v === '') return void issues.errors.push(`${path}: ${show(v)} is not a path`);
+    // No file system call takes a NUL: refused here, before anything resolves the path.
+    if (v.includes('\0')) return void issues.errors.push(`${path}: ${show(v)} is not a path (it holds a NUL byte)`);
     return home && v.startsWith('~/') ? resolve(homedir(), v.slice(2)) : resolve(dir, v);
   });
 }
