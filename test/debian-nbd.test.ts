@@ -1,19 +1,20 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { byStep, Project, ran, type StepRow } from './helpers.js';
 
 // The real thing: mmdebstrap of Debian bullseye from deb.debian.org, apt, mkinitramfs, mke2fs,
 // pxelinux, then nbd-server and qemu (TCG) booting the published release to its login prompt.
 let deb: Project;
+const cache = inject('sharedDebianCache');
 let first: Record<string, StepRow>;
 const object = (s: StepRow, out: string) =>
-  deb.path('.netboot/cache/objects', s.outputs![out].digest.slice(0, 2), s.outputs![out].digest);
+  join(cache, 'objects', s.outputs![out].digest.slice(0, 2), s.outputs![out].digest);
 const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8', maxBuffer: 1 << 26 });
 
 beforeAll(() => {
-  deb = new Project('debian-nbd');
+  deb = new Project('debian-nbd', { cache });
 });
 // A multi-GB tree: removing it takes more than the default hook timeout on a loaded machine.
 afterAll(() => deb.remove(), 300_000);
@@ -124,7 +125,7 @@ describe('debian-bullseye-nbd', () => {
   }, 900_000);
 
   it('bad input is one clear error each, and the cache is untouched', async () => {
-    const records = () => sh(`find ${deb.path('.netboot/cache/actions')} -type f | wc -l`);
+    const records = () => sh(`find ${join(cache, 'actions')} -type f | wc -l`);
     const before = records();
     const unreachable = await deb.runAsync(['build', 'bullseye-nbd'], { NBD_MIRROR: 'http://127.0.0.1:9/debian' });
     expect(unreachable.code).toBe(1);

@@ -13,10 +13,16 @@ export interface CliResult {
   stderr: string;
 }
 
-/** A throw-away project: a copy of a fixture folder where `import 'netboot'` resolves to this checkout. */
+/**
+ * A throw-away project: a copy of a fixture folder where `import 'netboot'` resolves to this checkout.
+ * With `cache`, every command it runs sees NETBOOT_TEST_CACHE, which fixtures that build Debian hosts
+ * take as their cache (`inject('sharedDebianCache')`: one per test run, see global-setup.ts).
+ */
 export class Project {
   readonly dir: string;
-  constructor(fixture: string) {
+  private readonly env: NodeJS.ProcessEnv;
+  constructor(fixture: string, o: { cache?: string } = {}) {
+    this.env = o.cache ? { NETBOOT_TEST_CACHE: o.cache } : {};
     this.dir = mkdtempSync(join(tmpdir(), 'netboot-test-'));
     cpSync(join(ROOT, 'test/fixtures', fixture), this.dir, { recursive: true });
     mkdirSync(join(this.dir, 'node_modules'), { recursive: true });
@@ -28,7 +34,7 @@ export class Project {
   run(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
     const r = spawnSync(process.execPath, [BIN, ...args], {
       cwd: this.dir,
-      env: { ...process.env, CI: 'true', ...env },
+      env: { ...process.env, CI: 'true', ...this.env, ...env },
       encoding: 'utf8',
     });
     return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
@@ -62,7 +68,7 @@ export class Project {
   spawn(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
     return spawn(process.execPath, [BIN, ...args], {
       cwd: this.dir,
-      env: { ...process.env, CI: 'true', ...env },
+      env: { ...process.env, CI: 'true', ...this.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   }
