@@ -1,11 +1,8 @@
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMissing } from '../base/errno.js';
 import { modeAsStored } from './read-only.js';
+import { StatRows } from './stat-rows.js';
 import { hashFile, type ManifestEntry } from './tree.js';
-
-type Row = [dev: string, ino: string, size: string, mtimeNs: string, ctimeNs: string, digest: string];
 
 const SLICE_MS = 20;
 
@@ -25,7 +22,7 @@ export async function treeChanged(
   o: { hash?: boolean } = {},
 ): Promise<string | undefined> {
   // Without the ingest-time rows the stat form cannot tell: every file is hashed instead.
-  const rows = o.hash ? undefined : await readRows(rowsFile);
+  const rows = o.hash ? undefined : await StatRows.read(rowsFile);
   const want = new Map(entries.map((e) => [e.path, e]));
   const seen = new Set<string>();
   const toHash: ManifestEntry[] = [];
@@ -45,8 +42,8 @@ export async function treeChanged(
       } else if (e.type === 'file') {
         if (!st.isFile() || String(st.size) !== String(e.size)) return `${rel} was modified`;
         if (rows) {
-          const r = rows[rel];
-          if (!r || r[2] !== String(st.size) || r[3] !== String(st.mtimeNs)) return `${rel} was modified`;
+          const r = rows.get(rel);
+          if (!r || r.size !== st.size || r.mtimeNs !== st.mtimeNs) return `${rel} was modified`;
         } else toHash.push(e);
       } else if (e.type === 'dir') {
         if (!st.isDirectory()) return `${rel}: no longer a directory`;
@@ -64,21 +61,4 @@ export async function treeChanged(
     return `unreadable: ${(err as Error).message}`;
   }
   return undefined;
-}
-
-/** The stat rows stored with a tree, or undefined when they are missing or do not parse. */
-async function readRows(file: string): Promise<Record<string, Row> | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if (isMissing(e)) return undefined;
-    throw e;
-  }
-  try {
-    const rows = (JSON.parse(text) as { rows?: Record<string, Row> }).rows;
-    return rows && typeof rows === 'object' ? rows : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,0 +1,157 @@
+import { readFile } from 'node:fs/promises';
+import { isMissing } from '../base/errno.js';
+
+/** What a stat row remembers of a file when its content was hashed. */
+export interface StatRow {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  /** sha256 of the content, hex. */
+  digest: string;
+}
+
+// Version 2 is binary: a JSON file of 30k rows took longer to parse than the lstat()s of a warm
+// digest, and turned every number into a string to compare. Version 1 (JSON) is still read, so a
+// cache written before keeps its rows; the file names stay what they were (`.json`), because a
+// tree's rows are also its commit record and a rename would make every stored tree look unfinished.
+const MAGIC = Buffer.from('NBSTAT2\n');
+const FIXED = 5 * 8 + 32;
+const HEADER = MAGIC.length + 8 + 4;
+
+/** The rows of one stat cache file, read-only, decoded on lookup. */
+export class StatRows {
+  constructor(
+    private readonly buf: Buffer,
+    /** path -> offset of its fixed fields in buf (v2), or the row itself (v1). */
+    private readonly at: Map<string, number | StatRow>,
+    readonly snapshotNs: bigint,
+  ) {}
+
+  static empty(): StatRows {
+    return new StatRows(Buffer.alloc(0), new Map(), 0n);
+  }
+
+  /** The rows, or undefined when the file is missing or is not a stat cache (a torn or foreign file). */
+  static async read(file: string): Promise<StatRows | undefined> {
+    let buf: Buffer;
+    try {
+      buf = await readFile(file);
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+    return StatRows.decode(buf);
+  }
+
+  static decode(buf: Buffer): StatRows | undefined {
+    if (buf.length >= HEADER && buf.subarray(0, MAGIC.length).equals(MAGIC)) return decodeV2(buf);
+    return decodeV1(buf);
+  }
+
+  get size(): number {
+    return this.at.size;
+  }
+
+  get(path: string): StatRow | undefined {
+    const a = this.at.get(path);
+    if (a === undefined || typeof a !== 'number') return a;
+    const b = this.buf;
+    return {
+      dev: b.readBigUInt64LE(a),
+      ino: b.readBigUInt64LE(a + 8),
+      size: b.readBigUInt64LE(a + 16),
+      mtimeNs: b.readBigUInt64LE(a + 24),
+      ctimeNs: b.readBigUInt64LE(a + 32),
+      digest: b.toString('hex', a + 40, a + 72),
+    };
+  }
+
+  /** The five stat fields equal these, without decoding the row. */
+  matches(path: string, dev: bigint, ino: bigint, size: bigint, mtimeNs: bigint, ctimeNs: bigint): string | undefined {
+    const a = this.at.get(path);
+    if (a === undefined) return undefined;
+    if (typeof a !== 'number')
+      return a.dev === dev && a.ino === ino && a.size === size && a.mtimeNs === mtimeNs && a.ctimeNs === ctimeNs
+        ? a.digest
+        : undefined;
+    const b = this.buf;
+    if (
+      b.readBigUInt64LE(a + 16) !== size ||
+      b.readBigUInt64LE(a + 24) !== mtimeNs ||
+      b.readBigUInt64LE(a + 32) !== ctimeNs ||
+      b.readBigUInt64LE(a + 8) !== ino ||
+      b.readBigUInt64LE(a) !== dev
+    )
+      return undefined;
+    return b.toString('hex', a + 40, a + 72);
+  }
+}
+
+/** Rows as the v2 file holds them: the snapshot time, then per row its path and fixed fields. */
+export function encodeStatRows(snapshotNs: bigint, rows: Map<string, StatRow>): Buffer {
+  let total = HEADER;
+  const paths: Buffer[] = [];
+  for (const path of rows.keys()) {
+    const p = Buffer.from(path, 'utf8');
+    paths.push(p);
+    total += 4 + p.length + FIXED;
+  }
+  const b = Buffer.allocUnsafe(total);
+  MAGIC.copy(b, 0);
+  let o = MAGIC.length;
+  o = b.writeBigUInt64LE(snapshotNs, o);
+  o = b.writeUInt32LE(rows.size, o);
+  let i = 0;
+  for (const r of rows.values()) {
+    const p = paths[i++];
+    o = b.writeUInt32LE(p.length, o);
+    o += p.copy(b, o);
+    o = b.writeBigUInt64LE(r.dev, o);
+    o = b.writeBigUInt64LE(r.ino, o);
+    o = b.writeBigUInt64LE(r.size, o);
+    o = b.writeBigUInt64LE(r.mtimeNs, o);
+    o = b.writeBigUInt64LE(r.ctimeNs, o);
+    o += b.write(r.digest, o, 32, 'hex');
+  }
+  return b;
+}
+
+function decodeV2(buf: Buffer): StatRows | undefined {
+  const snapshotNs = buf.readBigUInt64LE(MAGIC.length);
+  const count = buf.readUInt32LE(MAGIC.length + 8);
+  const at = new Map<string, number>();
+  let o = HEADER;
+  for (let i = 0; i < count; i++) {
+    if (o + 4 > buf.length) return undefined;
+    const len = buf.readUInt32LE(o);
+    const fixed = o + 4 + len;
+    if (fixed + FIXED > buf.length) return undefined;
+    at.set(buf.toString('utf8', o + 4, fixed), fixed);
+    o = fixed + FIXED;
+  }
+  return o === buf.length ? new StatRows(buf, at, snapshotNs) : undefined;
+}
+
+type V1Row = [dev: string, ino: string, size: string, mtimeNs: string, ctimeNs: string, digest: string];
+
+function decodeV1(buf: Buffer): StatRows | undefined {
+  try {
+    const s = JSON.parse(buf.toString('utf8')) as { v?: number; snapshotNs?: string; rows?: Record<string, V1Row> };
+    if (s.v !== 1 || !s.rows || typeof s.rows !== 'object') return undefined;
+    const at = new Map<string, StatRow>();
+    for (const [path, r] of Object.entries(s.rows))
+      at.set(path, {
+        dev: BigInt(r[0]),
+        ino: BigInt(r[1]),
+        size: BigInt(r[2]),
+        mtimeNs: BigInt(r[3]),
+        ctimeNs: BigInt(r[4]),
+        digest: r[5],
+      });
+    return new StatRows(buf, at, BigInt(s.snapshotNs ?? '0'));
+  } catch {
+    return undefined;
+  }
+}
