@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { chmod, chown, copyFile, lchown, link, lstat, mkdir, symlink } from 'node:fs/promises';
+import { linkSync, lstatSync, mkdirSync } from 'node:fs';
+import { chmod, chown, copyFile, lchown, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { devMajorMinor, type ManifestEntry } from '../cache/tree.js';
@@ -21,27 +22,41 @@ export interface Staging {
 }
 
 /**
+ * How long staging runs synchronous link() and lstat() calls before yielding to the event loop.
+ * A republish is 30k of each, and a promise per call cost twice what `cp -al` takes for the
+ * whole tree; slices keep progress output moving.
+ */
+const SLICE_MS = 20;
+
+/**
  * Directories and special entries first, in manifest order (parents before children); then the
- * files, linked many at a time: a tree of 30k files is 30k link() calls, and one at a time they
- * wait on each other.
+ * files: linked by synchronous calls in time slices, copied (the rare file that cannot be
+ * shared) without blocking.
  */
 export async function stageItem(s: Staging, it: PlannedItem): Promise<void> {
   const files: ManifestEntry[] = [];
   for (const e of it.entries) {
     if (e.type === 'file') {
       files.push(e);
-      await ensureDir(s, dirname(join(s.dir, e.path)));
+      ensureDir(s, dirname(join(s.dir, e.path)));
       continue;
     }
     s.entries.push(e);
     await placeSpecial(s, e);
   }
-  s.entries.push(...(await mapLimit(files, 16, (e) => placeFile(s, it, e))));
+  let yieldAt = performance.now() + SLICE_MS;
+  for (const e of files) {
+    s.entries.push(await placeFile(s, it, e));
+    if (performance.now() >= yieldAt) {
+      await new Promise((r) => setImmediate(r));
+      yieldAt = performance.now() + SLICE_MS;
+    }
+  }
 }
 
-async function ensureDir(s: Staging, dir: string): Promise<void> {
+function ensureDir(s: Staging, dir: string): void {
   if (s.made.has(dir)) return;
-  await mkdir(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true });
   s.made.add(dir);
 }
 
@@ -49,12 +64,12 @@ async function ensureDir(s: Staging, dir: string): Promise<void> {
 async function placeSpecial(s: Staging, e: ManifestEntry): Promise<void> {
   const dest = join(s.dir, e.path);
   if (e.type === 'dir') {
-    await ensureDir(s, dest);
+    ensureDir(s, dest);
     await chown(dest, e.uid, e.gid);
     await chmod(dest, e.mode);
     return;
   }
-  await ensureDir(s, dirname(dest));
+  ensureDir(s, dirname(dest));
   if (e.type === 'symlink') {
     await symlink(e.target!, dest);
     await lchown(dest, e.uid, e.gid);
@@ -70,8 +85,8 @@ async function placeSpecial(s: Staging, e: ManifestEntry): Promise<void> {
 async function placeFile(s: Staging, it: PlannedItem, e: ManifestEntry): Promise<ManifestEntry> {
   const dest = join(s.dir, e.path);
   const p = s.prevFiles.get(e.path);
-  const fromPrev = !!s.prevDir && !!p && sameFile(p, e) && (await tryLink(join(s.prevDir, e.path), dest));
-  if (fromPrev || (linkable(it, e) && (await tryLink(it.source(e), dest)))) s.result.linked++;
+  const fromPrev = !!s.prevDir && !!p && sameFile(p, e) && tryLink(join(s.prevDir, e.path), dest);
+  if (fromPrev || (linkable(it, e) && tryLink(it.source(e), dest))) s.result.linked++;
   else {
     await copyFile(it.source(e), dest);
     await chown(dest, e.uid, e.gid);
@@ -80,23 +95,9 @@ async function placeFile(s: Staging, it: PlannedItem, e: ManifestEntry): Promise
     s.result.bytesWritten += e.size ?? 0;
   }
   // What is there: a file shared with the cache has its stored mode (no write bits), not the artifact's.
-  const st = await lstat(dest, { bigint: true });
+  const st = lstatSync(dest, { bigint: true });
   s.rows[e.path] = statRow(st);
   return { ...e, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
-}
-
-/** fn over items with at most `limit` in flight, results in input order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 export function sameFile(a: ManifestEntry, b: ManifestEntry): boolean {
@@ -108,9 +109,9 @@ export function linkable(it: PlannedItem, e: ManifestEntry): boolean {
   return it.artifact.kind === 'tree' || ((e.mode === 0o444 || e.mode === 0o644) && e.uid === 0 && e.gid === 0);
 }
 
-async function tryLink(src: string, dest: string): Promise<boolean> {
+function tryLink(src: string, dest: string): boolean {
   try {
-    await link(src, dest);
+    linkSync(src, dest);
     return true;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
