@@ -1,6 +1,6 @@
 import type { BigIntStats } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
-import { encodeStatRows, type StatRow, StatRows } from './stat-rows.js';
+import { encodeStatRows, type RowRef, StatRows } from './stat-rows.js';
 
 // Kernel file timestamps come from a coarse clock that can lag the wall clock by a tick; a
 // margin keeps a file written just after the snapshot began from looking older than it.
@@ -15,7 +15,7 @@ const RACY_MARGIN_NS = 1_000_000_000n;
  */
 export class StatCache {
   private old = StatRows.empty();
-  private next = new Map<string, StatRow>();
+  private next = new Map<string, RowRef>();
   private snapshotNs = 0n;
   /** The file was read: `old` is what it holds, not an empty start. */
   private loaded = false;
@@ -41,17 +41,18 @@ export class StatCache {
   }
 
   lookup(path: string, st: BigIntStats): string | undefined {
-    const digest =
+    const row =
       st.mtimeNs < this.old.snapshotNs - RACY_MARGIN_NS
-        ? this.old.matches(path, st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs)
+        ? this.old.matching(path, st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs)
         : undefined;
-    if (digest === undefined) {
+    if (row === undefined) {
       this.misses++;
       return undefined;
     }
-    this.record(path, st, digest);
+    // The row as read: no copy of its fields until (and unless) the file is written again.
+    this.next.set(path, row);
     this.hits++;
-    return digest;
+    return this.old.digestOf(row);
   }
 
   record(path: string, st: BigIntStats, digest: string): void {

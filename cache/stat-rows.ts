@@ -68,13 +68,19 @@ export class StatRows {
     };
   }
 
-  /** The five stat fields equal these, without decoding the row. */
+  /** The five stat fields equal these, without decoding the row: its digest. */
   matches(path: string, dev: bigint, ino: bigint, size: bigint, mtimeNs: bigint, ctimeNs: bigint): string | undefined {
+    const r = this.matching(path, dev, ino, size, mtimeNs, ctimeNs);
+    return r === undefined ? undefined : this.digestOf(r);
+  }
+
+  /** The row itself when it matches, as stored: a rewrite copies it without decoding (see encodeStatRows). */
+  matching(path: string, dev: bigint, ino: bigint, size: bigint, mtimeNs: bigint, ctimeNs: bigint): RowRef | undefined {
     const a = this.at.get(path);
     if (a === undefined) return undefined;
     if (typeof a !== 'number')
       return a.dev === dev && a.ino === ino && a.size === size && a.mtimeNs === mtimeNs && a.ctimeNs === ctimeNs
-        ? a.digest
+        ? a
         : undefined;
     const b = this.buf;
     if (
@@ -85,12 +91,19 @@ export class StatRows {
       b.readBigUInt64LE(a) !== dev
     )
       return undefined;
-    return b.toString('hex', a + 40, a + 72);
+    return { buf: b, at: a };
+  }
+
+  digestOf(r: RowRef): string {
+    return 'buf' in r ? r.buf.toString('hex', r.at + 40, r.at + 72) : r.digest;
   }
 }
 
+/** A row: decoded, or where a v2 file holds it. */
+export type RowRef = StatRow | { buf: Buffer; at: number };
+
 /** Rows as the v2 file holds them: the snapshot time, then per row its path and fixed fields. */
-export function encodeStatRows(snapshotNs: bigint, rows: Map<string, StatRow>): Buffer {
+export function encodeStatRows(snapshotNs: bigint, rows: Map<string, RowRef>): Buffer {
   let total = HEADER;
   const paths: Buffer[] = [];
   for (const path of rows.keys()) {
@@ -108,6 +121,10 @@ export function encodeStatRows(snapshotNs: bigint, rows: Map<string, StatRow>): 
     const p = paths[i++];
     o = b.writeUInt32LE(p.length, o);
     o += p.copy(b, o);
+    if ('buf' in r) {
+      o += r.buf.copy(b, o, r.at, r.at + FIXED);
+      continue;
+    }
     o = b.writeBigUInt64LE(r.dev, o);
     o = b.writeBigUInt64LE(r.ino, o);
     o = b.writeBigUInt64LE(r.size, o);

@@ -43,6 +43,22 @@ describe('stat rows', () => {
     expect(back.matches('etc/hostname', r.dev + 1n, r.ino, r.size, r.mtimeNs, r.ctimeNs)).toBeUndefined();
   });
 
+  it('a row confirmed by a lookup is written again as it was read, beside new ones', () => {
+    const back = StatRows.decode(encodeStatRows(42n, rows))!;
+    const r = row(1);
+    const ref = back.matching('etc/hostname', r.dev, r.ino, r.size, r.mtimeNs, r.ctimeNs)!;
+    const again = StatRows.decode(
+      encodeStatRows(
+        43n,
+        new Map([
+          ['etc/hostname', ref],
+          ['new', row(9)],
+        ]),
+      ),
+    )!;
+    expect([again.size, again.get('etc/hostname'), again.get('new')]).toEqual([2, r, row(9)]);
+  });
+
   it('a torn or foreign file is no rows at all, never some of them', () => {
     const full = encodeStatRows(42n, rows);
     for (const cut of [1, 9, 21, full.length - 1]) expect(StatRows.decode(full.subarray(0, cut))).toBeUndefined();
