@@ -40,6 +40,8 @@ export const freebsd10NfsEzjail = defineRecipe({
     jails: p.array(jail).default([]),
     iscsi: iscsiTarget,
     sshd: p.boolean().default(true),
+    /** Seconds the boot waits for the iSCSI session and its disk before mountlate. */
+    iscsiWait: p.number({ integer: true, min: 1, max: 3600 }).default(60),
     /** rc.conf settings shared by every host of this root, and this host's own (rc.conf.local). */
     rcConf: rcVars.default({}),
     hostRcConf: rcVars.default({}),
@@ -66,7 +68,7 @@ export const freebsd10NfsEzjail = defineRecipe({
     });
     const extracted = r.step('root', freebsdRootPlugin, { params: { sets: ['base', 'kernel'], packages }, inputs });
     const root = r.step('customize', freebsdCustomizePlugin, {
-      params: { sshd: params.sshd, rcConf: params.rcConf, loaderConf: params.loaderConf },
+      params: { sshd: params.sshd, rcConf: params.rcConf, loaderConf: params.loaderConf, iscsiWait: params.iscsiWait },
       inputs: { root: extracted.out('tree') },
     });
     const rootTree = root.out('tree');
