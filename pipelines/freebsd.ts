@@ -74,9 +74,15 @@ export function freebsdUpstream(
   const mirror = s.mirror ?? (env.NETBOOT_FREEBSD_MIRROR || undefined);
   if (s.release && fromRelease.length)
     out.push(releaseIndex({ release: s.release, arch: s.arch, mirror, sets: fromRelease }, `${where}.sets`));
-  const names = packages.filter((x): x is string => typeof x === 'string');
+  const names = byName(packages);
   if (names.length) out.push(catalogIndex(repoOf(s, repo, where), names, `${where}.packages`));
   return out;
+}
+
+/** The packages named, and pkg itself when there are any: it registers them at boot (pkg-register.ts). */
+function byName(packages: (string | Source)[]): string[] {
+  const names = packages.filter((x): x is string => typeof x === 'string');
+  return names.length ? [...new Set([...names, 'pkg'])] : [];
 }
 
 function repoOf(s: Sets, repo: string | undefined, where: string): string {
@@ -111,7 +117,7 @@ export function resolveSources(
       own ? explicit(own, `${where}.sets.${name}`) : { url: `${dir}/${file}`, sha256: locked?.entries[file]?.sha256 },
     ]);
   }
-  const names = packages.filter((x): x is string => typeof x === 'string');
+  const names = byName(packages);
   if (names.length) {
     const base = repoOf(s, repo, where).replace(/\/+$/, '');
     const idx = pins.index(`pkg ${base}`);
