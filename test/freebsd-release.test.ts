@@ -54,7 +54,7 @@ afterAll(async () => {
 });
 
 describe('FreeBSD sets by release, pinned in netboot.lock', () => {
-  it('the first build fetches the MANIFEST and the catalog once, verifies sets and packages, writes the lock', async () => {
+  it('the first build fetches the MANIFEST and catalog once, verifies sets and packages, writes the lock', async () => {
     const r = await cli(['build', 'jail14']);
     expect(r.code, r.stderr).toBe(0);
     expect(mirror.requests.filter((p) => p === MANIFEST14 || p === CATALOG)).toEqual([MANIFEST14, CATALOG]);
