@@ -8,8 +8,9 @@ export const SUPPORTED_MIRROR = 'https://download.freebsd.org/releases';
 export const ARCHIVE_MIRROR = 'https://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases';
 
 /**
- * The releases FreeBSD supported when this table was written (2026-12-01, from the security
- * team's supported-releases list). A release named here is looked for on download.freebsd.org
+ * The releases taken to be supported when this table was written (2026-12-01; from memory of
+ * the security team's supported-releases list: no FreeBSD site is reachable from where netboot
+ * is developed, so it could not be checked there). A release named here is looked for on download.freebsd.org
  * first; any other, on the archive first. Either way the other place is tried when the first has
  * no MANIFEST (a release that reached its end of life since), and the lock records where the
  * MANIFEST was found, so a build never depends on the clock or on this table going stale.
