@@ -53,7 +53,7 @@ export async function updateLock(
     if (!missing.length) continue;
     if (o.frozen) throw errors.lockFrozen(lockFile, idx.lock, missing);
     if (!o.fetch) continue;
-    const { url, bytes } = await fetchFirst(idx.urls, o.signal);
+    const { url, bytes } = await fetchFirst(idx, o.signal);
     const fresh = await idx.read(bytes, url);
     for (const [name, e] of Object.entries(locked?.entries ?? {}))
       if (fresh[name] && fresh[name].sha256 !== e.sha256)
@@ -69,9 +69,9 @@ export async function updateLock(
 }
 
 /** The first of `urls` that exists (a 404 moves on to the next); file:// URLs are read directly. */
-async function fetchFirst(urls: string[], signal: AbortSignal): Promise<{ url: string; bytes: Buffer }> {
+async function fetchFirst(idx: UpstreamIndex, signal: AbortSignal): Promise<{ url: string; bytes: Buffer }> {
   const tried: string[] = [];
-  for (const url of urls) {
+  for (const url of idx.urls) {
     try {
       if (url.startsWith('file:')) return { url, bytes: await readFile(fileURLToPath(url)) };
       const res = await fetch(url, { signal, redirect: 'follow' });
@@ -85,5 +85,9 @@ async function fetchFirst(urls: string[], signal: AbortSignal): Promise<{ url: s
       tried.push(`${url}: ${err.code === 'ENOENT' ? 'no such file' : (err.cause?.message ?? err.message)}`);
     }
   }
-  throw errors.fetchFailed(urls[0], tried.join('; '), 'the lock phase needs it once, to pin its digests');
+  throw errors.fetchFailed(
+    idx.urls[0],
+    tried.join('; '),
+    `netboot needs it once, to pin ${idx.names.join(', ')} in netboot.lock` + (idx.hint ? `; ${idx.hint}` : ''),
+  );
 }

@@ -173,6 +173,8 @@ export interface UpstreamIndex {
   names: string[];
   /** Where in the config the names come from, for messages. */
   where: string;
+  /** What to do when no URL answers (e.g. which setting names another mirror). */
+  hint?: string;
   /** The entries of the fetched index (all of them, or at least `names` and their dependencies). */
   read(bytes: Buffer, url: string): Promise<Record<string, LockEntry>> | Record<string, LockEntry>;
 }

@@ -76,6 +76,16 @@ describe('FreeBSD sets by release, pinned in netboot.lock', () => {
     expect(ran(r.rows)).toContain('fetch-pkg-libevent');
   });
 
+  it('a mirror that cannot be reached: FETCH_FAILED naming the MANIFEST and the setting; nothing locked', async () => {
+    const before = readFileSync(lockPath(), 'utf8');
+    const r = await project.runAsync(['build', 'jail10'], { ...env, FB_MIRROR: 'http://127.0.0.1:1/releases' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('[FETCH_FAILED]');
+    expect(r.stderr).toContain('http://127.0.0.1:1/releases/amd64/10.4-RELEASE/MANIFEST');
+    expect(r.stderr).toContain('hosts.jail10.params.sets.mirror');
+    expect(readFileSync(lockPath(), 'utf8')).toBe(before);
+  });
+
   it('later builds use the lock: a clean cache fetches sets and packages, not the MANIFEST or catalog', async () => {
     const before = readFileSync(lockPath(), 'utf8');
     mirror.requests.length = 0;

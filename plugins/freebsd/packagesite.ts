@@ -81,6 +81,7 @@ export function catalogIndex(repo: string, names: string[], where: string): Upst
     urls: [`${base}/packagesite.pkg`, `${base}/packagesite.txz`],
     names,
     where,
+    hint: `set ${where.replace(/\.packages$/, '.pkgRepo')} to a pkg repository you can reach`,
     read: async (bytes, url) => parseCatalog(await catalogYaml(bytes, url), url),
   };
 }

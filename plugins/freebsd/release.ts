@@ -62,6 +62,7 @@ export function releaseIndex(
     urls: releaseMirrors(o.release, o.mirror).map((m) => `${m}/${o.arch}/${o.release}/MANIFEST`),
     names: o.sets,
     where,
+    hint: `set ${where}.mirror (or NETBOOT_FREEBSD_MIRROR) to a mirror you can reach`,
     read: (bytes, url) => parseManifest(bytes.toString('utf8'), url),
   };
 }
