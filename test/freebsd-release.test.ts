@@ -1,6 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Mirror, makePkgRepo, makeRelease, rerollBase, serveMirror } from './freebsd-mirror.js';
@@ -135,6 +144,19 @@ describe('FreeBSD sets by release, pinned in netboot.lock', () => {
       expect(byStep(clean.rows)['fetch-base'].error?.message).toContain(locked);
     } finally {
       for (const f of ['base.txz', 'MANIFEST']) copyFileSync(join(saved, f), join(release14, f));
+    }
+  });
+
+  it('a lock that is not one is a config error naming the file (exit 2), for every command', async () => {
+    const before = readFileSync(lockPath(), 'utf8');
+    try {
+      writeFileSync(lockPath(), before.replace(/"sha256": "[0-9a-f]{64}"/, '"sha256": "not-a-digest"'));
+      const r = await project.runAsync(['ls'], env);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('[LOCK_INVALID]');
+      expect(r.stderr).toContain(lockPath());
+    } finally {
+      writeFileSync(lockPath(), before);
     }
   });
 
