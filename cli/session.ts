@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { errors } from '../base/errors.js';
+import { errors, isNetbootError } from '../base/errors.js';
 import { makeCacheRootPrivate } from '../cache/private-root.js';
 import { cacheSources } from '../cache/source-digest.js';
 import { Cache } from '../cache/store.js';
@@ -79,13 +79,23 @@ export class Session {
    * what the lock lacks is fetched once and added, unless `frozen`. Only the hosts being built:
    * a Debian build never asks a FreeBSD mirror anything.
    */
-  async pin(hosts: string[], o: PinOptions): Promise<void> {
-    const indexes = hosts.flatMap((name) => {
+  async pin(hosts: string[], o: PinOptions & { keepGoing?: boolean; warn?: (m: string) => void }): Promise<void> {
+    const of = (name: string) => {
       const h = this.config.hosts.get(name)!;
       return h.recipe.upstream?.(h.params as never, h.info, process.env) ?? [];
-    });
-    if (!indexes.length) return;
-    if (await updateLock(this.lockFile, this.lock, indexes, o)) await writeLock(this.lockFile, this.lock);
+    };
+    let changed = false;
+    if (!o.keepGoing) changed = await updateLock(this.lockFile, this.lock, hosts.flatMap(of), o);
+    // --keep-going: a host whose index cannot be had stays unpinned (its fetch steps fail); the rest build.
+    else
+      for (const name of hosts)
+        try {
+          changed = (await updateLock(this.lockFile, this.lock, of(name), o)) || changed;
+        } catch (e) {
+          if (!isNetbootError(e) || o.frozen) throw e;
+          o.warn?.(`host ${name}: [${e.code}] ${e.message}`);
+        }
+    if (changed) await writeLock(this.lockFile, this.lock);
   }
 
   graph(host: string): HostGraph {

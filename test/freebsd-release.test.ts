@@ -87,12 +87,22 @@ describe('FreeBSD sets by release, pinned in netboot.lock', () => {
 
   it('a mirror that cannot be reached: FETCH_FAILED naming the MANIFEST and the setting; nothing locked', async () => {
     const before = readFileSync(lockPath(), 'utf8');
-    const r = await project.runAsync(['build', 'jail10'], { ...env, FB_MIRROR: 'http://127.0.0.1:1/releases' });
+    const r = await project.runAsync(['build', 'jail10'], { ...env, FB_MIRROR10: 'http://127.0.0.1:1/releases' });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('[FETCH_FAILED]');
     expect(r.stderr).toContain('http://127.0.0.1:1/releases/amd64/10.4-RELEASE/MANIFEST');
     expect(r.stderr).toContain('hosts.jail10.params.sets.mirror');
     expect(readFileSync(lockPath(), 'utf8')).toBe(before);
+    // --keep-going: that host stays unpinned (a warning says why), the locked one builds.
+    const k = await cli(['build', '--keep-going', 'jail10', 'jail14'], { FB_MIRROR10: 'http://127.0.0.1:1/releases' });
+    expect(k.code).toBe(1);
+    expect(k.stderr).toContain('warning: host jail10: [FETCH_FAILED]');
+    const failed = k.rows.filter((x) => x.outcome === 'failed');
+    expect(failed.map((x) => [x.host, x.step, x.error!.code])).toEqual([
+      ['jail10', 'fetch-base', 'SOURCE_NOT_PINNED'],
+      ['jail10', 'fetch-kernel', 'SOURCE_NOT_PINNED'],
+    ]);
+    expect(k.rows.filter((x) => x.host === 'jail14').every((x) => x.outcome === 'cached')).toBe(true);
   });
 
   it('later builds use the lock: a clean cache fetches sets and packages, not the MANIFEST or catalog', async () => {

@@ -42,6 +42,8 @@ export async function runEngine(
       fetch: mode === 'build' && !args.values.offline,
       frozen: !!args.values.frozen,
       signal: ctx.signal,
+      keepGoing: !!args.values['keep-going'],
+      warn: ctx.warn,
     });
   const graphs = hosts.map((h) => session.graph(h));
   if (mode === 'build') for (const w of outsideSources(graphs, session.config.dir)) ctx.warn(w);
