@@ -12,6 +12,7 @@ export interface PinOptions {
   fetch: boolean;
   frozen: boolean;
   signal: AbortSignal;
+  warn?: (message: string) => void;
 }
 
 /** Walks `names` and their deps through `entries`: which are there, which are not. */
@@ -52,7 +53,12 @@ export async function updateLock(
     const { missing } = reach(idx.names, locked?.entries ?? {});
     if (!missing.length) continue;
     if (o.frozen) throw errors.lockFrozen(lockFile, idx.lock, missing);
-    if (!o.fetch) continue;
+    if (!o.fetch) {
+      o.warn?.(
+        `${lockFile}: ${idx.lock}: ${missing.join(', ')} not locked yet; offline, they stay unpinned (build once online)`,
+      );
+      continue;
+    }
     const { url, bytes } = await fetchFirst(idx, o.signal);
     const fresh = await idx.read(bytes, url);
     for (const [name, e] of Object.entries(locked?.entries ?? {}))

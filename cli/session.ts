@@ -79,7 +79,7 @@ export class Session {
    * what the lock lacks is fetched once and added, unless `frozen`. Only the hosts being built:
    * a Debian build never asks a FreeBSD mirror anything.
    */
-  async pin(hosts: string[], o: PinOptions & { keepGoing?: boolean; warn?: (m: string) => void }): Promise<void> {
+  async pin(hosts: string[], o: PinOptions & { keepGoing?: boolean }): Promise<void> {
     const of = (name: string) => {
       const h = this.config.hosts.get(name)!;
       return h.recipe.upstream?.(h.params as never, h.info, process.env) ?? [];

@@ -103,6 +103,11 @@ describe('FreeBSD sets by release, pinned in netboot.lock', () => {
       ['jail10', 'fetch-kernel', 'SOURCE_NOT_PINNED'],
     ]);
     expect(k.rows.filter((x) => x.host === 'jail14').every((x) => x.outcome === 'cached')).toBe(true);
+    // Offline, an unlocked set is never looked up: a warning says to build once online.
+    const off = await project.runAsync(['build', '--offline', 'jail10'], env);
+    expect(off.code).toBe(1);
+    expect(off.stderr).toContain('not locked yet; offline, they stay unpinned (build once online)');
+    expect(mirror.requests.some((x) => x.includes('10.4-RELEASE'))).toBe(false);
   });
 
   it('later builds use the lock: a clean cache fetches sets and packages, not the MANIFEST or catalog', async () => {
