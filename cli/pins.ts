@@ -54,9 +54,8 @@ export async function updateLock(
     if (!missing.length) continue;
     if (o.frozen) throw errors.lockFrozen(lockFile, idx.lock, missing);
     if (!o.fetch) {
-      o.warn?.(
-        `${lockFile}: ${idx.lock}: ${missing.join(', ')} not locked yet; offline, they stay unpinned (build once online)`,
-      );
+      const what = `${lockFile}: ${idx.lock}: ${missing.join(', ')}`;
+      o.warn?.(`${what} not locked yet; offline, they stay unpinned (build once online)`);
       continue;
     }
     const { url, bytes } = await fetchFirst(idx, o.signal);
@@ -94,6 +93,6 @@ async function fetchFirst(idx: UpstreamIndex, signal: AbortSignal): Promise<{ ur
   throw errors.fetchFailed(
     idx.urls[0],
     tried.join('; '),
-    `netboot needs it once, to pin ${idx.names.join(', ')} in netboot.lock` + (idx.hint ? `; ${idx.hint}` : ''),
+    `netboot needs it once, to pin ${idx.names.join(', ')} in netboot.lock${idx.hint ? `; ${idx.hint}` : ''}`,
   );
 }
