@@ -2,7 +2,7 @@
 // from (an explicit source, or a release's MANIFEST and a pkg catalog pinned through netboot.lock).
 import { errors } from '../base/errors.js';
 import type { LockEntry, Pins, UpstreamIndex } from '../core/recipe.js';
-import { type Infer, type Issues, p } from '../core/schema.js';
+import { type Infer, type InferIn, type Issues, p } from '../core/schema.js';
 import { catalogIndex, defaultPkgRepo } from '../plugins/freebsd/packagesite.js';
 import { releaseIndex, releaseLockName, releaseMajor, releaseMirrors } from '../plugins/freebsd/release.js';
 
@@ -40,7 +40,7 @@ export type Sets = Infer<typeof sets>;
 const PKG_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 
 /** A package: a name in the pkg repository (`'ezjail'`), or an archive of one's own (`{ url | path, sha256 }`). */
-export const packageItem = p.custom<string | Source>(
+export const packageItem = p.custom<string | Source, string | InferIn<typeof source>>(
   'string | { url | path, sha256 }',
   (v: unknown, path: string, issues: Issues) => {
     if (typeof v === 'string') {
