@@ -15,15 +15,20 @@ export interface PkgManifest {
   json: string;
 }
 
-/** A package's +MANIFEST (pkg writes it as JSON, which UCL reads back). */
+/**
+ * A package's +MANIFEST. pkg-create writes it as compact JSON (which UCL reads back), or as UCL
+ * with `expand_manifest`; then the +COMPACT_MANIFEST (always JSON, without the file list) is used.
+ */
 export function readPkgManifest(meta: Map<string, Buffer>, where: string): PkgManifest {
-  const raw = meta.get('+MANIFEST') ?? meta.get('+COMPACT_MANIFEST');
-  let m: Record<string, unknown> | undefined;
-  try {
-    m = raw ? JSON.parse(raw.toString('utf8')) : undefined;
-  } catch {
-    m = undefined;
-  }
+  const json = (name: string) => {
+    try {
+      const b = meta.get(name);
+      return b ? (JSON.parse(b.toString('utf8')) as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const m = json('+MANIFEST') ?? json('+COMPACT_MANIFEST');
   const ok = (v: unknown) => typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9._+,-]*$/.test(v);
   if (!m || !ok(m.name) || !ok(m.version))
     throw errors.badArchive(`${where}: a package needs a +MANIFEST naming it and its version`);

@@ -3,7 +3,7 @@ import { codes, isNetbootError } from '../../base/errors.js';
 import { renderLock } from '../../cli/lock.js';
 import { reach } from '../../cli/pins.js';
 import { closure, parseCatalog } from '../../plugins/freebsd/packagesite.js';
-import { registrationOrder } from '../../plugins/freebsd/pkg-register.js';
+import { readPkgManifest, registrationOrder } from '../../plugins/freebsd/pkg-register.js';
 import { ARCHIVE_MIRROR, parseManifest, releaseMirrors, SUPPORTED_MIRROR } from '../../plugins/freebsd/release.js';
 
 const A = 'a'.repeat(64);
@@ -59,6 +59,25 @@ describe('a pkg catalog (packagesite.yaml)', () => {
     const bad = line({ name: 'x', version: '1', path: '../../etc/passwd', sum: A });
     expect(codeOf(() => parseCatalog(bad, 'C'))).toBe(codes.INDEX_INVALID);
     expect(codeOf(() => parseCatalog('{name', 'C'))).toBe(codes.INDEX_INVALID);
+  });
+  it('a package is registered from its +MANIFEST without install scripts; a UCL one: the compact one', () => {
+    const meta = (m: string, c: string) =>
+      new Map([
+        ['+MANIFEST', Buffer.from(m)],
+        ['+COMPACT_MANIFEST', Buffer.from(c)],
+      ]);
+    const compact = JSON.stringify({ name: 'tmux', version: '3.5a', deps: { libevent: {} } });
+    const full = JSON.stringify({
+      name: 'tmux',
+      version: '3.5a',
+      files: { '/usr/local/bin/tmux': '1$x' },
+      scripts: {},
+    });
+    const m = readPkgManifest(meta(full, compact), 'p');
+    expect(JSON.parse(m.json)).toEqual({ name: 'tmux', version: '3.5a', files: { '/usr/local/bin/tmux': '1$x' } });
+    const ucl = readPkgManifest(meta('name = "tmux";\nversion = "3.5a";\n', compact), 'p');
+    expect(ucl).toMatchObject({ name: 'tmux', version: '3.5a', deps: ['libevent'] });
+    expect(codeOf(() => readPkgManifest(new Map(), 'p'))).toBe(codes.BAD_ARCHIVE);
   });
   it('registers dependencies before what needs them', () => {
     const m = (name: string, deps: string[] = []) => ({ name, version: '1', deps, json: '{}' });
