@@ -29,7 +29,11 @@ export const sets = p.section({
   release: p.optional(
     p.string({ pattern: /^\d+\.\d+-(RELEASE|BETA\d+|RC\d+)$/, what: 'a FreeBSD release such as 14.3-RELEASE' }),
   ),
-  arch: p.enum(['amd64', 'i386', 'arm64', 'aarch64', 'powerpc64', 'riscv64'] as const).default('amd64'),
+  /**
+   * The release directory's architecture path: FreeBSD names amd64 and i386 by their machine, the
+   * others by machine and machine_arch (`releases/arm64/aarch64/14.3-RELEASE/`).
+   */
+  arch: p.enum(['amd64', 'i386', 'arm64/aarch64', 'riscv/riscv64', 'powerpc/powerpc64'] as const).default('amd64'),
   mirror: p.optional(httpUrl.describe('a mirror laid out as <mirror>/<arch>/<release>/MANIFEST')),
   extra: p.array(p.enum(EXTRA_SETS)).default([]),
   base: p.optional(source),
@@ -88,7 +92,8 @@ function byName(packages: (string | Source)[]): string[] {
 function repoOf(s: Sets, repo: string | undefined, where: string): string {
   if (repo) return repo;
   if (!s.release) throw errors.badValue(`${where}.pkgRepo`, 'packages by name need sets.release or pkgRepo');
-  return defaultPkgRepo(releaseMajor(s.release), s.arch === 'arm64' ? 'aarch64' : s.arch);
+  // pkg's ABI names the machine_arch: FreeBSD:14:aarch64.
+  return defaultPkgRepo(releaseMajor(s.release), s.arch.split('/').pop()!);
 }
 
 const releaseSets = (s: Sets) => ['base.txz', 'kernel.txz', ...s.extra.map((e) => `${e}.txz`)];
