@@ -23,21 +23,16 @@ export default defineConfig({
       },
     },
     // A FreeBSD 10 diskless jail host: `netboot build freebsd10-jailhost`. Its sets come from the
-    // FreeBSD release archive; netboot fetches only pinned content, so set each sha256 from the
-    // release's MANIFEST (checked against the release announcement's signed checksums) first.
-    // Offline, the error says which file to put where. ezjail comes as a pkg archive (packages:
-    // [{ url | path, sha256 }]); FreeBSD 10's package repositories are gone, so bring your own.
+    // release's directory on FreeBSD's archive (10.4 is end-of-life), each verified against the
+    // release's MANIFEST; the first build records every digest it trusted in netboot.lock beside
+    // this file (commit it; `--frozen` then refuses to change it). FreeBSD 13 or 14: recipe
+    // 'freebsd-nfs-ezjail', release '14.3-RELEASE', packages: ['ezjail'] (from pkg.freebsd.org).
     'freebsd10-jailhost': {
       recipe: 'freebsd10-nfs-ezjail',
       mac: '52:54:00:12:34:58',
       ip: '10.0.2.17',
       params: {
-        sets: {
-          base: { url: 'http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/10.4-RELEASE/base.txz' },
-          kernel: {
-            url: 'http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/10.4-RELEASE/kernel.txz',
-          },
-        },
+        sets: { release: '10.4-RELEASE', arch: 'amd64' },
         gateway: '10.0.2.2',
         jails: [{ name: 'www', ip: '10.0.2.50' }],
         // The CHAP secret stays out of this file: add chapUser and secretFile (a file beside it).

@@ -29,8 +29,13 @@ export const codes = Object.freeze({
   GRAPH_CYCLE: 'GRAPH_CYCLE',
   HOST_NAME_RESERVED: 'HOST_NAME_RESERVED',
   IMAGE_TOO_SMALL: 'IMAGE_TOO_SMALL',
+  INDEX_ENTRY_MISSING: 'INDEX_ENTRY_MISSING',
+  INDEX_INVALID: 'INDEX_INVALID',
   INPUT_MODIFIED: 'INPUT_MODIFIED',
   INTERRUPTED: 'INTERRUPTED',
+  LOCK_FROZEN: 'LOCK_FROZEN',
+  LOCK_INVALID: 'LOCK_INVALID',
+  LOCK_MISMATCH: 'LOCK_MISMATCH',
   MISSING_INPUT: 'MISSING_INPUT',
   MISSING_OUTPUT: 'MISSING_OUTPUT',
   MISSING_TOOL: 'MISSING_TOOL',
@@ -318,6 +323,23 @@ export const errors = {
           `(hosts.${host}.allowPublic or san.allowPublic)`,
       ],
     ),
+
+  // netboot.lock: the digests netboot trusted on first fetch of an upstream index (issue 17)
+  lockMismatch: (lock: string, index: string, name: string, locked: string, upstream: string, url: string) =>
+    build(codes.LOCK_MISMATCH)(
+      `${lock}: ${index}: ${name} is locked at sha256 ${locked}, but ${url} now says ${upstream}; ` +
+        'nothing was changed',
+      ['a released set never changes: check the mirror; if the change is genuine, remove the entry from the lock'],
+    ),
+  lockFrozen: (lock: string, index: string, names: string[]) =>
+    config(codes.LOCK_FROZEN)(
+      `${lock}: ${index}: ${names.join(', ')} not in the lock, and --frozen forbids adding them; ` +
+        'run once without --frozen and commit the lock',
+    ),
+  lockInvalid: (lock: string, why: string) => config(codes.LOCK_INVALID)(`${lock}: ${why}`),
+  indexInvalid: (url: string, why: string) => build(codes.INDEX_INVALID)(`${url}: ${why}`),
+  indexEntryMissing: (url: string, name: string, where: string) =>
+    build(codes.INDEX_ENTRY_MISSING)(`${url} has no ${name} (asked for by ${where})`),
   secretKeyUnusable: (path: string, msg: string) =>
     build(codes.SECRET_KEY_UNUSABLE)(`${path}: the cache's secret key cannot be used: ${msg}`),
 };

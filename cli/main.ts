@@ -54,11 +54,27 @@ global options:
   --debug             stack traces on errors
 `;
 
+/**
+ * The command's name and its arguments. Global options may come before the command
+ * (`netboot --config F build`) as well as after it: the leading ones are moved behind it.
+ */
+export function splitCommand(argv: string[]): { name?: string; args: string[] } {
+  const takesValue = new Set(
+    Object.entries(GLOBAL).flatMap(([k, o]) =>
+      o.type === 'string' ? [`--${k}`, ...(o.short ? [`-${o.short}`] : [])] : [],
+    ),
+  );
+  let i = 0;
+  while (i < argv.length && argv[i].startsWith('-') && argv[i] !== '--') i += takesValue.has(argv[i]) ? 2 : 1;
+  return { name: argv[i], args: [...argv.slice(0, i), ...argv.slice(i + 1)] };
+}
+
 export async function main(argv: string[], io: Io, signal: AbortSignal): Promise<number> {
-  const name = argv[0];
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  const { name, args } = splitCommand(argv);
+  const wantsHelp = args.includes('--help') || args.includes('-h');
+  if (!name || name === '--' || name === 'help') {
     io.out(HELP);
-    return name ? 0 : 2;
+    return name || wantsHelp ? 0 : 2;
   }
   let debug = argv.includes('--debug');
   try {
@@ -68,7 +84,7 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
     let parsed: Parsed;
     try {
       parsed = parseArgs({
-        args: argv.slice(1),
+        args,
         options: { ...GLOBAL, ...cmd.options },
         allowPositionals: true,
         strict: true,

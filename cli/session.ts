@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { errors } from '../base/errors.js';
+import { errors, isNetbootError } from '../base/errors.js';
 import { makeCacheRootPrivate } from '../cache/private-root.js';
 import { cacheSources } from '../cache/source-digest.js';
 import { Cache } from '../cache/store.js';
@@ -12,6 +12,8 @@ import { ToolVersions } from '../core/tools.js';
 import { builtinRecipes } from '../pipelines/index.js';
 import { findConfig, importConfig } from './config-load.js';
 import { type ResolvedConfig, validateConfig } from './config-validate.js';
+import { LOCK_FILE, type LockFile, lockPins, readLock, writeLock } from './lock.js';
+import { type PinOptions, updateLock } from './pins.js';
 import type { Profiler } from './profile.js';
 
 export interface GlobalOptions {
@@ -31,7 +33,13 @@ export class Session {
   private constructor(
     readonly config: ResolvedConfig,
     readonly cache: Cache,
+    /** netboot.lock as read at open, brought up to date by `pin`. */
+    private readonly lock: LockFile,
   ) {}
+
+  get lockFile(): string {
+    return join(this.config.dir, LOCK_FILE);
+  }
 
   static async open(o: GlobalOptions): Promise<Session> {
     const time = <T>(name: string, fn: () => Promise<T>) => (o.profiler ? o.profiler.time(name, 'setup', fn) : fn());
@@ -39,7 +47,8 @@ export class Session {
     const raw = await time('load config', () => importConfig(file));
     const config = validateConfig(raw, file, builtinRecipes);
     for (const w of config.warnings) o.warn(`${file}: ${w}`);
-    const session = new Session(config, new Cache(config.cache, o.warn));
+    const lock = await readLock(join(config.dir, LOCK_FILE));
+    const session = new Session(config, new Cache(config.cache, o.warn), lock);
     // Every host's steps are declared (and checked) before the cache is touched: a config error writes nothing.
     for (const name of session.hostNames()) session.graph(name);
     try {
@@ -65,10 +74,34 @@ export class Session {
 
   private readonly pluginsByName = new Map<string, AnyPlugin>();
 
+  /**
+   * Pins the upstream indexes of these hosts (their recipes' `upstream`) through netboot.lock:
+   * what the lock lacks is fetched once and added, unless `frozen`. Only the hosts being built:
+   * a Debian build never asks a FreeBSD mirror anything.
+   */
+  async pin(hosts: string[], o: PinOptions & { keepGoing?: boolean }): Promise<void> {
+    const of = (name: string) => {
+      const h = this.config.hosts.get(name)!;
+      return h.recipe.upstream?.(h.params as never, h.info, process.env) ?? [];
+    };
+    let changed = false;
+    if (!o.keepGoing) changed = await updateLock(this.lockFile, this.lock, hosts.flatMap(of), o);
+    // --keep-going: a host whose index cannot be had stays unpinned (its fetch steps fail); the rest build.
+    else
+      for (const name of hosts)
+        try {
+          changed = (await updateLock(this.lockFile, this.lock, of(name), o)) || changed;
+        } catch (e) {
+          if (!isNetbootError(e) || o.frozen) throw e;
+          o.warn?.(`host ${name}: [${e.code}] ${e.message}`);
+        }
+    if (changed) await writeLock(this.lockFile, this.lock);
+  }
+
   graph(host: string): HostGraph {
     const h = this.config.hosts.get(host);
     if (!h) throw errors.unknownHost(host, this.hostNames());
-    const g = buildHostGraph(h.info, h.recipe, h.params, this.config.extend[h.recipe.name]);
+    const g = buildHostGraph(h.info, h.recipe, h.params, this.config.extend[h.recipe.name], lockPins(this.lock));
     // A stable link at a root's top (pxelinux.cfg/...) must not land in, or be, another host's directory.
     for (const l of g.links) {
       const top = l.path.split('/')[0];

@@ -6,6 +6,7 @@ import { errnoOf, ifMissing, isMissing } from '../base/errno.js';
 import { codes, errors, isNetbootError } from '../base/errors.js';
 import { objectDamage } from '../cache/artifact-check.js';
 import { CopyError, copyTree } from '../cache/copy.js';
+import { hmacDigest } from '../cache/secret-key.js';
 import { sourceDigest } from '../cache/source-digest.js';
 import type { ActionRecord, Cache } from '../cache/store.js';
 import { treeChanged } from '../cache/tree-check.js';
@@ -138,6 +139,7 @@ function stepContext(
     sourceDateEpoch: a.parts.env.sourceDateEpoch,
     fingerprint: a.parts.fingerprint ?? undefined,
     resolvePath: (p) => resolve(a.baseDir, p),
+    keyedDigest: (data) => hmacDigest(cache.root, data),
     manifest: async (name) => {
       const art = a.inputs[name];
       if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);

@@ -2,6 +2,8 @@ import { errors, isNetbootError } from '../base/errors.js';
 import type { HostInfo } from './plugin.js';
 import {
   type ArtifactRef,
+  NO_PINS,
+  type Pins,
   type PublishItem,
   type PublishLink,
   type Recipe,
@@ -28,11 +30,12 @@ export function buildHostGraph(
   recipe: Recipe<any>,
   params: unknown,
   hooks: RecipeHooks = {},
+  pins: Pins = NO_PINS,
 ): HostGraph {
   const r = new RecipeBuilder(host, hooks);
   let declared: RecipeResult;
   try {
-    declared = recipe.build(r, params as never, host) ?? {};
+    declared = recipe.build(r, params as never, host, pins) ?? {};
   } catch (e) {
     if (isNetbootError(e)) throw e;
     throw errors.recipeFailed(host.name, recipe.name, (e as Error)?.message ?? String(e), e);

@@ -64,6 +64,13 @@ export interface StepContext<P, I extends string, O extends Produces> {
   fingerprint?: string;
   /** A path from the params made absolute: relative paths are relative to the config file. */
   resolvePath(path: string): string;
+  /**
+   * An HMAC of `data` under the cache's own 0600 key: the same for the same data in one cache,
+   * unguessable without the key. A step that writes a secret into an output mixes this into the
+   * same file, so the file's content digest (in tree manifests, stat rows, release manifests) is
+   * no unsalted digest of the secret.
+   */
+  keyedDigest(data: string): Promise<string>;
   /** The manifest of an input tree (owners and modes as recorded, sorted by path). */
   manifest(input: I): Promise<TreeEntry[]>;
   /** A private, writable copy of an input tree (reflinks where the file system can). */

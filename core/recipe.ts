@@ -150,12 +150,50 @@ export interface RecipeResult {
   links?: PublishLink[];
 }
 
+/** One entry of an upstream index as netboot.lock keeps it: a digest netboot trusted on first fetch. */
+export interface LockEntry {
+  sha256: string;
+  /** Where the entry is, relative to the index's URL (a package's `All/ezjail-3.4.2.pkg`). */
+  path?: string;
+  version?: string;
+  /** Names of other entries of the same index this one needs (a package's dependencies). */
+  deps?: string[];
+}
+
+/**
+ * An upstream index whose digests a recipe trusts once and then pins through netboot.lock: a
+ * FreeBSD release's MANIFEST, a pkg repository's catalog. The CLI fetches it only when the lock
+ * lacks an entry the recipe needs (`names` and, through `deps`, what they need).
+ */
+export interface UpstreamIndex {
+  /** The index's name in the lock, e.g. `freebsd amd64 14.3-RELEASE`. */
+  lock: string;
+  /** Where it may be fetched, tried in order (the first that exists is recorded in the lock). */
+  urls: string[];
+  names: string[];
+  /** Where in the config the names come from, for messages. */
+  where: string;
+  /** What to do when no URL answers (e.g. which setting names another mirror). */
+  hint?: string;
+  /** The entries of the fetched index (all of them, or at least `names` and their dependencies). */
+  read(bytes: Buffer, url: string): Promise<Record<string, LockEntry>> | Record<string, LockEntry>;
+}
+
+/** What the lock holds for a recipe's indexes: `index(lock)` gives the URL it came from and its entries. */
+export interface Pins {
+  index(lock: string): { url: string; entries: Record<string, LockEntry> } | undefined;
+}
+
+export const NO_PINS: Pins = { index: () => undefined };
+
 export interface RecipeDefinition<S extends Shape, N extends string = string> {
   name: N;
   description?: string;
   params?: S;
-  /** Declares the steps. Returns what gets published where. */
-  build(r: RecipeBuilder, params: ShapeOut<S>, host: HostInfo): RecipeResult | void;
+  /** Upstream indexes this host's build pins through netboot.lock. */
+  upstream?(params: ShapeOut<S>, host: HostInfo, env: Readonly<Record<string, string | undefined>>): UpstreamIndex[];
+  /** Declares the steps. Returns what gets published where. `pins`: what netboot.lock says of `upstream`. */
+  build(r: RecipeBuilder, params: ShapeOut<S>, host: HostInfo, pins: Pins): RecipeResult | void;
 }
 
 export interface Recipe<S extends Shape = Shape, N extends string = string> extends RecipeDefinition<S, N> {

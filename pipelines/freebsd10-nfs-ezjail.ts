@@ -1,37 +1,36 @@
 import { errors } from '../base/errors.js';
 import { type ArtifactRef, defineRecipe } from '../core/recipe.js';
-import { type Infer, p } from '../core/schema.js';
+import { p } from '../core/schema.js';
 import { cpioPlugin } from '../plugins/cpio.js';
 import { fetchFilePlugin } from '../plugins/fetch-file.js';
 import { freebsdConfPlugin, iscsiTarget, jail } from '../plugins/freebsd/conf.js';
 import { freebsdCustomizePlugin } from '../plugins/freebsd/customize.js';
 import { rcVars } from '../plugins/freebsd/rc-files.js';
+import { releaseMajor } from '../plugins/freebsd/release.js';
 import { freebsdRootPlugin } from '../plugins/freebsd/root.js';
 import { pickPlugin } from '../plugins/pick.js';
 import { checked, checks } from '../plugins/safe-values.js';
 import { serverConfigsPlugin } from '../plugins/server-configs/index.js';
-
-/** A distribution set or package: a URL or a path, pinned by the sha256 that makes it a fixed-output input. */
-const source = p.object({
-  url: p.optional(p.string()),
-  path: p.optional(p.string()),
-  sha256: p.optional(p.string({ pattern: /^[0-9a-f]{64}$/, what: 'a sha256 (64 lowercase hex digits)' })),
-});
-type Source = Infer<typeof source>;
+import { freebsdUpstream, packageItem, pkgRepo, resolveSources, sets } from './freebsd.js';
 
 /**
- * A FreeBSD 10 diskless jail host: a read-only NFS root from the release's distribution sets
- * (plus pkg archives such as ezjail's), /conf for rc.initdiskless (etc and var as odc cpio
+ * A FreeBSD diskless jail host (10.x to 14.x): a read-only NFS root from the release's
+ * distribution sets (by release, verified against its MANIFEST and pinned in netboot.lock, or
+ * sets of one's own) plus pkg packages (ezjail's, by name), /conf for rc.initdiskless (etc and var as odc cpio
  * archives, per-host overrides under conf/<ip>/etc), pxeboot on TFTP, jails on an iSCSI disk with
  * their fstabs kept there, and the DHCP/NFS server configs.
  */
 export const freebsd10NfsEzjail = defineRecipe({
   name: 'freebsd10-nfs-ezjail',
   description:
-    'FreeBSD 10 diskless jail host: NFS root from distribution sets, /conf cpio archives, pxeboot, ezjail on iSCSI',
+    'FreeBSD 10 to 14 diskless jail host: NFS root from distribution sets, /conf cpio archives, pxeboot, ezjail ' +
+    'on iSCSI',
   params: {
-    sets: p.object({ base: source, kernel: source }),
-    packages: p.array(source).default([]),
+    sets,
+    /** Package names from the pkg repository (with their dependencies), or archives of one's own. */
+    packages: p.array(packageItem).default([]),
+    /** The pkg repository for package names (default: pkg.freebsd.org's quarterly for the release's ABI). */
+    pkgRepo,
     interface: p
       .string({ pattern: /^[a-z]+[0-9]+$/, what: 'a FreeBSD interface name (em0, vtnet0, igb0)' })
       .default('em0'),
@@ -40,33 +39,33 @@ export const freebsd10NfsEzjail = defineRecipe({
     jails: p.array(jail).default([]),
     iscsi: iscsiTarget,
     sshd: p.boolean().default(true),
+    /** Seconds the boot waits for the iSCSI session and its disk before mountlate. */
+    iscsiWait: p.number({ integer: true, min: 1, max: 3600 }).default(60),
     /** rc.conf settings shared by every host of this root, and this host's own (rc.conf.local). */
     rcConf: rcVars.default({}),
     hostRcConf: rcVars.default({}),
     loaderConf: rcVars.default({ autoboot_delay: '3' }),
-    /** Where pxeboot sits in the host's TFTP directory: `<host>/<prefix>/boot/pxeboot`. */
-    tftpPrefix: checked(checks.relPath).default('freebsd10'),
+    /** Where pxeboot sits in the host's TFTP directory: `<host>/<prefix>/boot/pxeboot` (default freebsd<major>). */
+    tftpPrefix: p.optional(checked(checks.relPath)),
     etcMdSize: p.number({ integer: true, min: 2048 }).default(20480),
     varMdSize: p.number({ integer: true, min: 2048 }).default(65536),
   },
-  build(r, params, host) {
+  upstream: (params, host, env) =>
+    freebsdUpstream(params.sets, params.packages, params.pkgRepo, `hosts.${host.name}.params`, env),
+  build(r, params, host, pins) {
     const where = `hosts.${host.name}.params`;
     if (!params.iscsi.chapUser !== !params.iscsi.secretFile)
       throw errors.badValue(`${where}.iscsi`, 'CHAP needs both chapUser and secretFile (or neither)');
-    const fetch = (id: string, s: Source, at: string) =>
-      r.step(id, fetchFilePlugin, { params: pinned(s, at) }).out('file');
-    const inputs: Record<string, ArtifactRef> = {
-      base: fetch('fetch-base', params.sets.base, `${where}.sets.base`),
-      kernel: fetch('fetch-kernel', params.sets.kernel, `${where}.sets.kernel`),
-    };
-    const packages: string[] = [];
-    params.packages.forEach((s, i) => {
-      packages.push(`pkg${i}`);
-      inputs[`pkg${i}`] = fetch(`fetch-pkg${i}`, s, `${where}.packages[${i}]`);
-    });
-    const extracted = r.step('root', freebsdRootPlugin, { params: { sets: ['base', 'kernel'], packages }, inputs });
+    const fetch = (id: string, src: Record<string, string | undefined>) =>
+      r.step(id, fetchFilePlugin, { params: src }).out('file');
+    const resolved = resolveSources(params.sets, params.packages, params.pkgRepo, pins, where);
+    const inputs: Record<string, ArtifactRef> = {};
+    for (const [name, src] of [...resolved.sets, ...resolved.packages]) inputs[name] = fetch(`fetch-${name}`, src);
+    const packages = resolved.packages.map(([name]) => name);
+    const setNames = resolved.sets.map(([name]) => name);
+    const extracted = r.step('root', freebsdRootPlugin, { params: { sets: setNames, packages }, inputs });
     const root = r.step('customize', freebsdCustomizePlugin, {
-      params: { sshd: params.sshd, rcConf: params.rcConf, loaderConf: params.loaderConf },
+      params: { sshd: params.sshd, rcConf: params.rcConf, loaderConf: params.loaderConf, iscsiWait: params.iscsiWait },
       inputs: { root: extracted.out('tree') },
     });
     const rootTree = root.out('tree');
@@ -92,7 +91,8 @@ export const freebsd10NfsEzjail = defineRecipe({
       },
       inputs: { etc: archive('etc-archive', 'etc'), var: archive('var-archive', 'var') },
     });
-    const bootfile = `${params.tftpPrefix}/boot/pxeboot`;
+    const prefix = params.tftpPrefix ?? `freebsd${params.sets.release ? releaseMajor(params.sets.release) : 10}`;
+    const bootfile = `${prefix}/boot/pxeboot`;
     // pxeboot comes from the same base set as the root, so loader and kernel always match it.
     const tftp = r.step('tftp', pickPlugin, {
       params: { files: { [bootfile]: 'boot/pxeboot' } },
@@ -125,9 +125,11 @@ export const freebsd10NfsEzjail = defineRecipe({
   },
 });
 
-/** fetch-file's params for a source. An unpinned one is passed on: its fetch step fails, saying where the digest is. */
-function pinned(s: Source, where: string) {
-  if ((s.url === undefined) === (s.path === undefined))
-    throw errors.badValue(where, 'give exactly one of url and path');
-  return { ...(s.url !== undefined ? { url: s.url } : { path: s.path }), sha256: s.sha256 };
-}
+/** The same recipe under a name that says no release: `sets.release` picks 10.x, 13.x or 14.x. */
+export const freebsdNfsEzjail = defineRecipe({
+  ...freebsd10NfsEzjail,
+  name: 'freebsd-nfs-ezjail',
+  description:
+    'FreeBSD diskless jail host of any release (sets by release, MANIFEST-verified and locked; packages by ' +
+    'name): NFS root, /conf cpio archives, pxeboot, ezjail on iSCSI',
+});

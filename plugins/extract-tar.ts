@@ -9,7 +9,7 @@ import { definePlugin, type StepLogger } from '../core/plugin.js';
 import { p } from '../core/schema.js';
 import { SafeExtractor } from './safe-extract.js';
 
-type Format = 'xz' | 'gzip' | 'tar';
+type Format = 'xz' | 'zstd' | 'gzip' | 'tar';
 
 /**
  * A tar archive (.txz, .tgz or plain, told apart by magic bytes) extracted into a tree, keeping
@@ -63,6 +63,7 @@ export async function extractArchive(
   root: string,
   o: ExtractOptions,
   ctx: { signal: AbortSignal; log: StepLogger },
+  metadata?: Map<string, Buffer>,
 ): Promise<number> {
   const format = await detect(file);
   ctx.log.info(`extracting ${basename(file)}: a ${format === 'tar' ? 'plain' : format} tar archive`);
@@ -83,6 +84,7 @@ export async function extractArchive(
   try {
     for await (const entry of ex) await x.entry(entry.header, entry);
     await x.finish();
+    for (const [k, v] of x.metadata) metadata?.set(k, v);
   } catch (e) {
     failure = e;
     src.stop();
@@ -100,12 +102,15 @@ export async function extractArchive(
 }
 
 const XZ = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+const ZSTD = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
 async function detect(file: string): Promise<Format> {
   const fh = await open(file, 'r');
   const buf = Buffer.alloc(512);
   const { bytesRead } = await fh.read(buf, 0, 512, 0).finally(() => fh.close());
   if (buf.subarray(0, 6).equals(XZ)) return 'xz';
+  // pkg(8) >= 1.17 packs .pkg files as zstd-compressed tar.
+  if (buf.subarray(0, 4).equals(ZSTD)) return 'zstd';
   if (buf[0] === 0x1f && buf[1] === 0x8b) return 'gzip';
   if (bytesRead >= 262 && buf.toString('latin1', 257, 262) === 'ustar') return 'tar';
   const what =
@@ -114,11 +119,11 @@ async function detect(file: string): Promise<Format> {
 }
 
 function decompress(file: string, format: Format, signal: AbortSignal) {
-  if (format !== 'xz') {
+  if (format !== 'xz' && format !== 'zstd') {
     const raw = createReadStream(file, { highWaterMark: 1 << 20 });
     return { streams: format === 'gzip' ? [raw, createGunzip()] : [raw], done: Promise.resolve(), stop() {} };
   }
-  const child = spawn('xz', ['-dc', '--', file], { stdio: ['ignore', 'pipe', 'pipe'], signal });
+  const child = spawn(format, ['-dc', '--', file], { stdio: ['ignore', 'pipe', 'pipe'], signal });
   let stderr = '';
   let stopped = false;
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
@@ -126,7 +131,7 @@ function decompress(file: string, format: Format, signal: AbortSignal) {
     child.on('error', (e) => (stopped ? resolve() : reject(e)));
     child.on('close', (code, sig) => {
       if (code === 0 || stopped) resolve();
-      else reject(errors.badArchive(`xz -dc exited with ${code ?? sig}: ${stderr.trim().split('\n').pop()}`));
+      else reject(errors.badArchive(`${format} -dc exited with ${code ?? sig}: ${stderr.trim().split('\n').pop()}`));
     });
   });
   const stop = () => {

@@ -60,13 +60,21 @@ export class SafeExtractor {
     private readonly root: string,
     private readonly o: { devices: boolean; pkg: boolean },
   ) {}
+  /** A package's metadata files (+MANIFEST, +COMPACT_MANIFEST), kept aside instead of extracted. */
+  readonly metadata = new Map<string, Buffer>();
 
   async entry(h: Header, body: Body): Promise<void> {
     const entry = h.name;
     const pax = (h.pax ?? undefined) as Record<string, string> | undefined;
     // pkg(8) stores its metadata as top-level "+NAME" files and its payload under '/' (meaning
     // the root it is installed into): the metadata is skipped, the payload made tree-relative.
-    if (this.o.pkg && /^(\.\/)?\+[A-Z_]+$/.test(h.name)) return drain(body);
+    if (this.o.pkg && /^(\.\/)?\+[A-Z_]+$/.test(h.name)) {
+      if (!/MANIFEST$/.test(h.name) || (h.size ?? 0) > 16 << 20) return drain(body);
+      const parts: Buffer[] = [];
+      for await (const c of body) parts.push(c as Buffer);
+      this.metadata.set(h.name.replace(/^\.\//, ''), Buffer.concat(parts));
+      return;
+    }
     const name = clean(this.o.pkg ? h.name.replace(/^\/+/, '') : h.name, entry, 'its name');
     if (pax && Object.keys(pax).some((k) => k.startsWith('GNU.sparse')))
       throw refuse(entry, 'sparse files are not supported');

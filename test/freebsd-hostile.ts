@@ -16,7 +16,7 @@ export interface TarEntry {
   devminor?: number;
 }
 
-export type Compression = 'none' | 'gzip' | 'xz';
+export type Compression = 'none' | 'gzip' | 'xz' | 'zstd';
 
 export async function writeTar(dest: string, entries: TarEntry[], compression: Compression): Promise<void> {
   const pack = tar.pack();
@@ -38,7 +38,13 @@ export async function writeTar(dest: string, entries: TarEntry[], compression: C
   for await (const c of pack) chunks.push(c as Buffer);
   const raw = Buffer.concat(chunks);
   const bytes =
-    compression === 'gzip' ? gzipSync(raw) : compression === 'xz' ? execFileSync('xz', ['-c'], { input: raw }) : raw;
+    compression === 'gzip'
+      ? gzipSync(raw)
+      : compression === 'xz'
+        ? execFileSync('xz', ['-c'], { input: raw })
+        : compression === 'zstd'
+          ? execFileSync('zstd', ['-c', '-q'], { input: raw })
+          : raw;
   writeFileSync(dest, bytes);
 }
 

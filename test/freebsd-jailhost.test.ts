@@ -43,6 +43,23 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 }
 const hostRows = (rows: StepRow[], host: string) => rows.filter((s) => s.host === host);
 
+/** Regular files under `dir` (symlinks not followed) whose bytes contain one of `needles`. */
+function grepTree(dir: string, needles: string[]): string[] {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        const b = readFileSync(p);
+        if (needles.some((n) => b.includes(n))) found.push(p);
+      }
+    }
+  };
+  walk(dir);
+  return found;
+}
+
 beforeAll(async () => {
   project = new Project('freebsd-jailhost');
   work = mkdtempSync(join(dirname(project.dir), 'netboot-freebsd-dist-'));
@@ -104,7 +121,9 @@ describe('freebsd10-nfs-ezjail', () => {
       'sshd_enable="YES"',
       'iscsid_enable="YES"',
       'iscsictl_enable="YES"',
-      'iscsictl_flags="-Aa"',
+      // iscsictl(8): -w waits up to N seconds for the sessions, instead of connecting in the background.
+      'iscsictl_flags="-Aa -w 60"',
+      'netboot_iscsi_enable="YES"',
       'ezjail_enable="YES"',
       'netboot_fstabs_enable="YES"',
     ])
@@ -117,7 +136,9 @@ describe('freebsd10-nfs-ezjail', () => {
     // /conf as rc.initdiskless reads it.
     const conf = (...p: string[]) => root('conf', ...p);
     expect(readFileSync(conf('base/etc/md_size'), 'utf8')).toBe('20480\n');
-    expect(readFileSync(conf('base/etc/diskless_remount'), 'utf8')).toBe('/etc\n');
+    // No NFS remount of <root>/etc: etc.cpio.gz fills /etc, and a FreeBSD mountd would refuse it.
+    expect(existsSync(conf('base/etc/diskless_remount'))).toBe(false);
+    expect(readdirSync(conf('base/etc'))).toEqual(['md_size']);
     expect(readFileSync(conf('base/var/md_size'), 'utf8')).toBe('65536\n');
     expect(readFileSync(conf('base/iscsi/md_size'), 'utf8')).toBe('2048\n');
     expect(existsSync(conf('base/var.cpio.gz'))).toBe(true);
@@ -130,6 +151,7 @@ describe('freebsd10-nfs-ezjail', () => {
         'ifconfig_em0_alias1="inet 10.0.0.51/32"',
       ]),
     );
+    expect(local).toContain('netboot_iscsi_device="/dev/da0"');
     expect(local.some((l) => /^ifconfig_em0=/.test(l))).toBe(false);
     const fstab = readFileSync(conf('10.0.0.5/etc/fstab'), 'utf8');
     expect(fstab).toContain(`10.0.0.1:${san('nfs/jailhost/root')}\t/\tnfs\tro\t0\t0`);
@@ -141,6 +163,16 @@ describe('freebsd10-nfs-ezjail', () => {
       '\tTargetAddress = 10.0.0.1:3260\n\tTargetName = iqn.2026-11.lan.san:jailhost\n\tAuthMethod = ' +
         `CHAP\n\tchapIName = "jailhost"\n\tchapSecret = "${SECRET}"\n`,
     );
+    // A salt line keyed on the cache's key: the file's digest (tree manifests, stat rows, release
+    // manifests) cannot be matched against guesses of the secret. Without it, this is the digest.
+    const text = readFileSync(iscsi, 'utf8');
+    const salt = text.match(/^# salt: (hmac:[0-9a-f]{64})\n/m);
+    expect(salt).not.toBeNull();
+    const unsalted = sha(text.replace(salt![0], ''));
+    // The salted file's digest is where a digest would be (so the search below can find one).
+    expect(grepTree(project.path('.netboot/cache'), [sha(text)]).length).toBeGreaterThan(0);
+    expect(grepTree(project.path('.netboot/cache'), [unsalted, sha(`${SECRET}\n`), sha(SECRET)])).toEqual([]);
+    expect(grepTree(san(), [unsalted, sha(`${SECRET}\n`), sha(SECRET)])).toEqual([]);
     expect(readFileSync(san('nfs/jailhost2/root/conf/10.0.0.6/etc/iscsi.conf'), 'utf8')).not.toContain('chap');
     expect(readFileSync(san('nfs/jailhost2/root/conf/10.0.0.6/etc/rc.conf.local'), 'utf8')).toContain(
       'ifconfig_vtnet0_alias0="inet 10.0.0.60/32"',
@@ -218,6 +250,33 @@ describe('freebsd10-nfs-ezjail', () => {
       expect(rc('start', '/dev/md3').status).toBe(1);
     },
   );
+
+  it('netboot_iscsi holds the boot until the iSCSI disk exists (before mountlate), and gives up after the wait', () => {
+    const t = mkdtempSync(join(work, 'rcd-iscsi-'));
+    const script = readFileSync(root('usr/local/etc/rc.d/netboot_iscsi'), 'utf8');
+    expect(script).toMatch(/# REQUIRE: iscsictl\n# BEFORE: mountlate\n/);
+    expect(statSync(root('usr/local/etc/rc.d/netboot_iscsi')).mode & 0o777).toBe(0o555);
+    writeFileSync(join(t, 'netboot_iscsi'), script.replace('. /etc/rc.subr', `. ${t}/rc.subr`));
+    writeFileSync(
+      join(t, 'rc.subr'),
+      'warn() { echo "netboot_iscsi: WARNING: $*" >&2; }\n' +
+        'load_rc_config() { . "$RC_CONF"; }\n' +
+        'run_rc_command() { eval "cmd=\\$${1}_cmd"; $cmd; }\n',
+    );
+    const rc = (wait: number) => {
+      writeFileSync(join(t, 'rc.conf'), `netboot_iscsi_device=${t}/da0\nnetboot_iscsi_wait=${wait}\n`);
+      return spawnSync('sh', ['-c', `(sleep 1; : > ${t}/da0) & sh ${t}/netboot_iscsi start; echo "rc=$?"; wait`], {
+        encoding: 'utf8',
+        env: { ...process.env, RC_CONF: join(t, 'rc.conf') },
+      });
+    };
+    // The disk appears a second after the session: start returns once it is there.
+    expect(rc(10).stdout).toContain('rc=0');
+    rmSync(join(t, 'da0'));
+    const late = rc(0);
+    expect(late.stdout).toContain('rc=1');
+    expect(late.stderr).toContain('did not appear within 0 s');
+  });
 
   it('etc.cpio.gz is odc, named etc/..., and bsdtar extracts it as rc.initdiskless does; GNU cpio reads it too', () => {
     const gz = readFileSync(etcCpio());

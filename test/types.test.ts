@@ -94,6 +94,24 @@ describe('defineConfig', () => {
         },
         // @ts-expect-error: a FreeBSD host needs its iSCSI target
         k: { recipe: 'freebsd10-nfs-ezjail', mac: '52:54:00:00:00:07', ip: '10.0.0.7', params: { sets } },
+        // Sets by release, packages by name or as archives, under the release-neutral name.
+        m: {
+          recipe: 'freebsd-nfs-ezjail',
+          mac: '52:54:00:00:00:09',
+          ip: '10.0.0.9',
+          params: {
+            sets: { release: '14.3-RELEASE', arch: 'amd64', extra: ['lib32'] },
+            packages: ['ezjail', { url: 'https://example.org/own.pkg', sha256: 'c'.repeat(64) }],
+            iscsi,
+          },
+        },
+        n: {
+          recipe: 'freebsd-nfs-ezjail',
+          mac: '52:54:00:00:00:0a',
+          ip: '10.0.0.10',
+          // @ts-expect-error: an optional set is one of FreeBSD's set names
+          params: { sets: { release: '14.3-RELEASE', extra: ['games2'] }, iscsi },
+        },
         l: {
           recipe: 'freebsd10-nfs-ezjail',
           mac: '52:54:00:00:00:08',

@@ -37,6 +37,14 @@ export async function runEngine(
     warn: ctx.warn,
   });
   const hosts = session.select(hostsFrom, all);
+  if (mode === 'build' || args.values.frozen)
+    await session.pin(hosts, {
+      fetch: mode === 'build' && !args.values.offline,
+      frozen: !!args.values.frozen,
+      signal: ctx.signal,
+      keepGoing: !!args.values['keep-going'],
+      warn: ctx.warn,
+    });
   const graphs = hosts.map((h) => session.graph(h));
   if (mode === 'build') for (const w of outsideSources(graphs, session.config.dir)) ctx.warn(w);
   const json = !!args.values.json;
@@ -99,6 +107,8 @@ export const buildOptions = {
   'dry-run': { type: 'boolean', short: 'n' },
   'keep-going': { type: 'boolean', short: 'k' },
   verify: { type: 'boolean' },
+  /** netboot.lock must not change: an index entry it lacks is an error (CI, reproducible builds). */
+  frozen: { type: 'boolean' },
 } as const;
 
 export function printFailures(ctx: CommandContext, reports: StepReport[]): void {

@@ -30,23 +30,25 @@ export const iscsiTarget = p.object({
   chapUser: p.optional(word('a CHAP user name')),
   /**
    * A file on the build machine (relative to the config) holding the CHAP secret: kept out of
-   * the config, which is shared and versioned. Its digest enters the key, so a new secret
-   * rebuilds this step; the secret itself lands only in this host's /conf/<ip>/etc/iscsi.conf
-   * (mode 0600), the one place a diskless host can read it from before its disk is attached.
+   * the config, which is shared and versioned. Its digest enters the key only as an HMAC under
+   * the cache's key, so a new secret rebuilds this step; the secret itself lands only in this
+   * host's /conf/<ip>/etc/iscsi.conf (mode 0600, with a keyed salt line so that the file's own
+   * digest reveals nothing), the one place a diskless host can read it from before its disk is
+   * attached.
    */
   secretFile: p.optional(p.string()),
 });
 
 /**
  * The /conf tree rc.initdiskless reads: conf/base/{etc,var}.cpio.gz (from the root's own etc/ and
- * var/), each memory disk's md_size, etc's diskless_remount, conf/base/iscsi/ (a writable memory
+ * var/), each memory disk's md_size, conf/base/iscsi/ (a writable memory
  * disk the iSCSI disk is mounted over) and, for this host, conf/<ip>/etc/: rc.conf.local (name,
  * router, jail aliases), fstab (root, iSCSI disk with `late`) and iscsi.conf. A changed alias or
  * jail re-runs this step only: the root and its archives stay cached.
  */
 export const freebsdConfPlugin = definePlugin({
   name: 'freebsd-conf',
-  version: '1',
+  version: '2',
   description: "FreeBSD diskless /conf: base etc/var archives and md sizes, this host's conf/<ip>/etc",
   params: {
     hostname: p.hostName(),
@@ -90,14 +92,16 @@ export const freebsdConfPlugin = definePlugin({
       await copyFile(input.path, join(out, `base/${name}.cpio.gz`));
       await chmod(join(out, `base/${name}.cpio.gz`), 0o644);
     }
+    // No base/etc/diskless_remount: etc.cpio.gz fills /etc whole, so an NFS mount of <root>/etc over
+    // /conf/base/etc adds nothing, and a FreeBSD mountd refuses it (-alldirs wants a file system's
+    // root), which makes rc.initdiskless drop into /bin/sh: the boot stops.
     await put('base/etc/md_size', `${o.etcMdSize}\n`);
-    // A path starting with '/' is taken relative to the client's own root: its etc/, then the archive over it.
-    await put('base/etc/diskless_remount', '/etc\n');
     await put('base/var/md_size', `${o.varMdSize}\n`);
     await put(`base/${o.iscsiMount.slice(1)}/md_size`, `${o.iscsiMdSize}\n`);
 
     const header = `# ${o.hostname} (${o.ip}): written by netboot`;
-    const rc: Record<string, string> = { hostname: o.hostname };
+    // The disk netboot_iscsi waits for before mountlate (the root's rc.conf enables it).
+    const rc: Record<string, string> = { hostname: o.hostname, netboot_iscsi_device: o.iscsi.device };
     if (o.gateway) rc.defaultrouter = o.gateway;
     for (const [i, j] of o.jails.entries()) rc[`ifconfig_${o.interface}_alias${i}`] = `inet ${j.ip}/32`;
     const lines = [
@@ -136,6 +140,8 @@ export const freebsdConfPlugin = definePlugin({
         target: o.iscsi.target,
         chapUser: o.iscsi.chapUser,
         chapSecret: secret,
+        // Keyed on the cache's own key: the file's content digest is no unsalted digest of the secret.
+        salt: secret ? await ctx.keyedDigest(`freebsd-conf iscsi.conf salt\0${secret}`) : undefined,
       }),
       0o600,
     );

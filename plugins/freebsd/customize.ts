@@ -4,7 +4,7 @@ import { ifMissing } from '../../base/errno.js';
 import { errors } from '../../base/errors.js';
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
-import { mountPoint, rcLines, rcVars, renderFstabsScript } from './rc-files.js';
+import { mountPoint, rcLines, rcVars, renderFstabsScript, renderIscsiWaitScript } from './rc-files.js';
 
 /**
  * The parts of a FreeBSD diskless jail host that every host booting this root shares, in a copy
@@ -15,7 +15,7 @@ import { mountPoint, rcLines, rcVars, renderFstabsScript } from './rc-files.js';
  */
 export const freebsdCustomizePlugin = definePlugin({
   name: 'freebsd-customize',
-  version: '1',
+  version: '2',
   description: 'rc.conf, /etc/diskless, ezjail on iSCSI, jail fstab keeper and loader.conf in a copy of a FreeBSD root',
   params: {
     sshd: p.boolean().default(true),
@@ -24,6 +24,11 @@ export const freebsdCustomizePlugin = definePlugin({
     /** More rc.conf settings shared by every host of this root (they win over netboot's). */
     rcConf: rcVars.default({}),
     loaderConf: rcVars.default({ autoboot_delay: '3' }),
+    /**
+     * Seconds to wait at boot for the iSCSI session (`iscsictl -Aa -w`, iscsictl(8)) and then for
+     * its disk's device node: without a wait, mountlate may run before /dev/da0 exists.
+     */
+    iscsiWait: p.number({ integer: true, min: 1, max: 3600 }).default(60),
   },
   inputs: ['root'],
   produces: { tree: 'tree' },
@@ -39,7 +44,10 @@ export const freebsdCustomizePlugin = definePlugin({
       sshd_enable: sshd ? 'YES' : 'NO',
       iscsid_enable: 'YES',
       iscsictl_enable: 'YES',
-      iscsictl_flags: '-Aa',
+      // -w: wait for the sessions instead of returning while they connect in the background.
+      iscsictl_flags: `-Aa -w ${ctx.params.iscsiWait}`,
+      netboot_iscsi_enable: 'YES',
+      netboot_iscsi_wait: String(ctx.params.iscsiWait),
       ezjail_enable: 'YES',
       netboot_fstabs_enable: 'YES',
       netboot_fstabs_mount: iscsiMount,
@@ -64,6 +72,7 @@ export const freebsdCustomizePlugin = definePlugin({
       `# Written by netboot: jails live on the iSCSI disk.\nezjail_jaildir=${jaildir}\n`,
     );
     await put(out, 'usr/local/etc/rc.d/netboot_fstabs', renderFstabsScript(iscsiMount), 0o555);
+    await put(out, 'usr/local/etc/rc.d/netboot_iscsi', renderIscsiWaitScript(), 0o555);
     // ezjail's per-jail config next to the jails on the iSCSI disk, so it survives the memory /etc and a new root.
     const link = join(out, 'usr/local/etc/ezjail');
     await rm(link, { recursive: true, force: true });

@@ -109,6 +109,51 @@ run_rc_command "$1"
 `;
 }
 
+/**
+ * Waits for the iSCSI disk's device node before mountlate mounts it. `iscsictl -Aa -w N` (rc.conf)
+ * already waits for the session; the disk behind it (da0) attaches when CAM has probed the LUN,
+ * a moment later. A disk that never comes is one warning, and mountlate then reports the mount.
+ */
+export function renderIscsiWaitScript(): string {
+  return `#!/bin/sh
+#
+# PROVIDE: netboot_iscsi
+# REQUIRE: iscsictl
+# BEFORE: mountlate
+# KEYWORD: nojail
+#
+# Written by netboot. Waits until the iSCSI disk's device exists, so that mountlate finds it.
+
+. /etc/rc.subr
+
+name="netboot_iscsi"
+rcvar="netboot_iscsi_enable"
+start_cmd="netboot_iscsi_start"
+stop_cmd=":"
+
+load_rc_config $name
+: \${netboot_iscsi_enable:="NO"}
+: \${netboot_iscsi_device:="/dev/da0"}
+: \${netboot_iscsi_wait:="60"}
+
+netboot_iscsi_start()
+{
+	local n
+	n=0
+	while [ ! -e "$netboot_iscsi_device" ]; do
+		if [ "$n" -ge "$netboot_iscsi_wait" ]; then
+			warn "$netboot_iscsi_device did not appear within $netboot_iscsi_wait s"
+			return 1
+		fi
+		sleep 1
+		n=$((n + 1))
+	done
+}
+
+run_rc_command "$1"
+`;
+}
+
 export interface IscsiTarget {
   /** The block's name in iscsi.conf (iscsictl -n picks it). */
   nickname: string;
@@ -117,11 +162,19 @@ export interface IscsiTarget {
   target: string;
   chapUser?: string;
   chapSecret?: string;
+  /** A comment line that makes the file's digest unguessable from the secret (iscsi.conf(5) allows `#` comments). */
+  salt?: string;
 }
 
 /** /etc/iscsi.conf: one session block; iscsictl -Aa logs in to every block at boot. */
 export function renderIscsiConf(header: string, t: IscsiTarget): string {
-  const lines = [header, `${t.nickname} {`, `\tTargetAddress = ${t.portal}`, `\tTargetName = ${t.target}`];
+  const lines = [
+    header,
+    ...(t.salt ? [`# salt: ${t.salt}`] : []),
+    `${t.nickname} {`,
+    `\tTargetAddress = ${t.portal}`,
+    `\tTargetName = ${t.target}`,
+  ];
   if (t.chapUser)
     lines.push('\tAuthMethod = CHAP', `\tchapIName = "${t.chapUser}"`, `\tchapSecret = "${t.chapSecret ?? ''}"`);
   lines.push('}', '');
