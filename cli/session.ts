@@ -2,6 +2,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { errors } from '../base/errors.js';
 import { makeCacheRootPrivate } from '../cache/private-root.js';
+import { GuardedRemote } from '../cache/remote/guard.js';
+import { RemoteCache } from '../cache/remote/remote-cache.js';
 import { cacheSources } from '../cache/source-digest.js';
 import { Cache } from '../cache/store.js';
 import { Engine, type EngineOptions } from '../core/engine.js';
@@ -22,8 +24,10 @@ export interface GlobalOptions {
 }
 
 /** How a command wants the engine to run; the session supplies the rest. */
-export type EngineRequest = Omit<EngineOptions, 'cache' | 'keys' | 'sourceDateEpoch' | 'baseDir'> & {
+export type EngineRequest = Omit<EngineOptions, 'cache' | 'keys' | 'sourceDateEpoch' | 'baseDir' | 'remote'> & {
   offline: boolean;
+  /** Leave the configured remote cache alone for this run (`--no-remote`). */
+  noRemote?: boolean;
 };
 
 /** What every command starts from: the validated config, its cache, and the host graphs. */
@@ -92,7 +96,7 @@ export class Session {
    * In plan mode its key providers record nothing: no tools.json, fingerprints or stat rows.
    */
   async engine(o: EngineRequest): Promise<Engine> {
-    const { offline, ...rest } = o;
+    const { offline, noRemote, ...rest } = o;
     const record = o.mode === 'build';
     const dir = this.config.dir;
     const keys = {
@@ -106,7 +110,17 @@ export class Session {
         signal: o.signal,
       }),
     };
-    return new Engine({ ...rest, cache: this.cache, keys, sourceDateEpoch: this.config.sourceDateEpoch, baseDir: dir });
+    const remote = record && !noRemote ? this.remote(o.signal) : undefined;
+    const { sourceDateEpoch } = this.config;
+    return new Engine({ ...rest, cache: this.cache, keys, sourceDateEpoch, baseDir: dir, remote });
+  }
+
+  /** The configured remote cache, behind the failure policy (a warning and a local build, or `required`). */
+  remote(signal: AbortSignal): GuardedRemote | undefined {
+    const r = this.config.remote;
+    if (!r) return undefined;
+    const client = new RemoteCache(this.cache, { ...r, signal, env: process.env });
+    return new GuardedRemote(client, { required: r.required, push: r.push, warn: this.cache.warn, signal });
   }
 
   static defaultJobs(): number {

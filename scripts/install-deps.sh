@@ -17,6 +17,9 @@ PACKAGES=(libarchive-tools cpio make tar coreutils procps rsync openssh-client o
 PACKAGES+=(xz-utils mmdebstrap e2fsprogs util-linux iproute2 pxelinux syslinux-common qemu-system-x86 ipxe-qemu nbd-server libnbd-bin dnsmasq isc-dhcp-server)
 # The NFS-root boot test: nfs-ganesha (user space) with the rpcbind it needs for NFSv3, in a private network namespace.
 PACKAGES+=(nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils)
+# The remote cache's tests: docker-registry (CNCF distribution, started on 127.0.0.1 by the
+# tests) and apache2-utils (htpasswd -B: the registry's bcrypt basic-auth file); openssl makes the TLS cert.
+PACKAGES+=(docker-registry apache2-utils openssl)
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 export DEBIAN_FRONTEND=noninteractive

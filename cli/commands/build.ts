@@ -52,6 +52,7 @@ export async function runEngine(
     keepGoing: !!args.values['keep-going'],
     verbose: !!args.values.verbose,
     verify: !!args.values.verify,
+    noRemote: !!args.values['no-remote'],
     reporter,
     signal: ctx.signal,
     profiler,
@@ -72,6 +73,7 @@ function summary(reports: StepReport[]): string {
   const count = (o: StepReport['outcome']) => reports.filter((r) => r.outcome === o).length;
   return (
     `${reports.length} steps: ${count('ran')} ran, ${count('cached')} cached` +
+    (count('remote') ? `, ${count('remote')} pulled from the remote cache` : '') +
     (count('stale') ? `, ${count('stale')} would run` : '') +
     (count('failed') ? `, ${count('failed')} failed` : '') +
     (count('skipped') ? `, ${count('skipped')} skipped` : '')
@@ -99,6 +101,7 @@ export const buildOptions = {
   'dry-run': { type: 'boolean', short: 'n' },
   'keep-going': { type: 'boolean', short: 'k' },
   verify: { type: 'boolean' },
+  'no-remote': { type: 'boolean' },
 } as const;
 
 export function printFailures(ctx: CommandContext, reports: StepReport[]): void {
@@ -112,7 +115,7 @@ export const build: Command = {
   summary: 'Build the named hosts (or --all). Steps whose key is cached do not run.',
   usage:
     'netboot build <host...> | --all [--publish [--fresh-disk]] [--jobs N] [--offline] [--dry-run] [--keep-going]' +
-    ' [--verify] [--json] [--verbose] [--profile FILE]',
+    ' [--verify] [--no-remote] [--json] [--verbose] [--profile FILE]',
   options: { ...buildOptions, publish: { type: 'boolean' }, 'fresh-disk': { type: 'boolean' } },
   async run(args, ctx) {
     if (args.values.publish) {

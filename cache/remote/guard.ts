@@ -1,0 +1,60 @@
+// What a build does when the remote cache fails: by default it warns once, naming the registry
+// and the step, and goes on locally without the remote (as Bazel's remote cache does); with
+// `required` the failure fails the step. A blob whose digest does not match is refused (never
+// stored) and that step runs locally; the remote stays in use for the others.
+import { errors } from '../../base/errors.js';
+import type { ActionRecord } from '../store.js';
+import { DigestMismatch } from './registry.js';
+import type { RemoteCache } from './remote-cache.js';
+
+/** The engine's view of a remote cache: `where` names the step ("host/step") for messages. */
+export interface RemoteLookup {
+  readonly url: string;
+  pull(key: string, where: string): Promise<ActionRecord | undefined>;
+  push(rec: ActionRecord, where: string): Promise<void>;
+}
+
+export class GuardedRemote implements RemoteLookup {
+  private down = false;
+  readonly url: string;
+  constructor(
+    private readonly remote: RemoteCache,
+    private readonly o: { required: boolean; push: boolean; warn: (msg: string) => void; signal: AbortSignal },
+  ) {
+    this.url = remote.o.url;
+  }
+
+  async pull(key: string, where: string): Promise<ActionRecord | undefined> {
+    if (this.down) return undefined;
+    try {
+      return await this.remote.pull(key);
+    } catch (e) {
+      return this.failed(e, 'pulling', where);
+    }
+  }
+
+  async push(rec: ActionRecord, where: string): Promise<void> {
+    if (this.down || !this.o.push) return;
+    try {
+      await this.remote.push(rec);
+    } catch (e) {
+      await this.failed(e, 'pushing', where);
+    }
+  }
+
+  private failed(e: unknown, what: string, where: string): undefined {
+    if (this.o.signal.aborted) throw e;
+    const msg = (e as Error).message ?? String(e);
+    if (this.o.required) throw errors.remoteFailed(this.url, `${what} step ${where}`, msg);
+    if (e instanceof DigestMismatch) {
+      this.o.warn(`remote cache ${this.url}: step ${where}: ${msg}; building it locally`);
+      return undefined;
+    }
+    this.down = true;
+    this.o.warn(
+      `remote cache ${this.url}: ${what} step ${where} failed: ${msg}; ` +
+        'the build goes on with the local cache only (set cache.remote.required to fail instead)',
+    );
+    return undefined;
+  }
+}
