@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -70,13 +71,8 @@ export class TestRegistry {
     this.child.stderr!.on('data', (d) => (this.log += d));
     for (let i = 0; i < 200; i++) {
       if (this.child.exitCode !== null) break;
-      try {
-        // Any answer (401 included) means it listens.
-        await fetch(`${this.base}/v2/`, { signal: AbortSignal.timeout(500) });
-        return;
-      } catch {
-        await sleep(50);
-      }
+      if (await canConnect(this.port)) return;
+      await sleep(50);
     }
     throw new Error(`docker-registry did not start: ${this.log}`);
   }
@@ -135,4 +131,15 @@ export class TestRegistry {
       return [];
     }
   }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 }

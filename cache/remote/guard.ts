@@ -50,6 +50,8 @@ export class GuardedRemote implements RemoteLookup {
       this.o.warn(`remote cache ${this.url}: step ${where}: ${msg}; building it locally`);
       return undefined;
     }
+    // Steps in flight fail together: the first to fail says it, once.
+    if (this.down) return undefined;
     this.down = true;
     this.o.warn(
       `remote cache ${this.url}: ${what} step ${where} failed: ${msg}; ` +
