@@ -28,6 +28,8 @@ export type EngineRequest = Omit<EngineOptions, 'cache' | 'keys' | 'sourceDateEp
   offline: boolean;
   /** Leave the configured remote cache alone for this run (`--no-remote`). */
   noRemote?: boolean;
+  /** A remote failure fails the step, whatever the config says (`netboot cache pull`). */
+  remoteRequired?: boolean;
 };
 
 /** What every command starts from: the validated config, its cache, and the host graphs. */
@@ -96,7 +98,7 @@ export class Session {
    * In plan mode its key providers record nothing: no tools.json, fingerprints or stat rows.
    */
   async engine(o: EngineRequest): Promise<Engine> {
-    const { offline, noRemote, ...rest } = o;
+    const { offline, noRemote, remoteRequired, ...rest } = o;
     const record = o.mode === 'build';
     const dir = this.config.dir;
     const keys = {
@@ -110,17 +112,17 @@ export class Session {
         signal: o.signal,
       }),
     };
-    const remote = record && !noRemote ? this.remote(o.signal) : undefined;
+    const remote = record && !noRemote ? this.remote(o.signal, remoteRequired || undefined) : undefined;
     const { sourceDateEpoch } = this.config;
     return new Engine({ ...rest, cache: this.cache, keys, sourceDateEpoch, baseDir: dir, remote });
   }
 
   /** The configured remote cache, behind the failure policy (a warning and a local build, or `required`). */
-  remote(signal: AbortSignal): GuardedRemote | undefined {
+  remote(signal: AbortSignal, required = this.config.remote?.required): GuardedRemote | undefined {
     const r = this.config.remote;
     if (!r) return undefined;
     const client = new RemoteCache(this.cache, { ...r, signal, env: process.env });
-    return new GuardedRemote(client, { required: r.required, push: r.push, warn: this.cache.warn, signal });
+    return new GuardedRemote(client, { required: !!required, push: r.push, warn: this.cache.warn, signal });
   }
 
   static defaultJobs(): number {

@@ -46,6 +46,8 @@ export interface EngineOptions {
   profiler?: SpanRecorder;
   /** A remote cache: looked up on a local miss, and given what ran (unless the step is private). */
   remote?: RemoteLookup;
+  /** Only pull from the remote cache (`netboot cache pull`): a step neither cache has is not run. */
+  pullOnly?: boolean;
 }
 
 interface Resolved {
@@ -177,7 +179,13 @@ export class Engine {
           return { report };
         }
         const shared = this.byKey.get(key);
-        if (shared) {
+        if (this.o.pullOnly) {
+          const where = `${host.name}/${node.id}`;
+          const remote = this.o.remote;
+          rec = remote && !isPrivate(g, node) ? (await remote.pull(key, where)) && (await this.hit(key)) : undefined;
+          report.outcome = rec ? 'remote' : 'stale';
+          report.reasons = [rec ? `pulled from the remote cache ${remote!.url}` : 'not in the remote cache'];
+        } else if (shared) {
           rec = await shared.promise;
           report.outcome = 'cached';
           report.reasons = [`shared with ${shared.by} in this build`];
@@ -299,7 +307,7 @@ export class Engine {
  * A step is private (never pushed to nor pulled from a remote cache) if its plugin says so, if
  * it reads a secret source, or if any of its inputs comes from a private step.
  */
-function isPrivate(g: HostGraph, node: StepNode, seen = new Map<string, boolean>()): boolean {
+export function isPrivate(g: HostGraph, node: StepNode, seen = new Map<string, boolean>()): boolean {
   const known = seen.get(node.id);
   if (known !== undefined) return known;
   const own = !!node.plugin.private || (node.plugin.secretSources?.(structuredClone(node.params)) ?? []).length > 0;

@@ -225,3 +225,33 @@ describe('auth: htpasswd (bcrypt) basic auth over TLS', () => {
     expect(r.stderr).toMatch(/warning: remote cache .*(SELF_SIGNED|self-signed|DEPTH_ZERO)/i);
   });
 });
+
+describe('netboot cache push|pull: explicit seeding', () => {
+  it('push sends what a local-only build made; pull fetches it into an empty cache without running a step', async () => {
+    const registry = new TestRegistry();
+    const a = new Project('remote-cache');
+    const b = new Project('remote-cache');
+    try {
+      await registry.start();
+      const env = { NETBOOT_TEST_REMOTE: registry.url() };
+      expect((await a.runAsync(['build', '--all', '--no-remote'], env)).code).toBe(0);
+      expect(registry.tags()).toEqual([]);
+      const pushed = await a.jsonAsync(['cache', 'push', '--all'], env);
+      expect(pushed.code, pushed.stderr).toBe(0);
+      const notPushed = pushed.data.steps.filter((s: { pushed: boolean }) => !s.pushed);
+      expect(notPushed.map((s: { step: string }) => s.step).sort()).toEqual(['from-secret', 'secret']);
+      expect(registry.tags()).toHaveLength(pushed.data.steps.length - 2);
+      const pulled = await b.jsonAsync(['cache', 'pull', '--all'], env);
+      expect(pulled.code, pulled.stderr).toBe(0);
+      const pulledSteps = pulled.data.steps.filter((s: StepRow) => s.outcome === 'remote');
+      expect(pulledSteps).toHaveLength(pushed.data.steps.length - 2);
+      const local = await b.jsonAsync(['build', '--all', '--no-remote'], env);
+      const ranSteps = local.data.steps.filter((s: StepRow) => s.outcome === 'ran').map((s: StepRow) => s.step);
+      expect(ranSteps.sort()).toEqual(['from-secret', 'secret']);
+    } finally {
+      await registry.remove();
+      a.remove();
+      b.remove();
+    }
+  });
+});

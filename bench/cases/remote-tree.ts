@@ -56,7 +56,8 @@ export async function remoteTree(ctx: BenchContext): Promise<CaseResult[]> {
         await time(`pull, ${format === 'tar' ? 'one tar blob' : 'a blob per file'}`, async () => {
           got = await new RemoteCache(fresh, opts).pull(rec.key);
         });
-        if (got?.outputs.tree.digest !== tree.digest) throw new BenchAbort(`remote-tree: ${format} pulled another tree`);
+        if (got?.outputs.tree.digest !== tree.digest)
+          throw new BenchAbort(`remote-tree: ${format} pulled another tree`);
       }
     }
     const mib = (tree.size / 2 ** 20).toFixed(1);
