@@ -47,7 +47,7 @@ describe('blobs: HEAD before upload, monolithic and chunked uploads, cross-repos
     const bytes = Buffer.from('a small blob\n');
     expect(await r.pushBlob(blobOf(bytes), reader(bytes))).toBe('uploaded');
     expect(calls).toEqual([
-      'HEAD /v2/netboot/one/blobs/' + blobOf(bytes).digest,
+      `HEAD /v2/netboot/one/blobs/${blobOf(bytes).digest}`,
       'POST /v2/netboot/one/blobs/uploads/',
       'PUT /v2/netboot/one/blobs/uploads/<id>',
     ]);

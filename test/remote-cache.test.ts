@@ -227,7 +227,7 @@ describe('auth: htpasswd (bcrypt) basic auth over TLS', () => {
 });
 
 describe('netboot cache push|pull: explicit seeding', () => {
-  it('push sends what a local-only build made; pull fetches it into an empty cache without running a step', async () => {
+  it('push sends what a local-only build made; pull fetches it into an empty cache, running no step', async () => {
     const registry = new TestRegistry();
     const a = new Project('remote-cache');
     const b = new Project('remote-cache');

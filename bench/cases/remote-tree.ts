@@ -107,7 +107,10 @@ async function startRegistry(work: string): Promise<{ port: number; child: Child
   for (let i = 0; i < 200; i++) {
     const up = await new Promise<boolean>((r) => {
       const s = connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), r(true))).once('error', () => r(false));
+      s.once('connect', () => {
+        s.destroy();
+        r(true);
+      }).once('error', () => r(false));
     });
     if (up) return { port, child };
     if (child.exitCode !== null) break;
