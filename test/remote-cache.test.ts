@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -128,6 +129,28 @@ describe('a registry that is down or fails does not fail the build', () => {
         new RegExp(`remote cache ${url}: pulling step (demo|probe)/[a-z-]+ failed: .*ECONNREFUSED`),
       );
     } finally {
+      p.remove();
+    }
+  });
+
+  it('a registry that accepts but never answers: after the timeout (3 s here), one warning and a local build', async () => {
+    const silent = createServer(() => {});
+    const port = await freePort();
+    await new Promise<void>((r) => silent.listen(port, '127.0.0.1', r));
+    const p = new Project('remote-cache');
+    try {
+      const url = `oci://127.0.0.1:${port}/netboot/cache`;
+      const t0 = Date.now();
+      const r = await p.jsonAsync(['build', 'probe'], { NETBOOT_TEST_REMOTE: url });
+      expect(r.code, r.stderr).toBe(0);
+      expect(new Set(r.data.steps.map((s: StepRow) => s.outcome))).toEqual(new Set(['ran']));
+      const warnings = r.stderr.split('\n').filter((l) => l.includes('warning'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/no answer within 3000 ms \(cache\.remote\.timeoutMs\)/);
+      // Asked once, not again per step: the build does not wait a timeout per step.
+      expect(Date.now() - t0).toBeLessThan(30_000);
+    } finally {
+      silent.close();
       p.remove();
     }
   });

@@ -195,7 +195,9 @@ export class Registry {
       try {
         res = await this.send(method, url, init);
       } catch (e) {
-        if (this.o.signal?.aborted || attempt >= (this.o.retries ?? 2)) throw this.networkError(method, url, e);
+        // A registry that does not answer in time is not asked again: it would cost the timeout each time.
+        const final = this.o.signal?.aborted || e instanceof Timeout || attempt >= (this.o.retries ?? 2);
+        if (final) throw this.networkError(method, url, e);
         await backoff(attempt);
         continue;
       }
@@ -219,7 +221,9 @@ export class Registry {
 
   private async send(method: string, url: string, init: { headers?: Record<string, string>; body?: Buffer }) {
     const ac = new AbortController();
-    let timer = setTimeout(() => ac.abort(new Error(`no answer within ${this.o.timeoutMs} ms`)), this.o.timeoutMs);
+    const late = (what: string) => () =>
+      ac.abort(new Timeout(`${what} ${this.o.timeoutMs} ms (cache.remote.timeoutMs)`));
+    let timer = setTimeout(late('no answer within'), this.o.timeoutMs);
     const stop = () => clearTimeout(timer);
     const onAbort = () => ac.abort(this.o.signal?.reason);
     this.o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -230,7 +234,7 @@ export class Registry {
       Object.assign(res, {
         touch: () => {
           stop();
-          timer = setTimeout(() => ac.abort(new Error(`stalled for ${this.o.timeoutMs} ms`)), this.o.timeoutMs);
+          timer = setTimeout(late('stalled for'), this.o.timeoutMs);
         },
       });
       res.headers.get('content-length') === '0' || method === 'HEAD' ? stop() : timer.unref();
@@ -264,10 +268,13 @@ export class Registry {
 
   private networkError(method: string, url: string, e: unknown): Error {
     if (this.o.signal?.aborted) return e as Error;
+    if (e instanceof Timeout) return new RegistryError(`${method} ${url}: ${e.message}`);
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     return new RegistryError(`${method} ${url}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
   }
 }
+
+class Timeout extends Error {}
 
 /** A blob or manifest whose bytes are not what their digest says. */
 export class DigestMismatch extends RegistryError {}
