@@ -133,7 +133,7 @@ describe('a registry that is down or fails does not fail the build', () => {
     }
   });
 
-  it('a registry that accepts but never answers: after the timeout (3 s here), one warning and a local build', async () => {
+  it('a registry that accepts but never answers: one warning after the timeout (3 s here), then local', async () => {
     const silent = createServer(() => {});
     const port = await freePort();
     await new Promise<void>((r) => silent.listen(port, '127.0.0.1', r));
