@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../boot/processes.js';
+import { type Descriptor, Registry } from '../cache/remote/registry.js';
 import { tagFor } from '../cache/remote/remote-cache.js';
 import { byStep, Project, type StepRow } from './helpers.js';
 import { TestRegistry } from './registry.js';
@@ -275,6 +276,39 @@ describe('netboot cache push|pull: explicit seeding', () => {
       await registry.remove();
       a.remove();
       b.remove();
+    }
+  });
+});
+
+describe('a registry that serves another tree under a valid blob digest', () => {
+  it('is refused when the tree is stored: nothing of it enters the cache, the step runs locally', async () => {
+    const registry = new TestRegistry();
+    const a = new Project('remote-cache');
+    const c = new Project('remote-cache');
+    try {
+      await registry.start();
+      const env = { NETBOOT_TEST_REMOTE: registry.url() };
+      const built = await a.jsonAsync(['build', '--all'], env);
+      const steps = byStep(built.data.steps.filter((s: StepRow) => s.host === 'probe'));
+      const config = byStep(built.data.steps.filter((s: StepRow) => s.host === 'demo')).config;
+      // A hostile pusher: the manifest of `many` now names the tar of demo's config tree.
+      const r = new Registry(registry.url(), { insecure: true, push: true, timeoutMs: 5000 });
+      const manyM = (await r.manifest(tagFor(steps.many.key!)))!.json;
+      const configM = (await r.manifest(tagFor(config.key!)))!.json;
+      const tarOf = (m: { layers: Descriptor[] }) => m.layers.findIndex((l) => l.mediaType.endsWith('tree.v1.tar'));
+      const other = configM.layers[tarOf(configM)];
+      manyM.layers[tarOf(manyM)] = { ...manyM.layers[tarOf(manyM)], digest: other.digest, size: other.size };
+      await r.putManifest(tagFor(steps.many.key!), manyM);
+      const pulled = await c.jsonAsync(['build', 'probe'], env);
+      expect(pulled.code, pulled.stderr).toBe(0);
+      expect(byStep(pulled.data.steps).many.outcome).toBe('ran');
+      expect(pulled.stderr).toMatch(/step probe\/many: output tree: tree [0-9a-f]+ arrived as [0-9a-f]+: refused/);
+      expect(existsSync(c.path('.netboot/cache/trees', config.outputs!.tree.digest))).toBe(false);
+      expect(byStep(pulled.data.steps).many.outputs).toEqual(steps.many.outputs);
+    } finally {
+      await registry.remove();
+      a.remove();
+      c.remove();
     }
   });
 });

@@ -5,7 +5,7 @@ import { copyFile, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../../base/canonical.js';
 import type { Artifact } from '../artifact.js';
-import type { ActionRecord, Cache } from '../store.js';
+import { type ActionRecord, type Cache, TreeDigestMismatch } from '../store.js';
 import { parseManifest } from '../tree.js';
 import {
   type Descriptor,
@@ -102,9 +102,9 @@ export class RemoteCache {
         await this.download(tarLayer, join(tmp, 'tree.tar'));
         await unpackTree(join(tmp, 'tree.tar'), dir);
       } else await this.pullFiles(layers, a.digest, dir, tmp);
-      const got = await this.cache.ingestTree(dir);
-      if (got.digest !== a.digest)
-        throw new DigestMismatch(`output ${name}: tree ${a.digest} arrived as ${got.digest}`);
+      await this.cache.ingestTree(dir, a.digest).catch((e: unknown) => {
+        throw e instanceof TreeDigestMismatch ? new DigestMismatch(`output ${name}: ${e.message}`) : e;
+      });
     } finally {
       await this.cache.removeTemp(tmp);
     }
