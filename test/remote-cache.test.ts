@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../boot/processes.js';
 import { type Descriptor, Registry } from '../cache/remote/registry.js';
 import { tagFor } from '../cache/remote/remote-cache.js';
-import { byStep, Project, type StepRow } from './helpers.js';
+import { byStep, exitOf, Project, type StepRow } from './helpers.js';
 import { TestRegistry } from './registry.js';
 
 // The remote cache against Debian's docker-registry (CNCF distribution), started per suite on
@@ -17,6 +17,7 @@ import { TestRegistry } from './registry.js';
 
 const PRIVATE = ['secret', 'from-secret'];
 const outcomes = (steps: StepRow[]) => Object.fromEntries(steps.map((s) => [`${s.host}/${s.step}`, s.outcome]));
+const outputsOf = (steps: StepRow[]) => Object.fromEntries(steps.map((s) => [`${s.host}/${s.step}`, s.outputs]));
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 describe('two builders share one registry', () => {
@@ -309,6 +310,45 @@ describe('a registry that serves another tree under a valid blob digest', () => 
       await registry.remove();
       a.remove();
       c.remove();
+    }
+  });
+});
+
+describe('a pull killed at any moment', () => {
+  it('SIGKILL at 4 random moments of a pull: verify stays clean, the next build pulls what is missing', async () => {
+    const registry = new TestRegistry();
+    const a = new Project('remote-cache');
+    const b = new Project('remote-cache');
+    try {
+      await registry.start();
+      const env = { NETBOOT_TEST_REMOTE: registry.url() };
+      const built = await a.jsonAsync(['build', '--all'], env);
+      expect(built.code).toBe(0);
+      const t0 = Date.now();
+      expect((await b.runAsync(['cache', 'pull', '--all'], env)).code).toBe(0);
+      const span = Date.now() - t0;
+      for (let i = 0; i < 4; i++) {
+        rmSync(b.path('.netboot'), { recursive: true, force: true });
+        const child = b.spawn(['build', '--all'], env);
+        const done = exitOf(child);
+        await sleep(Math.random() * span);
+        child.kill('SIGKILL');
+        await done;
+        const v = b.json(['cache', 'verify']);
+        expect(v.code, `kill ${i}: ${v.stderr}`).toBe(0);
+        const after = await b.jsonAsync(['build', '--all'], env);
+        expect(after.code, `build after kill ${i}: ${after.stderr}`).toBe(0);
+        expect(after.stderr).not.toContain('warning');
+        for (const s of after.data.steps as StepRow[]) {
+          expect(['remote', 'cached', 'ran']).toContain(s.outcome);
+          if (s.outcome === 'ran') expect(PRIVATE).toContain(s.step);
+        }
+        expect(outputsOf(after.data.steps)).toEqual(outputsOf(built.data.steps));
+      }
+    } finally {
+      await registry.remove();
+      a.remove();
+      b.remove();
     }
   });
 });
