@@ -116,11 +116,11 @@ describe('token auth: the Bearer realm challenge, against docker-registry with a
     const first = await a.jsonAsync(['build', 'probe'], env);
     expect(first.stderr).not.toContain('warning');
     expect(tokens.asked).toContain('repository:netboot/cache:pull,push');
-    expect(registry.tags()).toHaveLength(3);
+    expect(registry.tags()).toHaveLength(4);
     const second = await b.jsonAsync(['build', 'probe'], env);
     expect(second.stderr).not.toContain('warning');
     const remote = second.data.steps.filter((s: StepRow) => s.outcome === 'remote').map((s: StepRow) => s.step);
-    expect(remote.sort()).toEqual(['after-gate', 'gate', 'many']);
+    expect(remote.sort()).toEqual(['after-gate', 'disk', 'gate', 'many']);
   });
 
   it('a wrong password: the token server refuses, one warning, a local build', async () => {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +57,11 @@ describe('two builders share one registry', () => {
     for (const s of first.filter((x) => x.host === 'probe')) expect(mine[s.step].outputs).toEqual(s.outputs);
     for (const s of r.data.steps as StepRow[])
       if (s.outcome === 'remote') expect(s.reasons[0]).toContain(registry.host);
+    // The sparse disk image stays sparse: the pull skips runs of zeros.
+    const img = mine.disk.outputs!.file.digest;
+    const st = statSync(b.path('.netboot/cache/objects', img.slice(0, 2), img));
+    expect(st.size).toBe(16 << 20);
+    expect(st.blocks * 512).toBeLessThan(1 << 20);
     // What B pulled is a whole, valid cache entry: verify re-hashes every object and tree.
     expect(b.run(['cache', 'verify']).code).toBe(0);
     // A second build is all local hits.
@@ -225,7 +230,7 @@ describe('auth: htpasswd (bcrypt) basic auth over TLS', () => {
     const a = await project().jsonAsync(['build', 'probe'], { ...env, DOCKER_CONFIG: docker });
     expect(a.code, a.stderr).toBe(0);
     expect(a.stderr).not.toContain('warning');
-    expect(registry.tags().length).toBe(3);
+    expect(registry.tags().length).toBe(4);
     const b = await project().jsonAsync(['build', 'probe'], {
       ...env,
       DOCKER_CONFIG: join(docker, 'none'),
@@ -234,7 +239,7 @@ describe('auth: htpasswd (bcrypt) basic auth over TLS', () => {
     });
     expect(b.stderr).not.toContain('warning');
     expect(b.data.steps.filter((s: StepRow) => s.outcome === 'remote').map((s: StepRow) => s.step)).toEqual(
-      expect.arrayContaining(['many', 'gate', 'after-gate']),
+      expect.arrayContaining(['many', 'gate', 'after-gate', 'disk']),
     );
   });
 

@@ -130,10 +130,23 @@ export class RemoteCache {
     await m.finish();
   }
 
+  /**
+   * Streams a blob to a new file, checked as it comes. Runs of zeros (64 KiB blocks) are skipped,
+   * not written, so a sparse disk image stays sparse in the cache as it was where it was built.
+   */
   private async download(d: Descriptor, path: string): Promise<void> {
     const fd = await open(path, 'wx', 0o600);
+    let at = 0;
     try {
-      await this.registry.blob(d, async (c) => void (await fd.write(c)));
+      await this.registry.blob(d, async (c) => {
+        const buf = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+        for (let o = 0; o < buf.length; o += SPARSE_BLOCK) {
+          const part = buf.subarray(o, o + SPARSE_BLOCK);
+          if (!isZero(part)) await fd.write(part, 0, part.length, at + o);
+        }
+        at += buf.length;
+      });
+      await fd.truncate(at);
       await fd.sync();
     } finally {
       await fd.close();
@@ -212,6 +225,10 @@ export class RemoteCache {
     return this.registry.pushBlob(d, read, this.o.mountFrom);
   }
 }
+
+const SPARSE_BLOCK = 64 << 10;
+const ZEROS = Buffer.alloc(SPARSE_BLOCK);
+const isZero = (b: Buffer) => b.equals(b.length === SPARSE_BLOCK ? ZEROS : ZEROS.subarray(0, b.length));
 
 async function parallel<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
