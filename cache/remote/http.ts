@@ -31,6 +31,9 @@ export class RegistryError extends Error {
 /** A request (or a body) that took longer than `timeoutMs`: not retried. */
 export class Timeout extends Error {}
 
+/** A URL for a message: an upload's query (`_state=...`, `digest=...`) says nothing to a user. */
+const shown = (url: string) => url.replace(/\?.*$/, '');
+
 const backoff = (attempt: number) => new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
 
 export class Transport {
@@ -94,7 +97,10 @@ export class Transport {
         continue;
       }
       const why = /"message":"([^"]*)"/.exec(text)?.[1] ?? text.slice(0, 200);
-      throw new RegistryError(`${method} ${url}: ${res.status} ${res.statusText}${why ? ` (${why})` : ''}`, res.status);
+      throw new RegistryError(
+        `${method} ${shown(url)}: ${res.status} ${res.statusText}${why ? ` (${why})` : ''}`,
+        res.status,
+      );
     }
   }
 
@@ -147,8 +153,8 @@ export class Transport {
 
   private networkError(method: string, url: string, e: unknown): Error {
     if (this.o.signal?.aborted) return e as Error;
-    if (e instanceof Timeout) return new RegistryError(`${method} ${url}: ${e.message}`);
+    if (e instanceof Timeout) return new RegistryError(`${method} ${shown(url)}: ${e.message}`);
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    return new RegistryError(`${method} ${url}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+    return new RegistryError(`${method} ${shown(url)}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
   }
 }
