@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../boot/processes.js';
 import { Registry, type RegistryOptions } from '../cache/remote/registry.js';
 import { Project, type StepRow } from './helpers.js';
 import { TestRegistry } from './registry.js';
@@ -83,6 +85,54 @@ describe('blobs: HEAD before upload, monolithic and chunked uploads, cross-repos
     await r.pushBlob(blobOf(bytes), reader(bytes));
     writeFileSync(registry.blobPath(blobOf(bytes).digest), 'the real bytez\n');
     await expect(r.blob(blobOf(bytes))).rejects.toThrow(/refused/);
+  });
+});
+
+describe('retries with backoff', () => {
+  const registry = new TestRegistry();
+  let proxy: Server;
+  let port = 0;
+  let failNext = 0;
+  beforeAll(async () => {
+    await registry.start();
+    // In front of the registry: answers 503 to the next `failNext` requests, passes the rest on.
+    proxy = createHttpServer((req, res) => {
+      if (failNext > 0) {
+        failNext--;
+        res.writeHead(503).end('{"errors":[{"message":"try again"}]}');
+        return;
+      }
+      const up = request({
+        host: '127.0.0.1',
+        port: registry.port,
+        path: req.url,
+        method: req.method,
+        headers: req.headers,
+      });
+      up.on('response', (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    port = await freePort();
+    await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', r));
+  });
+  afterAll(async () => {
+    proxy.close();
+    await registry.remove();
+  });
+
+  it('a 503 is asked again after 250 ms, then 500 ms; a third one is an error naming the status', async () => {
+    const r = new Registry(`oci://127.0.0.1:${port}/netboot/one`, { ...base, retries: 2 });
+    const bytes = Buffer.from('through a flaky proxy\n');
+    failNext = 2;
+    const t0 = Date.now();
+    expect(await r.pushBlob(blobOf(bytes), reader(bytes))).toBe('uploaded');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
+    expect(await r.hasBlob(blobOf(bytes).digest)).toBe(true);
+    failNext = 3;
+    await expect(r.hasBlob(blobOf(bytes).digest)).rejects.toThrow(/HEAD .*: 503/);
   });
 });
 
