@@ -14,8 +14,12 @@ export interface RemoteLookup {
   push(rec: ActionRecord, where: string): Promise<void>;
 }
 
+const PUSHES = 4;
+
 export class GuardedRemote implements RemoteLookup {
   private down = false;
+  private pushing = 0;
+  private readonly waiting: (() => void)[] = [];
   readonly url: string;
   constructor(
     private readonly remote: RemoteCache,
@@ -33,12 +37,18 @@ export class GuardedRemote implements RemoteLookup {
     }
   }
 
+  /** At most PUSHES at a time: a wide graph must not open a connection per step at once. */
   async push(rec: ActionRecord, where: string): Promise<void> {
     if (this.down || !this.o.push) return;
+    while (this.pushing >= PUSHES) await new Promise<void>((r) => this.waiting.push(r));
+    this.pushing++;
     try {
-      await this.remote.push(rec);
+      if (!this.down) await this.remote.push(rec);
     } catch (e) {
-      await this.failed(e, 'pushing', where);
+      this.failed(e, 'pushing', where);
+    } finally {
+      this.pushing--;
+      this.waiting.shift()?.();
     }
   }
 
