@@ -1,7 +1,7 @@
 // The public API: what a netboot.config.ts and a plugin author import from 'netboot'.
 
 export { NetbootError } from './base/errors.js';
-export { defineConfig, type HostConfig, type NetbootConfig, type SanConfig } from './cli/config.js';
+export { type CacheConfig, defineConfig, type HostConfig, type NetbootConfig, type SanConfig } from './cli/config.js';
 export {
   type Artifact,
   definePlugin,

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { debian } from './cases/debian.js';
 import { noopBuild } from './cases/noop.js';
 import { publish } from './cases/publish.js';
+import { remoteTree } from './cases/remote-tree.js';
 import { rootfsArchives } from './cases/rootfs-archives.js';
 import { rootfsDigest } from './cases/rootfs-digest.js';
 import {
@@ -28,6 +29,7 @@ const CASES: [string, BenchCase][] = [
   ['digest', rootfsDigest],
   ['archives', rootfsArchives],
   ['publish', publish],
+  ['remote-tree', remoteTree],
   ['debian', debian],
 ];
 

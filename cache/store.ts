@@ -176,13 +176,19 @@ export class Cache {
 
   /**
    * Moves a finished tree into trees/<digest> with one rename, after its manifest is stored and
-   * its data flushed. If the same tree is already there, ours is dropped.
+   * its data flushed. If the same tree is already there, ours is dropped. With `expect`, a tree
+   * with another digest is removed and refused (TreeDigestMismatch) before anything is stored.
    */
-  async ingestTree(dir: string): Promise<TreeArtifact> {
+  async ingestTree(dir: string, expect?: string): Promise<TreeArtifact> {
     // The stat rows taken while hashing describe the files as stored (a rename of the tree keeps
     // inodes and times), so later steps can be checked for writing into their inputs.
     const rows = new StatCache(this.treeStatPath(`pending-${process.pid}-${randomBytes(4).toString('hex')}`));
     const t = await digestTree(dir, { statCache: rows });
+    // A tree that must have a known digest (one pulled from a remote cache) is stored only if it has it.
+    if (expect && t.digest !== expect) {
+      await rm(dir, { recursive: true, force: true });
+      throw new TreeDigestMismatch(`tree ${expect} arrived as ${t.digest}: refused, nothing was stored`);
+    }
     await this.putObject(t.digest, t.manifest);
     const dest = this.treePath(t.digest);
     // One ingester per digest at a time, so a tree found without its commit record is a kill's
@@ -254,6 +260,9 @@ export class Cache {
     }
   }
 }
+
+/** A tree that is not the one it was expected to be (`ingestTree` with `expect`). */
+export class TreeDigestMismatch extends Error {}
 
 export async function exists(path: string): Promise<boolean> {
   try {

@@ -8,9 +8,10 @@ import type { AnyPlugin, HostInfo } from '../core/plugin.js';
 import type { Recipe, RecipeHooks } from '../core/recipe.js';
 import { type Issues, isPlainObject, p, parseShape, show } from '../core/schema.js';
 import { perTarget } from '../core/targets.js';
+import { cacheSection, type RemoteConfig } from './config-cache.js';
 import { extendSection, pluginsSection, recipesSection } from './config-code.js';
 import { type ConfigHost, hostsSection } from './config-hosts.js';
-import { checkSanRoots, pathIn, type ResolvedSan, sanSection } from './config-san.js';
+import { checkSanRoots, type ResolvedSan, sanSection } from './config-san.js';
 
 export interface ResolvedHost {
   name: string;
@@ -25,6 +26,8 @@ export interface ResolvedConfig {
   file: string;
   dir: string;
   cache: string;
+  /** The remote cache (`cache: { remote }`), if one is configured. */
+  remote?: RemoteConfig;
   san: ResolvedSan;
   sourceDateEpoch: number;
   hosts: Map<string, ResolvedHost>;
@@ -59,21 +62,27 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
   if (issues.errors.length) throw errors.configInvalid(file, issues.errors);
   checkSanRoots(
     perTarget((name) => c.san[name]),
-    c.cache,
+    c.cache.dir,
     dir,
   );
   // Configs on the SAN name paths as the SAN sees them: for ssh:// roots, the remote path.
   const sanPaths = perTarget((name) => onSan(c.san[name]));
   const hosts = new Map<string, ResolvedHost>();
   for (const h of c.hosts.values()) hosts.set(h.name, resolveHost(h, c.san.server, sanPaths));
-  const { cache, san, sourceDateEpoch, plugins = [], extend = {} } = c;
-  return { file, dir, cache, san, sourceDateEpoch, hosts, plugins, recipes, extend, warnings: issues.warnings };
+  const {
+    cache: { dir: cache, remote },
+    san,
+    sourceDateEpoch,
+    plugins = [],
+    extend = {},
+  } = c;
+  return { file, dir, cache, remote, san, sourceDateEpoch, hosts, plugins, recipes, extend, warnings: issues.warnings };
 }
 
 /** The config as a shape, in walk order (recipes before extend and hosts: they look names up in `recipes`). */
 function configShape(dir: string, recipes: Map<string, Recipe<any>>) {
   return {
-    cache: pathIn(dir).default(defaultCacheDir()),
+    cache: cacheSection(dir, defaultCacheDir()),
     san: sanSection(dir),
     sourceDateEpoch: p
       .custom<number>('number', (v, path, issues) => {

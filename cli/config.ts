@@ -39,9 +39,25 @@ type RecipeMap<R extends readonly Recipe<any, string>[]> = BuiltinRecipes & { [X
 
 export type HostConfig<M = BuiltinRecipes> = { [K in keyof M & string]: HostFor<K, M[K]> }[keyof M & string];
 
+export interface CacheConfig {
+  dir?: string;
+  remote?: {
+    url: string;
+    push?: boolean;
+    insecure?: boolean;
+    required?: boolean;
+    timeoutMs?: number;
+    mountFrom?: string[];
+  };
+}
+
 export interface NetbootConfig<R extends readonly Recipe<any, string>[] = []> {
-  /** Cache directory, relative to the config file. Default: $XDG_CACHE_HOME/netboot (~/.cache/netboot). */
-  cache?: string;
+  /**
+   * Cache directory, relative to the config file (default: $XDG_CACHE_HOME/netboot, i.e.
+   * ~/.cache/netboot), or `{ dir, remote: { url: 'oci://host:port/repo', push, insecure } }` to
+   * share steps through an OCI registry (see README, Remote cache).
+   */
+  cache?: string | CacheConfig;
   san?: SanConfig;
   /** Timestamp (seconds) that every archive and image netboot writes is clamped to: 0 to 2147483647. Default 0. */
   sourceDateEpoch?: number;

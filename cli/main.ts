@@ -45,6 +45,7 @@ commands:
   boot-test <host>          PXE-boot the published release in qemu and wait for login:
   gc                        remove cache entries nothing needs (--max-size, --keep-days)
   cache verify              re-hash the cache; quarantine corrupt entries
+  cache pull|push <host...> seed the local cache from the remote one, or the remote from it
 
 global options:
   -c, --config PATH   config file (default: netboot.config.ts, searched upwards)

@@ -3,6 +3,7 @@ import type { Reporter, StepReport } from '../core/reporter.js';
 const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
 const WORD: Record<StepReport['outcome'], string> = {
   cached: 'cached',
+  remote: 'pulled from the remote cache',
   ran: 'done',
   failed: 'FAILED',
   skipped: 'skipped',

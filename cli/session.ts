@@ -2,6 +2,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { errors, isNetbootError } from '../base/errors.js';
 import { makeCacheRootPrivate } from '../cache/private-root.js';
+import { GuardedRemote } from '../cache/remote/guard.js';
+import { RemoteCache } from '../cache/remote/remote-cache.js';
 import { cacheSources } from '../cache/source-digest.js';
 import { Cache } from '../cache/store.js';
 import { Engine, type EngineOptions } from '../core/engine.js';
@@ -24,8 +26,12 @@ export interface GlobalOptions {
 }
 
 /** How a command wants the engine to run; the session supplies the rest. */
-export type EngineRequest = Omit<EngineOptions, 'cache' | 'keys' | 'sourceDateEpoch' | 'baseDir'> & {
+export type EngineRequest = Omit<EngineOptions, 'cache' | 'keys' | 'sourceDateEpoch' | 'baseDir' | 'remote'> & {
   offline: boolean;
+  /** Leave the configured remote cache alone for this run (`--no-remote`). */
+  noRemote?: boolean;
+  /** A remote failure fails the step, whatever the config says (`netboot cache pull`). */
+  remoteRequired?: boolean;
 };
 
 /** What every command starts from: the validated config, its cache, and the host graphs. */
@@ -125,7 +131,7 @@ export class Session {
    * In plan mode its key providers record nothing: no tools.json, fingerprints or stat rows.
    */
   async engine(o: EngineRequest): Promise<Engine> {
-    const { offline, ...rest } = o;
+    const { offline, noRemote, remoteRequired, ...rest } = o;
     const record = o.mode === 'build';
     const dir = this.config.dir;
     const keys = {
@@ -139,7 +145,17 @@ export class Session {
         signal: o.signal,
       }),
     };
-    return new Engine({ ...rest, cache: this.cache, keys, sourceDateEpoch: this.config.sourceDateEpoch, baseDir: dir });
+    const remote = record && !noRemote ? this.remote(o.signal, remoteRequired || undefined) : undefined;
+    const { sourceDateEpoch } = this.config;
+    return new Engine({ ...rest, cache: this.cache, keys, sourceDateEpoch, baseDir: dir, remote });
+  }
+
+  /** The configured remote cache, behind the failure policy (a warning and a local build, or `required`). */
+  remote(signal: AbortSignal, required = this.config.remote?.required): GuardedRemote | undefined {
+    const r = this.config.remote;
+    if (!r) return undefined;
+    const client = new RemoteCache(this.cache, { ...r, signal, env: process.env });
+    return new GuardedRemote(client, { required: !!required, push: r.push, warn: this.cache.warn, signal });
   }
 
   static defaultJobs(): number {

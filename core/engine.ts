@@ -4,6 +4,7 @@ import { isNetbootError } from '../base/errors.js';
 import { artifactDamage, quarantineArtifact } from '../cache/artifact-check.js';
 import { type HistoryStep, type HostHistory, readHistory, recordBuild } from '../cache/history.js';
 import { acquire } from '../cache/lock.js';
+import type { RemoteLookup } from '../cache/remote/guard.js';
 import { type ActionRecord, type Cache, exists } from '../cache/store.js';
 import type { ExecuteArgs } from './executor.js';
 import type { HostGraph } from './graph.js';
@@ -43,6 +44,10 @@ export interface EngineOptions {
   reporter: Reporter;
   signal: AbortSignal;
   profiler?: SpanRecorder;
+  /** A remote cache: looked up on a local miss, and given what ran (unless the step is private). */
+  remote?: RemoteLookup;
+  /** Only pull from the remote cache (`netboot cache pull`): a step neither cache has is not run. */
+  pullOnly?: boolean;
 }
 
 interface Resolved {
@@ -71,6 +76,9 @@ export class Engine {
   private readonly sem: Semaphore;
   private readonly byKey = new Map<string, { promise: Promise<ActionRecord>; by: string }>();
   private failed = false;
+  /** Keys this build pulled from the remote cache, and the pushes still under way. */
+  private readonly pulled = new Set<string>();
+  private readonly pushes: Promise<void>[] = [];
 
   constructor(private readonly o: EngineOptions) {
     this.sem = new Semaphore(o.jobs);
@@ -95,7 +103,9 @@ export class Engine {
     // Let every started step finish (or stop) before returning: the caller then releases its
     // registration against gc, which must not happen while a step is still ingesting.
     const settled = await Promise.allSettled(all);
-    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    // What ran goes to the remote cache before the build ends (gc may not collect it meanwhile).
+    const pushed = await Promise.allSettled(this.pushes);
+    const rejected = [...settled, ...pushed].find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (rejected) {
       await this.o.keys.tools.save?.();
       throw rejected.reason;
@@ -105,8 +115,10 @@ export class Engine {
       for (const { g, results } of perHost) {
         const steps: { step: string; entry: HistoryStep<KeyParts> }[] = [];
         for (const { report: rep, parts } of await Promise.all(results.values())) {
-          if (!rep.key || !rep.outputs || !parts || (rep.outcome !== 'cached' && rep.outcome !== 'ran')) continue;
-          const entry = { key: rep.key, parts, outcome: rep.outcome, reasons: rep.reasons, outputs: rep.outputs };
+          if (!rep.key || !rep.outputs || !parts || rep.outcome === 'failed' || rep.outcome === 'skipped') continue;
+          if (rep.outcome === 'stale') continue;
+          const outcome = rep.outcome === 'ran' ? 'ran' : 'cached';
+          const entry = { key: rep.key, parts, outcome, reasons: rep.reasons, outputs: rep.outputs } as const;
           steps.push({ step: rep.step, entry });
         }
         await recordBuild(this.o.cache, g.host.name, histories.get(g.host.name)!, steps);
@@ -167,7 +179,13 @@ export class Engine {
           return { report };
         }
         const shared = this.byKey.get(key);
-        if (shared) {
+        if (this.o.pullOnly) {
+          const where = `${host.name}/${node.id}`;
+          const remote = this.o.remote;
+          rec = remote && !isPrivate(g, node) ? (await remote.pull(key, where)) && (await this.hit(key)) : undefined;
+          report.outcome = rec ? 'remote' : 'stale';
+          report.reasons = [rec ? `pulled from the remote cache ${remote!.url}` : 'not in the remote cache'];
+        } else if (shared) {
           rec = await shared.promise;
           report.outcome = 'cached';
           report.reasons = [`shared with ${shared.by} in this build`];
@@ -175,7 +193,8 @@ export class Engine {
           const promise = this.execute(g, node, inputs, parts, key);
           this.byKey.set(key, { promise, by: `${host.name}/${node.id}` });
           rec = await promise;
-          report.outcome = 'ran';
+          report.outcome = this.pulled.has(key) ? 'remote' : 'ran';
+          if (report.outcome === 'remote') report.reasons = [`pulled from the remote cache ${this.o.remote!.url}`];
         }
       }
       if (rec) {
@@ -260,12 +279,20 @@ export class Engine {
       try {
         const again = await this.hit(key);
         if (again) return again;
+        const where = `${g.host.name}/${node.id}`;
+        const priv = this.o.remote && isPrivate(g, node);
+        const pulled = this.o.remote && !priv && (await this.o.remote.pull(key, where)) && (await this.hit(key));
+        if (pulled) {
+          this.pulled.add(key);
+          return pulled;
+        }
         this.o.reporter.running(g.host.name, node.id);
         const start = Date.now();
         const run = this.o.runStep ?? executeStep;
         const { cache, signal, baseDir } = this.o;
         const rec = await run({ cache, host: g.host, node, inputs, parts, key, signal, baseDir });
-        this.o.profiler?.span(`${g.host.name}/${node.id}`, node.plugin.name, start, Date.now(), slot);
+        this.o.profiler?.span(where, node.plugin.name, start, Date.now(), slot);
+        if (this.o.remote && !priv) this.pushes.push(this.o.remote.push(rec, where));
         return rec;
       } finally {
         await lock.release();
@@ -274,4 +301,17 @@ export class Engine {
       this.sem.give(slot);
     }
   }
+}
+
+/**
+ * A step is private (never pushed to nor pulled from a remote cache) if its plugin says so, if
+ * it reads a secret source, or if any of its inputs comes from a private step.
+ */
+export function isPrivate(g: HostGraph, node: StepNode, seen = new Map<string, boolean>()): boolean {
+  const known = seen.get(node.id);
+  if (known !== undefined) return known;
+  const own = !!node.plugin.private || (node.plugin.secretSources?.(structuredClone(node.params)) ?? []).length > 0;
+  const result = own || Object.values(node.inputs).some((r) => isPrivate(g, g.steps.get(r.step)!, seen));
+  seen.set(node.id, result);
+  return result;
 }

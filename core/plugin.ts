@@ -117,6 +117,11 @@ export interface PluginDefinition<S extends Shape, I extends string, O extends P
    * build. When it changes, the step runs again. `--offline` reuses the last value.
    */
   fingerprint?(ctx: FingerprintContext<ShapeOut<S>>): Promise<string> | string;
+  /**
+   * Its outputs hold something that must not leave this machine: never pushed to (nor pulled
+   * from) a remote cache, nor is anything made from them. Implied by `secretSources`.
+   */
+  private?: boolean;
   run(ctx: StepContext<ShapeOut<S>, I, O>): Promise<void> | void;
 }
 

@@ -1,7 +1,8 @@
 import type { NetbootError } from '../base/errors.js';
 import type { Artifact } from '../cache/artifact.js';
 
-export type Outcome = 'cached' | 'ran' | 'failed' | 'skipped' | 'stale';
+/** `remote`: missed locally, pulled from the remote cache (not run). */
+export type Outcome = 'cached' | 'remote' | 'ran' | 'failed' | 'skipped' | 'stale';
 
 export interface StepReport {
   host: string;

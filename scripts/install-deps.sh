@@ -19,6 +19,9 @@ PACKAGES+=(xz-utils mmdebstrap e2fsprogs util-linux iproute2 pxelinux syslinux-c
 PACKAGES+=(nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils)
 # FreeBSD packages (.pkg) are zstd-compressed tar since pkg 1.17 (issue 17)
 PACKAGES+=(zstd)
+# The remote cache's tests: docker-registry (CNCF distribution, started on 127.0.0.1 by the
+# tests) and apache2-utils (htpasswd -B: the registry's bcrypt basic-auth file); openssl makes the TLS cert.
+PACKAGES+=(docker-registry apache2-utils openssl)
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 export DEBIAN_FRONTEND=noninteractive

@@ -60,6 +60,7 @@ export async function runEngine(
     keepGoing: !!args.values['keep-going'],
     verbose: !!args.values.verbose,
     verify: !!args.values.verify,
+    noRemote: !!args.values['no-remote'],
     reporter,
     signal: ctx.signal,
     profiler,
@@ -80,6 +81,7 @@ function summary(reports: StepReport[]): string {
   const count = (o: StepReport['outcome']) => reports.filter((r) => r.outcome === o).length;
   return (
     `${reports.length} steps: ${count('ran')} ran, ${count('cached')} cached` +
+    (count('remote') ? `, ${count('remote')} pulled from the remote cache` : '') +
     (count('stale') ? `, ${count('stale')} would run` : '') +
     (count('failed') ? `, ${count('failed')} failed` : '') +
     (count('skipped') ? `, ${count('skipped')} skipped` : '')
@@ -109,6 +111,7 @@ export const buildOptions = {
   verify: { type: 'boolean' },
   /** netboot.lock must not change: an index entry it lacks is an error (CI, reproducible builds). */
   frozen: { type: 'boolean' },
+  'no-remote': { type: 'boolean' },
 } as const;
 
 export function printFailures(ctx: CommandContext, reports: StepReport[]): void {
@@ -122,7 +125,7 @@ export const build: Command = {
   summary: 'Build the named hosts (or --all). Steps whose key is cached do not run.',
   usage:
     'netboot build <host...> | --all [--publish [--fresh-disk]] [--jobs N] [--offline] [--dry-run] [--keep-going]' +
-    ' [--verify] [--json] [--verbose] [--profile FILE]',
+    ' [--verify] [--no-remote] [--json] [--verbose] [--profile FILE]',
   options: { ...buildOptions, publish: { type: 'boolean' }, 'fresh-disk': { type: 'boolean' } },
   async run(args, ctx) {
     if (args.values.publish) {

@@ -87,12 +87,18 @@ export const gc: Command = {
 };
 
 export const cache: Command = {
-  summary: 'Cache maintenance: `netboot cache verify` re-hashes every entry and quarantines corrupt ones.',
-  usage: 'netboot cache verify [--json]',
-  options: {},
+  summary:
+    'Cache maintenance: `netboot cache verify` re-hashes every entry and quarantines corrupt ones; ' +
+    '`cache pull|push <host...>` seeds the local cache from the remote one, or the remote from the local.',
+  usage: 'netboot cache verify [--json] | netboot cache pull|push <host...> | --all [--json]',
+  options: { all: { type: 'boolean', short: 'a' }, offline: { type: 'boolean' } },
   async run(args, ctx) {
-    if (args.positionals[0] !== 'verify' || args.positionals.length !== 1)
-      throw errors.badOption(`usage: ${cache.usage}`);
+    const sub = args.positionals[0];
+    if (sub === 'pull' || sub === 'push') {
+      const m = await import('./cache-remote.js');
+      return sub === 'pull' ? m.cachePull(args, ctx) : m.cachePush(args, ctx);
+    }
+    if (sub !== 'verify' || args.positionals.length !== 1) throw errors.badOption(`usage: ${cache.usage}`);
     const session = await Session.open({
       config: args.values.config as string | undefined,
       cwd: ctx.io.cwd,
