@@ -1,0 +1,54 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { byStep, Project, type StepRow } from './helpers.js';
+import { TestRegistry } from './registry.js';
+
+// The default Debian host through a real registry: builder A (the run's shared Debian cache)
+// pushes what it built; builder B, with an empty cache of its own, builds the same config and
+// must run nothing, and its disk image must be A's, byte for byte.
+const registry = new TestRegistry();
+let a: Project;
+let b: Project;
+const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8' });
+const objectOf = (cache: string, digest: string) => join(cache, 'objects', digest.slice(0, 2), digest);
+
+beforeAll(async () => {
+  await registry.start();
+  a = new Project('debian-nbd', { cache: inject('sharedDebianCache') });
+  b = new Project('debian-nbd');
+});
+afterAll(async () => {
+  await registry.remove();
+  a?.remove();
+  b?.remove();
+}, 300_000);
+
+describe('the default Debian host shared through an OCI registry', () => {
+  it('builder B pulls every step from what A pushed, runs none, and its image is bit-identical', async () => {
+    const env = { NETBOOT_TEST_REMOTE: registry.url() };
+    // Built by the Debian test file in the same run (or waited for on the cache's lock).
+    const built = await a.jsonAsync<{ steps: StepRow[] }>(['build', 'bullseye-nbd']);
+    expect(built.code, built.stderr).toBe(0);
+    const pushed = await a.jsonAsync<{ steps: { step: string; pushed: boolean }[] }>(
+      ['cache', 'push', 'bullseye-nbd'],
+      env,
+    );
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(pushed.data.steps.filter((s) => !s.pushed)).toEqual([]);
+
+    const pulled = await b.jsonAsync<{ steps: StepRow[] }>(['build', 'bullseye-nbd'], env);
+    expect(pulled.code, pulled.stderr).toBe(0);
+    expect(new Set(pulled.data.steps.map((s) => s.outcome))).toEqual(new Set(['remote']));
+    const mine = byStep(pulled.data.steps);
+    for (const s of built.data.steps) expect(mine[s.step].outputs, s.step).toEqual(s.outputs);
+
+    // Bit-identical by an independent reader, not only by netboot's own digest check.
+    const digest = byStep(built.data.steps).image.outputs!.image.digest;
+    const imgA = objectOf(inject('sharedDebianCache'), digest);
+    const imgB = objectOf(b.path('.netboot/cache'), digest);
+    expect(sh(`cmp ${imgA} ${imgB} && echo same`)).toBe('same\n');
+    expect(sh(`e2fsck -fn ${imgB} >/dev/null 2>&1; echo rc=$?`)).toBe('rc=0\n');
+    expect(sh(`debugfs -R 'cat /etc/hostname' ${imgB} 2>/dev/null`)).toBe('bullseye-nbd\n');
+  }, 1_800_000);
+});
