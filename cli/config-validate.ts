@@ -94,6 +94,6 @@ function configShape(dir: string, recipes: Map<string, Recipe<any>>) {
 const onSan = (root: string) => (root.startsWith('ssh://') ? (/^ssh:\/\/[^/]*(\/.*)$/.exec(root)?.[1] ?? '/') : root);
 
 function resolveHost(h: ConfigHost, server: string, san: HostInfo['san']): ResolvedHost {
-  const { name, mac, ip, recipe, params, allowPublic } = h;
-  return { name, recipe, params, allowPublic, info: { name, mac, ip, server, san } };
+  const { name, mac, ip, recipe, params, allowPublic, boot } = h;
+  return { name, recipe, params, allowPublic, info: { name, mac, ip, server, san, boot } };
 }

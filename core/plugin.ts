@@ -29,6 +29,14 @@ export interface HostInfo {
   server: string;
   /** The SAN roots as paths on the SAN machine (for configs that name the live paths). */
   san: Record<TargetName, string>;
+  /** How the host boots (the config's `boot`, defaults applied); absent: BIOS and UEFI. */
+  boot?: HostBoot;
+}
+
+/** The firmware a host's TFTP directory serves (PXELINUX for bios, shim + GRUB for uefi). */
+export type Firmware = 'bios' | 'uefi';
+export interface HostBoot {
+  firmware: Firmware[];
 }
 
 export interface StepLogger {
