@@ -1,7 +1,7 @@
 import { defineRecipe } from '../core/recipe.js';
 import { p } from '../core/schema.js';
 import { ext4ImagePlugin, imageSize } from '../plugins/ext4-image.js';
-import { bootLinks, hostFirmware, pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
+import { bootLinks, dhcpBootFiles, hostFirmware, pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
 import { NBD_DEFAULT_PORT, nbdRootArg, serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { debianParams, debianRoot, hostUuid } from './debian.js';
 
@@ -36,7 +36,7 @@ export const debianBullseyeNbd = defineRecipe({
       mac: host.mac,
       ip: host.ip,
       server: host.server,
-      bootfile: `${host.name}/pxelinux.0`,
+      ...dhcpBootFiles(host),
       tftpRoot: host.san.tftp,
       nbd: {
         export: params.exportName ?? host.name,

@@ -2,7 +2,7 @@ import type { HostInfo } from '../core/plugin.js';
 import { defineRecipe, type RecipeBuilder } from '../core/recipe.js';
 import { p, type ShapeOut } from '../core/schema.js';
 import { debianIscsiPlugin, iscsiParams } from '../plugins/debian/iscsi.js';
-import { bootLinks, hostFirmware, pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
+import { bootLinks, dhcpBootFiles, hostFirmware, pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
 import { serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { debianParams, debianRoot } from './debian.js';
 
@@ -72,7 +72,7 @@ function nfsRootHost(
       mac: host.mac,
       ip: host.ip,
       server: host.server,
-      bootfile: `${host.name}/pxelinux.0`,
+      ...dhcpBootFiles(host),
       tftpRoot: host.san.tftp,
       nfsRoot: rootPath,
       nfsReadOnly: overlay,

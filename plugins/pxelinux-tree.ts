@@ -23,6 +23,16 @@ export const hostFirmware = (host: HostInfo): Firmware[] => host.boot?.firmware 
 export const bootLinks = (host: HostInfo): PublishLink[] =>
   hostFirmware(host).includes('uefi') ? [{ target: 'tftp', path: 'grub/grub.cfg', to: 'grub/grub.cfg' }] : [];
 
+/** The boot files the host's DHCP entry hands out, per firmware (for server-configs' params). */
+export function dhcpBootFiles(host: HostInfo): { bootfile: string; bios?: false; efiBootfile?: string } {
+  const fw = hostFirmware(host);
+  return {
+    bootfile: `${host.name}/pxelinux.0`,
+    ...(fw.includes('bios') ? {} : { bios: false as const }),
+    ...(fw.includes('uefi') ? { efiBootfile: `${host.name}/shimx64.efi` } : {}),
+  };
+}
+
 /**
  * A host's TFTP directory, for each firmware it boots with, with its kernel and initrd.
  * - bios: its own pxelinux.0 and modules (Debian's pxelinux and syslinux-common). Booted as
