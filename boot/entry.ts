@@ -12,6 +12,10 @@ export interface BootEntry {
   site: string[];
   /** The kernel command line, as the entry gives it; undefined when the entry is missing. */
   append?: string;
+  /** iPXE: the http:// base the script loads kernel and initrd from (absent: TFTP). */
+  http?: string;
+  /** iPXE: the guest's NIC keeps qemu's iPXE ROM, which runs the script as its boot file. */
+  ipxe?: boolean;
 }
 
 /** GRUB's word quoting undone: '...' literal, "..." and bare words as written. */
@@ -27,6 +31,19 @@ function grubWords(line: string): string[] {
  * bios, the GRUB config beside shim for uefi and secureboot (see plugins/uefi-files.ts).
  */
 export function bootEntry(hostTftp: string, host: string, mac: string, firmware: BootFirmware): BootEntry {
+  const script = join(hostTftp, 'boot.ipxe');
+  if (existsSync(script)) {
+    // `kernel BASE/vmlinuz initrd=initrd.img ARGS`, as plugins/ipxe-files.ts writes it.
+    const kernel = /^kernel\s+(\S*)vmlinuz\s+initrd=initrd\.img\s*(.*)$/m.exec(readFileSync(script, 'utf8'));
+    return {
+      file: 'boot.ipxe',
+      bootFile: `${host}/boot.ipxe`,
+      site: [],
+      append: kernel?.[2] ?? '',
+      ipxe: true,
+      ...(kernel?.[1].startsWith('http://') ? { http: kernel[1] } : {}),
+    };
+  }
   if (firmware === 'bios') {
     const file = join('pxelinux.cfg', `01-${mac.replace(/:/g, '-')}`);
     const path = join(hostTftp, file);

@@ -14,6 +14,8 @@ export interface PxeBoot {
   wrap?: string[];
   /** bios (default): SeaBIOS and qemu's iPXE ROM; uefi, secureboot: OVMF (its files copied beside consoleLog). */
   firmware?: BootFirmware;
+  /** Keep qemu's iPXE option ROM on the NIC under UEFI too (it runs an iPXE script as the boot file). */
+  ipxeRom?: boolean;
 }
 
 export interface BootResult {
@@ -55,7 +57,7 @@ export async function pxeBoot(
     '-netdev',
     net,
     '-device',
-    [`virtio-net-pci,netdev=n0,mac=${b.mac}`, ...fw.nicRom].join(','),
+    [`virtio-net-pci,netdev=n0,mac=${b.mac}`, ...(b.ipxeRom ? [] : fw.nicRom)].join(','),
     '-boot',
     'n',
     '-serial',

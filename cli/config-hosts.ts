@@ -5,7 +5,7 @@ import { errors } from '../base/errors.js';
 import type { Firmware, HostBoot } from '../core/plugin.js';
 import type { Recipe } from '../core/recipe.js';
 import { type Issues, isPlainObject, p, parseShape, show } from '../core/schema.js';
-import { firmwareList } from '../plugins/pxelinux-tree.js';
+import { firmwareList, loaderParam } from '../plugins/pxelinux-tree.js';
 import { allowPublicList } from './allow-public.js';
 
 /**
@@ -61,7 +61,7 @@ const hostShape = {
   description: p.optional(p.string()),
   allowPublic: allowPublicList,
   /** `boot.firmware`: what the host's TFTP directory boots (default both; see plugins/pxelinux-tree.ts). */
-  boot: p.section({ firmware: firmwareList }),
+  boot: p.section({ firmware: firmwareList, loader: loaderParam }),
 };
 
 /** `hosts`: every host, its recipe looked up in `known`. */
@@ -110,7 +110,10 @@ function parseHost(
   if (!recipe) throw errors.unknownRecipe(`${at}.recipe`, h.recipe, [...known.keys()]);
   const params = parseShape(recipe.params ?? {}, h.params, `${at}.params`, issues);
   if (!h.mac || !h.ip || !params) return undefined;
-  const boot = { firmware: [...new Set(h.boot?.firmware ?? [])].sort() as Firmware[] };
+  const boot: HostBoot = {
+    firmware: [...new Set(h.boot?.firmware ?? [])].sort() as Firmware[],
+    ...(h.boot?.loader === 'ipxe' ? { loader: 'ipxe' as const } : {}),
+  };
   if (h.boot && !boot.firmware.length)
     throw errors.badValue(`${at}.boot.firmware`, 'is empty: name bios, uefi or both');
   return { name, mac: h.mac, ip: h.ip, recipe, params, allowPublic: h.allowPublic, boot };

@@ -37,6 +37,10 @@ export interface HostInfo {
 export type Firmware = 'bios' | 'uefi';
 export interface HostBoot {
   firmware: Firmware[];
+  /** pxelinux: PXELINUX (BIOS) and shim + GRUB (UEFI); ipxe: iPXE for both. */
+  loader?: 'pxelinux' | 'ipxe';
+  /** `san.http`: the base URL from which the SAN serves the TFTP root over HTTP (ends in '/'). */
+  http?: string;
 }
 
 export interface StepLogger {

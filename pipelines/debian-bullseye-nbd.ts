@@ -1,7 +1,7 @@
 import { defineRecipe } from '../core/recipe.js';
 import { p } from '../core/schema.js';
 import { ext4ImagePlugin, imageSize } from '../plugins/ext4-image.js';
-import { bootLinks, dhcpBootFiles, hostFirmware, pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
+import { bootLinks, dhcpBootFiles, hostFirmware, loaderParams, pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
 import { NBD_DEFAULT_PORT, nbdRootArg, serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { debianParams, debianRoot, hostUuid } from './debian.js';
 
@@ -55,6 +55,7 @@ export const debianBullseyeNbd = defineRecipe({
         label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'),
         append,
         firmware: hostFirmware(host),
+        ...loaderParams(host),
       },
       inputs: { vmlinuz, initrd },
     });

@@ -2,7 +2,7 @@ import type { HostInfo } from '../core/plugin.js';
 import { defineRecipe, type RecipeBuilder } from '../core/recipe.js';
 import { p, type ShapeOut } from '../core/schema.js';
 import { debianIscsiPlugin, iscsiParams } from '../plugins/debian/iscsi.js';
-import { bootLinks, dhcpBootFiles, hostFirmware, pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
+import { bootLinks, dhcpBootFiles, hostFirmware, loaderParams, pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
 import { serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { debianParams, debianRoot } from './debian.js';
 
@@ -63,7 +63,13 @@ function nfsRootHost(
     .filter(Boolean)
     .join(' ');
   const tftp = r.step('tftp', pxelinuxTreePlugin, {
-    params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append, firmware: hostFirmware(host) },
+    params: {
+      mac: host.mac,
+      label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'),
+      append,
+      firmware: hostFirmware(host),
+      ...loaderParams(host),
+    },
     inputs: { vmlinuz, initrd },
   });
   const configs = r.step('server-configs', serverConfigsPlugin, {

@@ -1,4 +1,5 @@
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { byStep, Project, ran, type StepRow } from './helpers.js';
 
@@ -51,11 +52,16 @@ describe('UEFI network boot (shim + GRUB) with and without Secure Boot', () => {
     expect(boot.stdout).toMatch(/bullseye-nbd: login prompt after [\d.]+ s \(secureboot\)/);
   }, 600_000);
 
-  it('changing only the firmware re-runs only the TFTP step, and explain says why', () => {
+  it('changing only the firmware re-runs only the TFTP step and the DHCP configs, and explain says why', () => {
     const bios = deb.json<{ steps: StepRow[] }>(['build', 'bullseye-nbd'], { NBD_FIRMWARE: 'bios' });
     expect(bios.code, bios.stderr).toBe(0);
-    expect(ran(bios.data.steps)).toEqual(['tftp']);
-    expect(byStep(bios.data.steps).tftp.reasons).toEqual(['param firmware: ["bios","uefi"] -> ["bios"]']);
+    expect(ran(bios.data.steps).sort()).toEqual(['server-configs', 'tftp']);
+    // The UEFI loaders leave the key with the firmware: a shim or GRUB upgrade no longer re-runs it.
+    expect(byStep(bios.data.steps).tftp.reasons).toEqual([
+      'param firmware: ["bios","uefi"] -> ["bios"]',
+      'source /usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed: a376f239f40f -> none',
+      'source /usr/lib/shim/shimx64.efi.signed: 0fc347af103e -> none',
+    ]);
     const explain = deb.run(['explain', 'bullseye-nbd', 'tftp'], { NBD_FIRMWARE: 'bios' });
     expect(explain.stdout).toContain('last build: ran because param firmware');
   }, 300_000);
@@ -70,3 +76,56 @@ describe('UEFI network boot (shim + GRUB) with and without Secure Boot', () => {
     expect(boot.stdout).toMatch(/kvm-host: login prompt after [\d.]+ s \(uefi\)/);
   }, 1_200_000);
 });
+
+describe('iPXE as the loader (boot.loader: ipxe), kernel and initrd over TFTP or HTTP', () => {
+  const ipxe = { NBD_LOADER: 'ipxe' };
+  it('only the TFTP and server-config steps re-run; the directory holds iPXE and its script', async () => {
+    const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'bullseye-nbd'], ipxe);
+    expect(r.code, r.stderr).toBe(0);
+    expect(ran(r.data.steps).sort()).toEqual(['server-configs', 'tftp']);
+    expect((await deb.runAsync(['publish', 'bullseye-nbd'], ipxe)).code).toBe(0);
+    const dir = deb.path('san/tftp/bullseye-nbd');
+    expect(readFileSync(`${dir}/undionly.kpxe`)).toEqual(readFileSync('/usr/lib/ipxe/undionly.kpxe'));
+    expect(readFileSync(`${dir}/snponly.efi`)).toEqual(readFileSync('/usr/lib/ipxe/snponly.efi'));
+    expect(readFileSync(`${dir}/boot.ipxe`, 'utf8')).toMatch(
+      /^#!ipxe\n[\s\S]*^kernel vmlinuz initrd=initrd.img root=/m,
+    );
+    const dnsmasq = readFileSync(deb.path('san/conf/bullseye-nbd/dnsmasq.d/bullseye-nbd.conf'), 'utf8');
+    expect(dnsmasq).toContain('dhcp-userclass=set:netboot-ipxe,iPXE');
+    expect(dnsmasq).toContain('dhcp-boot=tag:netboot-bullseye-nbd,tag:netboot-ipxe,bullseye-nbd/boot.ipxe,,10.0.2.2');
+  }, 300_000);
+
+  it('boots to the login prompt with kernel and initrd over TFTP', async () => {
+    const boot = await deb.runAsync(['boot-test', 'bullseye-nbd', '--timeout', '400'], ipxe);
+    expect(boot.code, boot.stdout + boot.stderr).toBe(0);
+    expect(boot.stdout).toMatch(/booting bullseye-nbd\/boot.ipxe \(bios\)/);
+    expect(boot.stdout).toMatch(/bullseye-nbd: login prompt after [\d.]+ s \(bios\)/);
+  }, 600_000);
+
+  it('with san.http, boots to the login prompt with kernel and initrd over HTTP', async () => {
+    const http = { ...ipxe, NBD_SAN_HTTP: `http://10.0.2.2:${await freePort()}/` };
+    const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'bullseye-nbd'], http);
+    expect(ran(r.data.steps).sort()).toEqual(['server-configs', 'tftp']);
+    expect((await deb.runAsync(['publish', 'bullseye-nbd'], http)).code).toBe(0);
+    expect(readFileSync(deb.path('san/tftp/bullseye-nbd/boot.ipxe'), 'utf8')).toContain(
+      `kernel ${http.NBD_SAN_HTTP}bullseye-nbd/vmlinuz initrd=initrd.img root=`,
+    );
+    const boot = await deb.runAsync(['boot-test', 'bullseye-nbd', '--timeout', '400'], http);
+    expect(boot.code, boot.stdout + boot.stderr).toBe(0);
+    // The kernel and initrd came over HTTP: at least their size was sent.
+    const sent = Number(/bullseye-nbd: (\d+) bytes over HTTP/.exec(boot.stdout)?.[1]);
+    const size = (f: string) => statSync(deb.path('san/tftp/bullseye-nbd', f)).size;
+    expect(sent).toBeGreaterThanOrEqual(size('vmlinuz') + size('initrd.img'));
+    expect(boot.stdout).toMatch(/bullseye-nbd: login prompt after [\d.]+ s \(bios\)/);
+  }, 900_000);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}

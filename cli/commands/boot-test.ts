@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { errors } from '../../base/errors.js';
 import { bootEntry } from '../../boot/entry.js';
+import { type HttpServer, startHttpServer } from '../../boot/http-server.js';
 import { type NbdServer, startNbdServer } from '../../boot/nbd-server.js';
 import { type NfsServer, startNfsServer } from '../../boot/nfs-server.js';
 import { BOOT_FIRMWARES, type BootFirmware, missingOvmf } from '../../boot/ovmf.js';
@@ -74,8 +75,10 @@ export const bootTest: Command = {
       );
     if (entry.append === undefined) throw errors.notPublished(host, cfg);
     for (const f of entry.site) if (!existsSync(join(tftp, f))) throw errors.notPublished(host, join(tftp, f));
+    if (entry.ipxe && firmware === 'secureboot')
+      throw errors.bootTestUnsupported(host, "its loader is iPXE, which Debian's ipxe does not sign for Secure Boot");
     const append = entry.append;
-    const boot = { firmware, bootFile: entry.bootFile };
+    const boot = { firmware, bootFile: entry.bootFile, ipxeRom: entry.ipxe };
     const nfsroot = /(?:^|\s)nfsroot=([^\s,:]+):([^\s,]+)/.exec(append);
     if (/(?:^|\s)root=\/dev\/nfs(\s|$)/.test(append) && nfsroot)
       return bootNfs(ctx, host, h.info.mac, tftp, nfsroot[1], nfsroot[2], timeout, boot);
@@ -93,6 +96,7 @@ export const bootTest: Command = {
     // Setup in order, cleanup in reverse, always.
     const work = mkdtempSync(join(tmpdir(), `netboot-boot-${host}-`));
     let server: NbdServer | undefined;
+    let http: HttpServer | undefined;
     try {
       // The guest writes to its root: it boots a copy, so the published disk stays as published.
       const copy = join(work, 'disk.img');
@@ -105,6 +109,7 @@ export const bootTest: Command = {
       if (!(await portFree(port))) {
         port = await freePort();
         tftpRoot = join(work, 'tftp');
+        mkdirSync(tftpRoot);
         await run('cp', ['-rL', hostTftp, join(tftpRoot, host)]);
         for (const f of entry.site) await run('cp', ['-L', '--parents', f, tftpRoot], { cwd: tftp });
         const copyCfg = join(tftpRoot, host, entry.file);
@@ -118,6 +123,7 @@ export const bootTest: Command = {
         ctx.io.out(`${host}: port ${nbdroot.port} is taken here; booting with nbdroot on port ${port}`);
       }
       server = await startNbdServer(work, nbdroot.exportName, copy, port);
+      if (entry.http) http = await serveHttp(ctx, host, entry.http, tftpRoot);
       ctx.io.out(`${host}: nbd-server on 127.0.0.1:${port}; booting ${boot.bootFile} (${firmware}) under qemu (tcg)`);
       return await bootToLogin(
         ctx,
@@ -126,11 +132,31 @@ export const bootTest: Command = {
         timeout,
       );
     } finally {
+      if (http) ctx.io.out(`${host}: ${http.sent()} bytes over HTTP`);
+      await http?.stop();
       await server?.stop();
       rmSync(work, { recursive: true, force: true });
     }
   },
 };
+
+/**
+ * iPXE over HTTP: the TFTP root served at the script's base URL, which must be qemu's host
+ * address (the guest's 10.0.2.2:PORT is this machine's 127.0.0.1:PORT).
+ */
+async function serveHttp(ctx: CommandContext, host: string, base: string, tftpRoot: string): Promise<HttpServer> {
+  const m = /^http:\/\/([\d.]+)(?::(\d+))?(\/.*\/)?$/.exec(base);
+  if (!m || m[1] !== QEMU_HOST || !m[3]?.endsWith(`/${host}/`))
+    throw errors.bootTestUnsupported(
+      host,
+      `its iPXE script loads from ${base}; the boot test serves http://${QEMU_HOST}`,
+    );
+  const prefix = m[3].slice(0, -(host.length + 1));
+  const port = Number(m[2] ?? 80);
+  if (!(await portFree(port))) throw errors.bootTestUnsupported(host, `port ${port} (san.http) is taken here`);
+  ctx.io.out(`${host}: serving the TFTP root over HTTP on 127.0.0.1:${port}${prefix}`);
+  return startHttpServer(tftpRoot, port, prefix);
+}
 
 /**
  * An NFS root: a private copy of the published root (the guest writes to it) served by

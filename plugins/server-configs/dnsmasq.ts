@@ -8,11 +8,18 @@ import {
   bootFilesOf,
   checkServerConfig,
   headerOf,
+  IPXE_TAG,
   networkOf,
   type ServerConfig,
   type ServerConfigInput,
   tagOf,
 } from './params.js';
+
+/** The tags a boot file goes to: its architecture's, and (for an iPXE host) not iPXE's own request. */
+export function bootTags(host: ServerConfig, arch: keyof typeof ARCH_TAGS | 'ipxe'): string {
+  if (arch === 'ipxe') return `tag:${IPXE_TAG}`;
+  return `tag:${ARCH_TAGS[arch]}${host.ipxeScript ? `,tag:!${IPXE_TAG}` : ''}`;
+}
 
 /** Tags from option 93 (repeated in every host's file, so each file works alone; dnsmasq accepts repeats). */
 export function archMatches(): string[] {
@@ -33,7 +40,8 @@ export function renderDnsmasqHost(input: ServerConfigInput): string {
     `dhcp-host=${host.mac},set:${tag},${host.ip},${host.name}`,
     ...archMatches(),
     // The empty server name keeps the TFTP server an address: clients have no DNS at this point.
-    ...bootFilesOf(host).map((b) => `dhcp-boot=tag:${tag},tag:${ARCH_TAGS[b.arch]},${b.file},,${host.server}`),
+    ...(host.ipxeScript ? [`dhcp-userclass=set:${IPXE_TAG},iPXE`] : []),
+    ...bootFilesOf(host).map((b) => `dhcp-boot=tag:${tag},${bootTags(host, b.arch)},${b.file},,${host.server}`),
     ...hostOptions(host, tag),
     '',
   ].join('\n');
@@ -108,6 +116,11 @@ function pxeServices(host: ServerConfig, tag: string): string[] {
   if (host.efiBootfile)
     for (const csa of ['BC_EFI', 'x86-64_EFI'])
       lines.push(`pxe-service=tag:${tag},${csa},"netboot ${host.name}",${host.efiBootfile},${host.server}`);
+  if (host.ipxeScript)
+    lines.push(
+      `dhcp-userclass=set:${IPXE_TAG},iPXE`,
+      `dhcp-boot=tag:${tag},tag:${IPXE_TAG},${host.ipxeScript},,${host.server}`,
+    );
   return lines;
 }
 

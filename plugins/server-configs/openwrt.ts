@@ -2,12 +2,14 @@
 // into dhcp-host, `config match` into dhcp-match, `config boot` into dhcp-boot and `config tag`
 // into dhcp-option for that tag, so these sections mirror the dnsmasq snippet.
 import { createHash } from 'node:crypto';
+import { bootTags } from './dnsmasq.js';
 import {
   ARCH_CODES,
   ARCH_TAGS,
   bootFilesOf,
   checkServerConfig,
   headerOf,
+  IPXE_TAG,
   type ServerConfig,
   type ServerConfigInput,
 } from './params.js';
@@ -48,10 +50,13 @@ export function renderOpenwrtDhcp(input: ServerConfigInput): string {
         '',
       ]),
     ),
-    // The init script writes dhcp-boot=net:<networkid>,...: a second tag rides in networkid as ',tag:...'.
+    ...(host.ipxeScript
+      ? ['config userclass', `\toption networkid ${q(IPXE_TAG)}`, `\toption userclass ${q('iPXE')}`, '']
+      : []),
+    // The init script writes dhcp-boot=net:<networkid>,...: more tags ride in networkid as ',tag:...'.
     ...bootFilesOf(host).flatMap((b) => [
       'config boot',
-      `\toption networkid ${q(`${tag},tag:${ARCH_TAGS[b.arch]}`)}`,
+      `\toption networkid ${q(`${tag},${bootTags(host, b.arch)}`)}`,
       `\toption filename ${q(b.file)}`,
       // The init script drops a boot section that has a server address but no server name.
       `\toption servername ${q(host.server)}`,

@@ -21,6 +21,8 @@ export const serverConfigShape = {
   bios: p.boolean().default(true),
   /** What x86-64 UEFI clients (arch 7 and 9) get, e.g. `demo/shimx64.efi`; absent: they get no boot file. */
   efiBootfile: p.optional(checked(checks.relPath)),
+  /** iPXE hosts: the script iPXE's own request (user-class "iPXE") gets: a TFTP path or an http:// URL. */
+  ipxeScript: p.optional(checked(checks.bootUri)),
   nbd: p.optional(
     p.object({
       export: checked(checks.export),
@@ -66,6 +68,7 @@ export function checkServerConfig(input: ServerConfigInput, where = 'server-conf
     bootfile: one('bootfile', v.bootfile, checks.relPath),
     bios: v.bios !== false,
     efiBootfile: opt('efiBootfile', checks.relPath),
+    ipxeScript: opt('ipxeScript', checks.bootUri),
     nbd: undefined,
     gateway: opt('gateway', checks.ipv4),
     netmask: opt('netmask', checks.netmask),
@@ -102,11 +105,14 @@ export const tagOf = (host: ServerConfig) => `netboot-${host.name}`;
  * a UEFI client never gets pxelinux.0 or FreeBSD's BIOS pxeboot, a BIOS client never an .efi.
  */
 export const ARCH_TAGS = { bios: 'netboot-bios', efi64: 'netboot-efi64' } as const;
+/** iPXE's own DHCP request carries user-class "iPXE": it gets the script, not iPXE again (a loop). */
+export const IPXE_TAG = 'netboot-ipxe';
 export const ARCH_CODES = { bios: [0], efi64: [7, 9] } as const;
 
 /** The boot files a host hands out, per architecture tag (none for a firmware it does not boot). */
-export function bootFilesOf(host: ServerConfig): { arch: keyof typeof ARCH_TAGS; file: string }[] {
+export function bootFilesOf(host: ServerConfig): { arch: keyof typeof ARCH_TAGS | 'ipxe'; file: string }[] {
   return [
+    ...(host.ipxeScript ? [{ arch: 'ipxe' as const, file: host.ipxeScript }] : []),
     ...(host.bios ? [{ arch: 'bios' as const, file: host.bootfile }] : []),
     ...(host.efiBootfile ? [{ arch: 'efi64' as const, file: host.efiBootfile }] : []),
   ];

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isNetbootError } from '../../base/errors.js';
 import { bootEntry } from '../../boot/entry.js';
+import type { Artifact } from '../../cache/artifact.js';
 import { validateConfig } from '../../cli/config-validate.js';
+import { actionKey, diffParts, type KeyProviders, keyParts } from '../../core/keys.js';
 import { builtinRecipes } from '../../pipelines/index.js';
 import { bootLinks, pxelinuxTreePlugin } from '../../plugins/pxelinux-tree.js';
 import { GRUB_DISPATCH, grubEntry } from '../../plugins/uefi-files.js';
@@ -15,6 +17,14 @@ const host = (boot?: object) => ({
   san: { server: '10.0.2.2' },
   hosts: { h1: { recipe: 'demo', mac: '52:54:00:12:34:56', ip: '10.0.2.15', ...(boot ? { boot } : {}) } },
 });
+const tree = {
+  mac: '52:54:00:12:34:56',
+  label: 'h',
+  append: '',
+  serial: true,
+  loader: 'pxelinux' as const,
+  httpBase: undefined,
+};
 const validate = (raw: unknown) => validateConfig(raw, join(ROOT, 'netboot.config.ts'), builtinRecipes);
 const refusal = (raw: unknown) => {
   try {
@@ -36,8 +46,7 @@ describe('boot.firmware', () => {
   });
 
   it("puts only the booted firmware's loaders in the TFTP step's key (a shim or GRUB upgrade re-runs it)", () => {
-    const sources = (firmware: ('bios' | 'uefi')[]) =>
-      pxelinuxTreePlugin.sources!({ mac: '52:54:00:12:34:56', label: 'h', append: '', serial: true, firmware });
+    const sources = (firmware: ('bios' | 'uefi')[]) => pxelinuxTreePlugin.sources!({ ...tree, firmware });
     expect(sources(['uefi'])).toEqual([
       '/usr/lib/shim/shimx64.efi.signed',
       '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed',
@@ -50,6 +59,34 @@ describe('boot.firmware', () => {
     const info = (firmware: ('bios' | 'uefi')[]) => ({ ...validate(host()).hosts.get('h1')!.info, boot: { firmware } });
     expect(bootLinks(info(['uefi']))).toEqual([{ target: 'tftp', path: 'grub/grub.cfg', to: 'grub/grub.cfg' }]);
     expect(bootLinks(info(['bios']))).toEqual([]);
+  });
+});
+
+describe('what a new shim or GRUB re-runs', () => {
+  // Providers as the engine has them, with the build machine's loader files given digests by a table.
+  const providers = (digests: Record<string, string>): KeyProviders => ({
+    tools: { version: async () => 'v1', hostFile: async () => true },
+    sources: { digest: async (path) => digests[path] ?? 'file:same' },
+    fingerprints: { fingerprint: async () => 'unused' },
+  });
+  const file: Artifact = { kind: 'file', digest: '1'.repeat(64), size: 1, mode: 0o644 } as Artifact;
+  const tftp = { id: 'tftp', plugin: pxelinuxTreePlugin, params: { ...tree, firmware: ['bios', 'uefi'] }, inputs: {} };
+  const at = { host: 'h1', step: 'tftp' };
+  const env = { sourceDateEpoch: 0, baseDir: '/' };
+
+  it("changes the TFTP step's key, and explain's diff names the file (a step without it is untouched)", async () => {
+    const shim = '/usr/lib/shim/shimx64.efi.signed';
+    const key = (d: Record<string, string>) =>
+      keyParts(tftp as never, { vmlinuz: file, initrd: file }, at, providers(d), env);
+    const before = await key({ [shim]: 'file:aaaa' });
+    const after = await key({ [shim]: 'file:bbbb' });
+    expect(actionKey(after)).not.toBe(actionKey(before));
+    expect(diffParts(before, after)).toEqual([`source ${shim}: aaaa -> bbbb`]);
+    // Every other step of a recipe declares no loader file: its key cannot see the change.
+    const image = { ...tftp, plugin: { ...pxelinuxTreePlugin, sources: undefined } };
+    const plain = (d: Record<string, string>) =>
+      keyParts(image as never, { vmlinuz: file, initrd: file }, at, providers(d), env);
+    expect(actionKey(await plain({ [shim]: 'file:aaaa' }))).toBe(actionKey(await plain({ [shim]: 'file:bbbb' })));
   });
 });
 
