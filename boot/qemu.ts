@@ -1,5 +1,7 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type BootFirmware, firmwareArgs } from './ovmf.js';
 import { start, stopPid } from './processes.js';
 
 export interface PxeBoot {
@@ -10,6 +12,10 @@ export interface PxeBoot {
   memoryMiB?: number;
   /** A prefix to run qemu with (e.g. nsenter into a server's network namespace). */
   wrap?: string[];
+  /** bios (default): SeaBIOS and qemu's iPXE ROM; uefi, secureboot: OVMF (its files copied beside consoleLog). */
+  firmware?: BootFirmware;
+  /** Keep qemu's iPXE option ROM on the NIC under UEFI too (it runs an iPXE script as the boot file). */
+  ipxeRom?: boolean;
 }
 
 export interface BootResult {
@@ -33,10 +39,12 @@ export async function pxeBoot(
   const net = `user,id=n0,tftp=${b.tftpRoot},bootfile=${b.bootFile}`;
   closeSync(openSync(b.consoleLog, 'w'));
   const wrap = b.wrap ?? [];
+  const fw = firmwareArgs(b.firmware ?? 'bios', dirname(b.consoleLog));
   const q = start(wrap[0] ?? 'qemu-system-x86_64', [
     ...(wrap.length ? [...wrap.slice(1), 'qemu-system-x86_64'] : []),
     '-accel',
     'tcg',
+    ...fw.machine,
     '-m',
     String(b.memoryMiB ?? 1024),
     '-smp',
@@ -49,7 +57,7 @@ export async function pxeBoot(
     '-netdev',
     net,
     '-device',
-    `virtio-net-pci,netdev=n0,mac=${b.mac}`,
+    [`virtio-net-pci,netdev=n0,mac=${b.mac}`, ...(b.ipxeRom ? [] : fw.nicRom)].join(','),
     '-boot',
     'n',
     '-serial',

@@ -2,8 +2,10 @@
 // against that recipe. Names and addresses are unique; a name netboot or a boot loader uses at
 // the top of a SAN root is refused.
 import { errors } from '../base/errors.js';
+import type { Firmware, HostBoot } from '../core/plugin.js';
 import type { Recipe } from '../core/recipe.js';
 import { type Issues, isPlainObject, p, parseShape, show } from '../core/schema.js';
+import { firmwareList, loaderParam } from '../plugins/pxelinux-tree.js';
 import { allowPublicList } from './allow-public.js';
 
 /**
@@ -44,6 +46,7 @@ export interface ConfigHost {
   params: Record<string, unknown>;
   /** Paths of this host's TFTP directory published although they look private (with san.allowPublic). */
   allowPublic: string[];
+  boot: HostBoot;
 }
 
 const hostName = p.hostName();
@@ -57,6 +60,8 @@ const hostShape = {
   params: p.optional(p.custom<unknown>('object', (v) => v)),
   description: p.optional(p.string()),
   allowPublic: allowPublicList,
+  /** `boot.firmware`: what the host's TFTP directory boots (default both; see plugins/pxelinux-tree.ts). */
+  boot: p.section({ firmware: firmwareList, loader: loaderParam }),
 };
 
 /** `hosts`: every host, its recipe looked up in `known`. */
@@ -105,5 +110,11 @@ function parseHost(
   if (!recipe) throw errors.unknownRecipe(`${at}.recipe`, h.recipe, [...known.keys()]);
   const params = parseShape(recipe.params ?? {}, h.params, `${at}.params`, issues);
   if (!h.mac || !h.ip || !params) return undefined;
-  return { name, mac: h.mac, ip: h.ip, recipe, params, allowPublic: h.allowPublic };
+  const boot: HostBoot = {
+    firmware: [...new Set(h.boot?.firmware ?? [])].sort() as Firmware[],
+    ...(h.boot?.loader === 'ipxe' ? { loader: 'ipxe' as const } : {}),
+  };
+  if (h.boot && !boot.firmware.length)
+    throw errors.badValue(`${at}.boot.firmware`, 'is empty: name bios, uefi or both');
+  return { name, mac: h.mac, ip: h.ip, recipe, params, allowPublic: h.allowPublic, boot };
 }

@@ -16,6 +16,8 @@ export interface ResolvedSan extends Record<TargetName, string> {
   reload: Partial<Record<TargetName, string>>;
   ssh: { identityFile?: string; options?: string[] };
   allowPublic: string[];
+  /** The base URL from which the SAN serves the TFTP root over HTTP (iPXE hosts load kernel and initrd from it). */
+  http?: string;
 }
 
 /** A non-empty string, resolved against `dir` (a leading `~/` against the home directory, if `home`). */
@@ -55,6 +57,12 @@ export function sanSection(dir: string): Schema<ResolvedSan, unknown> {
     reload: p.record(p.string({ what: 'a command string' }), ONE_TARGET).default({}),
     ssh: p.section({ identityFile: p.optional(pathIn(dir, true)), options: p.optional(p.array(p.string())) }),
     allowPublic: allowPublicList,
+    http: p.optional(
+      p.string({
+        pattern: /^http:\/\/(\d{1,3}\.){3}\d{1,3}(:\d{1,5})?\/([A-Za-z0-9._~-]+\/)*$/,
+        what: 'an http:// URL with an IPv4 address, ending in / (clients have no DNS at boot)',
+      }),
+    ),
   };
   return p.section(shape);
 }

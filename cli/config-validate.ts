@@ -68,7 +68,7 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
   // Configs on the SAN name paths as the SAN sees them: for ssh:// roots, the remote path.
   const sanPaths = perTarget((name) => onSan(c.san[name]));
   const hosts = new Map<string, ResolvedHost>();
-  for (const h of c.hosts.values()) hosts.set(h.name, resolveHost(h, c.san.server, sanPaths));
+  for (const h of c.hosts.values()) hosts.set(h.name, resolveHost(h, c.san.server, sanPaths, c.san.http));
   const {
     cache: { dir: cache, remote },
     san,
@@ -102,7 +102,8 @@ function configShape(dir: string, recipes: Map<string, Recipe<any>>) {
 
 const onSan = (root: string) => (root.startsWith('ssh://') ? (/^ssh:\/\/[^/]*(\/.*)$/.exec(root)?.[1] ?? '/') : root);
 
-function resolveHost(h: ConfigHost, server: string, san: HostInfo['san']): ResolvedHost {
-  const { name, mac, ip, recipe, params, allowPublic } = h;
-  return { name, recipe, params, allowPublic, info: { name, mac, ip, server, san } };
+function resolveHost(h: ConfigHost, server: string, san: HostInfo['san'], http?: string): ResolvedHost {
+  const { name, mac, ip, recipe, params, allowPublic, boot } = h;
+  const withHttp = http && boot.loader === 'ipxe' ? { ...boot, http } : boot;
+  return { name, recipe, params, allowPublic, info: { name, mac, ip, server, san, boot: withHttp } };
 }

@@ -20,6 +20,8 @@ export interface SanConfig {
   ssh?: { identityFile?: string; options?: string[] };
   /** Paths of every host's TFTP directory to publish although they look private (see README, Permission model). */
   allowPublic?: string[];
+  /** The URL (http://IPv4[:port]/..., ending in '/') from which the SAN serves the TFTP root, for iPXE hosts. */
+  http?: string;
 }
 
 type ParamsIn<R> = R extends Recipe<infer S, any> ? ShapeIn<S> : never;
@@ -33,6 +35,8 @@ type HostFor<Name extends string, R> = {
   description?: string;
   /** Paths of this host's TFTP directory to publish although they look private (see README, Permission model). */
   allowPublic?: string[];
+  /** What the host's TFTP directory boots (default both firmwares) and with which loader (default pxelinux). */
+  boot?: { firmware?: ('bios' | 'uefi')[]; loader?: 'pxelinux' | 'ipxe' };
 } & ({} extends ParamsIn<R> ? { params?: ParamsIn<R> } : { params: ParamsIn<R> });
 
 type RecipeMap<R extends readonly Recipe<any, string>[]> = BuiltinRecipes & { [X in R[number] as X['name']]: X };

@@ -29,6 +29,18 @@ export interface HostInfo {
   server: string;
   /** The SAN roots as paths on the SAN machine (for configs that name the live paths). */
   san: Record<TargetName, string>;
+  /** How the host boots (the config's `boot`, defaults applied); absent: BIOS and UEFI. */
+  boot?: HostBoot;
+}
+
+/** The firmware a host's TFTP directory serves (PXELINUX for bios, shim + GRUB for uefi). */
+export type Firmware = 'bios' | 'uefi';
+export interface HostBoot {
+  firmware: Firmware[];
+  /** pxelinux: PXELINUX (BIOS) and shim + GRUB (UEFI); ipxe: iPXE for both. */
+  loader?: 'pxelinux' | 'ipxe';
+  /** `san.http`: the base URL from which the SAN serves the TFTP root over HTTP (ends in '/'). */
+  http?: string;
 }
 
 export interface StepLogger {

@@ -1,7 +1,7 @@
 import { defineRecipe } from '../core/recipe.js';
 import { p } from '../core/schema.js';
 import { ext4ImagePlugin, imageSize } from '../plugins/ext4-image.js';
-import { pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
+import { bootLinks, dhcpBootFiles, hostFirmware, loaderParams, pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
 import { NBD_DEFAULT_PORT, nbdRootArg, serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { debianParams, debianRoot, hostUuid } from './debian.js';
 
@@ -36,7 +36,7 @@ export const debianBullseyeNbd = defineRecipe({
       mac: host.mac,
       ip: host.ip,
       server: host.server,
-      bootfile: `${host.name}/pxelinux.0`,
+      ...dhcpBootFiles(host),
       tftpRoot: host.san.tftp,
       nbd: {
         export: params.exportName ?? host.name,
@@ -50,7 +50,13 @@ export const debianBullseyeNbd = defineRecipe({
       .filter(Boolean)
       .join(' ');
     const tftp = r.step('tftp', pxelinuxTreePlugin, {
-      params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append },
+      params: {
+        mac: host.mac,
+        label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'),
+        append,
+        firmware: hostFirmware(host),
+        ...loaderParams(host),
+      },
       inputs: { vmlinuz, initrd },
     });
     const configs = r.step('server-configs', serverConfigsPlugin, { params: servers });
@@ -60,6 +66,7 @@ export const debianBullseyeNbd = defineRecipe({
         { target: 'nbd', path: 'disk.img', from: image.out('image'), writable: true },
         { target: 'conf', path: '.', from: configs.out('tree') },
       ],
+      links: bootLinks(host),
     };
   },
 });

@@ -2,7 +2,7 @@ import type { HostInfo } from '../core/plugin.js';
 import { defineRecipe, type RecipeBuilder } from '../core/recipe.js';
 import { p, type ShapeOut } from '../core/schema.js';
 import { debianIscsiPlugin, iscsiParams } from '../plugins/debian/iscsi.js';
-import { pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
+import { bootLinks, dhcpBootFiles, hostFirmware, loaderParams, pxelinuxTreePlugin } from '../plugins/pxelinux-tree.js';
 import { serverConfigsPlugin } from '../plugins/server-configs/index.js';
 import { debianParams, debianRoot } from './debian.js';
 
@@ -63,7 +63,13 @@ function nfsRootHost(
     .filter(Boolean)
     .join(' ');
   const tftp = r.step('tftp', pxelinuxTreePlugin, {
-    params: { mac: host.mac, label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'), append },
+    params: {
+      mac: host.mac,
+      label: host.name.replace(/[^A-Za-z0-9_.-]/g, '_'),
+      append,
+      firmware: hostFirmware(host),
+      ...loaderParams(host),
+    },
     inputs: { vmlinuz, initrd },
   });
   const configs = r.step('server-configs', serverConfigsPlugin, {
@@ -72,7 +78,7 @@ function nfsRootHost(
       mac: host.mac,
       ip: host.ip,
       server: host.server,
-      bootfile: `${host.name}/pxelinux.0`,
+      ...dhcpBootFiles(host),
       tftpRoot: host.san.tftp,
       nfsRoot: rootPath,
       nfsReadOnly: overlay,
@@ -86,6 +92,7 @@ function nfsRootHost(
       { target: 'nfs' as const, path: 'root', from: root, writable: !overlay },
       { target: 'conf' as const, path: '.', from: configs.out('tree') },
     ],
+    links: bootLinks(host),
   };
 }
 

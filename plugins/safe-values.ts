@@ -31,6 +31,13 @@ export const checks = {
     pattern: new RegExp(`^(?!.*(?:^|/)\\.\\.?(?:/|$))${SAFE}+(?:/${SAFE}+)*$`),
     what: "a relative path without '.' or '..' parts, spaces, quotes or commas",
   },
+  // A boot file as iPXE fetches it: a path on the TFTP server, or an http:// URL on an IPv4 address.
+  bootUri: {
+    pattern: new RegExp(
+      `^(?:http://(?:\\d{1,3}\\.){3}\\d{1,3}(?::\\d{1,5})?/)?(?!.*(?:^|/)\\.\\.?(?:/|$))${SAFE}+(?:/${SAFE}+)*$`,
+    ),
+    what: "a relative path or an http://IPv4[:port]/ URL without '.' or '..' parts, spaces, quotes or commas",
+  },
 } satisfies Record<string, Check>;
 
 /** The schema of a value under one of the checks above. */

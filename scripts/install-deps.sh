@@ -22,6 +22,8 @@ PACKAGES+=(zstd)
 # The remote cache's tests: docker-registry (CNCF distribution, started on 127.0.0.1 by the
 # tests) and apache2-utils (htpasswd -B: the registry's bcrypt basic-auth file); openssl makes the TLS cert.
 PACKAGES+=(docker-registry apache2-utils openssl)
+# UEFI network boot (issue 15): signed shim and GRUB for the TFTP tree, OVMF for boot-test --firmware, iPXE loaders
+PACKAGES+=(shim-signed grub-efi-amd64-signed ovmf ipxe)
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 export DEBIAN_FRONTEND=noninteractive

@@ -72,6 +72,10 @@ describe('debian-bullseye-nbd', () => {
     const tftp = deb.path('san/tftp/bullseye-nbd');
     expect(readdirSync(tftp).sort()).toEqual([
       '.netboot-release.json',
+      // UEFI (boot.firmware defaults to both): shim, GRUB and their configs, see test/uefi-boot.test.ts.
+      'grub',
+      'grub.cfg',
+      'grubx64.efi',
       'initrd.img',
       'ldlinux.c32',
       'libcom32.c32',
@@ -79,6 +83,7 @@ describe('debian-bullseye-nbd', () => {
       'menu.c32',
       'pxelinux.0',
       'pxelinux.cfg',
+      'shimx64.efi',
       'vmlinuz',
     ]);
     expect(readFileSync(join(tftp, 'pxelinux.cfg/01-52-54-00-12-34-56'), 'utf8')).toContain(

@@ -40,6 +40,7 @@ const DEMO: ServerConfigInput = {
   ip: '10.0.2.15',
   server: '10.0.2.2',
   bootfile: 'demo/pxelinux.0',
+  efiBootfile: 'demo/shimx64.efi',
   nbd: { export: 'demo', image: '/srv/san/nbd/demo/disk.img', authfile: '/srv/san/conf/demo/nbd-server/allow/demo' },
   gateway: '10.0.2.2',
   netmask: '255.255.255.0',
@@ -193,6 +194,44 @@ describe('the real servers accept them', () => {
     },
   );
 
+  it('every host choosing by client architecture: all hosts in one dnsmasq conf-dir, and in one dhcpd.conf', () => {
+    const dir = join(tmp, 'dnsmasq-all');
+    for (const h of Object.values(HOSTS)) write(join(dir, `${h.name}.conf`), renderDnsmasqHost(h));
+    const wrapper = write(join(tmp, 'dnsmasq-all.conf'), `port=0\nconf-dir=${dir},*.conf\n`);
+    expect(dnsmasqTest(wrapper)).toEqual({ code: 0, out: 'dnsmasq: syntax check OK.' });
+    const includes = Object.values(HOSTS).map(
+      (h) => `include "${write(join(tmp, 'dhcpd-all', h.name), renderDhcpdHost(h))}";`,
+    );
+    const conf = write(join(tmp, 'dhcpd-all.conf'), `ddns-update-style none;\n${includes.join('\n')}\n`);
+    const r = run('dhcpd', ['-t', '-cf', conf]);
+    expect(r.code, r.out).toBe(0);
+  });
+
+  it('a boot file goes only to the firmware it runs on: BIOS (option 93 = 0) pxelinux, x86-64 UEFI (7, 9) shim', () => {
+    const bios = { ...KVM, bootfile: 'jail/freebsd10/boot/pxeboot' };
+    const uefiOnly = { ...DEMO, bios: false };
+    // A BIOS-only host (FreeBSD's pxeboot) hands nothing to a UEFI client, in every format.
+    expect(renderDnsmasqHost(bios)).toContain(
+      'dhcp-boot=tag:netboot-kvm1.lab,tag:netboot-bios,jail/freebsd10/boot/pxeboot,',
+    );
+    expect(renderDnsmasqHost(bios)).not.toMatch(/tag:netboot-efi64,[^\n]*pxeboot/);
+    expect(renderDnsmasqHost(bios).match(/^dhcp-boot=/gm)).toHaveLength(1);
+    expect(renderDhcpdHost(bios)).toMatch(
+      /if option arch = 00:00 \{\n\s+filename "jail\/freebsd10\/boot\/pxeboot";\n\s+\}/,
+    );
+    expect(renderOpenwrtDhcp(bios).match(/^config boot$/gm)).toHaveLength(1);
+    // A UEFI-only host hands nothing to a BIOS client.
+    expect(renderDnsmasqHost(uefiOnly)).not.toContain('pxelinux');
+    expect(renderDnsmasqProxy(uefiOnly)).not.toMatch(/^pxe-service=.*x86PC/m);
+    expect(renderDhcpdHost(uefiOnly)).toMatch(
+      /if option arch = 00:07 or option arch = 00:09 \{\n\s+filename "demo\/shimx64.efi";/,
+    );
+    expect(dnsmasqTest(write(join(tmp, 'uefi-only.conf'), `port=0\n${renderDnsmasqHost(uefiOnly)}`))).toEqual({
+      code: 0,
+      out: 'dnsmasq: syntax check OK.',
+    });
+  });
+
   it('dnsmasq --test does reject a bad line (the check above is not vacuous)', () => {
     const bad = write(join(tmp, 'dnsmasq-bad.conf'), renderDnsmasqHost(DEMO).replace(',demo\n', ',de mo\n'));
     expect(dnsmasqTest(bad)).toEqual({ code: 1, out: `dnsmasq: bad DHCP host name at line 2 of ${bad}` });
@@ -267,20 +306,22 @@ describe('the real servers accept them', () => {
   });
 });
 
-/** OpenWRT's dnsmasq init script (dhcp_host_add, dhcp_boot_add, dhcp_option_add), for the sections we write. */
+/** OpenWRT's dnsmasq init script (dhcp_host_add, _match_add, _boot_add, _tag_add), for the sections we write. */
 function uciToDnsmasq(uci: string): string[] {
-  const sections: { type: string; opts: Record<string, string[]> }[] = [];
+  const sections: { type: string; name?: string; opts: Record<string, string[]> }[] = [];
   for (const raw of uci.split('\n')) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
-    const m = /^config (\w+)$/.exec(line) ?? /^(option|list) (\w+) '([^']*)'$/.exec(line);
+    const m = /^config (\w+)(?: '(\w+)')?$/.exec(line) ?? /^(option|list) (\w+) '([^']*)'$/.exec(line);
     if (!m) throw new Error(`not UCI: ${JSON.stringify(line)}`);
-    if (m.length === 2) sections.push({ type: m[1], opts: {} });
+    if (m[0].startsWith('config ')) sections.push({ type: m[1], name: m[2], opts: {} });
     else (sections.at(-1)!.opts[m[2]] ??= []).push(m[3]);
   }
-  return sections.flatMap(({ type, opts }) => {
+  return sections.flatMap(({ type, name, opts }) => {
     const o = (k: string) => opts[k]?.[0];
     if (type === 'host') return [`dhcp-host=${o('mac')}${o('tag') ? `,set:${o('tag')}` : ''},${o('ip')},${o('name')}`];
+    if (type === 'match') return [`dhcp-match=${o('networkid')},${o('match')}`];
+    if (type === 'tag') return (opts.dhcp_option ?? []).map((d) => `dhcp-option=tag:${name},${d}`);
     if (type !== 'boot' || (o('serveraddress') && !o('servername'))) return [];
     const id = o('networkid');
     return [

@@ -1,12 +1,15 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { errors } from '../../base/errors.js';
+import { bootEntry } from '../../boot/entry.js';
+import { type HttpServer, startHttpServer } from '../../boot/http-server.js';
 import { type NbdServer, startNbdServer } from '../../boot/nbd-server.js';
 import { type NfsServer, startNfsServer } from '../../boot/nfs-server.js';
+import { BOOT_FIRMWARES, type BootFirmware, missingOvmf } from '../../boot/ovmf.js';
 import { freePort } from '../../boot/processes.js';
 import { type PxeBoot, pxeBoot } from '../../boot/qemu.js';
 import { copySparseFile, copyTree } from '../../cache/copy.js';
@@ -38,8 +41,8 @@ function parseNbdroot(append: string): { server: string; port: number; exportNam
 
 export const bootTest: Command = {
   summary: 'PXE-boot the published release of a host in qemu (TCG) and wait for the login prompt.',
-  usage: 'netboot boot-test <host> [--timeout SECONDS]',
-  options: { timeout: { type: 'string' } },
+  usage: 'netboot boot-test <host> [--firmware bios|uefi|secureboot] [--timeout SECONDS]',
+  options: { timeout: { type: 'string' }, firmware: { type: 'string' } },
   async run(args, ctx) {
     const host = args.positionals[0];
     if (!host || args.positionals.length !== 1) throw errors.badOption(`usage: ${bootTest.usage}`);
@@ -55,20 +58,30 @@ export const bootTest: Command = {
     const { tftp, nbd } = session.config.san;
     if (tftp.startsWith('ssh://') || nbd.startsWith('ssh://'))
       throw errors.bootTestUnsupported(host, 'the boot test needs the SAN roots on this machine');
+    const firmware = (args.values.firmware ?? 'bios') as BootFirmware;
+    if (!BOOT_FIRMWARES.includes(firmware))
+      throw errors.badOption(`--firmware: "${firmware}" is not one of ${BOOT_FIRMWARES.join(', ')}`);
+    const missing = missingOvmf(firmware);
+    if (missing.length) throw errors.missingTool(missing[0], 'ovmf', host, 'boot-test');
     const hostTftp = join(tftp, host);
-    const cfg = join(hostTftp, 'pxelinux.cfg', `01-${h.info.mac.replace(/:/g, '-')}`);
-    // A host that is live but has no PXELINUX entry boots something else (FreeBSD's pxeboot).
-    if (!existsSync(cfg) && existsSync(hostTftp))
+    const entry = bootEntry(hostTftp, host, h.info.mac, firmware);
+    const cfg = join(hostTftp, entry.file);
+    // A host that is live but has no entry for this firmware boots something else (FreeBSD's pxeboot, BIOS only).
+    if (entry.append === undefined && existsSync(hostTftp))
       throw errors.bootTestUnsupported(
         host,
-        `its TFTP directory ${hostTftp} has no PXELINUX entry: ` +
-          'the boot test boots Linux hosts (PXELINUX, NBD or NFS root) only',
+        `its TFTP directory ${hostTftp} has no ${firmware === 'bios' ? 'PXELINUX' : 'GRUB (UEFI)'} entry: ` +
+          'the boot test boots Linux hosts (PXELINUX or shim + GRUB, NBD or NFS root) only',
       );
-    if (!existsSync(cfg)) throw errors.notPublished(host, cfg);
-    const append = /^\s*APPEND\s+(.*)$/m.exec(readFileSync(cfg, 'utf8'))?.[1] ?? '';
+    if (entry.append === undefined) throw errors.notPublished(host, cfg);
+    for (const f of entry.site) if (!existsSync(join(tftp, f))) throw errors.notPublished(host, join(tftp, f));
+    if (entry.ipxe && firmware === 'secureboot')
+      throw errors.bootTestUnsupported(host, "its loader is iPXE, which Debian's ipxe does not sign for Secure Boot");
+    const append = entry.append;
+    const boot = { firmware, bootFile: entry.bootFile, ipxeRom: entry.ipxe };
     const nfsroot = /(?:^|\s)nfsroot=([^\s,:]+):([^\s,]+)/.exec(append);
     if (/(?:^|\s)root=\/dev\/nfs(\s|$)/.test(append) && nfsroot)
-      return bootNfs(ctx, host, h.info.mac, tftp, nfsroot[1], nfsroot[2], timeout);
+      return bootNfs(ctx, host, h.info.mac, tftp, nfsroot[1], nfsroot[2], timeout, boot);
     const nbdroot = parseNbdroot(append);
     if (!nbdroot)
       throw errors.bootTestUnsupported(host, `its boot entry ${cfg} has neither nbdroot= nor root=/dev/nfs nfsroot=`);
@@ -83,6 +96,7 @@ export const bootTest: Command = {
     // Setup in order, cleanup in reverse, always.
     const work = mkdtempSync(join(tmpdir(), `netboot-boot-${host}-`));
     let server: NbdServer | undefined;
+    let http: HttpServer | undefined;
     try {
       // The guest writes to its root: it boots a copy, so the published disk stays as published.
       const copy = join(work, 'disk.img');
@@ -95,28 +109,54 @@ export const bootTest: Command = {
       if (!(await portFree(port))) {
         port = await freePort();
         tftpRoot = join(work, 'tftp');
+        mkdirSync(tftpRoot);
         await run('cp', ['-rL', hostTftp, join(tftpRoot, host)]);
-        const copyCfg = join(tftpRoot, host, 'pxelinux.cfg', `01-${h.info.mac.replace(/:/g, '-')}`);
+        for (const f of entry.site) await run('cp', ['-L', '--parents', f, tftpRoot], { cwd: tftp });
+        const copyCfg = join(tftpRoot, host, entry.file);
         writeFileSync(
           copyCfg,
-          readFileSync(copyCfg, 'utf8').replace(/nbdroot=\S+/, `nbdroot=${QEMU_HOST}:${port}/${nbdroot.exportName}`),
+          readFileSync(copyCfg, 'utf8').replace(
+            /nbdroot=[^\s']+/,
+            `nbdroot=${QEMU_HOST}:${port}/${nbdroot.exportName}`,
+          ),
         );
         ctx.io.out(`${host}: port ${nbdroot.port} is taken here; booting with nbdroot on port ${port}`);
       }
       server = await startNbdServer(work, nbdroot.exportName, copy, port);
-      ctx.io.out(`${host}: nbd-server on 127.0.0.1:${port}; booting ${host}/pxelinux.0 under qemu (tcg)`);
+      if (entry.http) http = await serveHttp(ctx, host, entry.http, tftpRoot);
+      ctx.io.out(`${host}: nbd-server on 127.0.0.1:${port}; booting ${boot.bootFile} (${firmware}) under qemu (tcg)`);
       return await bootToLogin(
         ctx,
         host,
-        { tftpRoot, bootFile: `${host}/pxelinux.0`, mac: h.info.mac, consoleLog: join(work, 'console.log') },
+        { tftpRoot, ...boot, mac: h.info.mac, consoleLog: join(work, 'console.log') },
         timeout,
       );
     } finally {
+      if (http) ctx.io.out(`${host}: ${http.sent()} bytes over HTTP`);
+      await http?.stop();
       await server?.stop();
       rmSync(work, { recursive: true, force: true });
     }
   },
 };
+
+/**
+ * iPXE over HTTP: the TFTP root served at the script's base URL, which must be qemu's host
+ * address (the guest's 10.0.2.2:PORT is this machine's 127.0.0.1:PORT).
+ */
+async function serveHttp(ctx: CommandContext, host: string, base: string, tftpRoot: string): Promise<HttpServer> {
+  const m = /^http:\/\/([\d.]+)(?::(\d+))?(\/.*\/)?$/.exec(base);
+  if (!m || m[1] !== QEMU_HOST || !m[3]?.endsWith(`/${host}/`))
+    throw errors.bootTestUnsupported(
+      host,
+      `its iPXE script loads from ${base}; the boot test serves http://${QEMU_HOST}`,
+    );
+  const prefix = m[3].slice(0, -(host.length + 1));
+  const port = Number(m[2] ?? 80);
+  if (!(await portFree(port))) throw errors.bootTestUnsupported(host, `port ${port} (san.http) is taken here`);
+  ctx.io.out(`${host}: serving the TFTP root over HTTP on 127.0.0.1:${port}${prefix}`);
+  return startHttpServer(tftpRoot, port, prefix);
+}
 
 /**
  * An NFS root: a private copy of the published root (the guest writes to it) served by
@@ -131,6 +171,7 @@ async function bootNfs(
   server: string,
   path: string,
   timeout: number,
+  boot: Pick<PxeBoot, 'firmware' | 'bootFile'>,
 ): Promise<number> {
   if (server !== QEMU_HOST)
     throw errors.bootTestUnsupported(
@@ -146,14 +187,14 @@ async function bootNfs(
     nfs = await startNfsServer(work, path, copy);
     ctx.io.out(
       `${host}: nfs-ganesha serving ${path} (a copy) in a private network namespace; ` +
-        `booting ${host}/pxelinux.0 under qemu (tcg)`,
+        `booting ${boot.bootFile} (${boot.firmware}) under qemu (tcg)`,
     );
     return await bootToLogin(
       ctx,
       host,
       {
         tftpRoot: realpathSync(tftp),
-        bootFile: `${host}/pxelinux.0`,
+        ...boot,
         mac,
         consoleLog: join(work, 'console.log'),
         wrap: nfs.enter,
@@ -166,10 +207,19 @@ async function bootNfs(
   }
 }
 
-/** Boots and waits for the login prompt: exit 0, or BOOT_FAILED with the last console lines. */
+/**
+ * Boots and waits for the login prompt: exit 0, or BOOT_FAILED with the last console lines.
+ * Under secureboot the kernel must also have said so on its console (it prints `Secure boot
+ * enabled` when the firmware enforced it and shim verified the chain).
+ */
 async function bootToLogin(ctx: CommandContext, host: string, boot: PxeBoot, timeout: number): Promise<number> {
   const res = await pxeBoot(boot, /login:/, timeout * 1000, ctx.signal);
   if (!res.ok) throw errors.bootFailed(host, res.reason, res.tail);
-  ctx.io.out(`${host}: login prompt after ${res.seconds.toFixed(1)} s`);
+  if (boot.firmware === 'secureboot') {
+    const said = /^.*Secure boot enabled.*$/m.exec(readFileSync(boot.consoleLog, 'latin1'));
+    if (!said) throw errors.bootFailed(host, 'the kernel did not report "Secure boot enabled"', res.tail);
+    ctx.io.out(`${host}: the kernel says: ${said[0].trim()}`);
+  }
+  ctx.io.out(`${host}: login prompt after ${res.seconds.toFixed(1)} s (${boot.firmware ?? 'bios'})`);
   return 0;
 }

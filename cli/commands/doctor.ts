@@ -26,6 +26,8 @@ const NFS_BOOT_TEST = [
 const BOOT_TEST = [
   { what: 'qemu-system-x86_64', package: 'qemu-system-x86' },
   { what: 'nbd-server', package: 'nbd-server' },
+  // --firmware uefi and secureboot
+  { what: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd', package: 'ovmf' },
 ];
 
 export const doctor: Command = {
@@ -62,7 +64,7 @@ export const doctor: Command = {
           await add(f.path, f.package, `${g.recipe} (${node.plugin.name})`, true);
       }
       if (g.publish.some((i) => i.target === 'nbd'))
-        for (const b of BOOT_TEST) await add(b.what, b.package, 'boot-test', false);
+        for (const b of BOOT_TEST) await add(b.what, b.package, 'boot-test', b.what.startsWith('/'));
       if (g.publish.some((i) => i.target === 'nfs'))
         for (const b of NFS_BOOT_TEST) await add(b.what, b.package, 'boot-test', b.what.startsWith('/'));
     }

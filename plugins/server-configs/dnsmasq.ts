@@ -2,7 +2,34 @@
 // proxy-DHCP variant for networks where another server hands out addresses, and the site-level
 // TFTP settings every host relies on.
 import { errors } from '../../base/errors.js';
-import { checkServerConfig, headerOf, networkOf, type ServerConfig, type ServerConfigInput, tagOf } from './params.js';
+import {
+  ARCH_CODES,
+  ARCH_TAGS,
+  bootFilesOf,
+  checkServerConfig,
+  headerOf,
+  IPXE_TAG,
+  networkOf,
+  type ServerConfig,
+  type ServerConfigInput,
+  tagOf,
+} from './params.js';
+
+/** The tags a boot file goes to: its architecture's, and (for an iPXE host) not iPXE's own request. */
+export function bootTags(host: ServerConfig, arch: keyof typeof ARCH_TAGS | 'ipxe'): string {
+  if (arch === 'ipxe') return `tag:${IPXE_TAG}`;
+  return `tag:${ARCH_TAGS[arch]}${host.ipxeScript ? `,tag:!${IPXE_TAG}` : ''}`;
+}
+
+/** Tags from option 93 (repeated in every host's file, so each file works alone; dnsmasq accepts repeats). */
+export function archMatches(): string[] {
+  return [
+    '# DHCP option 93 (client-arch): 0 BIOS, 7 and 9 x86-64 UEFI; each boot file goes only to its firmware',
+    ...Object.entries(ARCH_CODES).flatMap(([arch, codes]) =>
+      codes.map((c) => `dhcp-match=set:${ARCH_TAGS[arch as keyof typeof ARCH_TAGS]},option:client-arch,${c}`),
+    ),
+  ];
+}
 
 /** `dhcp-host` ties the MAC to its address and a tag; every boot setting is then scoped to that tag. */
 export function renderDnsmasqHost(input: ServerConfigInput): string {
@@ -11,8 +38,10 @@ export function renderDnsmasqHost(input: ServerConfigInput): string {
   return [
     headerOf(host),
     `dhcp-host=${host.mac},set:${tag},${host.ip},${host.name}`,
+    ...archMatches(),
     // The empty server name keeps the TFTP server an address: clients have no DNS at this point.
-    `dhcp-boot=tag:${tag},${host.bootfile},,${host.server}`,
+    ...(host.ipxeScript ? [`dhcp-userclass=set:${IPXE_TAG},iPXE`] : []),
+    ...bootFilesOf(host).map((b) => `dhcp-boot=tag:${tag},${bootTags(host, b.arch)},${b.file},,${host.server}`),
     ...hostOptions(host, tag),
     '',
   ].join('\n');
@@ -32,7 +61,7 @@ export function renderDnsmasqProxy(input: ServerConfigInput): string {
     ...(host.netmask ? [] : ['# without a netmask, dnsmasq takes the subnet of the interface that holds this address']),
     `dhcp-range=${range}`,
     `dhcp-host=${host.mac},set:${tag}`,
-    pxeService(host, tag),
+    ...pxeServices(host, tag),
     // A proxy reply carries boot options only: the server that assigns the address must send these.
     ...hostOptions(host, tag).map((l) => `# on the address server: ${l.replace(/^dhcp-option=tag:[^,]*,/, '')}`),
     '',
@@ -73,13 +102,26 @@ export function pxeBasename(host: ServerConfig): string | undefined {
  * pxe-service: dnsmasq would ask for "pxeboot.0". The example says so instead of a line that
  * would boot nothing.
  */
-function pxeService(host: ServerConfig, tag: string): string {
+function pxeServices(host: ServerConfig, tag: string): string[] {
+  const lines: string[] = [];
   const base = pxeBasename(host);
-  if (base !== undefined) return `pxe-service=tag:${tag},x86PC,"netboot ${host.name}",${base},${host.server}`;
-  return (
-    `# no pxe-service line: dnsmasq would ask for "${host.bootfile}.0" (it appends ".0" to a name without a '.'); ` +
-    `have the address server send filename "${host.bootfile}" and next-server ${host.server}`
-  );
+  if (!host.bios) lines.push('# no BIOS (x86PC) service: the host boots UEFI only');
+  else if (base !== undefined) lines.push(`pxe-service=tag:${tag},x86PC,"netboot ${host.name}",${base},${host.server}`);
+  else
+    lines.push(
+      `# no pxe-service line: dnsmasq would ask for "${host.bootfile}.0" (it appends ".0" to a name without a '.'); ` +
+        `have the address server send filename "${host.bootfile}" and next-server ${host.server}`,
+    );
+  // dnsmasq's CSA names: BC_EFI is 7, x86-64_EFI is 9. The .efi name has a '.', so it is sent whole.
+  if (host.efiBootfile)
+    for (const csa of ['BC_EFI', 'x86-64_EFI'])
+      lines.push(`pxe-service=tag:${tag},${csa},"netboot ${host.name}",${host.efiBootfile},${host.server}`);
+  if (host.ipxeScript)
+    lines.push(
+      `dhcp-userclass=set:${IPXE_TAG},iPXE`,
+      `dhcp-boot=tag:${tag},tag:${IPXE_TAG},${host.ipxeScript},,${host.server}`,
+    );
+  return lines;
 }
 
 function hostOptions(host: ServerConfig, tag: string): string[] {

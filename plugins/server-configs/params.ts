@@ -15,8 +15,14 @@ export const serverConfigShape = {
   ip: checked(checks.ipv4),
   /** The SAN address clients reach TFTP, NBD and NFS at (an IP: there is no DNS at boot). */
   server: checked(checks.ipv4),
-  /** The boot file relative to the TFTP root, e.g. `demo/pxelinux.0`. */
+  /** The boot file relative to the TFTP root, e.g. `demo/pxelinux.0`: what BIOS clients (arch 0) get. */
   bootfile: checked(checks.relPath),
+  /** Whether BIOS clients get `bootfile` (false: a UEFI-only host; BIOS clients get no boot file). */
+  bios: p.boolean().default(true),
+  /** What x86-64 UEFI clients (arch 7 and 9) get, e.g. `demo/shimx64.efi`; absent: they get no boot file. */
+  efiBootfile: p.optional(checked(checks.relPath)),
+  /** iPXE hosts: the script iPXE's own request (user-class "iPXE") gets: a TFTP path or an http:// URL. */
+  ipxeScript: p.optional(checked(checks.bootUri)),
   nbd: p.optional(
     p.object({
       export: checked(checks.export),
@@ -60,6 +66,9 @@ export function checkServerConfig(input: ServerConfigInput, where = 'server-conf
     ip: one('ip', v.ip, checks.ipv4),
     server: one('server', v.server, checks.ipv4),
     bootfile: one('bootfile', v.bootfile, checks.relPath),
+    bios: v.bios !== false,
+    efiBootfile: opt('efiBootfile', checks.relPath),
+    ipxeScript: opt('ipxeScript', checks.bootUri),
     nbd: undefined,
     gateway: opt('gateway', checks.ipv4),
     netmask: opt('netmask', checks.netmask),
@@ -87,8 +96,27 @@ export function checkServerConfig(input: ServerConfigInput, where = 'server-conf
   return out;
 }
 
-/** The dnsmasq tag (and OpenWRT networkid) that ties a host's boot entry to its MAC. */
+/** The dnsmasq tag that ties a host's boot entry to its MAC (OpenWRT's is openwrtTagOf). */
 export const tagOf = (host: ServerConfig) => `netboot-${host.name}`;
+
+/**
+ * DHCP option 93 (client system architecture, RFC 4578), as dnsmasq tags: 0 is x86 BIOS, 7
+ * (EFI BC) and 9 (EFI x86-64) are x86-64 UEFI. A boot file goes only to the firmware it runs on:
+ * a UEFI client never gets pxelinux.0 or FreeBSD's BIOS pxeboot, a BIOS client never an .efi.
+ */
+export const ARCH_TAGS = { bios: 'netboot-bios', efi64: 'netboot-efi64' } as const;
+/** iPXE's own DHCP request carries user-class "iPXE": it gets the script, not iPXE again (a loop). */
+export const IPXE_TAG = 'netboot-ipxe';
+export const ARCH_CODES = { bios: [0], efi64: [7, 9] } as const;
+
+/** The boot files a host hands out, per architecture tag (none for a firmware it does not boot). */
+export function bootFilesOf(host: ServerConfig): { arch: keyof typeof ARCH_TAGS | 'ipxe'; file: string }[] {
+  return [
+    ...(host.ipxeScript ? [{ arch: 'ipxe' as const, file: host.ipxeScript }] : []),
+    ...(host.bios ? [{ arch: 'bios' as const, file: host.bootfile }] : []),
+    ...(host.efiBootfile ? [{ arch: 'efi64' as const, file: host.efiBootfile }] : []),
+  ];
+}
 
 /** The network address of `ip` under `netmask`. */
 export function networkOf(ip: string, netmask: string): string {

@@ -60,6 +60,7 @@ describe('validateConfig', () => {
       ip: '10.0.2.15',
       server: '10.0.2.2',
       san: { tftp: join(ROOT, 'san/tftp'), nfs: '/srv/nfs', nbd: join(ROOT, 'san/nbd'), conf: join(ROOT, 'san/conf') },
+      boot: { firmware: ['bios', 'uefi'] },
     });
     expect(c.plugins).toEqual([]);
     expect(c.extend).toEqual({});
