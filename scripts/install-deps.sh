@@ -17,6 +17,8 @@ PACKAGES=(libarchive-tools cpio make tar coreutils procps rsync openssh-client o
 PACKAGES+=(xz-utils mmdebstrap e2fsprogs util-linux iproute2 pxelinux syslinux-common qemu-system-x86 ipxe-qemu nbd-server libnbd-bin dnsmasq isc-dhcp-server)
 # The NFS-root boot test: nfs-ganesha (user space) with the rpcbind it needs for NFSv3, in a private network namespace.
 PACKAGES+=(nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils)
+# Debian update tests: apt-ftparchive (apt-utils) writes a local security archive's indexes; dpkg-deb builds its canary.
+PACKAGES+=(apt-utils dpkg)
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 export DEBIAN_FRONTEND=noninteractive

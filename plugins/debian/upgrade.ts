@@ -12,7 +12,7 @@ import { aptSource, presentSources, SUITE_NAMES, sourcesFingerprint, writeSource
  */
 export const debianUpgradePlugin = definePlugin({
   name: 'debian-upgrade',
-  version: '1',
+  version: '2',
   description: 'apt-get dist-upgrade a copy of a Debian tree (fingerprint: the -updates and -security InRelease)',
   params: {
     suite: p.enum(SUITE_NAMES),
@@ -36,6 +36,13 @@ export const debianUpgradePlugin = definePlugin({
       // Config files the image did not change take the package's new version; changed ones are kept.
       'apt-get dist-upgrade -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef ' +
         '-o Dpkg::Options::=--force-confold',
+      // A kernel security fix is a new linux-image-<abi> package beside the old one, which apt keeps
+      // (it never removes the newest two): the image boots the newest, so the older ones go.
+      'new=$(ls /lib/modules | sort -V | tail -n 1)',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a dpkg-query format, not JavaScript
+      "old=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\\n' 'linux-image-[0-9]*' 2>/dev/null | " +
+        'awk -v keep="linux-image-$new" \'$1 == "ii" && $2 != keep && $2 != keep "-unsigned" { print $2 }\')',
+      'if [ -n "$old" ]; then apt-get purge -y -q $old; fi',
       'apt-get autoremove -y -q --purge',
     ]);
   },
