@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { AptRepo } from './apt-repo.js';
-import { byStep, Project, ran, type StepRow } from './helpers.js';
+import { AptRepo } from '../bench/apt-repo.js';
+import { byStep, Project, ROOT, ran, type StepRow } from './helpers.js';
 
 // A security update, made deterministic: the canary-nbd host (the default host's recipe and
 // suite, on the shared Debian cache) reads bullseye-security from a local archive that this test
@@ -21,7 +21,7 @@ const canaryIn = (s: StepRow) =>
 
 beforeAll(async () => {
   deb = new Project('debian-nbd', { cache });
-  repo = new AptRepo(deb.path('security'), 'bullseye-security');
+  repo = new AptRepo(ROOT, deb.path('security'), 'bullseye-security');
   repo.publishCanary('1');
   url = await repo.serve();
 });

@@ -3,16 +3,17 @@ import { createReadStream, mkdirSync, readFileSync, renameSync, statSync, writeF
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
-import { ROOT } from './helpers.js';
 
 /**
  * A local, unsigned apt archive with one suite (e.g. bullseye-security), built by the real tools:
  * dpkg-deb makes the canary package from test/fixtures/apt-canary, apt-ftparchive (apt-utils)
- * writes Packages and Release. Served on 127.0.0.1 by a small static HTTP server.
+ * writes Packages and Release. Served on 127.0.0.1 by a small static HTTP server. Used by
+ * test/debian-updates.test.ts and the bench's debian-update case; `root` is the checkout.
  */
 export class AptRepo {
   private server?: Server;
   constructor(
+    readonly root: string,
     readonly dir: string,
     readonly suite: string,
   ) {
@@ -24,7 +25,7 @@ export class AptRepo {
     const pkg = join(this.dir, 'build', version);
     mkdirSync(join(pkg, 'DEBIAN'), { recursive: true });
     mkdirSync(join(pkg, 'usr/share/netboot-canary'), { recursive: true });
-    const control = readFileSync(join(ROOT, 'test/fixtures/apt-canary/control'), 'utf8');
+    const control = readFileSync(join(this.root, 'test/fixtures/apt-canary/control'), 'utf8');
     writeFileSync(join(pkg, 'DEBIAN/control'), control.replace('@VERSION@', version));
     writeFileSync(join(pkg, 'usr/share/netboot-canary/version'), `${version}\n`);
     execFileSync('dpkg-deb', [
