@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { newer, newestOffered } from './debian-index.js';
 import { byStep, Project, ran, type StepRow } from './helpers.js';
 
 // The real thing: mmdebstrap of Debian bullseye from deb.debian.org, apt, mkinitramfs, mke2fs,
@@ -36,6 +37,24 @@ describe('debian-bullseye-nbd', () => {
       'upgrade',
     ]);
   }, 1_200_000);
+
+  it('is fully up to date: no suite among main, -updates and -security offers a newer version of any package', () => {
+    const manifest = JSON.parse(readFileSync(object(first['package-manifest'], 'manifest'), 'utf8')) as {
+      packages: { name: string; version: string; architecture: string }[];
+    };
+    const offered = newestOffered([
+      { uri: 'http://deb.debian.org/debian', suite: 'bullseye' },
+      { uri: 'http://deb.debian.org/debian', suite: 'bullseye-updates' },
+      { uri: 'http://deb.debian.org/debian-security', suite: 'bullseye-security' },
+    ]);
+    const behind = manifest.packages
+      .filter((x) => offered.has(x.name) && offered.get(x.name) !== x.version && newer(offered.get(x.name)!, x.version))
+      .map((x) => `${x.name} ${x.version} < ${offered.get(x.name)}`);
+    expect(behind).toEqual([]);
+    // The fixes the issue found missing are in.
+    expect(manifest.packages.find((x) => x.name === 'openssh-server')?.version).toBe(offered.get('openssh-server'));
+    expect(manifest.packages.find((x) => x.name === 'libc6')?.version).toBe(offered.get('libc6'));
+  }, 300_000);
 
   it('makes an initrd with NBD root support and grep (checked by bsdtar, not by netboot)', () => {
     const list = sh(`bsdtar -tf ${object(first.kernel, 'initrd')}`);
