@@ -58,8 +58,8 @@ export class AptRepo {
     renameSync(join(dist, 'Release.new'), join(dist, 'Release'));
   }
 
-  /** Serves the archive on 127.0.0.1 (a free port); resolves to its URL. */
-  async serve(): Promise<string> {
+  /** Serves the archive on 127.0.0.1 (a free port, or `port` again); resolves to its URL. */
+  async serve(port = 0): Promise<string> {
     this.server = createServer((req, res) => {
       const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
       const file = join(this.dir, path);
@@ -75,7 +75,7 @@ export class AptRepo {
       if (req.method === 'HEAD') res.end();
       else createReadStream(file).pipe(res);
     });
-    await new Promise<void>((res) => this.server!.listen(0, '127.0.0.1', res));
+    await new Promise<void>((res) => this.server!.listen(port, '127.0.0.1', res));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
   }
 

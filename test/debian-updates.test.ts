@@ -71,7 +71,8 @@ describe('a security update', () => {
     const r = deb.json<{ steps: StepRow[] }>(['build', 'canary-nbd', '--offline'], env());
     expect(r.code, r.stderr).toBe(0);
     expect(ran(r.data.steps)).toEqual([]);
-    url = await repo.serve();
+    // The same URL again: it is a param of the upgrade step.
+    url = await repo.serve(Number(new URL(url).port));
   });
 
   it("bad input: an unreachable security mirror names its URL; a package the suite lacks: apt's line", async () => {
