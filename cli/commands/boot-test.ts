@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +95,8 @@ export const bootTest: Command = {
       if (!(await portFree(port))) {
         port = await freePort();
         tftpRoot = join(work, 'tftp');
+        // cp creates only the last component of its target.
+        mkdirSync(tftpRoot);
         await run('cp', ['-rL', hostTftp, join(tftpRoot, host)]);
         const copyCfg = join(tftpRoot, host, 'pxelinux.cfg', `01-${h.info.mac.replace(/:/g, '-')}`);
         writeFileSync(
