@@ -42,6 +42,7 @@ export const codes = Object.freeze({
   NOT_PUBLISHED: 'NOT_PUBLISHED',
   NO_HOSTS: 'NO_HOSTS',
   NO_OFFLINE_FINGERPRINT: 'NO_OFFLINE_FINGERPRINT',
+  NO_PACKAGE_MANIFEST: 'NO_PACKAGE_MANIFEST',
   NO_PREVIOUS_RELEASE: 'NO_PREVIOUS_RELEASE',
   PRIVATE_CONTENT: 'PRIVATE_CONTENT',
   PUBLISH_NO_SPACE: 'PUBLISH_NO_SPACE',
@@ -228,6 +229,7 @@ export const errors = {
   serverFailed: (what: string, detail: string) => build(codes.SERVER_FAILED)(`${what} did not start: ${detail}`),
   notPublished: (host: string, path: string) =>
     usage(codes.NOT_PUBLISHED)(`host ${host} is not published (${path} is missing): run netboot publish ${host} first`),
+  noPackageManifest: (host: string, why: string) => usage(codes.NO_PACKAGE_MANIFEST)(`host ${host}: ${why}`),
   bootTestUnsupported: (host: string, why: string) => usage(codes.BOOT_TEST_UNSUPPORTED)(`host ${host}: ${why}`),
   bootFailed: (host: string, reason: string, tail: string[]) =>
     build(codes.BOOT_FAILED)(`host ${host} did not reach the login prompt: ${reason}`, [

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, type as osType, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { debian } from './cases/debian.js';
+import { debianUpdate } from './cases/debian-update.js';
 import { noopBuild } from './cases/noop.js';
 import { publish } from './cases/publish.js';
 import { remoteTree } from './cases/remote-tree.js';
@@ -31,6 +32,7 @@ const CASES: [string, BenchCase][] = [
   ['publish', publish],
   ['remote-tree', remoteTree],
   ['debian', debian],
+  ['debian-update', debianUpdate],
 ];
 
 /** BENCH_ONLY=digest,archives runs those cases only: for working on one case without waiting for the rest. */

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   explain: async () => (await import('./commands/explain.js')).explain,
   graph: async () => (await import('./commands/graph.js')).graph,
   ls: async () => (await import('./commands/ls.js')).ls,
+  packages: async () => (await import('./commands/packages.js')).packages,
   doctor: async () => (await import('./commands/doctor.js')).doctor,
   'boot-test': async () => (await import('./commands/boot-test.js')).bootTest,
   publish: async () => (await import('./commands/publish.js')).publish,
@@ -41,6 +42,7 @@ commands:
   rollback <host> [release] make an earlier release live again
   graph <host>              the step graph (--format mermaid|dot)
   ls                        hosts, recipes and plugins
+  packages <host>           the packages in the host's last built root (name, version, arch, source)
   doctor [--fix]            host tools the recipes need, and which are missing (--fix: apt-get them)
   boot-test <host>          PXE-boot the published release in qemu and wait for login:
   gc                        remove cache entries nothing needs (--max-size, --keep-days)

@@ -7,13 +7,14 @@ import { debianParams, debianRoot, hostUuid } from './debian.js';
 
 /**
  * A diskless Debian whose root is an ext4 image served by nbd-server. The initrd carries
- * nbd-client (and grep, which bullseye's nbd script needs); pxelinux boots the host from
+ * nbd-client (and grep where the suite's nbd script calls it); pxelinux boots the host from
  * `<host>/pxelinux.0` with `root=/dev/nbd0 nbdroot=...`; the image is published as a writable
  * disk and nbd-server serves the live path.
  */
 export const debianBullseyeNbd = defineRecipe({
   name: 'debian-bullseye-nbd',
-  description: 'Debian (bullseye) with an NBD root: mmdebstrap, apt, mkinitramfs, mke2fs -d, pxelinux',
+  description:
+    'Debian (bullseye, bookworm, trixie) with an NBD root: mmdebstrap, apt, mkinitramfs, mke2fs -d, pxelinux',
   params: {
     ...debianParams,
     imageSize: imageSize.default('2G'),
@@ -22,7 +23,7 @@ export const debianBullseyeNbd = defineRecipe({
     nbdPort: p.number({ integer: true, min: 1, max: 65535 }).default(NBD_DEFAULT_PORT),
   },
   build(r, params, host) {
-    const { rootfs, vmlinuz, initrd } = debianRoot(r, params, host, {
+    const { rootfs, vmlinuz, initrd, packageManifest } = debianRoot(r, params, host, {
       packages: ['nbd-client'],
       fstab: '/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n',
     });
@@ -65,6 +66,7 @@ export const debianBullseyeNbd = defineRecipe({
         { target: 'tftp', path: '.', from: tftp.out('tree') },
         { target: 'nbd', path: 'disk.img', from: image.out('image'), writable: true },
         { target: 'conf', path: '.', from: configs.out('tree') },
+        packageManifest,
       ],
       links: bootLinks(host),
     };

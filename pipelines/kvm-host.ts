@@ -34,7 +34,7 @@ function nfsRootHost(
   o: { packages: string[]; storage: string },
 ) {
   const overlay = params.rootMode === 'overlay';
-  const { rootfs, vmlinuz, initrd } = debianRoot(r, params, host, {
+  const { rootfs, vmlinuz, initrd, packageManifest } = debianRoot(r, params, host, {
     packages: ['nfs-common', 'open-iscsi', ...o.packages],
     // The initramfs mounted / from nfsroot=; nothing for systemd to remount.
     fstab: 'proc /proc proc defaults 0 0\n',
@@ -91,6 +91,7 @@ function nfsRootHost(
       // changes. overlay: read-only, hardlinked from the cache like any read-only content.
       { target: 'nfs' as const, path: 'root', from: root, writable: !overlay },
       { target: 'conf' as const, path: '.', from: configs.out('tree') },
+      packageManifest,
     ],
     links: bootLinks(host),
   };

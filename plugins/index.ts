@@ -9,6 +9,8 @@ import { debianBasePlugin } from './debian/base.js';
 import { debianCustomizePlugin } from './debian/customize.js';
 import { debianIscsiPlugin } from './debian/iscsi.js';
 import { debianKernelPlugin } from './debian/kernel.js';
+import { debianPackageManifestPlugin } from './debian/package-manifest.js';
+import { debianUpgradePlugin } from './debian/upgrade.js';
 import { ext4ImagePlugin } from './ext4-image.js';
 import { extractTarPlugin } from './extract-tar.js';
 import { fetchFilePlugin } from './fetch-file.js';
@@ -44,6 +46,8 @@ export const plugins = {
   debianCustomize: debianCustomizePlugin,
   debianKernel: debianKernelPlugin,
   debianIscsi: debianIscsiPlugin,
+  debianUpgrade: debianUpgradePlugin,
+  debianPackageManifest: debianPackageManifestPlugin,
   fetchFile: fetchFilePlugin,
   extractTar: extractTarPlugin,
   freebsdRoot: freebsdRootPlugin,

@@ -24,6 +24,8 @@ PACKAGES+=(zstd)
 PACKAGES+=(docker-registry apache2-utils openssl)
 # UEFI network boot (issue 15): signed shim and GRUB for the TFTP tree, OVMF for boot-test --firmware, iPXE loaders
 PACKAGES+=(shim-signed grub-efi-amd64-signed ovmf ipxe)
+# Debian update tests: apt-ftparchive (apt-utils) writes a local security archive's indexes; dpkg-deb builds its canary.
+PACKAGES+=(apt-utils dpkg)
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 export DEBIAN_FRONTEND=noninteractive

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { newer, newestOffered } from './debian-index.js';
 import { byStep, Project, ran, type StepRow } from './helpers.js';
 
 // The real thing: mmdebstrap of Debian bullseye from deb.debian.org, apt, mkinitramfs, mke2fs,
@@ -29,11 +30,31 @@ describe('debian-bullseye-nbd', () => {
       'customize',
       'image',
       'kernel',
+      'package-manifest',
       'packages',
       'server-configs',
       'tftp',
+      'upgrade',
     ]);
   }, 1_200_000);
+
+  it('is fully up to date: no suite among main, -updates and -security offers a newer version of any package', () => {
+    const manifest = JSON.parse(readFileSync(object(first['package-manifest'], 'manifest'), 'utf8')) as {
+      packages: { name: string; version: string; architecture: string }[];
+    };
+    const offered = newestOffered([
+      { uri: 'http://deb.debian.org/debian', suite: 'bullseye' },
+      { uri: 'http://deb.debian.org/debian', suite: 'bullseye-updates' },
+      { uri: 'http://deb.debian.org/debian-security', suite: 'bullseye-security' },
+    ]);
+    const behind = manifest.packages
+      .filter((x) => offered.has(x.name) && offered.get(x.name) !== x.version && newer(offered.get(x.name)!, x.version))
+      .map((x) => `${x.name} ${x.version} < ${offered.get(x.name)}`);
+    expect(behind).toEqual([]);
+    // The fixes the issue found missing are in.
+    expect(manifest.packages.find((x) => x.name === 'openssh-server')?.version).toBe(offered.get('openssh-server'));
+    expect(manifest.packages.find((x) => x.name === 'libc6')?.version).toBe(offered.get('libc6'));
+  }, 300_000);
 
   it('makes an initrd with NBD root support and grep (checked by bsdtar, not by netboot)', () => {
     const list = sh(`bsdtar -tf ${object(first.kernel, 'initrd')}`);
@@ -97,6 +118,18 @@ describe('debian-bullseye-nbd', () => {
     expect(
       sh(`setpriv --reuid=65534 --regid=65534 --clear-groups debugfs -R 'cat /etc/shadow' ${disk} 2>&1 || true`),
     ).not.toContain('root:');
+    // The package manifest travels with the release, beside the server configs (not on public TFTP).
+    const manifest = JSON.parse(readFileSync(deb.path('san/conf/bullseye-nbd/packages.json'), 'utf8'));
+    expect(manifest.format).toBe('netboot.debian-packages/1');
+    expect(manifest.packages.map((x: { name: string }) => x.name)).toEqual(
+      expect.arrayContaining(['linux-image-amd64', 'nbd-client', 'openssh-server']),
+    );
+    // The host's own apt sees the suite, its point-release updates and the security archive.
+    expect(sh(`debugfs -R 'cat /etc/apt/sources.list' ${object(first.image, 'image')} 2>/dev/null`)).toBe(
+      'deb http://deb.debian.org/debian bullseye main\n' +
+        'deb http://deb.debian.org/debian bullseye-updates main\n' +
+        'deb http://deb.debian.org/debian-security bullseye-security main\n',
+    );
     const conf = readFileSync(deb.path('san/conf/bullseye-nbd/nbd-server/conf.d/bullseye-nbd.conf'), 'utf8');
     expect(conf).toContain(`exportname = ${deb.path('san/nbd/bullseye-nbd/disk.img')}`);
     const boot = await deb.runAsync(['boot-test', 'bullseye-nbd', '--timeout', '400']);
@@ -121,7 +154,7 @@ describe('debian-bullseye-nbd', () => {
     'packages', async () => {
     const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'bullseye-nbd'], { NBD_PACKAGES: 'less' });
     expect(r.code, r.stderr).toBe(0);
-    expect(ran(r.data.steps)).toEqual(['customize', 'extra-packages', 'image', 'kernel']);
+    expect(ran(r.data.steps)).toEqual(['customize', 'extra-packages', 'image', 'kernel', 'package-manifest']);
     expect([byStep(r.data.steps).base.outcome, byStep(r.data.steps).packages.outcome]).toEqual(['cached', 'cached']);
     // mkinitramfs is reproducible (SOURCE_DATE_EPOCH) and `less` changes no initrd byte: the kernel
     // step re-ran, produced the same files, and the TFTP step after it stayed cached.
@@ -138,8 +171,14 @@ describe('debian-bullseye-nbd', () => {
       'error [FINGERPRINT_FAILED]: host bullseye-nbd, step base: cannot compute the upstream fingerprint: cannot ' +
         'fetch http://127.0.0.1:9/debian/dists/bullseye/InRelease',
     );
+    // A suite netboot does not know is refused by the config's check, before anything is fetched.
     const nosuite = await deb.runAsync(['build', 'bullseye-nbd'], { NBD_SUITE: 'no-such-suite' });
-    expect(nosuite.stderr).toContain('http://deb.debian.org/debian/dists/no-such-suite/InRelease: HTTP 404');
+    expect(nosuite.code).toBe(2);
+    expect(nosuite.stderr).toContain(
+      'error [CONFIG_INVALID]: ' +
+        `${deb.path('netboot.config.ts')}: hosts.bullseye-nbd.params.suite: "no-such-suite" is not one of bullseye, ` +
+        'bookworm, trixie',
+    );
     const small = await deb.runAsync(['build', 'bullseye-nbd'], { NBD_IMAGE_SIZE: '256M' });
     expect(small.code).toBe(1);
     expect(small.stderr).toMatch(

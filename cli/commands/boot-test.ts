@@ -109,6 +109,7 @@ export const bootTest: Command = {
       if (!(await portFree(port))) {
         port = await freePort();
         tftpRoot = join(work, 'tftp');
+        // cp creates only the last component of its target.
         mkdirSync(tftpRoot);
         await run('cp', ['-rL', hostTftp, join(tftpRoot, host)]);
         for (const f of entry.site) await run('cp', ['-L', '--parents', f, tftpRoot], { cwd: tftp });

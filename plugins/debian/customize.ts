@@ -28,7 +28,9 @@ export const user = p.object({
   shell: p.programPath('a login shell (an absolute path such as /bin/bash)').default('/bin/bash'),
 });
 
-// bullseye's nbd-client initramfs script calls grep, which a busybox-less initrd lacks.
+// bullseye's and bookworm's nbd-client initramfs script calls grep, which a busybox-less initrd
+// lacks (upstream dropped the call in 1:3.26.1-5, trixie's).
+const NBD_SCRIPT = 'usr/share/initramfs-tools/scripts/local-top/nbd';
 const GREP_HOOK = `#!/bin/sh
 # netboot: bullseye's nbd-client local-top script calls grep; an initrd without busybox has none.
 case "$1" in prereqs) echo ""; exit 0 ;; esac
@@ -61,7 +63,7 @@ mount -t overlay -o lowerdir=/run/netboot/lower,upperdir=/run/netboot/rw/upper,w
  */
 export const debianCustomizePlugin = definePlugin({
   name: 'debian-customize',
-  version: '2',
+  version: '3',
   description: 'hostname, network, users, sudo, fstab and boot fixes in a copy of a Debian tree',
   params: {
     hostname: p.hostName(),
@@ -72,6 +74,7 @@ export const debianCustomizePlugin = definePlugin({
       .default('/dev/nbd0 / ext4 remount,noatime,nodiratime 0 0\n'),
     rootPasswordHash: p.optional(passwordHash),
     users: p.array(user).default([]),
+    /** Add grep to the initrd where the tree's nbd-client script calls it (and only there). */
     initramfsGrepFix: p.boolean().default(true),
     /**
      * Add the initramfs script that puts a tmpfs overlay over a read-only root (`netboot.overlay` on the command
@@ -111,7 +114,9 @@ export const debianCustomizePlugin = definePlugin({
       'etc/systemd/system/ssh.service.d/netboot-hostkeys.conf',
       '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n',
     );
-    if (ctx.params.initramfsGrepFix) await put('etc/initramfs-tools/hooks/netboot-grep', GREP_HOOK, 0o755);
+    const nbdScript = await readFile(join(R, NBD_SCRIPT), 'utf8').catch(ifMissing(''));
+    if (ctx.params.initramfsGrepFix && /\bgrep\b/.test(nbdScript))
+      await put('etc/initramfs-tools/hooks/netboot-grep', GREP_HOOK, 0o755);
     if (ctx.params.overlayRoot) {
       await put('etc/initramfs-tools/scripts/init-bottom/netboot-overlay', OVERLAY_SCRIPT, 0o755);
       const modules = await readFile(join(R, 'etc/initramfs-tools/modules'), 'utf8').catch(ifMissing(''));
