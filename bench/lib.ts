@@ -1,4 +1,4 @@
-import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -113,6 +113,23 @@ export function timeCaptured(cmd: Cmd, env: NodeJS.ProcessEnv): { ms: number; st
   const t1 = process.hrtime.bigint();
   checkExit(cmd, r);
   return { ms: Number(t1 - t0) / 1e6, stdout: r.stdout };
+}
+
+/** Like timeCaptured, without blocking this process: a server it runs (an archive, a registry) keeps answering. */
+export function timeSpawned(cmd: Cmd, env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
+  const t0 = process.hrtime.bigint();
+  const child = spawn(cmd.file, cmd.args, { cwd: cmd.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((res, rej) =>
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (code !== 0) rej(new BenchAbort(`${cmd.label} exited ${code}:\n${stderr.slice(-2000)}`));
+      else res({ ms, stdout });
+    }),
+  );
 }
 
 /**

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, type as osType, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { debian } from './cases/debian.js';
+import { debianRemote } from './cases/debian-remote.js';
 import { debianUpdate } from './cases/debian-update.js';
 import { noopBuild } from './cases/noop.js';
 import { publish } from './cases/publish.js';
@@ -33,6 +34,7 @@ const CASES: [string, BenchCase][] = [
   ['remote-tree', remoteTree],
   ['debian', debian],
   ['debian-update', debianUpdate],
+  ['debian-remote', debianRemote],
 ];
 
 /** BENCH_ONLY=digest,archives runs those cases only: for working on one case without waiting for the rest. */

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TestRegistry } from '../bench/registry.js';
 import { byStep, Project, type StepRow } from './helpers.js';
-import { TestRegistry } from './registry.js';
 
 // The default Debian host through a real registry: builder A (the run's shared Debian cache)
 // pushes what it built; builder B, with an empty cache of its own, builds the same config and

@@ -4,10 +4,10 @@ import { createServer as createHttpServer, request, type Server } from 'node:htt
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TestRegistry } from '../bench/registry.js';
 import { freePort } from '../boot/processes.js';
 import { Registry, type RegistryOptions } from '../cache/remote/registry.js';
 import { Project, type StepRow } from './helpers.js';
-import { TestRegistry } from './registry.js';
 import { TokenServer } from './token-server.js';
 
 // The OCI distribution client (cache/remote/registry.ts) against a real docker-registry: every

@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestRegistry } from '../bench/registry.js';
 import { freePort } from '../boot/processes.js';
 import { type Descriptor, Registry } from '../cache/remote/registry.js';
 import { tagFor } from '../cache/remote/remote-cache.js';
 import { byStep, exitOf, Project, type StepRow } from './helpers.js';
-import { TestRegistry } from './registry.js';
 
 // The remote cache against Debian's docker-registry (CNCF distribution), started per suite on
 // 127.0.0.1. Builders are separate project directories with separate local caches.

@@ -11,13 +11,14 @@ export interface RegistryOptions {
   user?: { name: string; password: string };
   /** HTTPS with a self-signed certificate for 127.0.0.1 (`caFile` is its PEM). */
   tls?: boolean;
-  /** Bearer token auth: tokens from `realm`, signed by the key of `certFile` (see token-server.ts). */
+  /** Bearer token auth: tokens from `realm`, signed by the key of `certFile` (see test/token-server.ts). */
   token?: { realm: string; service: string; issuer: string; certFile: string };
 }
 
 /**
  * Debian's docker-registry (CNCF distribution) on 127.0.0.1, on a free port, storing in a temp
- * directory, with its own config. Stopped by its pid; `restart()` keeps its storage.
+ * directory, with its own config. Stopped by its pid; `restart()` keeps its storage. Used by the
+ * remote-cache tests and the bench's debian-remote case.
  */
 export class TestRegistry {
   readonly dir = mkdtempSync(join(tmpdir(), 'netboot-registry-'));

@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import {
+  BenchAbort,
+  type BenchContext,
+  type CaseResult,
+  type Cmd,
+  median,
+  progress,
+  type Row,
+  removeTree,
+  settle,
+  stageFixture,
+  timeSpawned,
+} from '../lib.js';
+import { TestRegistry } from '../registry.js';
+
+const HOST = 'bullseye-nbd';
+type Step = { step: string; outcome: string; outputs: unknown };
+
+/**
+ * Builder B's build of the default Debian host from a registry, next to builder A's cold local
+ * build of it in the same round: A builds with an empty cache and pushes (`cache push`), B has an
+ * empty cache of its own and pulls every step. Each round is two fresh projects and a fresh registry.
+ */
+export async function debianRemote(ctx: BenchContext): Promise<CaseResult> {
+  const name = 'debian-remote: builder B from an OCI registry next to a cold local build';
+  if (process.env.BENCH_SKIP_DEBIAN === '1')
+    return { name, baseline: '', rows: [], skipped: 'BENCH_SKIP_DEBIAN=1; it needs root, deb.debian.org and minutes' };
+  const runs = Number(process.env.BENCH_DEBIAN_RUNS || 1);
+  const cold: Row = { tool: 'netboot build (cold, local)', samples: [] };
+  const pulled: Row = { tool: 'netboot build (builder B, every step from the registry)', samples: [] };
+  const pushMs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const registry = new TestRegistry();
+    const a = await stageFixture(ctx.root, 'debian');
+    const b = await stageFixture(ctx.root, 'debian');
+    try {
+      await registry.start();
+      const env = { ...ctx.env, NBD_KERNEL_ARGS: '', NBD_PACKAGES: '' };
+      const remote = { ...env, BENCH_REMOTE: registry.url() };
+      progress('debian-remote', `round ${i + 1} of ${runs}: builder A, cold`);
+      settle();
+      const built = await timeSpawned(netboot(ctx, a, ['build', HOST, '--json', '--no-remote']), env);
+      cold.samples.push(built.ms);
+      progress('debian-remote', `round ${i + 1} of ${runs}: builder A pushes`);
+      pushMs.push((await timeSpawned(netboot(ctx, a, ['cache', 'push', HOST, '--json']), remote)).ms);
+      progress('debian-remote', `round ${i + 1} of ${runs}: builder B, empty cache, from the registry`);
+      settle();
+      const b1 = await timeSpawned(netboot(ctx, b, ['build', HOST, '--json']), remote);
+      const want = stepsOf(built.stdout);
+      const got = stepsOf(b1.stdout);
+      if (got.some((s) => s.outcome !== 'remote'))
+        throw new BenchAbort(`debian-remote: builder B ran steps: ${got.map((s) => `${s.step} ${s.outcome}`)}`);
+      for (const s of want)
+        if (JSON.stringify(got.find((g) => g.step === s.step)?.outputs) !== JSON.stringify(s.outputs))
+          throw new BenchAbort(`debian-remote: builder B's ${s.step} has other outputs than A's`);
+      pulled.samples.push(b1.ms);
+    } finally {
+      await registry.remove();
+      await removeTree(a);
+      await removeTree(b);
+    }
+  }
+  return {
+    name: `${name} (N=${runs}; BENCH_DEBIAN_RUNS sets it)`,
+    baseline: cold.tool,
+    rows: [
+      cold,
+      { ...pulled, detail: `A's cache push before it: ${(median(pushMs) / 1000).toFixed(1)} s, not counted` },
+    ],
+    detailHead: 'detail',
+    target: {
+      label: "builder B's build within 0.1x of a cold build",
+      tool: pulled.tool,
+      baseline: cold.tool,
+      factor: 0.1,
+    },
+    notes: [
+      "Host: bench/fixtures/debian bullseye-nbd. Registry: Debian's docker-registry (CNCF distribution) on " +
+        '127.0.0.1, filesystem storage on the same disk, plain HTTP (`insecure`). Builder B checks every step ' +
+        "came from the registry (outcome remote) with the same outputs as A's; the 2 GiB image is one blob.",
+    ],
+  };
+}
+
+function netboot(ctx: BenchContext, dir: string, args: string[]): Cmd {
+  return {
+    label: args.join(' '),
+    file: process.execPath,
+    args: [join(ctx.root, 'bin', 'netboot.js'), ...args],
+    cwd: dir,
+  };
+}
+
+function stepsOf(stdout: string): Step[] {
+  const out = JSON.parse(stdout) as { ok: boolean; steps: Step[] };
+  if (!out.ok) throw new BenchAbort('debian-remote: a build failed');
+  return out.steps;
+}
