@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, type as osType, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
+import { boot } from './cases/boot.js';
 import { debian } from './cases/debian.js';
 import { debianRemote } from './cases/debian-remote.js';
 import { debianUpdate } from './cases/debian-update.js';
@@ -35,6 +36,7 @@ const CASES: [string, BenchCase][] = [
   ['debian', debian],
   ['debian-update', debianUpdate],
   ['debian-remote', debianRemote],
+  ['boot', boot],
 ];
 
 /** BENCH_ONLY=digest,archives runs those cases only: for working on one case without waiting for the rest. */
