@@ -38,7 +38,8 @@ describe('the default Debian host shared through an OCI registry', () => {
     expect(pushed.data.steps.filter((s) => !s.pushed)).toEqual([]);
 
     const pulled = await b.jsonAsync<{ steps: StepRow[] }>(['build', 'bullseye-nbd'], env);
-    expect(pulled.code, pulled.stderr).toBe(0);
+    const failed = pulled.data.steps?.filter((s) => s.error);
+    expect(pulled.code, `${pulled.stderr}${JSON.stringify(failed)}`).toBe(0);
     expect(new Set(pulled.data.steps.map((s) => s.outcome))).toEqual(new Set(['remote']));
     const mine = byStep(pulled.data.steps);
     for (const s of built.data.steps) expect(mine[s.step].outputs, s.step).toEqual(s.outputs);

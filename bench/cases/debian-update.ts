@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { AptRepo } from '../apt-repo.js';
 import {
@@ -12,6 +11,7 @@ import {
   removeTree,
   settle,
   stageFixture,
+  timeSpawned,
 } from '../lib.js';
 
 const HOST = 'canary-nbd';
@@ -48,13 +48,13 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult> {
       };
       progress('debian-update', `round ${i + 1} of ${runs}: cold build`);
       settle();
-      const c = await timeAsync(cmd, env);
+      const c = await timeSpawned(cmd, env);
       stepsOf(c.stdout, 'cold');
       cold.samples.push(c.ms);
       repo.publishCanary(String(2 * i + 2));
       progress('debian-update', `round ${i + 1} of ${runs}: after the canary's version ${2 * i + 2}`);
       settle();
-      const u = await timeAsync(cmd, env);
+      const u = await timeSpawned(cmd, env);
       for (const s of stepsOf(u.stdout, 'update')) {
         if (s.outcome !== 'ran') continue;
         if (!AFTER_UPGRADE.includes(s.step))
@@ -96,21 +96,4 @@ function stepsOf(stdout: string, label: string): Step[] {
   const out = JSON.parse(stdout) as { ok: boolean; steps: Step[] };
   if (!out.ok) throw new BenchAbort(`debian-update: the ${label} build failed`);
   return out.steps;
-}
-
-/** Like lib's timeCaptured, without blocking this process: the archive's HTTP server runs in it. */
-function timeAsync(cmd: Cmd, env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
-  const t0 = process.hrtime.bigint();
-  const child = spawn(cmd.file, cmd.args, { cwd: cmd.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((res, rej) =>
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (code !== 0) rej(new BenchAbort(`debian-update: netboot build exited ${code}:\n${stderr.slice(-2000)}`));
-      else res({ ms, stdout });
-    }),
-  );
 }

@@ -98,23 +98,32 @@ export class Materializer {
     const parent = parts.slice(0, -1).join('/') || '.';
     if (e.path !== '.' && !this.dirs.has(parent)) throw new Error(`tree entry "${e.path}" has no directory above it`);
     const path = e.path === '.' ? this.dir : join(this.dir, e.path);
+    // The owner before the mode: chown clears a file's setuid and setgid bits (chage, wall and
+    // ssh-agent in a Debian root are setgid to a group of their own).
+    const own = async () => {
+      if (e.uid !== process.getuid?.() || e.gid !== process.getgid?.()) await lchown(path, e.uid, e.gid);
+    };
     if (e.type === 'dir') {
       await mkdir(path, { mode: 0o700 });
+      await own();
       this.dirs.add(e.path);
       this.modes.push([path, e.mode]);
     } else if (e.type === 'file') {
       await write(e, path);
+      await own();
       await chmod(path, e.mode);
-    } else if (e.type === 'symlink') await symlink(e.target ?? '', path);
-    else {
+    } else if (e.type === 'symlink') {
+      await symlink(e.target ?? '', path);
+      await own();
+    } else {
       const [major, minor] = devMajorMinor(e.rdev ?? 0);
       const args =
         e.type === 'fifo' ? ['-m', '0600', path] : [path, e.type === 'char' ? 'c' : 'b', `${major}`, `${minor}`];
       const r = spawnSync(e.type === 'fifo' ? 'mkfifo' : 'mknod', args, { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`cannot make ${e.type} ${e.path}: ${r.stderr || r.error?.message}`);
+      await own();
       await chmod(path, e.mode);
     }
-    if (e.uid !== process.getuid?.() || e.gid !== process.getgid?.()) await lchown(path, e.uid, e.gid);
   }
 
   /** Directory modes last, deepest first, so a read-only directory does not stop its own filling. */
