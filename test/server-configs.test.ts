@@ -9,11 +9,12 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../boot/processes.js';
 import { RecipeBuilder } from '../core/recipe.js';
 import {
   checkServerConfig,
@@ -329,16 +330,6 @@ function uciToDnsmasq(uci: string): string[] {
         `${o('servername') ? `,${o('servername')}` : ''}${o('serveraddress') ? `,${o('serveraddress')}` : ''}`,
       ...(opts.dhcp_option ?? []).map((d) => `dhcp-option=${id ? `${id},` : ''}${d}`),
     ];
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
   });
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../boot/processes.js';
 import { byStep, Project, ran, type StepRow } from './helpers.js';
 
 // UEFI network boot, as a machine without a legacy BIOS does it: OVMF, then Debian's signed
@@ -119,13 +119,3 @@ describe('iPXE as the loader (boot.loader: ipxe), kernel and initrd over TFTP or
     expect(boot.stdout).toMatch(/bullseye-nbd: login prompt after [\d.]+ s \(bios\)/);
   }, 900_000);
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
