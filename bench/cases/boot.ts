@@ -81,8 +81,8 @@ export async function boot(ctx: BenchContext): Promise<CaseResult> {
         "release published for that loader. OVMF from Debian's ovmf: OVMF_CODE_4M.fd (uefi) and " +
         'OVMF_CODE_4M.secboot.fd with OVMF_VARS_4M.ms.fd (secureboot: shim, GRUB and the kernel verified).',
       "iPXE rows: qemu's own iPXE ROM runs the per-host boot.ipxe; over HTTP, boot-test serves san.http from " +
-        '127.0.0.1. Under TCG the guest CPU, not the transport, dominates: the TFTP/HTTP gap on real hardware ' +
-        'with a large initrd is larger than here.',
+        '127.0.0.1. Under TCG the guest CPU dominates the time to login, so a TFTP/HTTP difference smaller than ' +
+        "a run's noise does not show here.",
     ],
   };
 }
