@@ -21,8 +21,18 @@ export async function startNbdServer(dir: string, exportName: string, image: str
   writeFileSync(conf, `[generic]\nlistenaddr = 127.0.0.1\nport = ${port}\n\n[${exportName}]\nexportname = ${image}\n`);
   const p = start('nbd-server', ['-C', conf, '-p', pidFile]);
   const code = await new Promise<number | null>((resolve) => p.child.on('close', resolve));
-  for (let i = 0; i < 50 && !existsSync(pidFile); i++) await sleep(100);
-  if (code !== 0 || !existsSync(pidFile)) throw errors.serverFailed('nbd-server', p.output().trim() || `exit ${code}`);
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  // The file exists before the pid is in it: an empty read is pid 0, and stopping "pid 0" signals
+  // our own process group (it stopped whole test runs, and left this server running).
+  let pid = 0;
+  for (let i = 0; i < 50 && code === 0 && !(pid = pidIn(pidFile)); i++) await sleep(100);
+  if (!pid) throw errors.serverFailed('nbd-server', p.output().trim() || `exit ${code}, no pid in ${pidFile}`);
   return { port, pid, stop: () => stopPid(pid) };
+}
+
+/** The positive pid a pid file holds, or 0 while it is missing, empty or partly written. */
+function pidIn(file: string): number {
+  if (!existsSync(file)) return 0;
+  const text = readFileSync(file, 'utf8');
+  const pid = Number(text.trim());
+  return text.endsWith('\n') && Number.isInteger(pid) && pid > 0 ? pid : 0;
 }

@@ -20,6 +20,8 @@ export async function freePort(): Promise<number> {
  * SIGTERM, then SIGKILL after `graceMs`; waits until they are gone.
  */
 export async function stopPid(pid: number, graceMs = 5000): Promise<void> {
+  // kill(0) and kill(-0) mean our own process group: never a process of ours to stop.
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`stopPid: ${pid} is not a process id`);
   const group = groupMembers(pid).length > 0;
   const alive = () => {
     if (group) return groupMembers(pid).length > 0;

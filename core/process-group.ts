@@ -16,6 +16,8 @@ let hurried = false;
  * reaped where pid 1 does not reap, so it does not count.
  */
 export function groupMembers(pgid: number): number[] {
+  // kill(-0) is our own group, and pgrp 0 in /proc is every kernel thread.
+  if (!Number.isInteger(pgid) || pgid <= 0) throw new Error(`groupMembers: ${pgid} is not a process group id`);
   try {
     process.kill(-pgid, 0);
   } catch (e) {
@@ -37,6 +39,7 @@ export function groupMembers(pgid: number): number[] {
 }
 
 function signalGroup(pgid: number, sig: NodeJS.Signals): void {
+  if (!Number.isInteger(pgid) || pgid <= 0) throw new Error(`signalGroup: ${pgid} is not a process group id`);
   try {
     process.kill(-pgid, sig);
   } catch (e) {
