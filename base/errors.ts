@@ -9,6 +9,7 @@ export const codes = Object.freeze({
   BAD_OPTION: 'BAD_OPTION',
   BAD_STEP_VALUE: 'BAD_STEP_VALUE',
   BOOT_FAILED: 'BOOT_FAILED',
+  BOOT_TEST_FAILED: 'BOOT_TEST_FAILED',
   BOOT_TEST_UNSUPPORTED: 'BOOT_TEST_UNSUPPORTED',
   CACHE_CORRUPT: 'CACHE_CORRUPT',
   CACHE_ENTRY_CORRUPT: 'CACHE_ENTRY_CORRUPT',
@@ -39,7 +40,9 @@ export const codes = Object.freeze({
   MISSING_INPUT: 'MISSING_INPUT',
   MISSING_OUTPUT: 'MISSING_OUTPUT',
   MISSING_TOOL: 'MISSING_TOOL',
+  NIGHTLY_LOCKED: 'NIGHTLY_LOCKED',
   NOT_PUBLISHED: 'NOT_PUBLISHED',
+  NOTIFY_FAILED: 'NOTIFY_FAILED',
   NO_HOSTS: 'NO_HOSTS',
   NO_OFFLINE_FINGERPRINT: 'NO_OFFLINE_FINGERPRINT',
   NO_PACKAGE_MANIFEST: 'NO_PACKAGE_MANIFEST',
@@ -236,6 +239,17 @@ export const errors = {
       'last console lines:',
       ...tail.map((l) => `  ${l}`),
     ]),
+  bootTestFailed: (host: string, id: string, live: string, firmware: string, cause: NetbootError) =>
+    build(codes.BOOT_TEST_FAILED)(
+      `host ${host}: release ${id} failed its boot test (${firmware}) and was not switched in; ` +
+        `${live === '' ? 'nothing is live yet' : `release ${live} stays live`}: ${cause.message}`,
+      cause.details,
+      cause,
+    ),
+  nightlyLocked: (path: string, owner: string) =>
+    build(codes.NIGHTLY_LOCKED)(`another netboot nightly is running (${path} is held by pid ${owner}); not starting`),
+  notifyFailed: (cmd: string, why: string) =>
+    build(codes.NOTIFY_FAILED)(`nightly.notify \`${cmd}\` failed: ${why} (the report is still written)`),
   doctorFailed: (packages: string[]) =>
     build(codes.DOCTOR_FAILED)(`apt-get could not install ${packages.join(' ')} (run as root, check the network)`),
   imageTooSmall: (step: string, need: number, size: number) =>

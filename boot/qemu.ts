@@ -26,6 +26,13 @@ export interface BootResult {
 }
 
 /**
+ * What a guest prints when it will never reach a login: the kernel panicked (e.g. /sbin/init
+ * exited: "Attempted to kill init"). With `-no-reboot` and no `panic=` a panicked guest just
+ * halts, so waiting for the timeout would only waste it.
+ */
+export const FATAL_CONSOLE = /Kernel panic - not syncing|Attempted to kill init/;
+
+/**
  * PXE-boots a guest under software emulation (TCG: KVM aborts on this project's machines) with
  * qemu's user network serving DHCP and TFTP, and watches the serial console for `pattern`.
  * qemu is always stopped by its pid, whatever happens.
@@ -69,8 +76,24 @@ export async function pxeBoot(
   const lines = () => readFileSync(b.consoleLog, 'latin1').split(/\r?\n/);
   try {
     for (;;) {
-      if (pattern.test(readFileSync(b.consoleLog, 'latin1')))
+      const text = readFileSync(b.consoleLog, 'latin1');
+      if (pattern.test(text))
         return { ok: true, seconds: (Date.now() - t0) / 1000, reason: 'found', tail: lines().slice(-30) };
+      const fatal = FATAL_CONSOLE.exec(text);
+      if (fatal) {
+        // A moment for the rest of the panic message (its reason, the stack) to reach the console.
+        await sleep(1000);
+        const line =
+          lines()
+            .find((l) => FATAL_CONSOLE.test(l))
+            ?.trim() ?? fatal[0];
+        return {
+          ok: false,
+          seconds: (Date.now() - t0) / 1000,
+          reason: `the kernel panicked: ${line}`,
+          tail: lines().slice(-30),
+        };
+      }
       if (exited !== undefined)
         return {
           ok: false,

@@ -11,6 +11,7 @@ import { perTarget } from '../core/targets.js';
 import { cacheSection, type RemoteConfig } from './config-cache.js';
 import { extendSection, pluginsSection, recipesSection } from './config-code.js';
 import { type ConfigHost, hostsSection } from './config-hosts.js';
+import { type NightlyConfig, nightlySection } from './config-nightly.js';
 import { checkSanRoots, type ResolvedSan, sanSection } from './config-san.js';
 
 export interface ResolvedHost {
@@ -34,6 +35,8 @@ export interface ResolvedConfig {
   plugins: AnyPlugin[];
   recipes: Map<string, Recipe<any>>;
   extend: Record<string, RecipeHooks>;
+  /** What `netboot nightly` does (defaults when the config has no `nightly` section). */
+  nightly: NightlyConfig;
   warnings: string[];
 }
 
@@ -75,8 +78,28 @@ export function validateConfig(raw: unknown, file: string, builtins: Recipe<any>
     sourceDateEpoch,
     plugins = [],
     extend = {},
+    nightly,
   } = c;
-  return { file, dir, cache, remote, san, sourceDateEpoch, hosts, plugins, recipes, extend, warnings: issues.warnings };
+  const unknown = Object.keys(nightly.bootTest).filter((h) => !hosts.has(h));
+  if (unknown.length)
+    throw errors.configInvalid(
+      file,
+      unknown.map((h) => `nightly.bootTest.${h}: no such host; configured hosts: ${[...hosts.keys()].join(', ')}`),
+    );
+  return {
+    file,
+    dir,
+    cache,
+    remote,
+    san,
+    sourceDateEpoch,
+    hosts,
+    plugins,
+    recipes,
+    extend,
+    nightly,
+    warnings: issues.warnings,
+  };
 }
 
 /** The config as a shape, in walk order (recipes before extend and hosts: they look names up in `recipes`). */
@@ -97,6 +120,7 @@ function configShape(dir: string, recipes: Map<string, Recipe<any>>) {
     recipes: p.optional(recipesSection(recipes)),
     extend: p.optional(extendSection(recipes)),
     hosts: hostsSection(recipes),
+    nightly: nightlySection(dir),
   };
 }
 

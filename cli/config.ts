@@ -72,6 +72,21 @@ export interface NetbootConfig<R extends readonly Recipe<any, string>[] = []> {
   recipes?: R;
   /** Steps to add to a recipe: `extend: { 'recipe-name': { after: { stepId: (step, r) => ... } } }`. */
   extend?: { [K in keyof RecipeMap<R>]?: RecipeHooks };
+  /** What `netboot nightly` does unattended (see README, Nightly rebuilds). */
+  nightly?: {
+    /** Run with `sh -c`, the report on its stdin, when something changed or failed (e.g. 'mail -s netboot root'). */
+    notify?: string;
+    /** OnCalendar of the timer `netboot nightly --install-timer` writes. Default '*-*-* 03:00:00'. */
+    onCalendar?: string;
+    /** The timer's RandomizedDelaySec, in seconds. Default 1800. */
+    randomizedDelaySec?: number;
+    /** Directory of the report (last.txt, last.json), relative to the config file. Default .netboot/nightly. */
+    report?: string;
+    /** Hosts whose new release is booted in qemu before it goes live, and with which firmwares. */
+    bootTest?: Record<string, ('bios' | 'uefi' | 'secureboot')[]>;
+    /** Seconds one boot may take to reach the login prompt. Default 300. */
+    bootTimeout?: number;
+  };
 }
 
 /**

@@ -20,6 +20,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   graph: async () => (await import('./commands/graph.js')).graph,
   ls: async () => (await import('./commands/ls.js')).ls,
   packages: async () => (await import('./commands/packages.js')).packages,
+  diff: async () => (await import('./commands/diff.js')).diff,
+  nightly: async () => (await import('./commands/nightly.js')).nightly,
   doctor: async () => (await import('./commands/doctor.js')).doctor,
   'boot-test': async () => (await import('./commands/boot-test.js')).bootTest,
   publish: async () => (await import('./commands/publish.js')).publish,
@@ -43,6 +45,8 @@ commands:
   graph <host>              the step graph (--format mermaid|dot)
   ls                        hosts, recipes and plugins
   packages <host>           the packages in the host's last built root (name, version, arch, source)
+  diff <host> [from] [to]   what changed: packages (versions) and files per target (--files, --json)
+  nightly                   build all, boot-test, publish what boots, report (--install-timer)
   doctor [--fix]            host tools the recipes need, and which are missing (--fix: apt-get them)
   boot-test <host>          PXE-boot the published release in qemu and wait for login:
   gc                        remove cache entries nothing needs (--max-size, --keep-days)

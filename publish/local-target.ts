@@ -219,6 +219,10 @@ export class LocalTarget implements Target {
     return diskSig(join(this.root, '.disks', host, diskId)).catch(ifMissing(undefined));
   }
 
+  releasePath(host: string, id: string): string {
+    return this.rel(host, id);
+  }
+
   async switch(host: string, id: string): Promise<void> {
     await replaceSymlink(
       join('.releases', host, id),

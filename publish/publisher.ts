@@ -24,6 +24,18 @@ export interface PublishOptions {
   verify?: boolean;
   /** Paths of the host's TFTP directory the config declares public although they look private. */
   allowPublic?: readonly string[];
+  /**
+   * Runs after the new release is staged (committed under its id, not live) and before any
+   * target switches: a throw leaves every live release as it was (boot-before-switch).
+   */
+  beforeSwitch?: (staged: StagedRelease) => Promise<void>;
+}
+
+/** A staged release: its id, and the targets it changed (the others keep serving their live release). */
+export interface StagedRelease {
+  host: string;
+  id: string;
+  changed: Target[];
 }
 
 export interface TargetOutcome {
@@ -85,6 +97,7 @@ export async function publishHost(
   const id = nextId(plans.flatMap((p) => p.ids));
   await checkSpace(host, plans);
   const outcomes = await stageChanged(host, id, plans);
+  await o.beforeSwitch?.({ host, id, changed: plans.filter((q) => q.changed).map((q) => q.target) });
   for (const p of plans.filter((q) => q.changed)) {
     await p.target.switch(host, id);
     await p.target.ensureLinks(host, p.links);
@@ -218,7 +231,7 @@ async function stageChanged(host: string, id: string, plans: TargetPlan[]): Prom
   return outcomes;
 }
 
-async function planItem(cache: Cache, path: string, art: Artifact, writable: boolean): Promise<PlannedItem> {
+export async function planItem(cache: Cache, path: string, art: Artifact, writable: boolean): Promise<PlannedItem> {
   const prefix = path === '.' ? '' : `${path.replace(/\/$/, '')}/`;
   if (art.kind === 'file') {
     const e: ManifestEntry = { path, type: 'file', mode: art.mode, uid: 0, gid: 0, size: art.size, digest: art.digest };

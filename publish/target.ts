@@ -51,6 +51,8 @@ export interface Target {
   ): Promise<StageResult>;
   /** What in a release differs from its manifest. Absent where it cannot be checked cheaply (SSH). */
   check?(host: string, id: string, depth: CheckDepth): Promise<Damage[]>;
+  /** Where release `id` of the host lies on this machine (local targets only: a boot test reads it there). */
+  releasePath?(host: string, id: string): string;
   /** Makes `id` live with one atomic rename. */
   switch(host: string, id: string): Promise<void>;
   ensureLinks(host: string, links: PublishLink[]): Promise<void>;

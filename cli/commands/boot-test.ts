@@ -61,85 +61,105 @@ export const bootTest: Command = {
     const firmware = (args.values.firmware ?? 'bios') as BootFirmware;
     if (!BOOT_FIRMWARES.includes(firmware))
       throw errors.badOption(`--firmware: "${firmware}" is not one of ${BOOT_FIRMWARES.join(', ')}`);
-    const missing = missingOvmf(firmware);
-    if (missing.length) throw errors.missingTool(missing[0], 'ovmf', host, 'boot-test');
-    const hostTftp = join(tftp, host);
-    const entry = bootEntry(hostTftp, host, h.info.mac, firmware);
-    const cfg = join(hostTftp, entry.file);
-    // A host that is live but has no entry for this firmware boots something else (FreeBSD's pxeboot, BIOS only).
-    if (entry.append === undefined && existsSync(hostTftp))
-      throw errors.bootTestUnsupported(
-        host,
-        `its TFTP directory ${hostTftp} has no ${firmware === 'bios' ? 'PXELINUX' : 'GRUB (UEFI)'} entry: ` +
-          'the boot test boots Linux hosts (PXELINUX or shim + GRUB, NBD or NFS root) only',
-      );
-    if (entry.append === undefined) throw errors.notPublished(host, cfg);
-    for (const f of entry.site) if (!existsSync(join(tftp, f))) throw errors.notPublished(host, join(tftp, f));
-    if (entry.ipxe && firmware === 'secureboot')
-      throw errors.bootTestUnsupported(host, "its loader is iPXE, which Debian's ipxe does not sign for Secure Boot");
-    const append = entry.append;
-    const boot = { firmware, bootFile: entry.bootFile, ipxeRom: entry.ipxe };
-    const nfsroot = /(?:^|\s)nfsroot=([^\s,:]+):([^\s,]+)/.exec(append);
-    if (/(?:^|\s)root=\/dev\/nfs(\s|$)/.test(append) && nfsroot)
-      return bootNfs(ctx, host, h.info.mac, tftp, nfsroot[1], nfsroot[2], timeout, boot);
-    const nbdroot = parseNbdroot(append);
-    if (!nbdroot)
-      throw errors.bootTestUnsupported(host, `its boot entry ${cfg} has neither nbdroot= nor root=/dev/nfs nfsroot=`);
-    const disk = join(nbd, host, 'disk.img');
-    if (!existsSync(disk)) throw errors.notPublished(host, disk);
-    if (nbdroot.server !== QEMU_HOST)
-      throw errors.bootTestUnsupported(
-        host,
-        `its SAN address is ${nbdroot.server}; the boot test serves san.server ${QEMU_HOST} (qemu's host address)`,
-      );
-
-    // Setup in order, cleanup in reverse, always.
-    const work = mkdtempSync(join(tmpdir(), `netboot-boot-${host}-`));
-    let server: NbdServer | undefined;
-    let http: HttpServer | undefined;
-    try {
-      // The guest writes to its root: it boots a copy, so the published disk stays as published.
-      const copy = join(work, 'disk.img');
-      await copySparseFile(realpathSync(disk), copy);
-      // qemu's user network takes the guest's 10.0.2.2:PORT to this machine's 127.0.0.1:PORT, and
-      // cannot remap a port on 10.0.2.2. So the release boots exactly as published when its port
-      // is free here; otherwise it boots from a copy of its TFTP directory whose entry names a free port.
-      let tftpRoot = realpathSync(tftp);
-      let port = nbdroot.port;
-      if (!(await portFree(port))) {
-        port = await freePort();
-        tftpRoot = join(work, 'tftp');
-        // cp creates only the last component of its target.
-        mkdirSync(tftpRoot);
-        await run('cp', ['-rL', hostTftp, join(tftpRoot, host)]);
-        for (const f of entry.site) await run('cp', ['-L', '--parents', f, tftpRoot], { cwd: tftp });
-        const copyCfg = join(tftpRoot, host, entry.file);
-        writeFileSync(
-          copyCfg,
-          readFileSync(copyCfg, 'utf8').replace(
-            /nbdroot=[^\s']+/,
-            `nbdroot=${QEMU_HOST}:${port}/${nbdroot.exportName}`,
-          ),
-        );
-        ctx.io.out(`${host}: port ${nbdroot.port} is taken here; booting with nbdroot on port ${port}`);
-      }
-      server = await startNbdServer(work, nbdroot.exportName, copy, port);
-      if (entry.http) http = await serveHttp(ctx, host, entry.http, tftpRoot);
-      ctx.io.out(`${host}: nbd-server on 127.0.0.1:${port}; booting ${boot.bootFile} (${firmware}) under qemu (tcg)`);
-      return await bootToLogin(
-        ctx,
-        host,
-        { tftpRoot, ...boot, mac: h.info.mac, consoleLog: join(work, 'console.log') },
-        timeout,
-      );
-    } finally {
-      if (http) ctx.io.out(`${host}: ${http.sent()} bytes over HTTP`);
-      await http?.stop();
-      await server?.stop();
-      rmSync(work, { recursive: true, force: true });
-    }
+    return bootHost(ctx, { host, mac: h.info.mac, tftp, nbd, firmware, timeout });
   },
 };
+
+/** What to boot: the host, and the SAN roots its release is read from (the live ones, or a staged view). */
+export interface BootHost {
+  host: string;
+  mac: string;
+  tftp: string;
+  nbd: string;
+  firmware: BootFirmware;
+  /** Seconds to wait for `login:`. */
+  timeout: number;
+  /** Where an NFS root named by the boot entry is read from (a staged release is not at its live path yet). */
+  nfsSource?: (path: string) => string;
+}
+
+/**
+ * Boots a host's release from `tftp` and `nbd` (or its NFS root) in qemu and waits for the login
+ * prompt: 0, or BOOT_FAILED with the console's last lines.
+ */
+export async function bootHost(ctx: CommandContext, o: BootHost): Promise<number> {
+  const { host, tftp, nbd, firmware, timeout } = o;
+  const h = { info: { mac: o.mac } };
+  const missing = missingOvmf(firmware);
+  if (missing.length) throw errors.missingTool(missing[0], 'ovmf', host, 'boot-test');
+  const hostTftp = join(tftp, host);
+  const entry = bootEntry(hostTftp, host, h.info.mac, firmware);
+  const cfg = join(hostTftp, entry.file);
+  // A host that is live but has no entry for this firmware boots something else (FreeBSD's pxeboot, BIOS only).
+  if (entry.append === undefined && existsSync(hostTftp))
+    throw errors.bootTestUnsupported(
+      host,
+      `its TFTP directory ${hostTftp} has no ${firmware === 'bios' ? 'PXELINUX' : 'GRUB (UEFI)'} entry: ` +
+        'the boot test boots Linux hosts (PXELINUX or shim + GRUB, NBD or NFS root) only',
+    );
+  if (entry.append === undefined) throw errors.notPublished(host, cfg);
+  for (const f of entry.site) if (!existsSync(join(tftp, f))) throw errors.notPublished(host, join(tftp, f));
+  if (entry.ipxe && firmware === 'secureboot')
+    throw errors.bootTestUnsupported(host, "its loader is iPXE, which Debian's ipxe does not sign for Secure Boot");
+  const append = entry.append;
+  const boot = { firmware, bootFile: entry.bootFile, ipxeRom: entry.ipxe };
+  const nfsroot = /(?:^|\s)nfsroot=([^\s,:]+):([^\s,]+)/.exec(append);
+  if (/(?:^|\s)root=\/dev\/nfs(\s|$)/.test(append) && nfsroot)
+    return bootNfs(ctx, host, h.info.mac, tftp, nfsroot[1], nfsroot[2], timeout, boot, o.nfsSource);
+  const nbdroot = parseNbdroot(append);
+  if (!nbdroot)
+    throw errors.bootTestUnsupported(host, `its boot entry ${cfg} has neither nbdroot= nor root=/dev/nfs nfsroot=`);
+  const disk = join(nbd, host, 'disk.img');
+  if (!existsSync(disk)) throw errors.notPublished(host, disk);
+  if (nbdroot.server !== QEMU_HOST)
+    throw errors.bootTestUnsupported(
+      host,
+      `its SAN address is ${nbdroot.server}; the boot test serves san.server ${QEMU_HOST} (qemu's host address)`,
+    );
+
+  // Setup in order, cleanup in reverse, always.
+  const work = mkdtempSync(join(tmpdir(), `netboot-boot-${host}-`));
+  let server: NbdServer | undefined;
+  let http: HttpServer | undefined;
+  try {
+    // The guest writes to its root: it boots a copy, so the published disk stays as published.
+    const copy = join(work, 'disk.img');
+    await copySparseFile(realpathSync(disk), copy);
+    // qemu's user network takes the guest's 10.0.2.2:PORT to this machine's 127.0.0.1:PORT, and
+    // cannot remap a port on 10.0.2.2. So the release boots exactly as published when its port
+    // is free here; otherwise it boots from a copy of its TFTP directory whose entry names a free port.
+    let tftpRoot = realpathSync(tftp);
+    let port = nbdroot.port;
+    if (!(await portFree(port))) {
+      port = await freePort();
+      tftpRoot = join(work, 'tftp');
+      // cp creates only the last component of its target.
+      mkdirSync(tftpRoot);
+      await run('cp', ['-rL', hostTftp, join(tftpRoot, host)]);
+      for (const f of entry.site) await run('cp', ['-L', '--parents', f, tftpRoot], { cwd: tftp });
+      const copyCfg = join(tftpRoot, host, entry.file);
+      writeFileSync(
+        copyCfg,
+        readFileSync(copyCfg, 'utf8').replace(/nbdroot=[^\s']+/, `nbdroot=${QEMU_HOST}:${port}/${nbdroot.exportName}`),
+      );
+      ctx.io.out(`${host}: port ${nbdroot.port} is taken here; booting with nbdroot on port ${port}`);
+    }
+    server = await startNbdServer(work, nbdroot.exportName, copy, port);
+    if (entry.http) http = await serveHttp(ctx, host, entry.http, tftpRoot);
+    ctx.io.out(`${host}: nbd-server on 127.0.0.1:${port}; booting ${boot.bootFile} (${firmware}) under qemu (tcg)`);
+    return await bootToLogin(
+      ctx,
+      host,
+      { tftpRoot, ...boot, mac: h.info.mac, consoleLog: join(work, 'console.log') },
+      timeout,
+    );
+  } finally {
+    if (http) ctx.io.out(`${host}: ${http.sent()} bytes over HTTP`);
+    await http?.stop();
+    await server?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
 
 /**
  * iPXE over HTTP: the TFTP root served at the script's base URL, which must be qemu's host
@@ -173,18 +193,19 @@ async function bootNfs(
   path: string,
   timeout: number,
   boot: Pick<PxeBoot, 'firmware' | 'bootFile'>,
+  source: (path: string) => string = (x) => x,
 ): Promise<number> {
   if (server !== QEMU_HOST)
     throw errors.bootTestUnsupported(
       host,
       `its NFS server is ${server}; the boot test serves san.server ${QEMU_HOST} (qemu's host address)`,
     );
-  if (!existsSync(path)) throw errors.notPublished(host, path);
+  if (!existsSync(source(path))) throw errors.notPublished(host, source(path));
   const work = mkdtempSync(join(tmpdir(), `netboot-boot-${host}-`));
   let nfs: NfsServer | undefined;
   try {
     const copy = join(work, 'root');
-    await copyTree(realpathSync(path), copy);
+    await copyTree(realpathSync(source(path)), copy);
     nfs = await startNfsServer(work, path, copy);
     ctx.io.out(
       `${host}: nfs-ganesha serving ${path} (a copy) in a private network namespace; ` +

@@ -1,14 +1,20 @@
 import { join } from 'node:path';
 import { errors } from '../../base/errors.js';
+import { BOOT_FIRMWARES, type BootFirmware } from '../../boot/ovmf.js';
 import { acquire } from '../../cache/lock.js';
+import type { HostGraph } from '../../core/graph.js';
 import type { Artifact } from '../../core/plugin.js';
-import { type HostPublish, publishHost, SWITCH_ORDER } from '../../publish/publisher.js';
+import type { TargetName } from '../../core/recipe.js';
+import type { StepReport } from '../../core/reporter.js';
+import { liveId } from '../../publish/diff.js';
+import { type HostPublish, type PublishOptions, publishHost, SWITCH_ORDER } from '../../publish/publisher.js';
 import { listReleases } from '../../publish/release-list.js';
 import { rollback as rollBack } from '../../publish/rollback.js';
 import type { Target } from '../../publish/target.js';
 import { withTargets } from '../../publish/targets.js';
 import type { Command, CommandContext, Parsed } from '../command.js';
 import { Session } from '../session.js';
+import { bootBeforeSwitch } from '../staged-boot.js';
 import { buildOptions, printFailures, reportsJson, runEngine } from './build.js';
 
 const kib = (n: number) => (n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
@@ -26,32 +32,79 @@ export async function buildAndPublish(args: Parsed, ctx: CommandContext): Promis
   const failures: unknown[] = [];
   await withTargets(session.config.san, session.cache, async (targets) => {
     for (const g of graphs) {
-      const outputs = new Map<string, Record<string, Artifact>>();
-      for (const r of reports) if (r.host === g.host.name && r.outputs) outputs.set(r.step, r.outputs);
-      const lock = await acquire(join(session.cache.dir('locks'), `publish-${g.host.name}.lock`), {
-        signal: ctx.signal,
-      });
       try {
-        const res = await publishHost(g, outputs, targets, session.cache, {
+        const boot = args.values['boot-test'] ? await bootOptions(args, ctx, session, g.host.name, targets) : undefined;
+        const res = await publishOne(session, g, reports, targets, ctx, {
           freshDisk: !!args.values['fresh-disk'],
-          keep: session.config.san.keep,
-          reload: session.config.san.reload,
-          notice: (l) => ctx.io.err(`netboot: note: ${l}`),
           verify: !!args.values.verify,
-          allowPublic: [...session.config.san.allowPublic, ...session.config.hosts.get(g.host.name)!.allowPublic],
+          beforeSwitch: boot,
         });
         published.push(res);
         if (!json) ctx.io.out(describe(res));
       } catch (e) {
         failures.push(e);
-      } finally {
-        await lock?.release();
       }
     }
   });
   if (json) ctx.io.out(JSON.stringify({ ok: failures.length === 0, steps: reportsJson(reports), published }, null, 2));
   if (failures.length) throw failures[0];
   return 0;
+}
+
+/** Publishes one built host under its publish lock, with the config's keep, reload and allowPublic. */
+export async function publishOne(
+  session: Session,
+  g: HostGraph,
+  reports: StepReport[],
+  targets: Record<TargetName, Target>,
+  ctx: CommandContext,
+  o: Pick<PublishOptions, 'freshDisk' | 'verify' | 'beforeSwitch'>,
+): Promise<HostPublish> {
+  const outputs = new Map<string, Record<string, Artifact>>();
+  for (const r of reports) if (r.host === g.host.name && r.outputs) outputs.set(r.step, r.outputs);
+  const lock = await acquire(join(session.cache.dir('locks'), `publish-${g.host.name}.lock`), {
+    signal: ctx.signal,
+  });
+  try {
+    return await publishHost(g, outputs, targets, session.cache, {
+      ...o,
+      keep: session.config.san.keep,
+      reload: session.config.san.reload,
+      notice: (l) => ctx.io.err(`netboot: note: ${l}`),
+      allowPublic: [...session.config.san.allowPublic, ...session.config.hosts.get(g.host.name)!.allowPublic],
+    });
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** `--boot-test`: the firmwares of --firmware, else of nightly.bootTest, else bios; boot output on stderr. */
+async function bootOptions(
+  args: Parsed,
+  ctx: CommandContext,
+  session: Session,
+  host: string,
+  targets: Record<TargetName, Target>,
+): Promise<PublishOptions['beforeSwitch']> {
+  const fw = args.values.firmware as string | undefined;
+  const firmwares = fw
+    ? (fw.split(',') as BootFirmware[])
+    : (session.config.nightly.bootTest[host] ?? (['bios'] as BootFirmware[]));
+  for (const f of firmwares)
+    if (!BOOT_FIRMWARES.includes(f))
+      throw errors.badOption(`--firmware: "${f}" is not one of ${BOOT_FIRMWARES.join(', ')}`);
+  const live =
+    (await liveId(
+      host,
+      SWITCH_ORDER.map((n) => targets[n]),
+    )) ?? '';
+  return bootBeforeSwitch(session, ctx, {
+    firmwares,
+    timeout: session.config.nightly.bootTimeout,
+    live,
+    out: (l) => ctx.io.err(`netboot: ${l}`),
+    passed: [],
+  });
 }
 
 function describe(r: HostPublish): string {
@@ -72,8 +125,15 @@ function describe(r: HostPublish): string {
 
 export const publish: Command = {
   summary: 'Build the hosts, stage each new release beside the live one and switch to it atomically.',
-  usage: 'netboot publish <host...> | --all [--fresh-disk] [--verify] [--jobs N] [--offline] [--json]',
-  options: { ...buildOptions, 'fresh-disk': { type: 'boolean' } },
+  usage:
+    'netboot publish <host...> | --all [--boot-test [--firmware bios,uefi]] [--fresh-disk] [--verify] [--jobs N]' +
+    ' [--offline] [--json]',
+  options: {
+    ...buildOptions,
+    'fresh-disk': { type: 'boolean' },
+    'boot-test': { type: 'boolean' },
+    firmware: { type: 'string' },
+  },
   run: buildAndPublish,
 };
 
