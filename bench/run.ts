@@ -7,6 +7,7 @@ import { boot } from './cases/boot.js';
 import { debian } from './cases/debian.js';
 import { debianRemote } from './cases/debian-remote.js';
 import { debianUpdate } from './cases/debian-update.js';
+import { nightly } from './cases/nightly.js';
 import { noopBuild } from './cases/noop.js';
 import { publish } from './cases/publish.js';
 import { remoteTree } from './cases/remote-tree.js';
@@ -37,6 +38,7 @@ const CASES: [string, BenchCase][] = [
   ['debian-update', debianUpdate],
   ['debian-remote', debianRemote],
   ['boot', boot],
+  ['nightly', nightly],
 ];
 
 /** BENCH_ONLY=digest,archives runs those cases only: for working on one case without waiting for the rest. */

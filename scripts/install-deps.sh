@@ -26,6 +26,9 @@ PACKAGES+=(docker-registry apache2-utils openssl)
 PACKAGES+=(shim-signed grub-efi-amd64-signed ovmf ipxe)
 # Debian update tests: apt-ftparchive (apt-utils) writes a local security archive's indexes; dpkg-deb builds its canary.
 PACKAGES+=(apt-utils dpkg)
+# netboot nightly --install-timer (issue 14): its tests check the generated units with systemd-analyze verify
+# (it parses units and checks ExecStart's program without systemd running as PID 1).
+PACKAGES+=(systemd)
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 export DEBIAN_FRONTEND=noninteractive
