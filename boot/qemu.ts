@@ -83,15 +83,18 @@ export async function pxeBoot(
       if (fatal) {
         // A moment for the rest of the panic message (its reason, the stack) to reach the console.
         await sleep(1000);
-        const line =
-          lines()
-            .find((l) => FATAL_CONSOLE.test(l))
-            ?.trim() ?? fatal[0];
+        const all = lines();
+        const at = Math.max(
+          0,
+          all.findIndex((l) => FATAL_CONSOLE.test(l)),
+        );
+        const seconds = (Date.now() - t0) / 1000;
+        // What led to the panic matters more than its stack: the lines before it, and a few after.
         return {
           ok: false,
-          seconds: (Date.now() - t0) / 1000,
-          reason: `the kernel panicked: ${line}`,
-          tail: lines().slice(-30),
+          seconds,
+          reason: `the kernel panicked after ${seconds.toFixed(1)} s: ${all[at]?.trim() || fatal[0]}`,
+          tail: all.slice(Math.max(0, at - 20), at + 10),
         };
       }
       if (exited !== undefined)

@@ -35,6 +35,8 @@ export interface NightlyReport {
   /** Something to tell: a host has a new release, failed, or failed its boot test. */
   changed: boolean;
   hosts: HostResult[];
+  /** The run stopped before any host was built (the cache locked, a recipe that threw). */
+  error?: { code: string; message: string; details: string[] };
 }
 
 export const reportOk = (hosts: HostResult[]) =>
@@ -47,6 +49,8 @@ export function reportText(r: NightlyReport): string {
       `${count(r, 'published')} published, ${count(r, 'unchanged')} unchanged, ` +
       `${count(r, 'failed')} failed, ${count(r, 'boot-failed')} failed the boot test`,
   ];
+  if (r.error)
+    out.push('', `the run stopped before building: [${r.error.code}] ${r.error.message}`, ...r.error.details);
   for (const h of r.hosts) {
     out.push('');
     out.push(...hostLines(h));

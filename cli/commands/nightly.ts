@@ -45,6 +45,14 @@ export const nightly: Command = {
     const lock = await lockNightly(join(session.cache.dir('locks'), 'nightly.lock'));
     try {
       return await runNightly(args, ctx);
+    } catch (e) {
+      // A run that could not even start building (the cache locked by gc, a recipe that throws):
+      // still a report, and still a notification. Config errors are found above, before the lock.
+      if (!isNetbootError(e) || e.code === 'INTERRUPTED' || e.kind === 'usage') throw e;
+      const error = { code: e.code, message: e.message, details: e.details };
+      const report: NightlyReport = { ...emptyReport(session), ok: false, changed: true, error };
+      await finish(report, session, ctx, false);
+      throw e;
     } finally {
       await lock();
     }
@@ -63,21 +71,35 @@ async function runNightly(args: Parsed, ctx: CommandContext): Promise<number> {
     for (const g of graphs) hosts.push(await nightlyHost(session, ctx, g, reports, targets));
   });
   const report: NightlyReport = {
-    format: 'netboot.nightly-report/1',
-    startedAt,
-    finishedAt: new Date().toISOString(),
-    config: session.config.file,
+    ...emptyReport(session, startedAt),
     ok: reportOk(hosts),
     changed: hosts.some((h) => h.status !== 'unchanged'),
     hosts,
   };
+  return finish(report, session, ctx, !!args.values.json);
+}
+
+function emptyReport(session: Session, startedAt = new Date().toISOString()): NightlyReport {
+  return {
+    format: 'netboot.nightly-report/1',
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    config: session.config.file,
+    ok: true,
+    changed: false,
+    hosts: [],
+  };
+}
+
+/** Writes the report (file, stdout) and notifies: the exit code. */
+async function finish(report: NightlyReport, session: Session, ctx: CommandContext, json: boolean): Promise<number> {
   const text = reportText(report);
   const dir = session.config.nightly.report;
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, 'last.json'), `${JSON.stringify(report, null, 2)}\n`);
   await writeFileAtomic(join(dir, 'last.txt'), text);
-  if (args.values.json) ctx.io.out(JSON.stringify(report, null, 2));
-  else ctx.io.out(text.trimEnd());
+  if (json) ctx.io.out(JSON.stringify(report, null, 2));
+  else if (!report.error) ctx.io.out(text.trimEnd());
   const notify = session.config.nightly.notify;
   if (notify && report.changed) {
     const why = await runNotify(notify, text, session.config.dir);
