@@ -28,7 +28,12 @@ const nightly = async (env: NodeJS.ProcessEnv = {}) => {
   });
   return { ...r, host: r.data.hosts.find((h) => h.host === HOST)! };
 };
-const live = () => readlinkSync(deb.path('san/tftp', HOST)).split('/').pop();
+/** The release a target serves. A release that did not change a target (the TFTP files) leaves it on the one before. */
+const serving = (t: string) =>
+  readlinkSync(deb.path('san', t, HOST))
+    .split('/')
+    .pop();
+const live = () => serving('nbd');
 
 beforeAll(async () => {
   deb = new Project('nightly-debian', { cache });
@@ -72,6 +77,8 @@ describe('netboot nightly on a Debian host', () => {
   }, 1_500_000);
 
   it('a broken /sbin/init fails its boot test fast and never goes live; 000002 keeps serving', async () => {
+    const before = Object.fromEntries(['tftp', 'nbd', 'conf'].map((t) => [t, serving(t)]));
+    expect(before.nbd).toBe('000002');
     const r = await nightly({ NIGHTLY_BOOT: '1', NIGHTLY_BREAK_INIT: '1' });
     expect(r.code).toBe(1);
     expect(r.data.ok).toBe(false);
