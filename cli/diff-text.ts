@@ -1,4 +1,4 @@
-import type { Count, HostDiff } from '../publish/diff.js';
+import type { Count, HostDiff, TargetDiff } from '../publish/diff.js';
 
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -15,7 +15,10 @@ export function bytes(n: number): string {
 const count = (c: Count, what: string) => `${c.count} ${what}${c.count ? ` (${bytes(c.bytes)})` : ''}`;
 
 /** A host diff as text lines: packages with their versions, then files per target (with `files`, their paths). */
-export function diffLines(d: HostDiff, o: { files?: boolean; indent?: string } = {}): string[] {
+export function diffLines(
+  d: Omit<HostDiff, 'files'> & { files: (Omit<TargetDiff, 'paths'> & Partial<Pick<TargetDiff, 'paths'>>)[] },
+  o: { files?: boolean; indent?: string } = {},
+): string[] {
   const ind = o.indent ?? '';
   const out: string[] = [];
   if (d.packages) {
@@ -34,7 +37,7 @@ export function diffLines(d: HostDiff, o: { files?: boolean; indent?: string } =
           ? 'unchanged'
           : `${count(t.added, 'added')}, ${count(t.removed, 'removed')}, ${count(t.changed, 'changed')}`),
     );
-    if (!o.files) continue;
+    if (!o.files || !t.paths) continue;
     for (const p of t.paths.added) out.push(`${ind}    + ${p}`);
     for (const p of t.paths.removed) out.push(`${ind}    - ${p}`);
     for (const p of t.paths.changed) out.push(`${ind}    ~ ${p}`);

@@ -1,10 +1,13 @@
-import type { HostDiff } from '../publish/diff.js';
+import type { HostDiff, TargetDiff } from '../publish/diff.js';
 import { diffLines } from './diff-text.js';
+
+/** A diff as the report carries it: counts and bytes per target, no paths. */
+export type ReportDiff = Omit<HostDiff, 'files'> & { files: Omit<TargetDiff, 'paths'>[] };
 
 /** What the nightly did to one host. */
 export type HostResult =
   | { host: string; status: 'unchanged'; release?: string }
-  | { host: string; status: 'published'; release: string; previous?: string; diff?: HostDiff; bootTests: string[] }
+  | { host: string; status: 'published'; release: string; previous?: string; diff?: ReportDiff; bootTests: string[] }
   | {
       host: string;
       status: 'failed';
@@ -23,7 +26,7 @@ export type HostResult =
       firmware: string;
       reason: string;
       console: string[];
-      diff?: HostDiff;
+      diff?: ReportDiff;
     };
 
 export interface NightlyReport {

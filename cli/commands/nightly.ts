@@ -176,7 +176,9 @@ async function nightlyHost(
 async function releaseDiff(session: Session, host: string, from: string | undefined, to: string, targets: Target[]) {
   const none: DiffSide = { label: 'nothing', targets: {} };
   const a = from ? await releaseSide(host, from, targets, session.cache) : none;
-  return diffSides(host, a, await releaseSide(host, to, targets, session.cache));
+  const d = diffSides(host, a, await releaseSide(host, to, targets, session.cache));
+  // Counts and bytes only: an NFS root's paths would be thousands of lines (`netboot diff --files` lists them).
+  return { ...d, files: d.files.map(({ paths, ...t }) => t) };
 }
 
 function failedResult(session: Session, host: string, e: unknown, step?: string): HostResult {
