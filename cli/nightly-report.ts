@@ -89,6 +89,8 @@ function hostLines(h: HostResult): string[] {
         ...(h.diff ? diffLines(h.diff, { indent: '  ' }) : []),
         '  last console lines:',
         ...h.console.map((l) => `    ${l}`),
+        `  what to do: fix what the diff above changed; release ${h.release} stays staged (not live) for a look ` +
+          `(\`netboot releases ${h.host}\`), and the next nightly stages and boots a new one`,
       ];
   }
 }
