@@ -26,7 +26,8 @@ export function units(c: ResolvedConfig, node: string, bin: string): { service: 
     '',
     '[Service]',
     'Type=oneshot',
-    `WorkingDirectory=${word(c.dir)}`,
+    // A path as it is (systemd takes the rest of the line; quotes would be part of it), specifiers escaped.
+    `WorkingDirectory=${c.dir.replace(/%/g, '%%')}`,
     `ExecStart=${[node, bin, 'nightly', '--config', c.file].map(word).join(' ')}`,
     // Exit 1 (a host failed) is reported by the nightly itself; systemd marks the unit failed too.
     'Nice=10',
