@@ -1,14 +1,14 @@
-import { join } from 'node:path';
 import {
   BenchAbort,
   type BenchContext,
   type CaseResult,
-  type Cmd,
   median,
+  netboot,
   progress,
   type Row,
   removeTree,
   settle,
+  skipDebian,
   stageFixture,
   timeSpawned,
 } from '../lib.js';
@@ -24,8 +24,8 @@ type Step = { step: string; key: string; outcome: string; outputs: unknown };
  */
 export async function debianRemote(ctx: BenchContext): Promise<CaseResult> {
   const name = 'debian-remote: builder B from an OCI registry next to a cold local build';
-  if (process.env.BENCH_SKIP_DEBIAN === '1')
-    return { name, baseline: '', rows: [], skipped: 'BENCH_SKIP_DEBIAN=1; it needs root, deb.debian.org and minutes' };
+  const skipped = skipDebian(name);
+  if (skipped) return skipped;
   const runs = Number(process.env.BENCH_DEBIAN_RUNS || 1);
   const cold: Row = { tool: 'netboot build (cold, local)', samples: [] };
   const pulled: Row = { tool: 'netboot build (builder B, from the registry)', samples: [] };
@@ -82,15 +82,6 @@ export async function debianRemote(ctx: BenchContext): Promise<CaseResult> {
         "with A's key came from the registry (outcome remote) with A's outputs. server-configs, whose configs " +
         "name each project's absolute SAN paths, has a key of its own and runs (0.1 s). The 2 GiB image is one blob.",
     ],
-  };
-}
-
-function netboot(ctx: BenchContext, dir: string, args: string[]): Cmd {
-  return {
-    label: args.join(' '),
-    file: process.execPath,
-    args: [join(ctx.root, 'bin', 'netboot.js'), ...args],
-    cwd: dir,
   };
 }
 
