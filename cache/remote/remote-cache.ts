@@ -127,7 +127,7 @@ export class RemoteCache {
         if (!d) throw new DigestMismatch(`output ${name}: no blob ${a.digest}`);
         const got = await downloadBlob(this.registry, d, join(tmp, 'file'));
         if (got !== a.digest) throw new DigestMismatch(`output ${name}: file ${a.digest} arrived as ${got}: refused`);
-        await this.cache.ingestFile(join(tmp, 'file'), a.mode);
+        await this.cache.ingestFile(join(tmp, 'file'), a.mode, got);
         return;
       }
       const dir = join(tmp, 'tree');
