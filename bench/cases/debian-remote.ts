@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
   BenchAbort,
   type BenchContext,
@@ -49,6 +50,7 @@ export async function debianRemote(ctx: BenchContext): Promise<CaseResult> {
       progress('debian-remote', `round ${i + 1} of ${runs}: builder B, empty cache, from the registry`);
       settle();
       const profile = join(ctx.root, '.netboot', 'bench', 'debian-remote-b.profile.json');
+      mkdirSync(dirname(profile), { recursive: true });
       const b1 = await timeSpawned(netboot(ctx, b, ['build', HOST, '--json', '--profile', profile]), remote);
       // server-configs names each project's absolute SAN paths, so its key is B's own and it runs.
       // Every other step has A's key: pulled if B delivers it, else left in the registry (top-down).
