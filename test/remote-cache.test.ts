@@ -99,6 +99,7 @@ describe('two builders share one registry', () => {
     );
     const status = b.run(['status']);
     expect(status.stdout).toMatch(/^demo: up to date .*\nprobe: up to date/);
+    expect(b.run(['explain', 'probe', 'gate']).stdout).toMatch(/^gate \(remote-gate@1\): in the remote cache: /);
   });
 
   it('publishes bit-identical files from both caches', async () => {
