@@ -207,3 +207,19 @@ export async function removeTree(dir: string): Promise<void> {
     throw new BenchAbort(`${mounts.join(', ')} still mounted; not removing ${dir} (umount -R them, then rm -rf it)`);
   await rm(dir, { recursive: true, force: true });
 }
+
+/** A case that builds Debian returns this when BENCH_SKIP_DEBIAN=1 (it needs root, deb.debian.org and minutes). */
+export function skipDebian(name: string): CaseResult | undefined {
+  if (process.env.BENCH_SKIP_DEBIAN !== '1') return undefined;
+  return { name, baseline: '', rows: [], skipped: 'BENCH_SKIP_DEBIAN=1; it needs root, deb.debian.org and minutes' };
+}
+
+/** `netboot <args>` in a project directory, by this checkout's CLI. */
+export function netboot(ctx: BenchContext, dir: string, args: string[]): Cmd {
+  return {
+    label: args.join(' '),
+    file: process.execPath,
+    args: [join(ctx.root, 'bin', 'netboot.js'), ...args],
+    cwd: dir,
+  };
+}

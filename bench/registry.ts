@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../boot/processes.js';
+import { selfSignedCert } from './cert.js';
 
 export interface RegistryOptions {
   /** htpasswd (bcrypt) basic auth with this one user. */
@@ -52,7 +53,8 @@ export class TestRegistry {
       `  secret: netboot-test-${this.port}`,
     ];
     if (this.o.tls) {
-      if (!statSync(this.caFile, { throwIfNoEntry: false })) this.makeCert();
+      if (!statSync(this.caFile, { throwIfNoEntry: false }))
+        selfSignedCert({ cn: '127.0.0.1', ip: '127.0.0.1', keyFile: join(this.dir, 'key.pem'), certFile: this.caFile });
       lines.push(`  tls: { certificate: ${this.caFile}, key: ${join(this.dir, 'key.pem')} }`);
     }
     if (this.o.user) {
@@ -76,30 +78,6 @@ export class TestRegistry {
       await sleep(50);
     }
     throw new Error(`docker-registry did not start: ${this.log}`);
-  }
-
-  private makeCert(): void {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(this.dir, 'key.pem'),
-        '-out',
-        this.caFile,
-      ],
-      { stdio: 'ignore' },
-    );
   }
 
   /** Stops the registry by its pid (SIGTERM, then waits for it to exit). */

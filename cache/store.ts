@@ -144,10 +144,13 @@ export class Cache {
     }
   }
 
-  /** Moves a finished file into objects/ (a hard link: no copy), after flushing it to disk. */
-  async ingestFile(path: string, mode?: number): Promise<FileArtifact> {
+  /**
+   * Moves a finished file into objects/ (a hard link: no copy), after flushing it to disk.
+   * `hashed`: its sha256 as the caller computed it from the very bytes it wrote (a pull), not re-read.
+   */
+  async ingestFile(path: string, mode?: number, hashed?: string): Promise<FileArtifact> {
     const st = await stat(path);
-    const digest = await hashFile(path, st.size);
+    const digest = hashed ?? (await hashFile(path, st.size));
     const dest = this.objectPath(digest);
     if (!(await exists(dest))) {
       const fd = await open(path, 'r');

@@ -4,6 +4,7 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
 const WORD: Record<StepReport['outcome'], string> = {
   cached: 'cached',
   remote: 'pulled from the remote cache',
+  unpulled: 'in the remote cache (not pulled)',
   ran: 'done',
   failed: 'FAILED',
   skipped: 'skipped',

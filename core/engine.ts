@@ -12,6 +12,7 @@ import { actionKey, diffParts, type KeyParts, type KeyProviders, keyParts } from
 import type { Artifact } from './plugin.js';
 import type { StepNode } from './recipe.js';
 import type { Outcome, Reporter, SpanRecorder, StepReport } from './reporter.js';
+import { type Fetchable, once, TopDown } from './top-down.js';
 
 export type { Outcome, StepReport };
 
@@ -50,7 +51,7 @@ export interface EngineOptions {
   pullOnly?: boolean;
 }
 
-interface Resolved {
+interface Resolved extends Fetchable {
   outputs?: Record<string, Artifact>;
   parts?: KeyParts;
   report: StepReport;
@@ -79,9 +80,11 @@ export class Engine {
   /** Keys this build pulled from the remote cache, and the pushes still under way. */
   private readonly pulled = new Set<string>();
   private readonly pushes: Promise<void>[] = [];
+  private readonly topDown: TopDown;
 
   constructor(private readonly o: EngineOptions) {
     this.sem = new Semaphore(o.jobs);
+    this.topDown = new TopDown(o);
   }
 
   /** Resolves every step of the given graphs (restricted to `only` when given), in parallel where the graph allows. */
@@ -149,6 +152,7 @@ export class Engine {
     }
     const t0 = Date.now();
     let parts: KeyParts | undefined;
+    let fetch: (() => Promise<void>) | undefined;
     try {
       const at = { host: host.name, step: node.id };
       parts = await keyParts(node, inputs, at, this.o.keys, this.o);
@@ -166,9 +170,16 @@ export class Engine {
         rec = undefined;
         report.reasons = [damage];
       }
+      // Missed here but in the remote cache: its outputs stay there until a step that runs reads them.
+      const left = rec || this.o.pullOnly ? undefined : await this.topDown.leftRemote(g, node, key, isPrivate(g, node));
       if (rec) {
         report.outcome = 'cached';
         if (prev?.key === key) report.reasons = [];
+      } else if (left) {
+        rec = left.rec;
+        report.outcome = 'unpulled';
+        report.reasons = [left.why];
+        if (this.o.mode === 'build') fetch = once(() => this.fetchLeft(g, node, inputs, parts!, report, results));
       } else if (this.o.mode === 'plan') {
         report.outcome = 'stale';
         if (prev?.key === key && !damage) report.reasons = ['its cache entry is gone (gc or verify removed it)'];
@@ -190,7 +201,7 @@ export class Engine {
           report.outcome = 'cached';
           report.reasons = [`shared with ${shared.by} in this build`];
         } else {
-          const promise = this.execute(g, node, inputs, parts, key);
+          const promise = this.execute(g, node, inputs, parts, key, () => this.topDown.inputsHere(node, results));
           this.byKey.set(key, { promise, by: `${host.name}/${node.id}` });
           rec = await promise;
           report.outcome = this.pulled.has(key) ? 'remote' : 'ran';
@@ -210,7 +221,38 @@ export class Engine {
     }
     report.durationMs = Date.now() - t0;
     this.o.reporter.step(report);
-    return { outputs: report.outputs, parts, report };
+    return { outputs: report.outputs, parts, report, fetch };
+  }
+
+  /** Brings the outputs of a step that stayed in the remote cache, for a step that runs and reads them. */
+  private async fetchLeft(
+    g: HostGraph,
+    node: StepNode,
+    inputs: Record<string, Artifact>,
+    parts: KeyParts,
+    report: StepReport,
+    results: Map<string, Promise<Resolved>>,
+  ): Promise<void> {
+    const key = report.key!;
+    let shared = this.byKey.get(key);
+    if (!shared) {
+      const promise = this.execute(g, node, inputs, parts, key, () => this.topDown.inputsHere(node, results));
+      this.byKey.set(key, (shared = { promise, by: `${g.host.name}/${node.id}` }));
+    }
+    try {
+      await shared.promise;
+    } catch (e) {
+      report.outcome = 'failed';
+      if (isNetbootError(e)) report.error = e;
+      throw e;
+    }
+    const pulled = this.pulled.has(key);
+    report.outcome = pulled ? 'remote' : 'ran';
+    report.reasons = [
+      pulled
+        ? `pulled from the remote cache ${this.o.remote!.url}: a step that runs reads its outputs`
+        : 'a step that runs reads its outputs, and the remote cache did not give them',
+    ];
   }
 
   /** The step's inputs, once every upstream step resolved; none (and why, in `report`) if one did not produce. */
@@ -265,27 +307,31 @@ export class Engine {
     inputs: Record<string, Artifact>,
     parts: KeyParts,
     key: string,
+    prepare: () => Promise<void>,
   ): Promise<ActionRecord> {
-    const slot = await this.sem.take();
+    this.o.signal.throwIfAborted();
+    // Another process may be building the same key: wait for it rather than doing it twice.
+    let found: ActionRecord | undefined;
+    const lock = await acquire(join(this.o.cache.dir('locks'), `${key}.lock`), {
+      signal: this.o.signal,
+      whileWaiting: async () => !!(found = await this.hit(key)),
+    });
+    if (!lock) return found!;
     try {
-      this.o.signal.throwIfAborted();
-      // Another process may be building the same key: wait for it rather than doing it twice.
-      let found: ActionRecord | undefined;
-      const lock = await acquire(join(this.o.cache.dir('locks'), `${key}.lock`), {
-        signal: this.o.signal,
-        whileWaiting: async () => !!(found = await this.hit(key)),
-      });
-      if (!lock) return found!;
+      const again = await this.hit(key);
+      if (again) return again;
+      const where = `${g.host.name}/${node.id}`;
+      const priv = this.o.remote && isPrivate(g, node);
+      const pulled = this.o.remote && !priv && (await this.o.remote.pull(key, where)) && (await this.hit(key));
+      if (pulled) {
+        this.pulled.add(key);
+        return pulled;
+      }
+      // It runs here: what it reads from steps whose outputs stayed remote comes first (no slot held meanwhile).
+      await prepare();
+      const slot = await this.sem.take();
       try {
-        const again = await this.hit(key);
-        if (again) return again;
-        const where = `${g.host.name}/${node.id}`;
-        const priv = this.o.remote && isPrivate(g, node);
-        const pulled = this.o.remote && !priv && (await this.o.remote.pull(key, where)) && (await this.hit(key));
-        if (pulled) {
-          this.pulled.add(key);
-          return pulled;
-        }
+        this.o.signal.throwIfAborted();
         this.o.reporter.running(g.host.name, node.id);
         const start = Date.now();
         const run = this.o.runStep ?? executeStep;
@@ -295,10 +341,10 @@ export class Engine {
         if (this.o.remote && !priv) this.pushes.push(this.o.remote.push(rec, where));
         return rec;
       } finally {
-        await lock.release();
+        this.sem.give(slot);
       }
     } finally {
-      this.sem.give(slot);
+      await lock.release();
     }
   }
 }

@@ -1,8 +1,11 @@
 import type { NetbootError } from '../base/errors.js';
 import type { Artifact } from '../cache/artifact.js';
 
-/** `remote`: missed locally, pulled from the remote cache (not run). */
-export type Outcome = 'cached' | 'remote' | 'ran' | 'failed' | 'skipped' | 'stale';
+/**
+ * `remote`: missed locally, pulled from the remote cache (not run). `unpulled`: missed locally, in the
+ * remote cache, its outputs left there (no step that ran read them: core/top-down.ts).
+ */
+export type Outcome = 'cached' | 'remote' | 'unpulled' | 'ran' | 'failed' | 'skipped' | 'stale';
 
 export interface StepReport {
   host: string;

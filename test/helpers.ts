@@ -80,7 +80,7 @@ export class Project {
 export interface StepRow {
   host: string;
   step: string;
-  outcome: 'cached' | 'remote' | 'ran' | 'failed' | 'skipped' | 'stale';
+  outcome: 'cached' | 'remote' | 'unpulled' | 'ran' | 'failed' | 'skipped' | 'stale';
   key: string | null;
   reasons: string[];
   outputs: Record<string, { kind: string; digest: string }> | null;

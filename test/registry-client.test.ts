@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestRegistry } from '../bench/registry.js';
 import { freePort } from '../boot/processes.js';
 import { Registry, type RegistryOptions } from '../cache/remote/registry.js';
-import { Project, type StepRow } from './helpers.js';
+import { byStep, Project, type StepRow } from './helpers.js';
 import { TokenServer } from './token-server.js';
 
 // The OCI distribution client (cache/remote/registry.ts) against a real docker-registry: every
@@ -166,11 +166,12 @@ describe('token auth: the Bearer realm challenge, against docker-registry with a
     const first = await a.jsonAsync(['build', 'probe'], env);
     expect(first.stderr).not.toContain('warning');
     expect(tokens.asked).toContain('repository:netboot/cache:pull,push');
-    expect(registry.tags()).toHaveLength(4);
+    expect(registry.tags()).toHaveLength(5);
     const second = await b.jsonAsync(['build', 'probe'], env);
     expect(second.stderr).not.toContain('warning');
     const remote = second.data.steps.filter((s: StepRow) => s.outcome === 'remote').map((s: StepRow) => s.step);
-    expect(remote.sort()).toEqual(['after-gate', 'disk', 'gate', 'many']);
+    expect(remote.sort()).toEqual(['after-gate', 'disk', 'label', 'many']);
+    expect(byStep(second.data.steps).gate.outcome).toBe('unpulled');
   });
 
   it('a wrong password: the token server refuses, one warning, a local build', async () => {

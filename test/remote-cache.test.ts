@@ -16,6 +16,16 @@ import { byStep, exitOf, Project, type StepRow } from './helpers.js';
 // 127.0.0.1. Builders are separate project directories with separate local caches.
 
 const PRIVATE = ['secret', 'from-secret'];
+// Steps that only other steps read (no publish item names them): a builder whose readers all hit
+// never pulls their outputs.
+const INTERMEDIATE = [
+  'probe/gate',
+  'demo/config',
+  'demo/rootfs',
+  'demo/overlay-src',
+  'demo/initrd',
+  'demo/pxelinux-entry',
+];
 const outcomes = (steps: StepRow[]) => Object.fromEntries(steps.map((s) => [`${s.host}/${s.step}`, s.outcome]));
 const outputsOf = (steps: StepRow[]) => Object.fromEntries(steps.map((s) => [`${s.host}/${s.step}`, s.outputs]));
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -45,14 +55,32 @@ describe('two builders share one registry', () => {
     expect(registry.tags()).toEqual(pushed.sort());
   });
 
-  it('builder B, with an empty cache, runs no shared step: each is a remote hit with the same outputs', async () => {
+  it('builder B, with an empty cache, runs no shared step: what it delivers is pulled, the rest stays remote', async () => {
     const r = await b.jsonAsync(['build', '--all'], { NETBOOT_TEST_REMOTE: registry.url() });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toContain('warning');
     const want = Object.fromEntries(
-      first.map((s) => [`${s.host}/${s.step}`, PRIVATE.includes(s.step) ? 'ran' : 'remote']),
+      first.map((s) => {
+        const id = `${s.host}/${s.step}`;
+        return [id, PRIVATE.includes(s.step) ? 'ran' : INTERMEDIATE.includes(id) ? 'unpulled' : 'remote'];
+      }),
     );
     expect(outcomes(r.data.steps)).toEqual(want);
+    // Top-down: an intermediate step whose readers were all remote hits left its outputs in the
+    // registry. B has no record of its key and none of its outputs, only the outputs' digests.
+    const steps = r.data.steps as StepRow[];
+    const pulledDigests = new Set(
+      steps.filter((s) => s.outcome !== 'unpulled').flatMap((s) => Object.values(s.outputs!).map((o) => o.digest)),
+    );
+    for (const s of steps.filter((x) => x.outcome === 'unpulled')) {
+      expect(existsSync(b.path('.netboot/cache/actions', s.key!.slice(0, 2), `${s.key}.json`)), s.step).toBe(false);
+      expect(s.outputs).toEqual(byStep(first.filter((x) => x.host === s.host))[s.step].outputs);
+      for (const o of Object.values(s.outputs!)) {
+        if (pulledDigests.has(o.digest)) continue;
+        const where = o.kind === 'tree' ? ['trees', o.digest] : ['objects', o.digest.slice(0, 2), o.digest];
+        expect(existsSync(b.path('.netboot/cache', ...where)), `${s.step} ${o.digest}`).toBe(false);
+      }
+    }
     const mine = byStep(r.data.steps.filter((s: StepRow) => s.host === 'probe'));
     for (const s of first.filter((x) => x.host === 'probe')) expect(mine[s.step].outputs).toEqual(s.outputs);
     for (const s of r.data.steps as StepRow[])
@@ -64,9 +92,14 @@ describe('two builders share one registry', () => {
     expect(st.blocks * 512).toBeLessThan(1 << 20);
     // What B pulled is a whole, valid cache entry: verify re-hashes every object and tree.
     expect(b.run(['cache', 'verify']).code).toBe(0);
-    // A second build is all local hits.
+    // A second build is all local hits, the intermediates still left remote; status agrees.
     const again = await b.jsonAsync(['build', '--all'], { NETBOOT_TEST_REMOTE: registry.url() });
-    expect(new Set(again.data.steps.map((s: StepRow) => s.outcome))).toEqual(new Set(['cached']));
+    expect(outcomes(again.data.steps)).toEqual(
+      Object.fromEntries(Object.entries(want).map(([id, o]) => [id, o === 'unpulled' ? o : 'cached'])),
+    );
+    const status = b.run(['status']);
+    expect(status.stdout).toMatch(/^demo: up to date .*\nprobe: up to date/);
+    expect(b.run(['explain', 'probe', 'gate']).stdout).toMatch(/^gate \(remote-gate@1\): in the remote cache: /);
   });
 
   it('publishes bit-identical files from both caches', async () => {
@@ -83,6 +116,48 @@ describe('two builders share one registry', () => {
     const fa = files(a);
     expect(Object.keys(fa).length).toBeGreaterThan(300);
     expect(files(b)).toEqual(fa);
+  });
+
+  it('a step that must run and reads a step left remote: that step is pulled first, and only it', async () => {
+    const r = await b.jsonAsync(['build', 'probe'], { NETBOOT_TEST_REMOTE: registry.url(), NETBOOT_TEST_LABEL: 'two' });
+    expect(r.code, r.stderr).toBe(0);
+    const theirs = byStep(first.filter((s) => s.host === 'probe'));
+    const s = byStep(r.data.steps);
+    expect(Object.fromEntries(r.data.steps.map((x: StepRow) => [x.step, x.outcome]))).toEqual({
+      many: 'cached',
+      secret: 'cached',
+      'from-secret': 'cached',
+      gate: 'remote',
+      'after-gate': 'cached',
+      label: 'ran',
+      disk: 'cached',
+    });
+    expect(s.gate.reasons[0]).toContain('a step that runs reads its outputs');
+    expect(s.gate.outputs).toEqual(theirs.gate.outputs);
+    const label = s.label.outputs!.file.digest;
+    expect(readFileSync(b.path('.netboot/cache/objects', label.slice(0, 2), label), 'utf8')).toBe('two: gated one\n');
+    expect(existsSync(b.path('.netboot/cache/actions', s.gate.key!.slice(0, 2), `${s.gate.key}.json`))).toBe(true);
+    expect(b.run(['cache', 'verify']).code).toBe(0);
+  });
+
+  it('with the registry off, a step that reads a step left remote runs that one here first', async () => {
+    const c = new Project('remote-cache');
+    try {
+      const env = { NETBOOT_TEST_REMOTE: registry.url() };
+      expect((await c.jsonAsync(['build', 'probe'], env)).code).toBe(0);
+      // Plan mode knows the intermediate's outputs from its record: nothing would run.
+      const plan = c.json(['status', 'probe'], env);
+      expect(byStep(plan.data.steps).gate.outcome).toBe('unpulled');
+      expect(c.run(['status', 'probe'], env).stdout).toMatch(/^probe: up to date/);
+      const r = await c.jsonAsync(['build', 'probe', '--no-remote'], { ...env, NETBOOT_TEST_LABEL: 'three' });
+      expect(r.code, r.stderr).toBe(0);
+      const s = byStep(r.data.steps);
+      expect([s.gate.outcome, s.label.outcome, s['after-gate'].outcome]).toEqual(['ran', 'ran', 'cached']);
+      expect(s.gate.outputs).toEqual(byStep(first.filter((x) => x.host === 'probe')).gate.outputs);
+      expect(c.run(['cache', 'verify']).code).toBe(0);
+    } finally {
+      c.remove();
+    }
   });
 
   it('--no-remote leaves the registry alone for one run', async () => {
@@ -102,7 +177,7 @@ describe('two builders share one registry', () => {
     const manifest = JSON.parse(readFileSync(registry.blobPath(link), 'utf8'));
     expect(manifest.artifactType).toBe('application/vnd.netboot.action.v1+json');
     expect(manifest.config.mediaType).toBe('application/vnd.oci.empty.v1+json');
-    const tar = manifest.layers.find((l: { mediaType: string }) => l.mediaType.endsWith('tree.v1.tar'));
+    const tar = manifest.layers.find((l: { mediaType: string }) => l.mediaType.includes('tree.v1.tar'));
     const data = readFileSync(registry.blobPath(tar.digest));
     data[1000] ^= 0x20;
     writeFileSync(registry.blobPath(tar.digest), data);
@@ -112,7 +187,8 @@ describe('two builders share one registry', () => {
       expect(r.code, r.stderr).toBe(0);
       const steps = byStep(r.data.steps);
       expect(steps.many.outcome).toBe('ran');
-      expect(steps.gate.outcome).toBe('remote');
+      expect(steps.gate.outcome).toBe('unpulled');
+      expect(steps['after-gate'].outcome).toBe('remote');
       expect(r.stderr).toMatch(new RegExp(`warning: remote cache ${registry.url()}: step probe/many: .*refused`));
       expect(steps.many.outputs).toEqual(many.outputs);
       expect(c.run(['cache', 'verify']).code).toBe(0);
@@ -133,7 +209,7 @@ describe('a registry that is down or fails does not fail the build', () => {
       const warnings = r.stderr.split('\n').filter((l) => l.includes('warning'));
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toMatch(
-        new RegExp(`remote cache ${url}: pulling step (demo|probe)/[a-z-]+ failed: .*ECONNREFUSED`),
+        new RegExp(`remote cache ${url}: (pulling|looking up) step (demo|probe)/[a-z-]+ failed: .*ECONNREFUSED`),
       );
     } finally {
       p.remove();
@@ -196,7 +272,7 @@ describe('a registry that is down or fails does not fail the build', () => {
       const warnings = err.split('\n').filter((l) => l.includes('warning'));
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toContain(`remote cache ${registry.url()}`);
-      expect(warnings[0]).toMatch(/(pulling|pushing) step probe\/[a-z-]+ failed: /);
+      expect(warnings[0]).toMatch(/(pulling|looking up|pushing) step probe\/[a-z-]+ failed: /);
     } finally {
       await registry.remove();
       p.remove();
@@ -230,7 +306,7 @@ describe('auth: htpasswd (bcrypt) basic auth over TLS', () => {
     const a = await project().jsonAsync(['build', 'probe'], { ...env, DOCKER_CONFIG: docker });
     expect(a.code, a.stderr).toBe(0);
     expect(a.stderr).not.toContain('warning');
-    expect(registry.tags().length).toBe(4);
+    expect(registry.tags().length).toBe(5);
     const b = await project().jsonAsync(['build', 'probe'], {
       ...env,
       DOCKER_CONFIG: join(docker, 'none'),
@@ -238,9 +314,13 @@ describe('auth: htpasswd (bcrypt) basic auth over TLS', () => {
       NETBOOT_REGISTRY_PASSWORD: user.password,
     });
     expect(b.stderr).not.toContain('warning');
-    expect(b.data.steps.filter((s: StepRow) => s.outcome === 'remote').map((s: StepRow) => s.step)).toEqual(
-      expect.arrayContaining(['many', 'gate', 'after-gate', 'disk']),
-    );
+    expect(outcomes(b.data.steps)).toMatchObject({
+      'probe/many': 'remote',
+      'probe/gate': 'unpulled',
+      'probe/after-gate': 'remote',
+      'probe/label': 'remote',
+      'probe/disk': 'remote',
+    });
   });
 
   it('without a login: a warning that the registry wants one, and a local build', async () => {
@@ -301,7 +381,7 @@ describe('a registry that serves another tree under a valid blob digest', () => 
       const r = new Registry(registry.url(), { insecure: true, push: true, timeoutMs: 5000 });
       const manyM = (await r.manifest(tagFor(steps.many.key!)))!.json;
       const configM = (await r.manifest(tagFor(config.key!)))!.json;
-      const tarOf = (m: { layers: Descriptor[] }) => m.layers.findIndex((l) => l.mediaType.endsWith('tree.v1.tar'));
+      const tarOf = (m: { layers: Descriptor[] }) => m.layers.findIndex((l) => l.mediaType.includes('tree.v1.tar'));
       const other = configM.layers[tarOf(configM)];
       manyM.layers[tarOf(manyM)] = { ...manyM.layers[tarOf(manyM)], digest: other.digest, size: other.size };
       await r.putManifest(tagFor(steps.many.key!), manyM);
@@ -345,7 +425,7 @@ describe('a pull killed at any moment', () => {
         expect(after.code, `build after kill ${i}: ${after.stderr}`).toBe(0);
         expect(after.stderr).not.toContain('warning');
         for (const s of after.data.steps as StepRow[]) {
-          expect(['remote', 'cached', 'ran']).toContain(s.outcome);
+          expect(['remote', 'unpulled', 'cached', 'ran']).toContain(s.outcome);
           if (s.outcome === 'ran') expect(PRIVATE).toContain(s.step);
         }
         expect(outputsOf(after.data.steps)).toEqual(outputsOf(built.data.steps));

@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import { selfSignedCert } from '../bench/cert.js';
 import { freePort } from '../boot/processes.js';
 
 /**
@@ -27,25 +27,7 @@ export class TokenServer {
   ) {
     this.certFile = join(dir, 'token-cert.pem');
     const keyFile = join(dir, 'token-key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=netboot-test-token-issuer',
-        '-keyout',
-        keyFile,
-        '-out',
-        this.certFile,
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSignedCert({ cn: 'netboot-test-token-issuer', keyFile, certFile: this.certFile });
     this.key = createPrivateKey(readFileSync(keyFile));
     this.certDer = new X509Certificate(readFileSync(this.certFile)).raw.toString('base64');
   }

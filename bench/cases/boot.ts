@@ -1,15 +1,15 @@
-import { join } from 'node:path';
 import { freePort } from '../../boot/processes.js';
 import {
   BenchAbort,
   type BenchContext,
   type CaseResult,
-  type Cmd,
   median,
+  netboot,
   progress,
   type Row,
   removeTree,
   settle,
+  skipDebian,
   stageFixture,
   timeSpawned,
 } from '../lib.js';
@@ -30,8 +30,8 @@ interface Way {
  */
 export async function boot(ctx: BenchContext): Promise<CaseResult> {
   const name = 'boot: time to login of bullseye-nbd per firmware and transport (qemu TCG)';
-  if (process.env.BENCH_SKIP_DEBIAN === '1')
-    return { name, baseline: '', rows: [], skipped: 'BENCH_SKIP_DEBIAN=1; it needs root, deb.debian.org and minutes' };
+  const skipped = skipDebian(name);
+  if (skipped) return skipped;
   const runs = Number(process.env.BENCH_BOOT_RUNS || 1);
   const http = { NBD_LOADER: 'ipxe', NBD_SAN_HTTP: `http://10.0.2.2:${await freePort()}/` };
   const ways: Way[] = [
@@ -84,14 +84,5 @@ export async function boot(ctx: BenchContext): Promise<CaseResult> {
         '127.0.0.1. Under TCG the guest CPU dominates the time to login, so a TFTP/HTTP difference smaller than ' +
         "a run's noise does not show here.",
     ],
-  };
-}
-
-function netboot(ctx: BenchContext, dir: string, args: string[]): Cmd {
-  return {
-    label: args.join(' '),
-    file: process.execPath,
-    args: [join(ctx.root, 'bin', 'netboot.js'), ...args],
-    cwd: dir,
   };
 }

@@ -1,21 +1,23 @@
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
   BenchAbort,
   type BenchContext,
   type CaseResult,
-  type Cmd,
   median,
+  netboot,
   progress,
   type Row,
   removeTree,
   settle,
+  skipDebian,
   stageFixture,
   timeSpawned,
 } from '../lib.js';
 import { TestRegistry } from '../registry.js';
 
 const HOST = 'bullseye-nbd';
-type Step = { step: string; key: string; outcome: string; outputs: unknown };
+type Step = { step: string; key: string; outcome: string; outputs: unknown; durationMs: number };
 
 /**
  * Builder B's build of the default Debian host from a registry, next to builder A's cold local
@@ -24,12 +26,13 @@ type Step = { step: string; key: string; outcome: string; outputs: unknown };
  */
 export async function debianRemote(ctx: BenchContext): Promise<CaseResult> {
   const name = 'debian-remote: builder B from an OCI registry next to a cold local build';
-  if (process.env.BENCH_SKIP_DEBIAN === '1')
-    return { name, baseline: '', rows: [], skipped: 'BENCH_SKIP_DEBIAN=1; it needs root, deb.debian.org and minutes' };
+  const skipped = skipDebian(name);
+  if (skipped) return skipped;
   const runs = Number(process.env.BENCH_DEBIAN_RUNS || 1);
   const cold: Row = { tool: 'netboot build (cold, local)', samples: [] };
   const pulled: Row = { tool: 'netboot build (builder B, from the registry)', samples: [] };
   const pushMs: number[] = [];
+  const split: string[] = [];
   for (let i = 0; i < runs; i++) {
     const registry = new TestRegistry();
     const a = await stageFixture(ctx.root, 'debian');
@@ -46,16 +49,30 @@ export async function debianRemote(ctx: BenchContext): Promise<CaseResult> {
       pushMs.push((await timeSpawned(netboot(ctx, a, ['cache', 'push', HOST, '--json']), remote)).ms);
       progress('debian-remote', `round ${i + 1} of ${runs}: builder B, empty cache, from the registry`);
       settle();
-      const b1 = await timeSpawned(netboot(ctx, b, ['build', HOST, '--json']), remote);
+      const profile = join(ctx.root, '.netboot', 'bench', 'debian-remote-b.profile.json');
+      mkdirSync(dirname(profile), { recursive: true });
+      const b1 = await timeSpawned(netboot(ctx, b, ['build', HOST, '--json', '--profile', profile]), remote);
       // server-configs names each project's absolute SAN paths, so its key is B's own and it runs.
+      // Every other step has A's key: pulled if B delivers it, else left in the registry (top-down).
       const want = new Map(stepsOf(built.stdout).map((s) => [s.step, s]));
-      for (const s of stepsOf(b1.stdout)) {
+      const mine = stepsOf(b1.stdout);
+      for (const s of mine) {
         const a1 = want.get(s.step);
         if (a1?.key !== s.key) continue;
-        if (s.outcome !== 'remote' || JSON.stringify(s.outputs) !== JSON.stringify(a1.outputs))
-          throw new BenchAbort(`debian-remote: builder B's ${s.step} was ${s.outcome}, not pulled with A's outputs`);
+        if (!['remote', 'unpulled'].includes(s.outcome) || JSON.stringify(s.outputs) !== JSON.stringify(a1.outputs))
+          throw new BenchAbort(
+            `debian-remote: builder B's ${s.step} was ${s.outcome}, not A's outputs from the registry`,
+          );
       }
       pulled.samples.push(b1.ms);
+      const of = (o: string) => mine.filter((s) => s.outcome === o);
+      const secs = (s: Step) => `${s.step} ${(s.durationMs / 1000).toFixed(1)} s`;
+      split.push(
+        `pulled: ${of('remote').map(secs).join(', ')}; ran: ${of('ran').map(secs).join(', ')}; ` +
+          `left in the registry: ${of('unpulled').length} (${of('unpulled')
+            .map((s) => s.step)
+            .join(', ')})`,
+      );
     } finally {
       await registry.remove();
       await removeTree(a);
@@ -79,18 +96,13 @@ export async function debianRemote(ctx: BenchContext): Promise<CaseResult> {
     notes: [
       "Host: bench/fixtures/debian bullseye-nbd. Registry: Debian's docker-registry (CNCF distribution) on " +
         '127.0.0.1, filesystem storage on the same disk, plain HTTP (`insecure`). Builder B checks that every step ' +
-        "with A's key came from the registry (outcome remote) with A's outputs. server-configs, whose configs " +
-        "name each project's absolute SAN paths, has a key of its own and runs (0.1 s). The 2 GiB image is one blob.",
+        "with A's key came from the registry with A's outputs: pulled (remote) if B delivers it (published), else " +
+        'left there (unpulled: its record gives the digests the keys below it need). server-configs, whose configs ' +
+        "name each project's absolute SAN paths, has a key of its own and runs. Outputs go up zstd-compressed " +
+        '(`zstd -3 -T0`); the 2 GiB image is pulled through `zstd -d`, sparse. B runs with `--profile` ' +
+        '(.netboot/bench/debian-remote-b.profile.json).',
+      ...split.map((s, i) => `Builder B, round ${i + 1}: ${s}.`),
     ],
-  };
-}
-
-function netboot(ctx: BenchContext, dir: string, args: string[]): Cmd {
-  return {
-    label: args.join(' '),
-    file: process.execPath,
-    args: [join(ctx.root, 'bin', 'netboot.js'), ...args],
-    cwd: dir,
   };
 }
 

@@ -10,6 +10,7 @@ import {
   type Row,
   removeTree,
   settle,
+  skipDebian,
   stageFixture,
   timeSpawned,
 } from '../lib.js';
@@ -26,8 +27,8 @@ type Step = { step: string; outcome: string; durationMs: number };
  */
 export async function debianUpdate(ctx: BenchContext): Promise<CaseResult> {
   const name = 'debian-update: the rebuild after a security update (a canary) next to a cold build';
-  if (process.env.BENCH_SKIP_DEBIAN === '1')
-    return { name, baseline: '', rows: [], skipped: 'BENCH_SKIP_DEBIAN=1; it needs root, deb.debian.org and minutes' };
+  const skipped = skipDebian(name);
+  if (skipped) return skipped;
   const runs = Number(process.env.BENCH_DEBIAN_RUNS || 1);
   const cold: Row = { tool: 'netboot build (cold)', samples: [] };
   const update: Row = { tool: 'netboot build (after a security update)', samples: [] };

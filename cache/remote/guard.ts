@@ -11,6 +11,8 @@ import type { RemoteCache } from './remote-cache.js';
 export interface RemoteLookup {
   readonly url: string;
   pull(key: string, where: string): Promise<ActionRecord | undefined>;
+  /** The key's record only, its outputs left in the registry (and known locally from then on). */
+  record(key: string, where: string): Promise<ActionRecord | undefined>;
   push(rec: ActionRecord, where: string): Promise<void>;
 }
 
@@ -34,6 +36,15 @@ export class GuardedRemote implements RemoteLookup {
       return await this.remote.pull(key);
     } catch (e) {
       return this.failed(e, 'pulling', where);
+    }
+  }
+
+  async record(key: string, where: string): Promise<ActionRecord | undefined> {
+    if (this.down) return undefined;
+    try {
+      return await this.remote.record(key);
+    } catch (e) {
+      return this.failed(e, 'looking up', where);
     }
   }
 

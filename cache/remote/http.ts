@@ -51,11 +51,15 @@ export class Transport {
 
   /** A response body as chunks, each awaited chunk resetting the idle timeout of `call`. */
   async *body(res: Response): AsyncGenerator<Uint8Array> {
-    const touch = (res as Response & { touch?: () => void }).touch;
-    if (!res.body) return;
-    for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
-      touch?.();
-      yield c;
+    const { touch, finish } = res as Response & { touch?: () => void; finish?: () => void };
+    try {
+      if (!res.body) return;
+      for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+        touch?.();
+        yield c;
+      }
+    } finally {
+      finish?.();
     }
   }
 
@@ -116,11 +120,14 @@ export class Transport {
     try {
       const res = await fetch(url, { method, headers, body: init.body, signal: ac.signal });
       // The body may stream for long: the timeout then runs from the last chunk.
+      // Unref'd, and stopped when the body ends: a finished download must not keep the process alive.
       Object.assign(res, {
         touch: () => {
           stop();
           timer = setTimeout(late('stalled for'), this.o.timeoutMs);
+          timer.unref();
         },
+        finish: stop,
       });
       res.headers.get('content-length') === '0' || method === 'HEAD' ? stop() : timer.unref();
       return res;

@@ -1,12 +1,14 @@
 // The remote cache: action records and their outputs in an OCI registry, one OCI 1.1 artifact
 // manifest per action key, tagged by the key. Pulled content is checked digest by digest and
 // enters the local cache only through its normal atomic path, the record last.
-import { copyFile, open, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../../base/canonical.js';
 import type { Artifact } from '../artifact.js';
 import { type ActionRecord, type Cache, TreeDigestMismatch } from '../store.js';
 import { parseManifest } from '../tree.js';
+import { compressFile, downloadBlob, ZSTD } from './blob-file.js';
+import { writeKnown } from './known.js';
 import {
   type Descriptor,
   DigestMismatch,
@@ -50,6 +52,7 @@ export interface RemoteCacheOptions extends RegistryOptions {
 
 export class RemoteCache {
   readonly registry: Registry;
+  private readonly looked = new Map<string, Promise<{ rec: ActionRecord; layers: Descriptor[] } | undefined>>();
   constructor(
     readonly cache: Cache,
     readonly o: RemoteCacheOptions,
@@ -58,19 +61,24 @@ export class RemoteCache {
   }
 
   /**
+   * The key's record in the registry, its outputs left there (a build that does not read them
+   * never pulls them), or undefined if the registry has none. Known from then on (remote/ in
+   * the local cache: see known.ts). Throws on a record that is not the key's.
+   */
+  async record(key: string): Promise<ActionRecord | undefined> {
+    const found = await this.lookup(key);
+    if (found) await writeKnown(this.cache, found.rec);
+    return found?.rec;
+  }
+
+  /**
    * The key's record from the registry, with every output and its log stored locally first; or
    * undefined if the registry has no artifact for it. Throws on a digest that does not match.
    */
   async pull(key: string): Promise<ActionRecord | undefined> {
-    const m = await this.registry.manifest(tagFor(key));
-    if (!m) return undefined;
-    const layers = (m.json?.layers ?? []) as Descriptor[];
-    if (m.json?.artifactType !== ACTION_ARTIFACT) throw new Error(`${tagFor(key)} is not a netboot action artifact`);
-    const recDesc = layers.find((l) => l.mediaType === MEDIA.record);
-    if (!recDesc) throw new Error(`${tagFor(key)} has no action record`);
-    const rec = JSON.parse((await this.registry.blob(recDesc))!.toString('utf8')) as ActionRecord;
-    if (rec?.v !== 1 || rec.key !== key || typeof rec.outputs !== 'object')
-      throw new DigestMismatch(`${tagFor(key)}: the record is not the record of key ${key}`);
+    const found = await this.lookup(key);
+    if (!found) return undefined;
+    const { rec, layers } = found;
     for (const [name, a] of Object.entries(rec.outputs)) {
       if (await this.cache.hasArtifact(a)) continue;
       const mine = layers.filter((l) => l.annotations?.[ANN.output] === name);
@@ -86,20 +94,46 @@ export class RemoteCache {
     return rec;
   }
 
+  /** The manifest and record of a key (each fetched once per process), checked to be the key's. */
+  private lookup(key: string): Promise<{ rec: ActionRecord; layers: Descriptor[] } | undefined> {
+    let p = this.looked.get(key);
+    if (!p) {
+      p = this.fetchRecord(key);
+      this.looked.set(key, p);
+      p.catch(() => this.looked.delete(key));
+    }
+    return p;
+  }
+
+  private async fetchRecord(key: string): Promise<{ rec: ActionRecord; layers: Descriptor[] } | undefined> {
+    const m = await this.registry.manifest(tagFor(key));
+    if (!m) return undefined;
+    const layers = (m.json?.layers ?? []) as Descriptor[];
+    if (m.json?.artifactType !== ACTION_ARTIFACT) throw new Error(`${tagFor(key)} is not a netboot action artifact`);
+    const recDesc = layers.find((l) => l.mediaType === MEDIA.record);
+    if (!recDesc) throw new Error(`${tagFor(key)} has no action record`);
+    const rec = JSON.parse((await this.registry.blob(recDesc))!.toString('utf8')) as ActionRecord;
+    if (rec?.v !== 1 || rec.key !== key || typeof rec.outputs !== 'object')
+      throw new DigestMismatch(`${tagFor(key)}: the record is not the record of key ${key}`);
+    return { rec, layers };
+  }
+
   private async pullArtifact(a: Artifact, layers: Descriptor[], name: string): Promise<void> {
     const tmp = await this.cache.scratch(`pull-${a.digest.slice(0, 12)}`);
     try {
       if (a.kind === 'file') {
-        const d = layers.find((l) => l.digest === sha256Digest(a.digest));
+        // Compressed (its blob digest is the compressed bytes'), or as it is (the file's digest).
+        const d = layers.find((l) => l.mediaType === MEDIA.file + ZSTD || l.digest === sha256Digest(a.digest));
         if (!d) throw new DigestMismatch(`output ${name}: no blob ${a.digest}`);
-        await this.download(d, join(tmp, 'file'));
-        await this.cache.ingestFile(join(tmp, 'file'), a.mode);
+        const got = await downloadBlob(this.registry, d, join(tmp, 'file'));
+        if (got !== a.digest) throw new DigestMismatch(`output ${name}: file ${a.digest} arrived as ${got}: refused`);
+        await this.cache.ingestFile(join(tmp, 'file'), a.mode, got);
         return;
       }
       const dir = join(tmp, 'tree');
-      const tarLayer = layers.find((l) => l.mediaType === MEDIA.treeTar);
+      const tarLayer = layers.find((l) => l.mediaType === MEDIA.treeTar || l.mediaType === MEDIA.treeTar + ZSTD);
       if (tarLayer) {
-        await this.download(tarLayer, join(tmp, 'tree.tar'));
+        await downloadBlob(this.registry, tarLayer, join(tmp, 'tree.tar'));
         await unpackTree(join(tmp, 'tree.tar'), dir);
       } else await this.pullFiles(layers, a.digest, dir, tmp);
       await this.cache.ingestTree(dir, a.digest).catch((e: unknown) => {
@@ -118,39 +152,14 @@ export class RemoteCache {
     const sizes = new Map(entries.filter((e) => e.type === 'file').map((e) => [e.digest!, e.size!]));
     const got = new Set<string>();
     const fetchOne = async (hex: string) => {
-      await this.download(
-        { mediaType: MEDIA.treeFile, digest: sha256Digest(hex), size: sizes.get(hex)! },
-        join(tmp, hex),
-      );
+      const d = { mediaType: MEDIA.treeFile, digest: sha256Digest(hex), size: sizes.get(hex)! };
+      await downloadBlob(this.registry, d, join(tmp, hex));
       got.add(hex);
     };
     await parallel([...sizes.keys()], 8, fetchOne);
     const m = new Materializer(dir);
     for (const e of entries) await m.add(e, (f, path) => copyFile(join(tmp, f.digest!), path));
     await m.finish();
-  }
-
-  /**
-   * Streams a blob to a new file, checked as it comes. Runs of zeros (64 KiB blocks) are skipped,
-   * not written, so a sparse disk image stays sparse in the cache as it was where it was built.
-   */
-  private async download(d: Descriptor, path: string): Promise<void> {
-    const fd = await open(path, 'wx', 0o600);
-    let at = 0;
-    try {
-      await this.registry.blob(d, async (c) => {
-        const buf = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-        for (let o = 0; o < buf.length; o += SPARSE_BLOCK) {
-          const part = buf.subarray(o, o + SPARSE_BLOCK);
-          if (!isZero(part)) await fd.write(part, 0, part.length, at + o);
-        }
-        at += buf.length;
-      });
-      await fd.truncate(at);
-      await fd.sync();
-    } finally {
-      await fd.close();
-    }
   }
 
   /** Pushes a record's outputs and log, then the record, then its manifest: the tag is the commit point. */
@@ -189,17 +198,22 @@ export class RemoteCache {
 
   private async pushArtifact(name: string, a: Artifact, tmp: string): Promise<Descriptor[]> {
     const ann = (extra: Record<string, string> = {}) => ({ [ANN.output]: name, [ANN.digest]: a.digest, ...extra });
+    const zst = join(tmp, `${a.digest}.zst`);
     if (a.kind === 'file') {
-      const d = { mediaType: MEDIA.file, digest: sha256Digest(a.digest), size: a.size };
-      await this.send(d, fileReader(this.cache.objectPath(a.digest)));
+      const z = await compressFile(this.cache.objectPath(a.digest), zst);
+      const d = { mediaType: MEDIA.file + ZSTD, digest: sha256Digest(z.hex), size: z.size };
+      await this.send(d, fileReader(zst));
+      await rm(zst, { force: true });
       return [{ ...d, annotations: ann() }];
     }
     if (this.o.treeFormat === 'files') return this.pushFiles(a.digest, ann);
     const path = join(tmp, `${a.digest}.tar`);
-    const t = await packTree(this.cache, a.digest, path);
-    const d = { mediaType: MEDIA.treeTar, digest: sha256Digest(t.hex), size: t.size };
-    await this.send(d, fileReader(path));
+    await packTree(this.cache, a.digest, path);
+    const z = await compressFile(path, zst);
     await rm(path, { force: true });
+    const d = { mediaType: MEDIA.treeTar + ZSTD, digest: sha256Digest(z.hex), size: z.size };
+    await this.send(d, fileReader(zst));
+    await rm(zst, { force: true });
     return [{ ...d, annotations: ann() }];
   }
 
@@ -225,10 +239,6 @@ export class RemoteCache {
     return this.registry.pushBlob(d, read, this.o.mountFrom);
   }
 }
-
-const SPARSE_BLOCK = 64 << 10;
-const ZEROS = Buffer.alloc(SPARSE_BLOCK);
-const isZero = (b: Buffer) => b.equals(b.length === SPARSE_BLOCK ? ZEROS : ZEROS.subarray(0, b.length));
 
 async function parallel<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

@@ -82,6 +82,7 @@ function summary(reports: StepReport[]): string {
   return (
     `${reports.length} steps: ${count('ran')} ran, ${count('cached')} cached` +
     (count('remote') ? `, ${count('remote')} pulled from the remote cache` : '') +
+    (count('unpulled') ? `, ${count('unpulled')} left in the remote cache` : '') +
     (count('stale') ? `, ${count('stale')} would run` : '') +
     (count('failed') ? `, ${count('failed')} failed` : '') +
     (count('skipped') ? `, ${count('skipped')} skipped` : '')
@@ -156,7 +157,7 @@ export const status: Command = {
     }
     for (const host of [...new Set(reports.map((r) => r.host))]) {
       const mine = reports.filter((r) => r.host === host);
-      const stale = mine.filter((r) => r.outcome !== 'cached');
+      const stale = mine.filter((r) => r.outcome !== 'cached' && r.outcome !== 'unpulled');
       ctx.io.out(
         `${host}: ` +
           (stale.length ? `${stale.length} of ${mine.length} steps stale` : `up to date (${mine.length} steps)`),

@@ -40,7 +40,9 @@ export const explain: Command = {
             : 'cached under its new key'
           : r.outcome === 'stale'
             ? 'would run'
-            : r.outcome;
+            : r.outcome === 'unpulled'
+              ? r.reasons[0]
+              : r.outcome;
       return {
         step: r.step,
         plugin: r.plugin,
