@@ -55,7 +55,7 @@ describe('two builders share one registry', () => {
     expect(registry.tags()).toEqual(pushed.sort());
   });
 
-  it('builder B, with an empty cache, runs no shared step: it pulls what it delivers, the rest stays remote', async () => {
+  it('builder B, with an empty cache, runs no shared step: pulls what it delivers, the rest stays remote', async () => {
     const r = await b.jsonAsync(['build', '--all'], { NETBOOT_TEST_REMOTE: registry.url() });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toContain('warning');

@@ -31,12 +31,10 @@ function chain(dLabel = 'd'): HostGraph {
   const san = { tftp: '/t', nfs: '/n', nbd: '/b', conf: '/c' };
   const host: HostInfo = { name: 'h', mac: '52:54:00:00:00:01', ip: '10.0.2.21', server: '10.0.2.2', san };
   const ids = ['a', 'b', 'c', 'd'];
-  const order: StepNode[] = ids.map((id, i) => ({
-    id,
-    plugin: step,
-    params: { label: id === 'd' ? dLabel : id },
-    inputs: i ? { in: { step: ids[i - 1], output: 'file' } } : {},
-  }));
+  const order: StepNode[] = ids.map((id, i) => {
+    const inputs: StepNode['inputs'] = i ? { in: { step: ids[i - 1], output: 'file' } } : {};
+    return { id, plugin: step, params: { label: id === 'd' ? dLabel : id }, inputs };
+  });
   const publish = [{ target: 'conf' as const, path: 'd', from: { step: 'd', output: 'file' } }];
   return { host, recipe: 'unit', order, steps: new Map(order.map((n) => [n.id, n])), publish, links: [] };
 }
