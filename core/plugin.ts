@@ -100,6 +100,11 @@ export interface StepContext<P, I extends string, O extends Produces> {
 export interface FingerprintContext<P> {
   params: P;
   signal: AbortSignal;
+  /**
+   * The sha256 of a URL's body (null on 404), from the engine: asked once per run, with the last
+   * answer's validators (If-None-Match, If-Modified-Since), so an unchanged file costs a 304.
+   */
+  urlDigest?(url: string): Promise<string | null>;
 }
 
 export interface PluginDefinition<S extends Shape, I extends string, O extends Produces> {

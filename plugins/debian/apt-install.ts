@@ -29,7 +29,7 @@ export const aptInstallPlugin = definePlugin({
     { name: 'unshare', package: 'util-linux' },
     { name: 'chroot', package: 'coreutils' },
   ],
-  fingerprint: (ctx) => sourcesFingerprint(ctx.params.sources, ctx.signal),
+  fingerprint: (ctx) => sourcesFingerprint(ctx.params.sources, ctx),
   async run(ctx) {
     const root = ctx.outputs.tree;
     await ctx.copyTree('tree', root);

@@ -30,7 +30,7 @@ export const debianBasePlugin = definePlugin({
   },
   produces: { tree: 'tree' },
   tools: [{ name: 'mmdebstrap', package: 'mmdebstrap' }],
-  fingerprint: (ctx) => inReleaseDigest(ctx.params.mirror, ctx.params.suite, ctx.signal),
+  fingerprint: (ctx) => inReleaseDigest(ctx.params.mirror, ctx.params.suite, ctx),
   async run(ctx) {
     const { suite, mirror, variant, arch, include } = ctx.params;
     const inc = include.length ? [`--include=${include.join(',')}`] : [];

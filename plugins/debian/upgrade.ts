@@ -26,7 +26,7 @@ export const debianUpgradePlugin = definePlugin({
     { name: 'unshare', package: 'util-linux' },
     { name: 'chroot', package: 'coreutils' },
   ],
-  fingerprint: (ctx) => sourcesFingerprint(ctx.params.watch, ctx.signal),
+  fingerprint: (ctx) => sourcesFingerprint(ctx.params.watch, ctx),
   async run(ctx) {
     const root = ctx.outputs.tree;
     await ctx.copyTree('tree', root);
