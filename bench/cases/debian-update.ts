@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AptRepo } from '../apt-repo.js';
+import { CountingProxy } from '../counting-proxy.js';
 import {
   BenchAbort,
   type BenchContext,
@@ -17,7 +19,9 @@ import {
 const HOST = 'canary-nbd';
 /** What a security update may re-run: the upgrade step and everything after it, never the base or the packages. */
 const AFTER_UPGRADE = ['upgrade', 'extra-packages', 'package-manifest', 'customize', 'kernel', 'image', 'tftp'];
-type Step = { step: string; outcome: string; durationMs: number };
+type Step = { step: string; outcome: string; durationMs: number; key: string | null };
+/** One package more than the host has: what adding it downloads. */
+const ADDED = 'tree';
 
 /**
  * A security update, next to a cold build from the same run: the canary host (bullseye-nbd's
@@ -31,6 +35,19 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult> {
   const runs = Number(process.env.BENCH_DEBIAN_RUNS || 1);
   const cold: Row = { tool: 'netboot build (cold)', samples: [] };
   const update: Row = { tool: 'netboot build (after a security update)', samples: [] };
+  const added: Row = { tool: `netboot build (one package added: ${ADDED})`, samples: [] };
+  // apt fetches through it: the bytes each build downloaded, as the network saw them.
+  const proxy = new CountingProxy();
+  const proxyUrl = await proxy.start();
+  const bytes: Record<'cold' | 'update' | 'added', { fetched: number[]; apt: number[] }> = {
+    cold: { fetched: [], apt: [] },
+    update: { fetched: [], apt: [] },
+    added: { fetched: [], apt: [] },
+  };
+  const count = (label: keyof typeof bytes, from: number, dir: string, steps: Step[]) => {
+    bytes[label].fetched.push(proxy.debs(from).bytes);
+    bytes[label].apt.push(storeLines(dir, steps));
+  };
   const ranSteps = new Set<string>();
   const stepMs: Record<string, number[]> = {};
   for (let i = 0; i < runs; i++) {
@@ -39,7 +56,13 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult> {
     try {
       repo.publishCanary(String(2 * i + 1));
       const url = await repo.serve();
-      const env = { ...ctx.env, BENCH_SECURITY_MIRROR: url, NBD_KERNEL_ARGS: '', NBD_PACKAGES: '' };
+      const env = {
+        ...ctx.env,
+        BENCH_SECURITY_MIRROR: url,
+        NBD_KERNEL_ARGS: '',
+        NBD_PACKAGES: '',
+        http_proxy: proxyUrl,
+      };
       const cmd: Cmd = {
         label: HOST,
         file: process.execPath,
@@ -48,14 +71,18 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult> {
       };
       progress('debian-update', `round ${i + 1} of ${runs}: cold build`);
       settle();
+      let from = proxy.requests.length;
       const c = await timeSpawned(cmd, env);
-      stepsOf(c.stdout, 'cold');
+      count('cold', from, dir, stepsOf(c.stdout, 'cold'));
       cold.samples.push(c.ms);
       repo.publishCanary(String(2 * i + 2));
       progress('debian-update', `round ${i + 1} of ${runs}: after the canary's version ${2 * i + 2}`);
       settle();
+      from = proxy.requests.length;
       const u = await timeSpawned(cmd, env);
-      for (const s of stepsOf(u.stdout, 'update')) {
+      const uSteps = stepsOf(u.stdout, 'update');
+      count('update', from, dir, uSteps);
+      for (const s of uSteps) {
         if (s.outcome !== 'ran') continue;
         if (!AFTER_UPGRADE.includes(s.step))
           throw new BenchAbort(`debian-update: ${s.step} ran after a security update (only the upgrade and after may)`);
@@ -65,16 +92,30 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult> {
       if (!ranSteps.has('upgrade'))
         throw new BenchAbort('debian-update: the upgrade step did not run after the update');
       update.samples.push(u.ms);
+      progress('debian-update', `round ${i + 1} of ${runs}: ${ADDED} added`);
+      settle();
+      from = proxy.requests.length;
+      const a = await timeSpawned(cmd, { ...env, BENCH_CANARY_PACKAGES: `netboot-canary,${ADDED}` });
+      count('added', from, dir, stepsOf(a.stdout, 'one package added'));
+      added.samples.push(a.ms);
     } finally {
       await repo.stop();
       await removeTree(dir);
     }
   }
+  await proxy.stop();
   const detail = [...ranSteps].map((s) => `${s} ${(median(stepMs[s]) / 1000).toFixed(1)}`).join(', ');
+  const kb = (label: keyof typeof bytes) =>
+    `downloaded ${Math.round(median(bytes[label].fetched) / 1024)} KiB of .debs ` +
+    `(apt asked for ${Math.round(median(bytes[label].apt) / 1024)} KiB; the rest came from the store)`;
   return {
     name: `${name} (N=${runs}; BENCH_DEBIAN_RUNS sets it)`,
     baseline: cold.tool,
-    rows: [cold, { ...update, detail: `ran: ${detail}; the rest cached` }],
+    rows: [
+      { ...cold, detail: kb('cold') },
+      { ...update, detail: `ran: ${detail}; the rest cached; ${kb('update')}` },
+      { ...added, detail: kb('added') },
+    ],
     detailHead: 'median per step that ran, s',
     target: {
       label: 'rebuild after a security update within 0.3x of a cold build',
@@ -87,9 +128,29 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult> {
         'test/fixtures/apt-canary, built by dpkg-deb) from a local unsigned bullseye-security archive ' +
         '(apt-ftparchive) served on 127.0.0.1; bullseye and bullseye-updates come from deb.debian.org.',
       'Each round: a freshly staged project with an empty cache, a timed cold build, the canary bumped by one ' +
-        'version, a timed rebuild. The rebuild must run the upgrade step and only steps after it (checked).',
+        'version, a timed rebuild. The rebuild must run the upgrade step and only steps after it (checked). ' +
+        `Then ${ADDED} is added to the host's packages and it is rebuilt again.`,
+      'Bytes: apt in every step fetches through a counting HTTP proxy (bench/counting-proxy.ts); "apt asked for" ' +
+        "sums what apt-get --print-uris named in the steps' logs, i.e. what it would download without the store.",
     ],
   };
+}
+
+/** What the apt steps that ran would have downloaded: their logs' `downloads:` lines, store and network together. */
+function storeLines(dir: string, steps: Step[]): number {
+  let n = 0;
+  const cache = join(dir, '.netboot/cache');
+  for (const s of steps) {
+    if (s.outcome !== 'ran' || !s.key) continue;
+    const rec = JSON.parse(readFileSync(join(cache, 'actions', s.key.slice(0, 2), `${s.key}.json`), 'utf8'));
+    if (!rec.log) continue;
+    const log = readFileSync(join(cache, 'objects', rec.log.slice(0, 2), rec.log), 'utf8');
+    for (const m of log.matchAll(
+      /^downloads: \d+ packages \((\d+) bytes\) from the store, \d+ fetched \((\d+) bytes/gm,
+    ))
+      n += Number(m[1]) + Number(m[2]);
+  }
+  return n;
 }
 
 function stepsOf(stdout: string, label: string): Step[] {
