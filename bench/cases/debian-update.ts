@@ -28,10 +28,12 @@ const ADDED = 'tree';
  * recipe plus a package from a local bullseye-security archive) is built cold, then version+1 of
  * the canary is published and the host rebuilt. Each round is a fresh project and cache.
  */
-export async function debianUpdate(ctx: BenchContext): Promise<CaseResult> {
+export async function debianUpdate(ctx: BenchContext): Promise<CaseResult[]> {
   const name = 'debian-update: the rebuild after a security update (a canary) next to a cold build';
   if (process.env.BENCH_SKIP_DEBIAN === '1')
-    return { name, baseline: '', rows: [], skipped: 'BENCH_SKIP_DEBIAN=1; it needs root, deb.debian.org and minutes' };
+    return [
+      { name, baseline: '', rows: [], skipped: 'BENCH_SKIP_DEBIAN=1; it needs root, deb.debian.org and minutes' },
+    ];
   const runs = Number(process.env.BENCH_DEBIAN_RUNS || 1);
   const cold: Row = { tool: 'netboot build (cold)', samples: [] };
   const update: Row = { tool: 'netboot build (after a security update)', samples: [] };
@@ -49,6 +51,7 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult> {
     bytes[label].apt.push(storeLines(dir, steps));
   };
   const ranSteps = new Set<string>();
+  let noop: CaseResult | undefined;
   const stepMs: Record<string, number[]> = {};
   for (let i = 0; i < runs; i++) {
     const dir = await stageFixture(ctx.root, 'debian');
@@ -98,6 +101,8 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult> {
       const a = await timeSpawned(cmd, { ...env, BENCH_CANARY_PACKAGES: `netboot-canary,${ADDED}` });
       count('added', from, dir, stepsOf(a.stdout, 'one package added'));
       added.samples.push(a.ms);
+      if (i === runs - 1)
+        noop = await timeNoop(ctx, cmd, { ...env, BENCH_CANARY_PACKAGES: `netboot-canary,${ADDED}` }, repo);
     } finally {
       await repo.stop();
       await removeTree(dir);
@@ -108,7 +113,7 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult> {
   const kb = (label: keyof typeof bytes) =>
     `downloaded ${Math.round(median(bytes[label].fetched) / 1024)} KiB of .debs ` +
     `(apt asked for ${Math.round(median(bytes[label].apt) / 1024)} KiB; the rest came from the store)`;
-  return {
+  const update_: CaseResult = {
     name: `${name} (N=${runs}; BENCH_DEBIAN_RUNS sets it)`,
     baseline: cold.tool,
     rows: [
@@ -133,6 +138,61 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult> {
       'Bytes: apt in every step fetches through a counting HTTP proxy (bench/counting-proxy.ts); "apt asked for" ' +
         "sums what apt-get --print-uris named in the steps' logs, i.e. what it would download without the store.",
     ],
+  };
+  return noop ? [update_, noop] : [update_];
+}
+
+/**
+ * The no-op of a built Debian host (the canary host, 10 steps), offline and online, next to
+ * `node -e 0`, interleaved. Online, each suite's InRelease (or the local archive's Release) is
+ * asked once, conditionally: the local archive answers 304; deb.debian.org as this machine reaches it
+ * gives no validators, so its two files come in full.
+ */
+async function timeNoop(ctx: BenchContext, build: Cmd, env: NodeJS.ProcessEnv, repo: AptRepo): Promise<CaseResult> {
+  const args = build.args.filter((a) => a !== '--json');
+  const cmds: Cmd[] = [
+    { label: 'node -e 0', file: process.execPath, args: ['-e', '0'], cwd: build.cwd },
+    {
+      label: `netboot build ${HOST} --offline (no-op)`,
+      file: process.execPath,
+      args: [...args.slice(0, 3), '--offline'],
+      cwd: build.cwd,
+    },
+    { label: `netboot build ${HOST} (no-op, online)`, file: process.execPath, args: args.slice(0, 3), cwd: build.cwd },
+  ];
+  progress('debian-update', 'no-op builds of the canary host');
+  const rows: Row[] = cmds.map((c) => ({ tool: c.label, samples: [] }));
+  const runs = Math.max(ctx.runs, 5);
+  const before = repo.requests.length;
+  for (let i = 0; i < runs; i++)
+    for (let j = 0; j < cmds.length; j++) {
+      const k = (i + j) % cmds.length;
+      const r = await timeSpawned(cmds[k], env);
+      if (k > 0 && !/0 ran/.test(r.stdout))
+        throw new BenchAbort(`debian-update: ${cmds[k].label} ran a step:\n${r.stdout}`);
+      rows[k].samples.push(r.ms);
+    }
+  const asked = repo.requests.slice(before);
+  return {
+    name: `no-op build of a built Debian host (${HOST}: 10 steps, 4 suites on 2 mirrors)`,
+    baseline: 'node -e 0',
+    rows: [
+      rows[0],
+      rows[1],
+      {
+        ...rows[2],
+        detail:
+          `local archive: ${asked.length / runs} request(s) per build, ` +
+          `${asked.filter((r) => r.status === 304).length} of ${asked.length} answered 304`,
+      },
+    ],
+    detailHead: 'requests',
+    target: {
+      label: 'no-op within 2x of `node -e 0` (--offline)',
+      tool: cmds[1].label,
+      baseline: 'node -e 0',
+      factor: 2,
+    },
   };
 }
 
