@@ -25,6 +25,14 @@ export class DebStore {
     return join(this.dir, sha256.slice(0, 2), sha256);
   }
 
+  /** Whether the store holds an entry by this name (its content is checked when it is handed out). */
+  has(sha256: string): Promise<boolean> {
+    return lstat(this.path(sha256)).then(
+      (st) => isSha256(sha256) && st.isFile(),
+      () => false,
+    );
+  }
+
   /**
    * Puts the stored file with this sha256 at `dest` (a hard link, a copy across file systems).
    * False when the store lacks it or its content no longer matches (then it is removed).

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -5,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DebStore } from '../../cache/deb-store.js';
 import { parseUris } from '../../plugins/debian/apt-install.js';
+import { APT_NAMES_AWK } from '../../plugins/debian/base.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netboot-debs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,5 +72,26 @@ describe("apt-get --print-uris (what a step would download, by the index's SHA25
 
   it('leaves out a line with another hash (apt prints MD5Sum unless told to force SHA256)', () => {
     expect(parseUris("'http://x/pool/t.deb' t_1_amd64.deb 5 MD5Sum:a12f30705b94d891f14bd5199fe6f4f2\n")).toEqual([]);
+  });
+});
+
+describe("mmdebstrap's hooks: stored packages by the names apt gives them in its archive dir", () => {
+  it('names each package of the index whose SHA256 the store holds: an epoch as %3a, arch all as all', () => {
+    const want = join(dir, 'want');
+    writeFileSync(
+      want,
+      'cfd1d96b44c68f42c3739954ce9445dea472a59d31b5a70aa7d64be93f588a09\n' +
+        '0edb49f4dffe0d5608069f7e4ba4d69544d3b9e86fc314dd8b75e9958d8e5e98\n' +
+        'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n',
+    );
+    const packages = join(__dirname, '../fixtures/apt-packages/Packages');
+    // The index's last stanza without the blank line after it counts too.
+    const trimmed = join(dir, 'Packages-trimmed');
+    writeFileSync(trimmed, readFileSync(packages, 'utf8').trimEnd().concat('\n'));
+    for (const index of [packages, trimmed])
+      expect(execFileSync('awk', [APT_NAMES_AWK, want, index], { encoding: 'utf8' })).toBe(
+        'cfd1d96b44c68f42c3739954ce9445dea472a59d31b5a70aa7d64be93f588a09 6tunnel_1%3a0.13-2_amd64.deb\n' +
+          '0edb49f4dffe0d5608069f7e4ba4d69544d3b9e86fc314dd8b75e9958d8e5e98 tzdata_2026b-0+deb12u1_all.deb\n',
+      );
   });
 });
