@@ -111,8 +111,8 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult[]> {
   await proxy.stop();
   const detail = [...ranSteps].map((s) => `${s} ${(median(stepMs[s]) / 1000).toFixed(1)}`).join(', ');
   const kb = (label: keyof typeof bytes) =>
-    `downloaded ${Math.round(median(bytes[label].fetched) / 1024)} KiB of .debs ` +
-    `(apt asked for ${Math.round(median(bytes[label].apt) / 1024)} KiB; the rest came from the store)`;
+    `downloaded ${Math.round(median(bytes[label].fetched) / 1024)} KiB of .debs (all steps); ` +
+    `the apt steps named ${Math.round(median(bytes[label].apt) / 1024)} KiB, store and network together`;
   const update_: CaseResult = {
     name: `${name} (N=${runs}; BENCH_DEBIAN_RUNS sets it)`,
     baseline: cold.tool,
@@ -135,8 +135,9 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult[]> {
       'Each round: a freshly staged project with an empty cache, a timed cold build, the canary bumped by one ' +
         'version, a timed rebuild. The rebuild must run the upgrade step and only steps after it (checked). ' +
         `Then ${ADDED} is added to the host's packages and it is rebuilt again.`,
-      'Bytes: apt in every step fetches through a counting HTTP proxy (bench/counting-proxy.ts); "apt asked for" ' +
-        "sums what apt-get --print-uris named in the steps' logs, i.e. what it would download without the store.",
+      'Bytes: apt in every step (mmdebstrap included) fetches through a counting HTTP proxy ' +
+        '(bench/counting-proxy.ts); "the apt steps named" sums what apt-get --print-uris named in the apt ' +
+        "steps' logs (apt-install, upgrade; not mmdebstrap), i.e. what they would download without the store.",
     ],
   };
   return noop ? [update_, noop] : [update_];
