@@ -62,10 +62,12 @@ export const debianBasePlugin = definePlugin({
 /**
  * awk over a file of SHA256s, then Packages indexes: "SHA256 NAME" for each package whose SHA256 is
  * in the first file, NAME as apt names it in its archive dir (name_version_arch.deb, an epoch's
- * ':' as %3a). Test: test/unit/deb-store.test.ts.
+ * ':' as %3a), never one with a '/'. Test: test/unit/deb-store.test.ts.
  */
 export const APT_NAMES_AWK =
-  'function out() { if (s in want) { gsub(/:/, "%3a", v); print s, p "_" v "_" a ".deb" } s = "" } ' +
+  // A name that could leave the archive dir (a hostile unsigned index) is never printed: the hook links to it as root.
+  'function out() { if (s in want) { n = p "_" v "_" a ".deb"; gsub(/:/, "%3a", n); ' +
+  'if (n ~ /^[A-Za-z0-9+~%][A-Za-z0-9.+~%_-]*$/) print s, n } s = "" } ' +
   'FILENAME == ARGV[1] { want[$1] = 1; next } FNR == 1 { out() } ' +
   '/^Package: / { p = $2 } /^Version: / { v = $2 } /^Architecture: / { a = $2 } /^SHA256: / { s = $2 } ' +
   '/^$/ { out() } END { out() }';
@@ -93,8 +95,10 @@ function storeHooks(storeDir: string, out: string): string[] {
     'for f in "$1"/var/cache/apt/archives/*.deb; do [ -f "$f" ] && ln -f "$f" "$O/" || :; done',
     `ls "$O" | awk '{ print "-", $1 }' > "$O.names"`,
     // every SHA256 of the index, then keep those whose name is in the archive dir
-    `awk '/^SHA256: / { print $2 }' ${lists} > "$O.all"`,
-    `awk ${sh`${names}`} "$O.all" ${lists} | awk 'FNR==NR { have[$2] = 1; next } ($2 in have)' "$O.names" - > "$O.map"`,
+    // (no uncompressed index, nothing to name: the store just gains nothing)
+    `awk '/^SHA256: / { print $2 }' ${lists} > "$O.all" || :`,
+    `awk ${sh`${names}`} "$O.all" ${lists} | awk 'FNR==NR { have[$2] = 1; next } ($2 in have)' "$O.names" - ` +
+      '> "$O.map" || :',
   ].join('\n');
   return ['--skip=download/empty', '--skip=essential/unlink', `--setup-hook=${setup}`, `--customize-hook=${collect}`];
 }

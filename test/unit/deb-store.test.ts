@@ -88,6 +88,14 @@ describe("mmdebstrap's hooks: stored packages by the names apt gives them in its
     // The index's last stanza without the blank line after it counts too.
     const trimmed = join(dir, 'Packages-trimmed');
     writeFileSync(trimmed, readFileSync(packages, 'utf8').trimEnd().concat('\n'));
+    // A hostile (unsigned) index: a name with a '/' would make the hook link outside the archive dir.
+    const hostile = join(dir, 'Packages-hostile');
+    writeFileSync(
+      hostile,
+      'Package: ../../../etc/cron.d/x\nVersion: 1\nArchitecture: all\n' +
+        'SHA256: ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n',
+    );
+    expect(execFileSync('awk', [APT_NAMES_AWK, want, hostile], { encoding: 'utf8' })).toBe('');
     for (const index of [packages, trimmed])
       expect(execFileSync('awk', [APT_NAMES_AWK, want, index], { encoding: 'utf8' })).toBe(
         'cfd1d96b44c68f42c3739954ce9445dea472a59d31b5a70aa7d64be93f588a09 6tunnel_1%3a0.13-2_amd64.deb\n' +
