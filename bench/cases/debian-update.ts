@@ -41,13 +41,14 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult[]> {
   // apt fetches through it: the bytes each build downloaded, as the network saw them.
   const proxy = new CountingProxy();
   const proxyUrl = await proxy.start();
-  const bytes: Record<'cold' | 'update' | 'added', { fetched: number[]; apt: number[] }> = {
-    cold: { fetched: [], apt: [] },
-    update: { fetched: [], apt: [] },
-    added: { fetched: [], apt: [] },
+  const bytes: Record<'cold' | 'update' | 'added', { fetched: number[]; all: number[]; apt: number[] }> = {
+    cold: { fetched: [], all: [], apt: [] },
+    update: { fetched: [], all: [], apt: [] },
+    added: { fetched: [], all: [], apt: [] },
   };
   const count = (label: keyof typeof bytes, from: number, dir: string, steps: Step[]) => {
     bytes[label].fetched.push(proxy.debs(from).bytes);
+    bytes[label].all.push(proxy.requests.slice(from).reduce((n, r) => n + r.bytes, 0));
     bytes[label].apt.push(storeLines(dir, steps));
   };
   const ranSteps = new Set<string>();
@@ -111,7 +112,8 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult[]> {
   await proxy.stop();
   const detail = [...ranSteps].map((s) => `${s} ${(median(stepMs[s]) / 1000).toFixed(1)}`).join(', ');
   const kb = (label: keyof typeof bytes) =>
-    `downloaded ${Math.round(median(bytes[label].fetched) / 1024)} KiB of .debs (all steps); ` +
+    `downloaded ${Math.round(median(bytes[label].fetched) / 1024)} KiB of .debs ` +
+    `(${Math.round(median(bytes[label].all) / 1024)} KiB with apt's indexes; all steps); ` +
     `the apt steps named ${Math.round(median(bytes[label].apt) / 1024)} KiB, store and network together`;
   const update_: CaseResult = {
     name: `${name} (N=${runs}; BENCH_DEBIAN_RUNS sets it)`,
