@@ -77,6 +77,7 @@ describe('a security update', () => {
   }, 1_200_000);
 
   it('adding one package downloads only that package: the others come from the download store', async () => {
+    // tree: a package no other test file installs into the shared cache (its store would have it).
     const from = proxy.requests.length;
     const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'canary-nbd'], {
       ...env(),
