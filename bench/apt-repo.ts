@@ -12,6 +12,8 @@ import { join, normalize } from 'node:path';
  */
 export class AptRepo {
   private server?: Server;
+  /** Every file request answered, with its status (200 or 304). */
+  readonly requests: { path: string; status: number }[] = [];
   constructor(
     readonly root: string,
     readonly dir: string,
@@ -71,7 +73,21 @@ export class AptRepo {
         res.writeHead(404).end();
         return;
       }
-      res.writeHead(200, { 'content-length': statSync(file).size });
+      // Validators as a real mirror gives them: a client that sends them back gets a 304 for an unchanged file.
+      const st = statSync(file);
+      const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+      const lastModified = new Date(Math.floor(st.mtimeMs / 1000) * 1000).toUTCString();
+      const since = Date.parse(req.headers['if-modified-since'] ?? '');
+      const fresh =
+        req.headers['if-none-match'] !== undefined
+          ? req.headers['if-none-match'] === etag
+          : Number.isFinite(since) && Math.floor(st.mtimeMs / 1000) * 1000 <= since;
+      this.requests.push({ path, status: fresh ? 304 : 200 });
+      if (fresh) {
+        res.writeHead(304, { etag, 'last-modified': lastModified }).end();
+        return;
+      }
+      res.writeHead(200, { 'content-length': st.size, etag, 'last-modified': lastModified });
       if (req.method === 'HEAD') res.end();
       else createReadStream(file).pipe(res);
     });

@@ -91,6 +91,12 @@ export class Engine {
   async run(graphs: HostGraph[], only?: Map<string, Set<string>>): Promise<StepReport[]> {
     const all: Promise<Resolved>[] = [];
     const histories = new Map<string, HostHistory<KeyParts>>();
+    // Every upstream question at once (each is asked once per run): the round trips overlap instead
+    // of following the graph. The step that needs an answer awaits it, and reports its failure.
+    for (const g of graphs)
+      for (const n of g.order)
+        if (n.plugin.fingerprint && (!only?.get(g.host.name) || only.get(g.host.name)!.has(n.id)))
+          this.o.keys.fingerprints.fingerprint(n.plugin, n.params, { host: g.host.name, step: n.id }).catch(() => {});
     for (const g of graphs) histories.set(g.host.name, await readHistory<KeyParts>(this.o.cache, g.host.name));
     const perHost = graphs.map((g) => {
       const results = new Map<string, Promise<Resolved>>();

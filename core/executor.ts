@@ -6,6 +6,7 @@ import { errnoOf, ifMissing, isMissing } from '../base/errno.js';
 import { codes, errors, isNetbootError } from '../base/errors.js';
 import { objectDamage } from '../cache/artifact-check.js';
 import { CopyError, copyTree } from '../cache/copy.js';
+import { DebStore } from '../cache/deb-store.js';
 import { hmacDigest } from '../cache/secret-key.js';
 import { sourceDigest } from '../cache/source-digest.js';
 import type { ActionRecord, Cache } from '../cache/store.js';
@@ -138,6 +139,7 @@ function stepContext(
     signal,
     sourceDateEpoch: a.parts.env.sourceDateEpoch,
     fingerprint: a.parts.fingerprint ?? undefined,
+    downloads: new DebStore(join(cache.root, 'debs')),
     resolvePath: (p) => resolve(a.baseDir, p),
     keyedDigest: (data) => hmacDigest(cache.root, data),
     manifest: async (name) => {

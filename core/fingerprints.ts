@@ -5,6 +5,7 @@ import { errors } from '../base/errors.js';
 import { writeFileAtomic } from '../cache/atomic.js';
 import type { FingerprintProvider, StepAt } from './keys.js';
 import type { AnyPlugin } from './plugin.js';
+import { UrlDigests } from './url-digests.js';
 
 export interface FingerprintOptions {
   /** The cache's fingerprints/ directory: the last value of each, for --offline. */
@@ -20,7 +21,11 @@ export interface FingerprintOptions {
 /** Plugins' fingerprints, asked once per (plugin, params) in a run, the last value kept on disk. */
 export class StoredFingerprints implements FingerprintProvider {
   private readonly asked = new Map<string, Promise<string>>();
-  constructor(private readonly o: FingerprintOptions) {}
+  /** Conditional requests for the plugins' upstream files, their validators kept beside the values. */
+  readonly urls: UrlDigests;
+  constructor(private readonly o: FingerprintOptions) {
+    this.urls = new UrlDigests(o.dir, { record: o.record, signal: o.signal });
+  }
 
   fingerprint(plugin: AnyPlugin, params: unknown, at: StepAt): Promise<string> {
     const id = sha256(canonicalJson({ plugin: plugin.name, params, base: this.o.baseDir }));
@@ -40,7 +45,13 @@ export class StoredFingerprints implements FingerprintProvider {
     }
     let value: string;
     try {
-      value = String(await plugin.fingerprint!({ params: structuredClone(params) as never, signal: this.o.signal }));
+      value = String(
+        await plugin.fingerprint!({
+          params: structuredClone(params) as never,
+          signal: this.o.signal,
+          urlDigest: (url) => this.urls.digest(url),
+        }),
+      );
     } catch (e) {
       throw errors.fingerprintFailed(at.host, at.step, (e as Error).message, e);
     }

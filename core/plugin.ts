@@ -1,5 +1,6 @@
 import type { Shell } from 'zx';
 import type { Artifact } from '../cache/artifact.js';
+import type { DebStore } from '../cache/deb-store.js';
 import type { Shape, ShapeIn, ShapeOut } from './schema.js';
 import type { TargetName } from './targets.js';
 
@@ -74,6 +75,12 @@ export interface StepContext<P, I extends string, O extends Produces> {
   sourceDateEpoch: number;
   /** The upstream fingerprint this run was keyed on, if the plugin declares one. */
   fingerprint?: string;
+  /**
+   * The cache's downloads by sha256 (Debian packages by the digest their index gives), shared by
+   * every step and host: a step takes what it would download from here and adds what it fetched.
+   * The engine owns it; it never enters a key (a stored file is the very bytes a download gives).
+   */
+  downloads?: DebStore;
   /** A path from the params made absolute: relative paths are relative to the config file. */
   resolvePath(path: string): string;
   /**
@@ -93,6 +100,11 @@ export interface StepContext<P, I extends string, O extends Produces> {
 export interface FingerprintContext<P> {
   params: P;
   signal: AbortSignal;
+  /**
+   * The sha256 of a URL's body (null on 404), from the engine: asked once per run, with the last
+   * answer's validators (If-None-Match, If-Modified-Since), so an unchanged file costs a 304.
+   */
+  urlDigest?(url: string): Promise<string | null>;
 }
 
 export interface PluginDefinition<S extends Shape, I extends string, O extends Produces> {

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AptRepo } from '../bench/apt-repo.js';
+import { CountingProxy } from '../bench/counting-proxy.js';
 import { byStep, Project, ROOT, ran, type StepRow } from './helpers.js';
 
 // A security update, made deterministic: the canary-nbd host (the default host's recipe and
@@ -10,6 +11,9 @@ import { byStep, Project, ROOT, ran, type StepRow } from './helpers.js';
 let deb: Project;
 let repo: AptRepo;
 let url: string;
+// apt in the chroot fetches through it (http_proxy): what it counts is what a build downloaded.
+const proxy = new CountingProxy();
+let proxyUrl: string;
 const cache = inject('sharedDebianCache');
 const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8', maxBuffer: 1 << 26 });
 const env = () => ({ CANARY_SECURITY_MIRROR: url });
@@ -24,9 +28,11 @@ beforeAll(async () => {
   repo = new AptRepo(ROOT, deb.path('security'), 'bullseye-security');
   repo.publishCanary('1');
   url = await repo.serve();
+  proxyUrl = await proxy.start();
 });
 afterAll(async () => {
   await repo.stop();
+  await proxy.stop();
   deb.remove();
 }, 300_000);
 
@@ -48,9 +54,13 @@ describe('a security update', () => {
 
   it('after version 2 is published, only the upgrade step and what follows re-run, and the image holds 2', async () => {
     repo.publishCanary('2');
-    const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'canary-nbd'], env());
+    const from = proxy.requests.length;
+    const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'canary-nbd'], { ...env(), http_proxy: proxyUrl });
     expect(r.code, r.stderr).toBe(0);
     const steps = byStep(r.data.steps);
+    // Downloads are fetched once: the upgrade takes what it fetched last time from the cache's
+    // store, and the only package that crosses the network is the new canary.
+    expect(proxy.debs(from).names).toEqual(['netboot-canary_2_all.deb']);
     for (const s of ['base', 'packages', 'server-configs']) expect(steps[s].outcome, s).toBe('cached');
     expect(ran(r.data.steps)).toEqual(expect.arrayContaining(['upgrade', 'extra-packages', 'customize', 'image']));
     expect(ran(r.data.steps).every((s) => AFTER_UPGRADE.includes(s))).toBe(true);
@@ -64,6 +74,23 @@ describe('a security update', () => {
     expect(pkgs.data.format).toBe('netboot.debian-packages/1');
     expect(pkgs.data.packages.find((x) => x.name === 'netboot-canary')).toMatchObject({ version: '2' });
     expect(pkgs.data.packages.find((x) => x.name === 'libc6')).toMatchObject({ source: 'glibc' });
+  }, 1_200_000);
+
+  it('adding one package downloads only that package: the others come from the download store', async () => {
+    // tree: a package no other test file installs into the shared cache (its store would have it).
+    const from = proxy.requests.length;
+    const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'canary-nbd'], {
+      ...env(),
+      CANARY_PACKAGES: 'netboot-canary,tree',
+      http_proxy: proxyUrl,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(ran(r.data.steps)).toContain('extra-packages');
+    const fetched = proxy.debs(from);
+    expect(fetched.names).toEqual([expect.stringMatching(/^tree_[^_]+_amd64\.deb$/)]);
+    expect(fetched.bytes).toBeLessThan(200_000);
+    // The store changes no output: the canary in the image is the one the index names.
+    expect(canaryIn(byStep(r.data.steps).customize)).toBe('2');
   }, 1_200_000);
 
   it('--offline reuses the last fingerprints: with the archive gone, nothing runs', async () => {

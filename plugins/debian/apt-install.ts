@@ -1,7 +1,8 @@
-import { copyFile } from 'node:fs/promises';
+import { copyFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ifMissing } from '../../base/errno.js';
-import { definePlugin } from '../../core/plugin.js';
+import type { DebStore } from '../../cache/deb-store.js';
+import { definePlugin, type StepLogger } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
 import { packageName } from './base.js';
 import { inChroot, SCRUB, sh } from './chroot.js';
@@ -28,30 +29,88 @@ export const aptInstallPlugin = definePlugin({
     { name: 'unshare', package: 'util-linux' },
     { name: 'chroot', package: 'coreutils' },
   ],
-  fingerprint: (ctx) => sourcesFingerprint(ctx.params.sources, ctx.signal),
+  fingerprint: (ctx) => sourcesFingerprint(ctx.params.sources, ctx),
   async run(ctx) {
     const root = ctx.outputs.tree;
     await ctx.copyTree('tree', root);
     await writeSources(root, ctx.params.suite, presentSources(ctx.params.sources, ctx.fingerprint));
-    await aptInChroot(ctx.$, root, [
-      'apt-get update -q',
-      `apt-get install -y -q --no-install-recommends ${ctx.params.packages.map((x) => sh`${x}`).join(' ')}`,
-    ]);
+    await aptInChroot(ctx, root, {
+      get: `install -y -q --no-install-recommends ${ctx.params.packages.map((x) => sh`${x}`).join(' ')}`,
+    });
   },
 });
 
 /**
- * Runs apt commands chrooted in a tree, then scrubs it. When apt refuses (a package the suite
- * lacks, a broken dependency), its own `E:` lines are the error, on one line.
+ * Runs `apt-get <get>` (the command that downloads) chrooted in a tree after `apt-get update`, then
+ * `after`, then scrubs the tree. With the cache's download store, the packages apt would fetch are
+ * taken from it first (`--print-uris` names each with its SHA256 from the index) and what apt
+ * fetched goes into it. When apt refuses (a package the suite lacks, a broken dependency), its own
+ * `E:` lines are the error, on one line.
  */
-export async function aptInChroot($: Parameters<typeof inChroot>[0], root: string, commands: string[]) {
+export async function aptInChroot(
+  ctx: { $: Parameters<typeof inChroot>[0]; downloads?: DebStore; log: StepLogger },
+  root: string,
+  o: { get: string; after?: string[] },
+) {
   // Name resolution for apt, for the duration only: SCRUB empties it again.
   await copyFile('/etc/resolv.conf', join(root, 'etc/resolv.conf')).catch(ifMissing(undefined));
+  const env = 'export DEBIAN_FRONTEND=noninteractive';
+  const store = ctx.downloads;
+  if (!store) return aptScript(ctx.$, root, [env, 'apt-get update -q', `apt-get ${o.get}`, ...(o.after ?? []), SCRUB]);
+  const list = 'tmp/netboot-apt-uris';
+  // ForceHash: the index's SHA256 is printed even where it also gives SHA512 (apt-ftparchive's do).
+  await aptScript(ctx.$, root, [
+    env,
+    'apt-get update -q',
+    `apt-get -o Acquire::ForceHash=SHA256 --print-uris ${o.get} > /${list}`,
+  ]);
+  const wanted = parseUris(await readFile(join(root, list), 'utf8'));
+  await rm(join(root, list));
+  const archives = join(root, 'var/cache/apt/archives');
+  const tally = { reused: 0, reusedBytes: 0, fetched: 0, fetchedBytes: 0 };
+  const fetched: AptUri[] = [];
+  for (const u of wanted)
+    if (await store.linkOut(u.sha256, join(archives, u.name))) {
+      tally.reused++;
+      tally.reusedBytes += u.size;
+    } else fetched.push(u);
+  await aptScript(ctx.$, root, [env, `apt-get ${o.get}`, ...(o.after ?? [])]);
+  for (const u of fetched)
+    if (await store.add(join(archives, u.name), u.sha256)) {
+      tally.fetched++;
+      tally.fetchedBytes += u.size;
+    }
+  ctx.log.info(
+    `downloads: ${tally.reused} packages (${tally.reusedBytes} bytes) from the store, ` +
+      `${fetched.length} fetched (${fetched.reduce((n, u) => n + u.size, 0)} bytes; ${tally.fetched} stored)`,
+  );
+  await aptScript(ctx.$, root, [SCRUB]);
+}
+
+async function aptScript($: Parameters<typeof inChroot>[0], root: string, commands: string[]) {
   try {
-    await inChroot($, root, ['export DEBIAN_FRONTEND=noninteractive', ...commands, SCRUB].join('\n'));
+    await inChroot($, root, commands.join('\n'));
   } catch (e) {
     const said = String((e as { stderr?: unknown }).stderr ?? '').match(/^E: .*$/gm);
     if (said) throw new Error(`apt: ${said.join(' ')}`);
     throw e;
   }
+}
+
+export interface AptUri {
+  uri: string;
+  /** The file's name in /var/cache/apt/archives. */
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/** `apt-get --print-uris` lines of packages: `'URI' NAME SIZE SHA256:HEX`; other lines (other hashes) are left out. */
+export function parseUris(text: string): AptUri[] {
+  const out: AptUri[] = [];
+  for (const line of text.split('\n')) {
+    const m = line.match(/^'([^']+)' (\S+\.deb) (\d+) SHA256:([0-9a-f]{64})$/);
+    if (m && !m[2].includes('/')) out.push({ uri: m[1], name: m[2], size: Number(m[3]), sha256: m[4] });
+  }
+  return out;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { canonicalJson } from '../../base/canonical.js';
 import { type Infer, p } from '../../core/schema.js';
 import { mirrorUrl, suiteName } from './base.js';
-import { suiteDigest } from './mirror.js';
+import { type Asker, suiteDigest } from './mirror.js';
 
 /**
  * What netboot knows of each Debian release it builds. bookworm and later prefer deb822 sources
@@ -34,15 +34,17 @@ export type AptSource = Infer<typeof aptSource>;
  * unsigned archive, Release) digest. A `-updates` suite the mirror no longer serves (HTTP 404: an
  * end-of-life release's may go) is recorded as absent, and left out of the sources by `renderSources`.
  */
-export async function sourcesFingerprint(sources: AptSource[], signal: AbortSignal): Promise<string> {
+export async function sourcesFingerprint(sources: AptSource[], ctx: Asker): Promise<string> {
   const state: Record<string, string> = {};
-  for (const s of sources)
-    for (const suite of s.suites) {
-      const d = await suiteDigest(s.uri, suite, signal);
-      if (d === null && !suite.endsWith('-updates'))
-        throw new Error(`${s.uri.replace(/\/+$/, '')}/dists/${suite}/InRelease: HTTP 404`);
-      state[`${s.uri} ${suite}`] = d ?? 'absent';
-    }
+  // All suites at once: one round trip, not one per suite.
+  const pairs = sources.flatMap((s) => s.suites.map((suite) => ({ uri: s.uri, suite })));
+  const digests = await Promise.all(pairs.map((x) => suiteDigest(x.uri, x.suite, ctx)));
+  pairs.forEach(({ uri, suite }, i) => {
+    const d = digests[i];
+    if (d === null && !suite.endsWith('-updates'))
+      throw new Error(`${uri.replace(/\/+$/, '')}/dists/${suite}/InRelease: HTTP 404`);
+    state[`${uri} ${suite}`] = d ?? 'absent';
+  });
   return canonicalJson(state);
 }
 

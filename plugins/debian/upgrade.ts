@@ -26,24 +26,26 @@ export const debianUpgradePlugin = definePlugin({
     { name: 'unshare', package: 'util-linux' },
     { name: 'chroot', package: 'coreutils' },
   ],
-  fingerprint: (ctx) => sourcesFingerprint(ctx.params.watch, ctx.signal),
+  fingerprint: (ctx) => sourcesFingerprint(ctx.params.watch, ctx),
   async run(ctx) {
     const root = ctx.outputs.tree;
     await ctx.copyTree('tree', root);
     await writeSources(root, ctx.params.suite, presentSources(ctx.params.sources, ctx.fingerprint));
-    await aptInChroot(ctx.$, root, [
-      'apt-get update -q',
+    await aptInChroot(ctx, root, {
       // Config files the image did not change take the package's new version; changed ones are kept.
-      'apt-get dist-upgrade -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef ' +
+      get:
+        'dist-upgrade -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef ' +
         '-o Dpkg::Options::=--force-confold',
-      // A kernel security fix is a new linux-image-<abi> package beside the old one, which apt keeps
-      // (it never removes the newest two): the image boots the newest, so the older ones go.
-      'new=$(ls /lib/modules | sort -V | tail -n 1)',
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: a dpkg-query format, not JavaScript
-      "old=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\\n' 'linux-image-[0-9]*' 2>/dev/null | " +
-        'awk -v keep="linux-image-$new" \'$1 == "ii" && $2 != keep && $2 != keep "-unsigned" { print $2 }\')',
-      'if [ -n "$old" ]; then apt-get purge -y -q $old; fi',
-      'apt-get autoremove -y -q --purge',
-    ]);
+      after: [
+        // A kernel security fix is a new linux-image-<abi> package beside the old one, which apt keeps
+        // (it never removes the newest two): the image boots the newest, so the older ones go.
+        'new=$(ls /lib/modules | sort -V | tail -n 1)',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a dpkg-query format, not JavaScript
+        "old=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\\n' 'linux-image-[0-9]*' 2>/dev/null | " +
+          'awk -v keep="linux-image-$new" \'$1 == "ii" && $2 != keep && $2 != keep "-unsigned" { print $2 }\')',
+        'if [ -n "$old" ]; then apt-get purge -y -q $old; fi',
+        'apt-get autoremove -y -q --purge',
+      ],
+    });
   },
 });
