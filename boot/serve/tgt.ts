@@ -1,0 +1,29 @@
+// tgtd for the site: every target of the site's tgt/conf.d, its portal on the interface's address.
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { foreground, type Running, runOk, until } from './running.js';
+
+/** tgtd's management socket is /var/run/tgtd/socket.<port>: one of our own, not the system's (0). */
+function controlPort(): number {
+  for (;;) {
+    const port = 1000 + Math.floor(Math.random() * 60000);
+    if (!existsSync(`/var/run/tgtd/socket.${port}`)) return port;
+  }
+}
+
+export async function startTgt(site: string, addr: string, run: string): Promise<Running | undefined> {
+  const dir = join(site, 'tgt/conf.d');
+  if (!existsSync(dir) || !readdirSync(dir).some((f) => f.endsWith('.conf'))) return undefined;
+  const port = String(controlPort());
+  const tgtd = await foreground('tgtd', 'tgtd', ['-f', '-C', port, '--iscsi', `portal=${addr}:3260`]);
+  try {
+    await until('tgtd', () => existsSync(`/var/run/tgtd/socket.${port}`));
+    const conf = join(run, 'targets.conf');
+    writeFileSync(conf, `# written by netboot serve\ndefault-driver iscsi\ninclude ${dir}/*.conf\n`);
+    await runOk('tgt-admin', 'tgt-admin', ['-C', port, '-e', '-c', conf]);
+  } catch (e) {
+    await tgtd.stop();
+    throw e;
+  }
+  return tgtd;
+}
