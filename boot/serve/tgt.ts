@@ -6,7 +6,7 @@ import { foreground, type Running, runOk, until } from './running.js';
 /** tgtd's management socket is /var/run/tgtd/socket.<port>: one of our own, not the system's (0). */
 function controlPort(): number {
   for (;;) {
-    const port = 1000 + Math.floor(Math.random() * 60000);
+    const port = 1000 + Math.floor(Math.random() * 31000);
     if (!existsSync(`/var/run/tgtd/socket.${port}`)) return port;
   }
 }
@@ -22,8 +22,22 @@ export async function startTgt(site: string, addr: string, run: string): Promise
     writeFileSync(conf, `# written by netboot serve\ndefault-driver iscsi\ninclude ${dir}/*.conf\n`);
     await runOk('tgt-admin', 'tgt-admin', ['-C', port, '-e', '-c', conf]);
   } catch (e) {
-    await tgtd.stop();
+    await shutdown(port, tgtd);
     throw e;
   }
-  return tgtd;
+  return { name: 'tgtd', stop: () => shutdown(port, tgtd) };
+}
+
+/**
+ * tgtd ignores SIGTERM while it has targets: as Debian's unit does, its targets go offline and
+ * away (-f: also those in use), then the daemon is told to exit; a signal only if it is still there.
+ */
+async function shutdown(port: string, tgtd: Running): Promise<void> {
+  for (const args of [
+    ['tgt-admin', '-C', port, '--offline', 'ALL'],
+    ['tgt-admin', '-C', port, '--update', 'ALL', '-c', '/dev/null', '-f'],
+    ['tgtadm', '-C', port, '--op', 'delete', '--mode', 'system'],
+  ])
+    await runOk('tgtd', args[0], args.slice(1)).catch(() => undefined);
+  await tgtd.stop();
 }
