@@ -45,7 +45,7 @@ describe('the site release', () => {
     expect(readFileSync(lab.path('reloads.log'), 'utf8')).toBe('reloaded site 000001\n');
   });
 
-  it('holds exactly the committed files (project paths as /PROJECT), read-only, the CHAP secret for root only', async () => {
+  it('holds exactly the committed files (paths as /PROJECT), read-only, the CHAP secret for root only', async () => {
     const files = walk(site);
     for (const f of files) {
       const text = readFileSync(join(site, f), 'utf8').replaceAll(lab.dir, '/PROJECT');
@@ -96,7 +96,8 @@ describe('the real servers accept the site', () => {
     expect(inc.match(/^option arch code 93 /gm)).toHaveLength(1);
     const main = write(
       lab.path('check/dhcpd.conf'),
-      `ddns-update-style none;\nsubnet 10.0.2.0 netmask 255.255.255.0 {}\ninclude "${join(site, 'dhcpd/netboot.conf')}";\n`,
+      'ddns-update-style none;\nsubnet 10.0.2.0 netmask 255.255.255.0 {}\n' +
+        `include "${join(site, 'dhcpd/netboot.conf')}";\n`,
     );
     const r = run('dhcpd', ['-t', '-cf', main]);
     expect(r.code, r.out).toBe(0);
@@ -106,7 +107,8 @@ describe('the real servers accept the site', () => {
     const port = await freePort();
     const main = write(
       lab.path('check/nbd-server.conf'),
-      `[generic]\nlistenaddr = 127.0.0.1\nport = ${port}\nallowlist = true\nincludedir = ${join(site, 'nbd-server/conf.d')}\n`,
+      `[generic]\nlistenaddr = 127.0.0.1\nport = ${port}\nallowlist = true\n` +
+        `includedir = ${join(site, 'nbd-server/conf.d')}\n`,
     );
     const pidFile = lab.path('check/nbd.pid');
     expect(run('nbd-server', ['-C', main, '-p', pidFile]).code).toBe(0);
@@ -147,7 +149,8 @@ describe('the real servers accept the site', () => {
     expect(r.code, r.out).toBe(0);
     const img = (h: string) => lab.path(`san/iscsi/${h}.img`);
     expect(r.out).toContain(
-      `<target iqn.2026-11.lab.san:kvm-a>\n\tbacking-store ${img('kvm-a')}\n\tincominguser kvm-a PLEASE_CORRECT_THE_PASSWORD\n` +
+      `<target iqn.2026-11.lab.san:kvm-a>\n\tbacking-store ${img('kvm-a')}\n` +
+        '\tincominguser kvm-a PLEASE_CORRECT_THE_PASSWORD\n' +
         '\tinitiator-address 10.0.2.31\n</target>',
     );
     expect(r.out).toContain(
