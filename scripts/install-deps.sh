@@ -26,6 +26,8 @@ PACKAGES+=(docker-registry apache2-utils openssl)
 PACKAGES+=(shim-signed grub-efi-amd64-signed ovmf ipxe)
 # Debian update tests: apt-ftparchive (apt-utils) writes a local security archive's indexes; dpkg-deb builds its canary.
 PACKAGES+=(apt-utils dpkg)
+# The SAN side (issue 16): tgt (tgtd, tgt-admin) serves the hosts' iSCSI disks in netboot serve and its tests.
+PACKAGES+=(tgt)
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 export DEBIAN_FRONTEND=noninteractive

@@ -118,7 +118,7 @@ describe('the real servers accept the site', () => {
         await new Promise((r) => setTimeout(r, 100));
         pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) || 0 : 0;
       }
-      let listed = { code: 1, out: '' };
+      let listed: { code: number | null; out: string } = { code: 1, out: '' };
       for (let i = 0; i < 50 && listed.code !== 0; i++) {
         listed = run('nbdinfo', ['--list', '--json', `nbd://127.0.0.1:${port}`]);
         if (listed.code !== 0) await new Promise((r) => setTimeout(r, 100));
@@ -144,6 +144,7 @@ describe('the real servers accept the site', () => {
       // tgtd ignores SIGTERM while it has targets: offline, removed, then told to exit (as Debian's unit does).
       `tgt-admin -C ${port} --offline ALL; tgt-admin -C ${port} --update ALL -c /dev/null -f`,
       `tgtadm -C ${port} --op delete --mode system; wait $T || true`,
+      `rm -f /var/run/tgtd/socket.${port} /var/run/tgtd/socket.${port}.lock`,
     ].join('; ');
     const r = run('unshare', ['--net', 'sh', '-ec', script]);
     expect(r.code, r.out).toBe(0);

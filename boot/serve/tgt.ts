@@ -1,5 +1,5 @@
 // tgtd for the site: every target of the site's tgt/conf.d, its portal on the interface's address.
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { foreground, type Running, runOk, until } from './running.js';
 
@@ -40,4 +40,6 @@ async function shutdown(port: string, tgtd: Running): Promise<void> {
   ])
     await runOk('tgtd', args[0], args.slice(1)).catch(() => undefined);
   await tgtd.stop();
+  rmSync(`/var/run/tgtd/socket.${port}`, { force: true });
+  rmSync(`/var/run/tgtd/socket.${port}.lock`, { force: true });
 }
