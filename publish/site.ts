@@ -43,6 +43,8 @@ export interface SitePublish {
 
 /** Renders the site from the live hosts and publishes it when it differs from the live site. */
 export async function publishSite(o: SiteOptions): Promise<SitePublish> {
+  // A kill mid-publish may have left a staging dir or a temp link: removed before anything else.
+  await o.conf.cleanLeftovers(SITE);
   const live = await liveHosts(o.conf.root, o.hosts);
   const names = new Set(live.map((h) => h.name));
   // Everything is checked before anything is written: a bad disk leaves the SAN as it was.
@@ -78,19 +80,21 @@ async function liveHosts(root: string, hosts: string[]): Promise<SiteHost[]> {
       throw e;
     });
     if (!link) continue;
-    const files = await readTree(join(root, name));
-    delete files[MANIFEST_NAME];
+    const files = await readTree(join(root, name), '', (p) => SITE_SOURCES.test(p));
     out.push({ name, files: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.content])) });
   }
   return out;
 }
 
-async function readTree(dir: string, rel = ''): Promise<Record<string, SiteFile>> {
+/** The parts of a host's conf tree the site is made of (a recipe may publish other things there). */
+const SITE_SOURCES = /^(dnsmasq\.d|nbd-server\/conf\.d|exports\.d|ganesha|freebsd|dhcpd|openwrt)\/[^/]+$/;
+
+async function readTree(dir: string, rel = '', want = (_p: string) => true): Promise<Record<string, SiteFile>> {
   const out: Record<string, SiteFile> = {};
   for (const e of await readdir(join(dir, rel), { withFileTypes: true })) {
     const p = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) Object.assign(out, await readTree(dir, p));
-    else if (e.isFile()) {
+    if (e.isDirectory()) Object.assign(out, await readTree(dir, p, want));
+    else if (e.isFile() && want(p)) {
       const st = await lstat(join(dir, p));
       out[p] = { content: await readFile(join(dir, p), 'utf8'), mode: st.mode & 0o7777 };
     }
