@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../boot/processes.js';
-import { Project, ROOT } from './helpers.js';
+import { freePort, stopPid } from '../boot/processes.js';
+import { BIN, Project, ROOT } from './helpers.js';
 
 // The site release: every live host's server configs as one file set per server, published on
 // the conf target after the hosts. The fixture's hosts publish nothing but their configs, so
@@ -212,5 +212,67 @@ describe('netboot serve --install-unit', () => {
     );
     expect(unit).toMatch(/^KillSignal=SIGTERM$/m);
     expect(unit).toMatch(/^WantedBy=multi-user.target$/m);
+  });
+});
+
+describe('netboot serve (in a network namespace of its own, on a bridge at the SAN address)', () => {
+  const NS = `netboot-site-${process.pid}`;
+  let serve: ReturnType<typeof spawn> | undefined;
+  let out = '';
+  const ns = (...args: string[]) => spawnSync('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8' }).stdout;
+  const waitFor = async (re: RegExp) => {
+    for (let i = 0; i < 300 && !re.test(out) && serve?.exitCode === null; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(out).toMatch(re);
+  };
+  beforeAll(() => {
+    for (const args of [
+      ['netns', 'add', NS],
+      ['-n', NS, 'link', 'set', 'lo', 'up'],
+      ['-n', NS, 'link', 'add', 'd0', 'type', 'bridge'],
+      ['-n', NS, 'addr', 'add', '10.0.2.2/24', 'dev', 'd0'],
+      ['-n', NS, 'link', 'set', 'd0', 'up'],
+    ])
+      expect(spawnSync('ip', args).status).toBe(0);
+    // What the hosts' other releases would hold: the TFTP root and the NFS roots.
+    for (const d of ['san/tftp', 'san/nfs/kvm-a/root', 'san/nfs/lxc-a/root'])
+      mkdirSync(lab.path(d), { recursive: true });
+    spawnSync('chmod', ['755', lab.dir]);
+  });
+  afterAll(async () => {
+    if (serve?.pid && serve.exitCode === null) await stopPid(serve.pid);
+    spawnSync('ip', ['netns', 'del', NS]);
+  });
+
+  it('runs tgtd, nfs-ganesha, nbd-server and dnsmasq on the interface address', async () => {
+    serve = spawn('ip', ['netns', 'exec', NS, process.execPath, BIN, 'serve', '--interface', 'd0'], {
+      cwd: lab.dir,
+      env: { ...process.env, CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    serve.stdout!.on('data', (d) => (out += d));
+    serve.stderr!.on('data', (d) => (out += d));
+    await waitFor(/^serving site release 000001 on d0 \(10\.0\.2\.2\): tgtd, nfs-ganesha, nbd-server, dnsmasq/m);
+    const sockets = ns('ss', '-Hltnu');
+    for (const port of [67, 69, 3260, 10809, 2049, 20048])
+      expect(sockets, String(port)).toMatch(new RegExp(`:${port} `));
+    // Only rpcbind (which takes no address for TCP) listens beyond the interface's address.
+    const beyond = sockets
+      .split('\n')
+      .filter((l) => l && !/ (10\.0\.2\.2|\[::ffff:10\.0\.2\.2\]|0\.0\.0\.0%d0|\[[^\]]+\]%d0):\d+ /.test(l));
+    expect(beyond.filter((l) => !/:111 /.test(l))).toEqual([]);
+  });
+
+  it('restarts the servers when a publish switches the site, and stops them all on SIGTERM', async () => {
+    const r = lab.run(['publish', '--all'], { SITE_EXTRA_HOST: '1' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^site: release 000002 is live \(kvm-a, lxc-a, nbd-a, nbd-b\)$/m);
+    await waitFor(/^site release 000002 is live: restarting the servers$/m);
+    await waitFor(/^serving site release 000002: tgtd, nfs-ganesha, nbd-server, dnsmasq/m);
+    serve!.kill('SIGTERM');
+    const code = await new Promise((res) => (serve!.exitCode !== null ? res(serve!.exitCode) : serve!.on('exit', res)));
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/^stopped every server$/m);
+    expect(ns('ss', '-Hltnu').trim()).toBe('');
   });
 });
