@@ -61,7 +61,7 @@ export function renderIscsiNodeScript(
  */
 export const debianIscsiPlugin = definePlugin({
   name: 'debian-iscsi',
-  version: '3',
+  version: '4',
   description: 'open-iscsi login at boot and a _netdev mount for a VM/container store',
   params: {
     ...iscsiParams,
@@ -128,7 +128,8 @@ export function renderMountedUnit(mount: string): string {
     '[Service]',
     'Type=oneshot',
     'StandardOutput=journal+console',
-    `ExecStart=/bin/sh -c 'echo "netboot: iscsi disk mounted: $(findmnt -n -o SOURCE,FSTYPE,TARGET ${mount})"'`,
+    // `$$`: systemd's own expansion leaves one `$` for the shell.
+    `ExecStart=/bin/sh -c 'echo "netboot: iscsi disk mounted: $$(findmnt -n -o SOURCE,FSTYPE,TARGET ${mount})"'`,
     '',
     '[Install]',
     'WantedBy=multi-user.target',
