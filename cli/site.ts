@@ -1,6 +1,6 @@
 // What the site release needs from the config: the conf target (local only), every host's iSCSI
 // params from its recipe params, and the SAN's disk settings. Shared by publish and serve.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Cache } from '../cache/store.js';
 import { LocalTarget } from '../publish/local-target.js';
 import { publishSite, type SitePublish } from '../publish/site.js';
@@ -20,6 +20,9 @@ export function hostIscsi(config: ResolvedConfig): HostIscsi[] {
       lun: typeof i.lun === 'number' ? i.lun : 1,
       fsType: typeof i.fsType === 'string' ? i.fsType : 'ext4',
       ...(typeof i.chapUser === 'string' ? { chapUser: i.chapUser } : {}),
+      // The recipe's own secretFile (FreeBSD's is on this machine, relative to the config), used
+      // when san.iscsi.disks.<host>.secretFile does not name the SAN's copy.
+      ...(typeof i.secretFile === 'string' ? { secretFile: resolve(config.dir, i.secretFile) } : {}),
     });
   }
   return out;

@@ -15,6 +15,8 @@ export interface HostIscsi {
   lun: number;
   fsType: string;
   chapUser?: string;
+  /** The recipe's secretFile, the fallback when the SAN config names none. */
+  secretFile?: string;
 }
 
 export interface DiskConfig {
@@ -68,7 +70,8 @@ export async function planDisks(file: string, hosts: HostIscsi[], cfg: DiskConfi
     });
     if (device && !st?.isBlockDevice())
       throw errors.iscsiStoreOutside(file, h.host, store, `${cfg.storage} (and it is no block device)`);
-    const chap = h.chapUser ? { user: h.chapUser, secret: await readSecret(file, h.host, disk.secretFile) } : undefined;
+    const secretFile = disk.secretFile ?? h.secretFile;
+    const chap = h.chapUser ? { user: h.chapUser, secret: await readSecret(file, h.host, secretFile) } : undefined;
     out.push({
       tgt: { host: h.host, ip: h.ip, iqn: h.target, store: real, lun: h.lun, ...(chap ? { chap } : {}) },
       ...(st ? {} : { create: { size: disk.size, fsType: h.fsType } }),
