@@ -33,7 +33,10 @@ export const codes = Object.freeze({
   INDEX_ENTRY_MISSING: 'INDEX_ENTRY_MISSING',
   INDEX_INVALID: 'INDEX_INVALID',
   INPUT_MODIFIED: 'INPUT_MODIFIED',
+  INTERFACE_UNKNOWN: 'INTERFACE_UNKNOWN',
   INTERRUPTED: 'INTERRUPTED',
+  ISCSI_STORE_OUTSIDE: 'ISCSI_STORE_OUTSIDE',
+  ISCSI_STORE_SHARED: 'ISCSI_STORE_SHARED',
   LOCK_FROZEN: 'LOCK_FROZEN',
   LOCK_INVALID: 'LOCK_INVALID',
   LOCK_MISMATCH: 'LOCK_MISMATCH',
@@ -58,6 +61,7 @@ export const codes = Object.freeze({
   SAN_ROOT_OVERLAP: 'SAN_ROOT_OVERLAP',
   SAN_ROOT_UNSAFE: 'SAN_ROOT_UNSAFE',
   SAN_UNSAFE_PATH: 'SAN_UNSAFE_PATH',
+  SECRET_FILE_MISSING: 'SECRET_FILE_MISSING',
   SECRET_KEY_UNUSABLE: 'SECRET_KEY_UNUSABLE',
   SERVER_FAILED: 'SERVER_FAILED',
   SOURCE_CHANGED: 'SOURCE_CHANGED',
@@ -358,6 +362,28 @@ export const errors = {
     build(codes.INDEX_ENTRY_MISSING)(`${url} has no ${name} (asked for by ${where})`),
   secretKeyUnusable: (path: string, msg: string) =>
     build(codes.SECRET_KEY_UNUSABLE)(`${path}: the cache's secret key cannot be used: ${msg}`),
+
+  // the SAN's site configs and `netboot serve` (issue 16)
+  iscsiStoreShared: (file: string, store: string, a: string, b: string) =>
+    config(codes.ISCSI_STORE_SHARED)(
+      `${file}: san.iscsi.disks.${b}: backing store ${store} is already the disk of host ${a}; ` +
+        'each host needs its own (nothing was published)',
+    ),
+  iscsiStoreOutside: (file: string, host: string, store: string, root: string) =>
+    config(codes.ISCSI_STORE_OUTSIDE)(
+      `${file}: san.iscsi.disks.${host}.backingStore: ${store} is outside the storage root ${root} ` +
+        '(san.iscsi.storage); only a block device under /dev or a file below the storage root is served',
+    ),
+  secretFileMissing: (file: string, host: string, secretFile: string, why: string) =>
+    config(codes.SECRET_FILE_MISSING)(
+      `${file}: san.iscsi.disks.${host}.secretFile: ${secretFile} ${why} (the CHAP secret of host ${host}); ` +
+        'nothing was published',
+    ),
+  interfaceUnknown: (file: string, name: string, known: string[]) =>
+    usage(codes.INTERFACE_UNKNOWN)(
+      `--interface ${name}: no such network interface on this machine (serving the site of ${file}); ` +
+        `interfaces here: ${known.join(', ') || '(none)'}`,
+    ),
 };
 
 function mib(n: number): string {

@@ -16,6 +16,8 @@ export interface PxeBoot {
   firmware?: BootFirmware;
   /** Keep qemu's iPXE option ROM on the NIC under UEFI too (it runs an iPXE script as the boot file). */
   ipxeRom?: boolean;
+  /** A tap device to boot on (a bridge with real DHCP and TFTP servers) instead of qemu's user network. */
+  tap?: string;
 }
 
 export interface BootResult {
@@ -43,7 +45,9 @@ export async function pxeBoot(
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<BootResult> {
-  const net = `user,id=n0,tftp=${b.tftpRoot},bootfile=${b.bootFile}`;
+  const net = b.tap
+    ? `tap,id=n0,ifname=${b.tap},script=no,downscript=no`
+    : `user,id=n0,tftp=${b.tftpRoot},bootfile=${b.bootFile}`;
   closeSync(openSync(b.consoleLog, 'w'));
   const wrap = b.wrap ?? [];
   const fw = firmwareArgs(b.firmware ?? 'bios', dirname(b.consoleLog));

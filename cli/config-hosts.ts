@@ -15,6 +15,8 @@ import { allowPublicList } from './allow-public.js';
  * some SAN file systems do not keep it.
  */
 export const RESERVED_HOST_NAMES = [
+  // the conf target's site release (all hosts' server configs at once)
+  'site',
   'pxelinux.cfg',
   'pxelinux.0',
   'lpxelinux.0',

@@ -13,11 +13,19 @@ import { allowPublicList } from './allow-public.js';
 export interface ResolvedSan extends Record<TargetName, string> {
   server: string;
   keep: number;
-  reload: Partial<Record<TargetName, string>>;
+  reload: Partial<Record<TargetName | 'site', string>>;
   ssh: { identityFile?: string; options?: string[] };
   allowPublic: string[];
   /** The base URL from which the SAN serves the TFTP root over HTTP (iPXE hosts load kernel and initrd from it). */
   http?: string;
+  /** The SAN's iSCSI disks (tgt), for hosts whose recipe has `iscsi` params. */
+  iscsi: SanIscsi;
+}
+
+export interface SanIscsi {
+  /** Where netboot creates sparse backing files, and below which a configured file must lie. */
+  storage: string;
+  disks: Record<string, { backingStore?: string; size: string; secretFile?: string }>;
 }
 
 /** A non-empty string, resolved against `dir` (a leading `~/` against the home directory, if `home`). */
@@ -63,13 +71,27 @@ export function sanSection(dir: string): Schema<ResolvedSan, unknown> {
         what: 'an http:// URL with an IPv4 address, ending in / (clients have no DNS at boot)',
       }),
     ),
+    iscsi: p.section({
+      storage: pathIn(dir).default(resolve(dir, 'san/iscsi')),
+      disks: p
+        .record(
+          p.section({
+            backingStore: p.optional(pathIn(dir)),
+            size: p.string({ pattern: /^[1-9]\d*[KMGT]$/, what: 'a size such as 512M or 4G' }).default('1G'),
+            secretFile: p.optional(pathIn(dir, true)),
+          }),
+          { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/, what: 'a host name' },
+        )
+        .default({}),
+    }),
   };
   return p.section(shape);
 }
 
+// `site`: the command run after the site release (every host's server configs at once) switches.
 const ONE_TARGET = {
-  pattern: new RegExp(`^(?:${TARGET_NAMES.join('|')})$`),
-  what: `a target (${TARGET_NAMES.join(', ')})`,
+  pattern: new RegExp(`^(?:${[...TARGET_NAMES, 'site'].join('|')})$`),
+  what: `a target (${TARGET_NAMES.join(', ')}) or site`,
 };
 
 /** Never a root themselves: publishing into them would replace files the build host lives on. */

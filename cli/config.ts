@@ -14,14 +14,33 @@ export interface SanConfig {
   conf?: string;
   /** Releases kept per host and target (the live one and the one before it are always kept). Default 3. */
   keep?: number;
-  /** A command per target, run with `sh -c` after a switch (e.g. 'systemctl reload nbd-server'). */
-  reload?: Partial<Record<TargetName, string>>;
+  /**
+   * A command per target, run with `sh -c` after a switch (e.g. 'systemctl reload nbd-server');
+   * `site` runs after the site release (all hosts' server configs) switched.
+   */
+  reload?: Partial<Record<TargetName | 'site', string>>;
   /** How to reach ssh:// roots. */
   ssh?: { identityFile?: string; options?: string[] };
   /** Paths of every host's TFTP directory to publish although they look private (see README, Permission model). */
   allowPublic?: string[];
   /** The URL (http://IPv4[:port]/..., ending in '/') from which the SAN serves the TFTP root, for iPXE hosts. */
   http?: string;
+  /** iSCSI disks the SAN serves with tgt, for hosts whose recipe has `iscsi` params. */
+  iscsi?: {
+    /** Where netboot creates sparse backing files (default san/iscsi); a configured file must lie below it. */
+    storage?: string;
+    disks?: Record<
+      string,
+      {
+        /** A block device (/dev/...) or a file below `storage`; default: a sparse `<storage>/<host>.img`. */
+        backingStore?: string;
+        /** Size of the sparse file netboot creates (default 1G); never changed or deleted after. */
+        size?: string;
+        /** On the SAN: the host's CHAP secret (needed with the recipe's `iscsi.chapUser`), read at publish. */
+        secretFile?: string;
+      }
+    >;
+  };
 }
 
 type ParamsIn<R> = R extends Recipe<infer S, any> ? ShapeIn<S> : never;

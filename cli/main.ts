@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   publish: async () => (await import('./commands/publish.js')).publish,
   releases: async () => (await import('./commands/publish.js')).releases,
   rollback: async () => (await import('./commands/publish.js')).rollback,
+  serve: async () => (await import('./commands/serve.js')).serve,
   gc: async () => (await import('./commands/cache.js')).gc,
   cache: async () => (await import('./commands/cache.js')).cache,
 };
@@ -42,6 +43,7 @@ commands:
   publish <host...> | --all build, then switch each host to its new release atomically
   releases <host>           a host's releases on the SAN, and which is live (--verify: re-hash them)
   rollback <host> [release] make an earlier release live again
+  serve                     run dnsmasq, nbd-server, NFS and tgtd for the published site (--dhcp, --interface)
   graph <host>              the step graph (--format mermaid|dot)
   ls                        hosts, recipes and plugins
   packages <host>           the packages in the host's last built root (name, version, arch, source)

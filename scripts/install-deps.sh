@@ -29,6 +29,8 @@ PACKAGES+=(apt-utils dpkg)
 # netboot nightly --install-timer (issue 14): its tests check the generated units with systemd-analyze verify
 # (it parses units and checks ExecStart's program without systemd running as PID 1).
 PACKAGES+=(systemd)
+# The SAN side (issue 16): tgt (tgtd, tgt-admin) serves the hosts' iSCSI disks in netboot serve and its tests.
+PACKAGES+=(tgt)
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 export DEBIAN_FRONTEND=noninteractive

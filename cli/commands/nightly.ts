@@ -18,7 +18,7 @@ import { units, writeUnits } from '../nightly-timer.js';
 import { Session } from '../session.js';
 import { bootBeforeSwitch, consoleOf, type StagedBoot } from '../staged-boot.js';
 import { buildOptions, runEngine } from './build.js';
-import { publishOne } from './publish.js';
+import { publishOne, publishSiteLocked } from './publish.js';
 
 export const nightly: Command = {
   summary:
@@ -70,6 +70,14 @@ async function runNightly(args: Parsed, ctx: CommandContext): Promise<number> {
   await withTargets(session.config.san, session.cache, async (targets) => {
     for (const g of graphs) hosts.push(await nightlyHost(session, ctx, g, reports, targets));
   });
+  // The site is made of the live hosts' configs only, so a failed or boot-failed host leaves its
+  // old entries in it: it is published whatever happened to the others.
+  try {
+    await publishSiteLocked(session, ctx);
+  } catch (e) {
+    if (isNetbootError(e) && e.code === 'INTERRUPTED') throw e;
+    hosts.push(failedResult(session, 'site', e));
+  }
   const report: NightlyReport = {
     ...emptyReport(session, startedAt),
     ok: reportOk(hosts),

@@ -14,6 +14,7 @@ import type { Target } from '../../publish/target.js';
 import { withTargets } from '../../publish/targets.js';
 import type { Command, CommandContext, Parsed } from '../command.js';
 import { Session } from '../session.js';
+import { checkSiteDisks, publishSiteOf } from '../site.js';
 import { bootBeforeSwitch } from '../staged-boot.js';
 import { buildOptions, printFailures, reportsJson, runEngine } from './build.js';
 
@@ -28,6 +29,7 @@ export async function buildAndPublish(args: Parsed, ctx: CommandContext): Promis
     else printFailures(ctx, reports);
     return 1;
   }
+  await checkSiteDisks(session.config);
   const published: HostPublish[] = [];
   const failures: unknown[] = [];
   await withTargets(session.config.san, session.cache, async (targets) => {
@@ -46,9 +48,23 @@ export async function buildAndPublish(args: Parsed, ctx: CommandContext): Promis
       }
     }
   });
-  if (json) ctx.io.out(JSON.stringify({ ok: failures.length === 0, steps: reportsJson(reports), published }, null, 2));
+  // The site after the hosts: it is made of their live configs, so it never names a release not yet live.
+  const site = failures.length ? undefined : await publishSiteLocked(session, ctx);
+  if (json)
+    ctx.io.out(JSON.stringify({ ok: failures.length === 0, steps: reportsJson(reports), published, site }, null, 2));
+  else if (site?.changed) ctx.io.out(`site: release ${site.id} is live (${site.hosts.join(', ') || 'no hosts'})`);
   if (failures.length) throw failures[0];
   return 0;
+}
+
+/** Publishes the site release (every live host's server configs) under its own lock. */
+export async function publishSiteLocked(session: Session, ctx: CommandContext) {
+  const lock = await acquire(join(session.cache.dir('locks'), 'publish-site.lock'), { signal: ctx.signal });
+  try {
+    return await publishSiteOf(session.config, session.cache, (l) => ctx.io.err(`netboot: note: ${l}`));
+  } finally {
+    await lock?.release();
+  }
 }
 
 /** Publishes one built host under its publish lock, with the config's keep, reload and allowPublic. */
@@ -194,6 +210,9 @@ export const rollback: Command = {
         signal: ctx.signal,
       });
       ctx.io.out(`${host}: release ${want} is live again`);
+      // The site is made of the live configs: it follows the host back.
+      const site = await publishSiteLocked(session, ctx);
+      if (site?.changed) ctx.io.out(`site: release ${site.id} is live (${site.hosts.join(', ') || 'no hosts'})`);
       return 0;
     }),
 };

@@ -15,7 +15,8 @@ export const iscsiParams = {
     pattern: /^(iqn\.\d{4}-\d{2}\.[a-z0-9.-]+(:[A-Za-z0-9.:_-]+)?|eui\.[0-9A-Fa-f]{16})$/,
     what: 'an iSCSI target name (iqn.YYYY-MM.reverse.domain:name)',
   }),
-  lun: p.number({ integer: true, min: 0 }).default(0),
+  /** tgt (the SAN's target) keeps LUN 0 for its controller: the first disk is LUN 1. */
+  lun: p.number({ integer: true, min: 0 }).default(1),
   fsType: p.string({ pattern: /^[a-z0-9]+$/, what: 'a file system type' }).default('ext4'),
   chapUser: p.optional(p.string({ pattern: /^[A-Za-z0-9._@:-]+$/, what: 'a CHAP user name' })),
   /** Where the booted host finds the CHAP secret (provisioned outside netboot; never in the cache). */
@@ -60,7 +61,7 @@ export function renderIscsiNodeScript(
  */
 export const debianIscsiPlugin = definePlugin({
   name: 'debian-iscsi',
-  version: '2',
+  version: '4',
   description: 'open-iscsi login at boot and a _netdev mount for a VM/container store',
   params: {
     ...iscsiParams,
@@ -97,6 +98,15 @@ export const debianIscsiPlugin = definePlugin({
     ).catch((e: unknown) => {
       if (!isErrno(e, 'EEXIST')) throw e; // already enabled
     });
+    // Once the disk is mounted, one line on the console says so (what the boot test waits for).
+    await put('etc/systemd/system/netboot-iscsi-mounted.service', renderMountedUnit(mount));
+    await mkdir(join(R, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
+    await symlink(
+      '/etc/systemd/system/netboot-iscsi-mounted.service',
+      join(R, 'etc/systemd/system/multi-user.target.wants/netboot-iscsi-mounted.service'),
+    ).catch((e: unknown) => {
+      if (!isErrno(e, 'EEXIST')) throw e;
+    });
     await mkdir(join(R, mount.slice(1)), { recursive: true });
     const dev = `/dev/disk/by-path/ip-${ip}:${port}-iscsi-${target}-lun-${lun}`;
     const fstab = await readFile(join(R, 'etc/fstab'), 'utf8').catch(ifMissing(''));
@@ -106,3 +116,23 @@ export const debianIscsiPlugin = definePlugin({
     );
   },
 });
+
+/** A oneshot unit that prints `netboot: iscsi disk mounted: SOURCE FSTYPE TARGET` on the console. */
+export function renderMountedUnit(mount: string): string {
+  return [
+    '[Unit]',
+    'Description=netboot: report the iSCSI disk mount',
+    `RequiresMountsFor=${mount}`,
+    `ConditionPathIsMountPoint=${mount}`,
+    '',
+    '[Service]',
+    'Type=oneshot',
+    'StandardOutput=journal+console',
+    // `$$`: systemd's own expansion leaves one `$` for the shell.
+    `ExecStart=/bin/sh -c 'echo "netboot: iscsi disk mounted: $$(findmnt -n -o SOURCE,FSTYPE,TARGET ${mount})"'`,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}

@@ -48,6 +48,8 @@ describe('validateConfig', () => {
       reload: { nbd: 'systemctl reload nbd-server' },
       ssh: { identityFile: join(homedir(), '.ssh/id') },
       allowPublic: [],
+      // The site's iSCSI disks: sparse files below san/iscsi unless configured.
+      iscsi: { storage: join(ROOT, 'san/iscsi'), disks: {} },
     });
     expect(c.sourceDateEpoch).toBe(0);
     expect([...c.hosts.keys()]).toEqual(['alpha', 'web.lab']);
