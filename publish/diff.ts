@@ -53,6 +53,8 @@ export interface HostDiff {
 
 /** The manifest file a Debian host publishes on its conf target (pipelines/debian.ts). */
 const PACKAGES_PATH = 'packages.json';
+/** A FreeBSD root's pkg manifests, one per package archive it unpacked (plugins/freebsd/pkg-register.ts). */
+const PKG_MANIFEST = /(^|\/)var\/db\/netboot\/pkg\/[^/]+\.manifest$/;
 
 /** Files, links and devices: a directory's coming and going is what its entries say already. */
 const counted = (e: ManifestEntry) => e.type !== 'dir';
@@ -147,8 +149,10 @@ export async function releaseSide(host: string, id: string, targets: Target[], c
     const m = pick ? await t.manifest(host, pick) : undefined;
     if (!m) continue;
     side.targets[t.name] = releaseEntries(m);
-    if (t.name === 'conf')
-      side.packages = await readPackages(cache, m.entries, t.releasePath ? t.releasePath(host, pick!) : undefined);
+    const dir = t.releasePath ? t.releasePath(host, pick!) : undefined;
+    if (t.name === 'conf') side.packages ??= await readPackages(cache, m.entries, dir);
+    const pkgFiles = dir ? m.entries.filter(isPkgManifest).map((e) => join(dir, e.path)) : [];
+    if (t.name === 'nfs' && pkgFiles.length) side.packages ??= await readPkgManifests(pkgFiles);
   }
   if (!found) throw errors.unknownRelease(host, id, (await releaseIds(host, targets)).sort());
   return side;
@@ -177,14 +181,20 @@ export async function buildSide(
   cache: Cache,
 ): Promise<DiffSide> {
   const side: DiffSide = { label: 'build', targets: {} };
+  const pkgFiles: string[] = [];
   for (const it of graph.publish) {
     const art = outputs.get(it.from.step)?.[it.from.output];
     if (!art) throw errors.publishUnbuilt(graph.host.name, it.from.step);
     const list = (side.targets[it.target] ??= []);
     if (it.writable) list.push(writableEntry(it.path, art));
-    else list.push(...(await planItem(cache, it.path, art, false)).entries);
+    else {
+      const planned = await planItem(cache, it.path, art, false);
+      list.push(...planned.entries);
+      if (it.target === 'nfs') pkgFiles.push(...planned.entries.filter(isPkgManifest).map((e) => planned.source(e)));
+    }
   }
   if (side.targets.conf) side.packages = await readPackages(cache, side.targets.conf);
+  if (pkgFiles.length) side.packages ??= await readPkgManifests(pkgFiles);
   return side;
 }
 
@@ -202,6 +212,29 @@ async function readPackages(
   try {
     const m = JSON.parse(text) as PackageManifest;
     return m.format === PACKAGE_MANIFEST_FORMAT ? m.packages : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isPkgManifest = (e: ManifestEntry) => e.type === 'file' && PKG_MANIFEST.test(e.path);
+
+/** A FreeBSD root's packages, from the manifests its root step wrote (one per package archive). */
+async function readPkgManifests(files: string[]): Promise<ManifestPackage[]> {
+  const out: ManifestPackage[] = [];
+  for (const f of files) {
+    const m = parsePkgManifest(await readFile(f, 'utf8').catch(() => ''));
+    if (m) out.push(m);
+  }
+  return out;
+}
+
+function parsePkgManifest(text: string): ManifestPackage | undefined {
+  try {
+    const m = JSON.parse(text) as { name?: unknown; version?: unknown; arch?: unknown; origin?: unknown };
+    if (typeof m.name !== 'string' || typeof m.version !== 'string') return undefined;
+    const arch = typeof m.arch === 'string' ? m.arch : '';
+    return { name: m.name, version: m.version, architecture: arch, source: m.name, sourceVersion: m.version };
   } catch {
     return undefined;
   }

@@ -228,6 +228,22 @@ describe('a 14.x-shaped release builds and publishes; rc.initdiskless finds what
     expect(readFileSync(script, 'utf8')).toContain('register -M "$netboot_pkg_dir/$n.manifest"');
   });
 
+  it("netboot diff names the pkg archives a build drops, with their versions, from the root's manifests", async () => {
+    const fewer = { FB_PACKAGES: 'ezjail' };
+    expect((await cli(['build', 'jail14'], fewer)).code).toBe(0);
+    const r = await project.jsonAsync<any>(['diff', 'jail14', '--json'], { ...env, ...fewer });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.data.packages).toEqual({
+      upgraded: [],
+      added: [],
+      removed: [
+        { name: 'libevent', version: expect.any(String) },
+        { name: 'tmux', version: '3.5a' },
+      ],
+    });
+    expect(r.data.files.find((f: { target: string }) => f.target === 'nfs').removed.count).toBeGreaterThan(0);
+  });
+
   for (const [host, ip, major] of [
     ['jail10', '10.0.0.10', 10],
     ['jail14', '10.0.0.14', 14],
