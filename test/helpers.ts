@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
@@ -103,3 +103,17 @@ export function exitOf(
   child.stderr?.on('data', (d) => (stderr += d));
   return new Promise((res) => child.on('close', (code, signal) => res({ code, signal, stdout, stderr })));
 }
+
+/** Runs a config checker (dnsmasq --test, dhcpd -t, ...): its exit code and its output. */
+export const runChecker = (cmd: string, args: string[]) => {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.error) throw r.error; // a missing checker fails the test: scripts/install-deps.sh installs it
+  return { code: r.status, out: (r.stdout + r.stderr).trim() };
+};
+
+/** Writes a file, making its directories first; returns its path. */
+export const writeAt = (path: string, content: string) => {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, content);
+  return path;
+};

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -33,6 +32,7 @@ import {
   type ServerConfigInput,
   serverConfigsPlugin,
 } from '../plugins/server-configs/index.js';
+import { runChecker as run, writeAt as write } from './helpers.js';
 
 // An NBD-root host with every optional network setting, and an NFS-root host with a dotted name and none.
 const DEMO: ServerConfigInput = {
@@ -63,16 +63,6 @@ let tmp: string;
 beforeAll(() => void (tmp = mkdtempSync(join(tmpdir(), 'netboot-server-configs-'))));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const run = (cmd: string, args: string[]) => {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.error) throw r.error; // a missing checker fails the test: scripts/install-deps.sh installs it
-  return { code: r.status, out: (r.stdout + r.stderr).trim() };
-};
-const write = (path: string, content: string) => {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, content);
-  return path;
-};
 const walk = (dir: string) =>
   readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((p) => statSync(join(dir, p)).isFile())

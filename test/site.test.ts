@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, stopPid } from '../boot/processes.js';
-import { BIN, Project, ROOT } from './helpers.js';
+import { BIN, Project, ROOT, runChecker as run, writeAt as write } from './helpers.js';
 
 // The site release: every live host's server configs as one file set per server, published on
 // the conf target after the hosts. The fixture's hosts publish nothing but their configs, so
@@ -15,16 +15,6 @@ const walk = (dir: string) =>
   readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((p) => statSync(join(dir, p)).isFile() && !p.endsWith('.netboot-release.json'))
     .sort();
-const run = (cmd: string, args: string[]) => {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.error) throw r.error; // a missing checker fails the test: scripts/install-deps.sh installs it
-  return { code: r.status, out: (r.stdout + r.stderr).trim() };
-};
-const write = (path: string, content: string) => {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, content);
-  return path;
-};
 
 let lab: Project;
 let site: string;

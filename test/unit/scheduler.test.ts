@@ -2,9 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { sha256 } from '../../base/canonical.js';
 import { errors } from '../../base/errors.js';
-import { type ActionRecord, Cache } from '../../cache/store.js';
+import { Cache } from '../../cache/store.js';
 import { Engine, type EngineOptions, type StepRunner } from '../../core/engine.js';
 import type { HostGraph } from '../../core/graph.js';
 import type { KeyProviders } from '../../core/keys.js';
@@ -12,6 +11,7 @@ import { type AnyPlugin, definePlugin, type HostInfo } from '../../core/plugin.j
 import type { StepNode } from '../../core/recipe.js';
 import type { StepReport } from '../../core/reporter.js';
 import { p } from '../../core/schema.js';
+import { recordKeyFile } from './fake-record.js';
 
 // The engine's graph walk and scheduler on a real temp-dir cache, with a fake step runner (Ninja's
 // FakeCommandRunner) and fake key providers: no executor, no host tools, no root.
@@ -74,21 +74,7 @@ function fakeRunner(cache: Cache, o: { ms?: Record<string, number>; fail?: strin
     try {
       await new Promise((r) => setTimeout(r, o.ms?.[a.node.id] ?? 5));
       if (o.fail?.includes(a.node.id)) throw errors.badOption(`${a.node.id} failed`);
-      const content = `${a.key}\n`;
-      const digest = sha256(content);
-      await cache.putObject(digest, content);
-      const rec: ActionRecord = {
-        v: 1,
-        key: a.key,
-        parts: a.parts,
-        outputs: { file: { kind: 'file', digest, size: content.length, mode: 0o644 } },
-        log: null,
-        durationMs: 0,
-        createdAt: new Date().toISOString(),
-        by: { host: a.host.name, step: a.node.id },
-      };
-      await cache.writeAction(rec);
-      return rec;
+      return await recordKeyFile(cache, a);
     } finally {
       running--;
       events.push(`end ${name}`);

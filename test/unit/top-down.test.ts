@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '../../base/canonical.js';
 import type { RemoteLookup } from '../../cache/remote/guard.js';
 import { writeKnown } from '../../cache/remote/known.js';
-import { type ActionRecord, Cache } from '../../cache/store.js';
+import { Cache } from '../../cache/store.js';
 import { Engine, type StepRunner } from '../../core/engine.js';
 import type { HostGraph } from '../../core/graph.js';
 import type { KeyProviders } from '../../core/keys.js';
@@ -13,6 +12,7 @@ import { definePlugin, type HostInfo } from '../../core/plugin.js';
 import type { StepNode } from '../../core/recipe.js';
 import type { StepReport } from '../../core/reporter.js';
 import { p } from '../../core/schema.js';
+import { recordKeyFile } from './fake-record.js';
 
 // The top-down rule on the engine alone: a "registry" that is another local cache, a fake step
 // runner, fake key providers. Steps a -> b -> c -> d, d published: a build that runs nothing
@@ -43,21 +43,7 @@ const runner =
   (cache: Cache, ran: string[]): StepRunner =>
   async (a) => {
     ran.push(a.node.id);
-    const content = `${a.key}\n`;
-    const digest = sha256(content);
-    await cache.putObject(digest, content);
-    const rec: ActionRecord = {
-      v: 1,
-      key: a.key,
-      parts: a.parts,
-      outputs: { file: { kind: 'file', digest, size: content.length, mode: 0o644 } },
-      log: null,
-      durationMs: 0,
-      createdAt: new Date().toISOString(),
-      by: { host: a.host.name, step: a.node.id },
-    };
-    await cache.writeAction(rec);
-    return rec;
+    return recordKeyFile(cache, a);
   };
 
 /** The remote: another cache; `pulls` says what was pulled whole, `lost` keys it cannot give outputs of. */
