@@ -142,3 +142,21 @@ export async function acquireGc(locks: string): Promise<Lock | undefined> {
   }
   return lock;
 }
+
+/**
+ * The lock without waiting: held (ours now), or the live owner's id. A dead owner's lock is taken
+ * over as `acquire` does; an empty file (a lock being written) is given a moment to fill.
+ */
+export async function tryAcquire(path: string): Promise<{ lock: Lock } | { owner: string }> {
+  for (let i = 0; i < 20; i++) {
+    if (await tryCreate(path)) {
+      const id = selfId();
+      return { lock: { release: () => releaseOwn(path, id) } };
+    }
+    const content = await readFile(path, 'utf8').catch(ifMissing('gone'));
+    if (content !== '' && content !== 'gone' && ownerAlive(content)) return { owner: content };
+    if (content !== '' || i > 10) await breakIfStale(path);
+    else await sleep(25);
+  }
+  return { owner: (await readFile(path, 'utf8').catch(ifMissing(''))) || '?' };
+}

@@ -1,14 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResolvedConfig } from './config-validate.js';
+import { execWord, unitPath } from './systemd-quote.js';
 
 export const UNIT = 'netboot-nightly';
-
-/** systemd's quoting for one word of ExecStart= (a path with spaces; `%` and `$` escaped). */
-function word(s: string): string {
-  const esc = s.replace(/%/g, '%%').replace(/\$/g, '$$$$');
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? esc : `"${esc.replace(/(["\\])/g, '\\$1')}"`;
-}
 
 /**
  * The service runs one nightly; the timer starts it at `onCalendar`, catches up a run missed
@@ -26,9 +21,8 @@ export function units(c: ResolvedConfig, node: string, bin: string): { service: 
     '',
     '[Service]',
     'Type=oneshot',
-    // A path as it is (systemd takes the rest of the line; quotes would be part of it), specifiers escaped.
-    `WorkingDirectory=${c.dir.replace(/%/g, '%%')}`,
-    `ExecStart=${[node, bin, 'nightly', '--config', c.file].map(word).join(' ')}`,
+    `WorkingDirectory=${unitPath(c.dir)}`,
+    `ExecStart=${[node, bin, 'nightly', '--config', c.file].map(execWord).join(' ')}`,
     // Exit 1 (a host failed) is reported by the nightly itself; systemd marks the unit failed too.
     'Nice=10',
     'IOSchedulingClass=idle',

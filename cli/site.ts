@@ -20,9 +20,12 @@ export function hostIscsi(config: ResolvedConfig): HostIscsi[] {
       lun: typeof i.lun === 'number' ? i.lun : 1,
       fsType: typeof i.fsType === 'string' ? i.fsType : 'ext4',
       ...(typeof i.chapUser === 'string' ? { chapUser: i.chapUser } : {}),
-      // The recipe's own secretFile (FreeBSD's is on this machine, relative to the config), used
-      // when san.iscsi.disks.<host>.secretFile does not name the SAN's copy.
-      ...(typeof i.secretFile === 'string' ? { secretFile: resolve(config.dir, i.secretFile) } : {}),
+      // FreeBSD's secretFile is a file on this machine (relative to the config), so it stands in
+      // when san.iscsi.disks.<host>.secretFile names no SAN copy. A Debian recipe's is a path on the
+      // booted host (/etc/iscsi/...), never read here.
+      ...(typeof i.secretFile === 'string' && h.recipe.name.startsWith('freebsd')
+        ? { secretFile: resolve(config.dir, i.secretFile) }
+        : {}),
     });
   }
   return out;

@@ -46,7 +46,9 @@ export function bootBeforeSwitch(session: Session, ctx: CommandContext, o: Stage
             },
           );
         } catch (e) {
-          if (isNetbootError(e) && e.code !== 'INTERRUPTED')
+          // Only the guest not booting is the release's fault; a missing OVMF or qemu is the host's, and
+          // keeps its own code (the release is not switched in either way).
+          if (isNetbootError(e) && e.code === 'BOOT_FAILED')
             throw errors.bootTestFailed(s.host, s.id, o.live, firmware, e);
           throw e;
         }

@@ -13,7 +13,7 @@ import {
 } from '../plugins/debian/package-manifest.js';
 import { planItem, SWITCH_ORDER } from './publisher.js';
 import type { ReleaseManifest } from './release.js';
-import type { Target } from './target.js';
+import { type Target, wentLive } from './target.js';
 
 /** One side of a diff: what each target holds (or would hold), and the package manifest if the host has one. */
 export interface DiffSide {
@@ -142,7 +142,7 @@ export async function releaseSide(host: string, id: string, targets: Target[], c
   for (const t of targets) {
     const st = await t.state(host);
     const pick = st.ids
-      .filter((x) => x <= id)
+      .filter((x) => x === id || (x < id && wentLive(st, x)))
       .sort()
       .pop();
     found ||= st.ids.includes(id);

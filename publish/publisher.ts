@@ -97,7 +97,18 @@ export async function publishHost(
   const id = nextId(plans.flatMap((p) => p.ids));
   await checkSpace(host, plans);
   const outcomes = await stageChanged(host, id, plans);
-  await o.beforeSwitch?.({ host, id, changed: plans.filter((q) => q.changed).map((q) => q.target) });
+  try {
+    await o.beforeSwitch?.({ host, id, changed: plans.filter((q) => q.changed).map((q) => q.target) });
+  } catch (e) {
+    // The refused release stays staged to be looked at, but never live; pruning bounds how many
+    // pile up when a host fails night after night (the live one and the one before are kept).
+    await prune(
+      host,
+      plans.map((p) => p.target),
+      o,
+    ).catch(() => undefined);
+    throw e;
+  }
   for (const p of plans.filter((q) => q.changed)) {
     await p.target.switch(host, id);
     await p.target.ensureLinks(host, p.links);

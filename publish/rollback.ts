@@ -5,7 +5,7 @@ import type { Cache } from '../cache/store.js';
 import type { TargetName } from '../core/recipe.js';
 import { runReloads } from './publisher.js';
 import { listReleases } from './release-list.js';
-import type { Target } from './target.js';
+import { type Target, wentLive } from './target.js';
 
 export interface RollbackOptions {
   /** The release to make live; default: the newest one older than the live one. */
@@ -22,16 +22,19 @@ export interface RollbackOptions {
  */
 export async function rollback(host: string, targets: Target[], o: RollbackOptions): Promise<string> {
   const rows = await listReleases(host, targets);
+  const states = new Map(await Promise.all(targets.map(async (t) => [t, await t.state(host)] as const)));
   const live = rows
     .filter((r) => r.live.length)
     .map((r) => r.id)
     .sort()
     .pop();
+  // The default is the newest release below the live one that went live: never one that failed its boot test.
   const want =
     o.want ??
     rows
       .map((r) => r.id)
       .filter((id) => live && id < live)
+      .filter((id) => [...states.values()].every((st) => !st.ids.includes(id) || wentLive(st, id)))
       .pop();
   if (!want) throw errors.nothingToRollBack(host);
   if (!rows.some((r) => r.id === want))
@@ -46,9 +49,9 @@ export async function rollback(host: string, targets: Target[], o: RollbackOptio
     for (const t of targets) {
       const st = await t.state(host);
       if (!st.ids.length) continue;
-      // A target that did not change in `want` serves the newest release it had at that point.
+      // A target that did not change in `want` serves the newest release it had live at that point.
       const pick = st.ids
-        .filter((id) => id <= want)
+        .filter((id) => id === want || (id < want && wentLive(st, id)))
         .sort()
         .pop();
       if (!pick) throw errors.unknownRelease(host, `${want} on ${t.name}`, st.ids);

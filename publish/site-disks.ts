@@ -1,9 +1,9 @@
 // The iSCSI disks of the site: which backing store each host's target serves, the CHAP secret read
 // from the SAN's secretFile, and the sparse files netboot creates once and never deletes.
 import { spawnSync } from 'node:child_process';
-import { lstat, mkdir, open, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readFile, realpath, rm } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { isMissing } from '../base/errno.js';
+import { isErrno, isMissing } from '../base/errno.js';
 import { errors } from '../base/errors.js';
 import { CHAP_SECRET, type TgtTarget } from '../plugins/server-configs/tgt.js';
 
@@ -109,19 +109,26 @@ export async function createStore(d: PlannedDisk): Promise<void> {
   const { store } = d.tgt;
   await mkdir(dirname(store), { recursive: true, mode: 0o700 });
   const tmp = `${store}.tmp-${process.pid}`;
+  // A temp file of a killed run under this pid: it was never a disk.
+  await rm(tmp, { force: true });
   try {
     const fh = await open(tmp, 'wx', 0o600);
-    await fh.truncate(Number(d.create.size.slice(0, -1)) * BYTES[d.create.size.slice(-1)]);
-    await fh.close();
+    try {
+      await fh.truncate(Number(d.create.size.slice(0, -1)) * BYTES[d.create.size.slice(-1)]);
+    } finally {
+      await fh.close();
+    }
     if (/^ext[234]$/.test(d.create.fsType)) {
       const r = spawnSync('mke2fs', ['-q', '-F', '-t', d.create.fsType, '-L', d.tgt.host.slice(0, 16), tmp], {
         encoding: 'utf8',
       });
       if (r.status !== 0) throw errors.serverFailed('mke2fs', `${tmp}: ${r.stderr || r.error?.message}`);
     }
-    await rename(tmp, store);
-  } catch (e) {
+    // link() never replaces: a disk that appeared since the plan (another publish) is kept as it is.
+    await link(tmp, store).catch((e: unknown) => {
+      if (!isErrno(e, 'EEXIST')) throw e;
+    });
+  } finally {
     await rm(tmp, { force: true });
-    throw e;
   }
 }

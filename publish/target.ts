@@ -24,6 +24,16 @@ export interface TargetState {
   history: string[];
 }
 
+/**
+ * Whether a release ever went live here. One that never did (it failed its boot test, or a kill
+ * came between its stage and its switch) is never what a target "had" at a later point. Ids older
+ * than the history's first entry predate history.json and count as live.
+ */
+export function wentLive(st: TargetState, id: string): boolean {
+  if (st.history.includes(id) || !st.history.length) return true;
+  return id < [...st.history].sort()[0];
+}
+
 export interface StageResult {
   bytesWritten: number;
   linked: number;

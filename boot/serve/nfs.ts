@@ -2,6 +2,7 @@
 // written to /etc), nfs-ganesha in user space otherwise.
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { sh } from '../../plugins/debian/chroot.js';
 import { start, stopPid } from '../processes.js';
 import { foreground, type Running, runOk, until } from './running.js';
 
@@ -55,9 +56,10 @@ async function startGanesha(file: string, addr: string, run: string): Promise<Ru
   const script = [
     'mount -t tmpfs -o mode=755 tmpfs /run',
     'mkdir -p /run/rpcbind',
-    ...binds.flatMap((b) => [`mkdir -p '${b.hold}'`, `mount --bind '${b.real}' '${b.hold}'`]),
-    ...tops.map((t) => `mount -t tmpfs -o mode=755 tmpfs '${t}'`),
-    ...binds.flatMap((b) => [`mkdir -p '${b.p}'`, `mount --bind '${b.hold}' '${b.p}'`]),
+    // Resolved paths come from links on the SAN: each is one quoted word, never code.
+    ...binds.flatMap((b) => [sh`mkdir -p ${b.hold}`, sh`mount --bind ${b.real} ${b.hold}`]),
+    ...tops.map((t) => sh`mount -t tmpfs -o mode=755 tmpfs ${t}`),
+    ...binds.flatMap((b) => [sh`mkdir -p ${b.p}`, sh`mount --bind ${b.hold} ${b.p}`]),
     'touch /run/netboot-ready',
     'exec sleep infinity',
   ].join('; ');

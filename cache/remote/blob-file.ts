@@ -21,7 +21,7 @@ export async function compressFile(src: string, dest: string): Promise<{ hex: st
   });
   let err = '';
   z.stderr!.on('data', (d) => (err += d));
-  const [code] = (await once(z, 'close')) as [number | null];
+  const [code] = (await once(z, 'close').catch(zstdFailed)) as [number | null];
   if (code !== 0) throw new RegistryError(`zstd could not compress ${src}: ${err.trim() || `exit ${code}`}`);
   const h = createHash('sha256');
   let size = 0;
@@ -53,10 +53,14 @@ async function unzstd(registry: Registry, d: Descriptor, out: SparseFile): Promi
   z.stderr!.on('data', (c) => (err += c));
   // A zstd that stopped early (bad data) closes its stdin: the exit code says why, not EPIPE.
   z.stdin!.on('error', () => {});
-  const closed = once(z, 'close') as Promise<[number | null]>;
+  const closed = (once(z, 'close') as Promise<[number | null]>).catch(zstdFailed);
   const writing = (async () => {
     for await (const c of z.stdout! as AsyncIterable<Buffer>) await out.write(c);
   })();
+  // Both are awaited below, after the download: until then a failure (no zstd, a full disk) must
+  // not be an unhandled rejection, which ends the process.
+  closed.catch(() => {});
+  writing.catch(() => {});
   try {
     await registry.blob(d, async (c) => {
       if (!z.stdin!.write(c)) await Promise.race([once(z.stdin!, 'drain'), closed]);
@@ -70,6 +74,11 @@ async function unzstd(registry: Registry, d: Descriptor, out: SparseFile): Promi
     await writing.catch(() => {});
     throw e;
   }
+}
+
+/** zstd could not be started (not installed): a remote failure, so the step builds here. */
+function zstdFailed(e: unknown): never {
+  throw new RegistryError(`zstd could not run (${(e as Error).message}): install zstd`);
 }
 
 const BLOCK = 64 << 10;

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors, isNetbootError } from '../../base/errors.js';
 import { writeFileAtomic } from '../../cache/atomic.js';
-import { ownerAlive } from '../../cache/lock.js';
+import { tryAcquire } from '../../cache/lock.js';
 import type { HostGraph } from '../../core/graph.js';
 import type { TargetName } from '../../core/recipe.js';
 import type { StepReport } from '../../core/reporter.js';
@@ -219,27 +219,11 @@ function runNotify(cmd: string, text: string, cwd: string): Promise<string | und
   });
 }
 
-/** One nightly at a time: a lock file naming its owner; a dead owner's lock is taken over. */
+/** One nightly at a time: the cache's lock file, without waiting; a dead owner's lock is taken over. */
 async function lockNightly(path: string): Promise<() => Promise<void>> {
-  for (let i = 0; i < 3; i++) {
-    try {
-      const fd = await open(path, 'wx');
-      await fd.writeFile(`${process.pid} ${await startTime()}`);
-      await fd.close();
-      return () => unlink(path).catch(() => undefined);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = await readFile(path, 'utf8').catch(() => '');
-      if (owner !== '' && ownerAlive(owner)) throw errors.nightlyLocked(path, owner.split(' ')[0]);
-      await unlink(path).catch(() => undefined);
-    }
-  }
-  throw errors.nightlyLocked(path, '?');
-}
-
-async function startTime(): Promise<string> {
-  const stat = await readFile(`/proc/${process.pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const got = await tryAcquire(path);
+  if ('owner' in got) throw errors.nightlyLocked(path, got.owner.split(' ')[0]);
+  return () => got.lock.release();
 }
 
 async function installTimer(args: Parsed, ctx: CommandContext, session: Session): Promise<number> {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { errors } from '../../base/errors.js';
+import { errors, isNetbootError } from '../../base/errors.js';
 import { BOOT_FIRMWARES, type BootFirmware } from '../../boot/ovmf.js';
 import { acquire } from '../../cache/lock.js';
 import type { HostGraph } from '../../core/graph.js';
@@ -210,9 +210,17 @@ export const rollback: Command = {
         signal: ctx.signal,
       });
       ctx.io.out(`${host}: release ${want} is live again`);
-      // The site is made of the live configs: it follows the host back.
-      const site = await publishSiteLocked(session, ctx);
-      if (site?.changed) ctx.io.out(`site: release ${site.id} is live (${site.hosts.join(', ') || 'no hosts'})`);
+      // The site is made of the live configs: it follows the host back. If it cannot, the host is
+      // still rolled back, and the error says so rather than "nothing was published".
+      try {
+        const site = await publishSiteLocked(session, ctx);
+        if (site?.changed) ctx.io.out(`site: release ${site.id} is live (${site.hosts.join(', ') || 'no hosts'})`);
+      } catch (e) {
+        if (!isNetbootError(e)) throw e;
+        ctx.io.err(`netboot: error [${e.code}]: ${host} is live on release ${want}, but the site was not updated:`);
+        ctx.io.err(`  ${e.message}`);
+        return 1;
+      }
       return 0;
     }),
 };

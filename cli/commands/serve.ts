@@ -8,6 +8,7 @@ import { serveSite } from '../../boot/serve/site.js';
 import type { Command, CommandContext, Parsed } from '../command.js';
 import { Session } from '../session.js';
 import { siteDir } from '../site.js';
+import { execWord, unitPath } from '../systemd-quote.js';
 
 const IFACE = /^[A-Za-z0-9._-]{1,15}$/;
 
@@ -43,14 +44,14 @@ export function pickInterface(
 export function renderUnit(o: { node: string; bin: string; config: string; dir: string; args: string[] }): string {
   return [
     '[Unit]',
-    `Description=netboot serve: DHCP/TFTP, NBD, NFS and iSCSI for the site of ${o.config}`,
+    `Description=netboot serve: DHCP/TFTP, NBD, NFS and iSCSI for the site of ${unitPath(o.config)}`,
     'After=network-online.target',
     'Wants=network-online.target',
     '',
     '[Service]',
     'Type=simple',
-    `WorkingDirectory=${o.dir}`,
-    `ExecStart=${[o.node, o.bin, 'serve', '--config', o.config, ...o.args].join(' ')}`,
+    `WorkingDirectory=${unitPath(o.dir)}`,
+    `ExecStart=${[o.node, o.bin, 'serve', '--config', o.config, ...o.args].map(execWord).join(' ')}`,
     'KillSignal=SIGTERM',
     'TimeoutStopSec=30',
     'Restart=on-failure',

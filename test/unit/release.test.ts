@@ -6,6 +6,7 @@ import type { FileArtifact } from '../../cache/artifact.js';
 import { Cache } from '../../cache/store.js';
 import { LocalTarget } from '../../publish/local-target.js';
 import { prune } from '../../publish/publisher.js';
+import { rollback } from '../../publish/rollback.js';
 import { isReleaseId, MANIFEST_NAME, nextId, releaseDigest } from '../../publish/release.js';
 import type { PlannedItem, Target } from '../../publish/target.js';
 
@@ -156,6 +157,20 @@ describe('LocalTarget on a temp dir', () => {
     const removed = await prune('h1', [target as Target], { keep: 1, notice: () => {} });
     expect(removed.sort()).toEqual(['tftp:000002', 'tftp:000003', 'tftp:000004']);
     expect((await target.state('h1')).ids).toEqual(['000001', '000005']);
+  });
+
+  it('rollback never picks a release that was staged but never went live (one that failed its boot test)', async () => {
+    await publish('000001', 'v1');
+    await publish('000002', 'v2');
+    const item = await planned('kernel', 'broken');
+    await target.stage('h1', '000003', [item], [], releaseDigest([item], []), await target.manifest('h1', '000002'));
+    await publish('000004', 'v4');
+    const o = { reload: {}, cache, signal: new AbortController().signal };
+    expect(await rollback('h1', [target], o)).toBe('000002');
+    expect(await readFile(join(dir, 'tftp', 'h1', 'kernel'), 'utf8')).toBe('v2');
+    // Named explicitly, it is what the user asked for.
+    expect(await rollback('h1', [target], { ...o, want: '000003' })).toBe('000003');
+    expect(await readFile(join(dir, 'tftp', 'h1', 'kernel'), 'utf8')).toBe('broken');
   });
 
   it('prune keeps at least one release whatever `keep` says', async () => {
