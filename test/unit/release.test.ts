@@ -6,8 +6,8 @@ import type { FileArtifact } from '../../cache/artifact.js';
 import { Cache } from '../../cache/store.js';
 import { LocalTarget } from '../../publish/local-target.js';
 import { prune } from '../../publish/publisher.js';
-import { rollback } from '../../publish/rollback.js';
 import { isReleaseId, MANIFEST_NAME, nextId, releaseDigest } from '../../publish/release.js';
+import { rollback } from '../../publish/rollback.js';
 import type { PlannedItem, Target } from '../../publish/target.js';
 
 describe('release ids', () => {
