@@ -27,6 +27,8 @@ export interface Command {
 
 export interface CommandContext {
   io: Io;
+  /** The command line as given (after `netboot`): a no-op stamp is named by it. */
+  argv?: string[];
   profiler?: Profiler;
   signal: AbortSignal;
   warn: (msg: string) => void;

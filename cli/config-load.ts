@@ -5,8 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { sha256 } from '../base/canonical.js';
 import { ifMissing, isMissing } from '../base/errno.js';
 import { errors, isNetbootError } from '../base/errors.js';
+import { SEARCH_PLACES } from './config-places.js';
 
-const SEARCH_PLACES = ['netboot.config.ts', 'netboot.config.mts', 'netboot.config.mjs', 'netboot.config.js'];
 // In the bundle (dist/netboot.js) every module shares the bundle's URL, and the bundle is the
 // public entry; unbundled (tests of the tsc output), the entry is index.js beside this file.
 const HERE = import.meta.url;

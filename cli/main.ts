@@ -108,7 +108,7 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
     }
     const profiler = typeof parsed.values.profile === 'string' ? new Profiler() : undefined;
     try {
-      return await cmd.run(parsed, { io, profiler, signal, warn: (m) => io.err(`netboot: warning: ${m}`) });
+      return await cmd.run(parsed, { io, argv, profiler, signal, warn: (m) => io.err(`netboot: warning: ${m}`) });
     } finally {
       if (profiler) profiler.write(parsed.values.profile as string);
     }

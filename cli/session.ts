@@ -79,6 +79,12 @@ export class Session {
   }
 
   private readonly pluginsByName = new Map<string, AnyPlugin>();
+  private fingerprints?: StoredFingerprints;
+
+  /** The upstream URLs the last engine's fingerprints asked, and what they answered. */
+  get urls() {
+    return this.fingerprints?.urls;
+  }
 
   /**
    * Pins the upstream indexes of these hosts (their recipes' `upstream`) through netboot.lock:
@@ -145,6 +151,7 @@ export class Session {
         signal: o.signal,
       }),
     };
+    this.fingerprints = keys.fingerprints;
     const remote = record && !noRemote ? this.remote(o.signal, remoteRequired || undefined) : undefined;
     const { sourceDateEpoch } = this.config;
     return new Engine({ ...rest, cache: this.cache, keys, sourceDateEpoch, baseDir: dir, remote });

@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { sha256 } from '../base/canonical.js';
 import { writeFileAtomic } from '../cache/atomic.js';
+import { getDigest } from './http-get.js';
 
 /** What the last full answer for a URL said: its validators and the digest of its body. */
 interface Remembered {
@@ -22,8 +20,10 @@ interface Remembered {
  */
 export class UrlDigests {
   private readonly asked = new Map<string, Promise<string | null>>();
-  /** Requests made and 304 answers, for the bench and tests. */
-  readonly stats = { requests: 0, notModified: 0 };
+  /** Requests made (hops: redirects included) and 304 answers, for the bench and tests. */
+  readonly stats = { requests: 0, hops: 0, notModified: 0 };
+  /** What each URL asked in this run answered: its digest and validators (cli/noop-stamp.ts keeps them). */
+  readonly answers = new Map<string, { digest: string | null; etag?: string; lastModified?: string }>();
 
   constructor(
     /** Where the validators are kept (the cache's fingerprints/); none: nothing is remembered. */
@@ -47,23 +47,26 @@ export class UrlDigests {
     const headers: Record<string, string> = {};
     if (last?.etag) headers['if-none-match'] = last.etag;
     if (last?.lastModified) headers['if-modified-since'] = last.lastModified;
-    const res = await get(url, headers, this.o.signal);
+    const res = await getDigest(url, headers, this.o.signal, () => this.stats.hops++);
     this.stats.requests++;
     if (res.status === 304 && last) {
       this.stats.notModified++;
+      this.answers.set(url, { digest: last.digest, etag: last.etag, lastModified: last.lastModified });
       return last.digest;
     }
-    if (res.status === 404) return null;
+    if (res.status === 404) {
+      this.answers.set(url, { digest: null });
+      return null;
+    }
     if (res.digest === null) throw new Error(`${url}: HTTP ${res.status}`);
-    const etag = header(res.headers.etag);
-    const lastModified = header(res.headers['last-modified']);
-    if (file && this.o.record && (etag || lastModified))
+    const { etag, lastModified } = res;
+    this.answers.set(url, { digest: res.digest, etag, lastModified });
+    const same = last?.digest === res.digest && last.etag === etag && last.lastModified === lastModified;
+    if (file && this.o.record && (etag || lastModified) && !same)
       await writeFileAtomic(file, JSON.stringify({ url, etag, lastModified, digest: res.digest } satisfies Remembered));
     return res.digest;
   }
 }
-
-const header = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) || undefined;
 
 async function readRemembered(file: string, url: string): Promise<Remembered | undefined> {
   try {
@@ -73,43 +76,4 @@ async function readRemembered(file: string, url: string): Promise<Remembered | u
   } catch {
     return undefined;
   }
-}
-
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  /** The sha256 of a 200's body; null for any other status. */
-  digest: string | null;
-}
-
-/**
- * One GET with node:http(s), following up to 5 redirects. Not fetch: its first use in a process
- * costs 40-130 ms here (undici loads), several times the round trip of a no-op's one request.
- */
-function get(url: string, headers: Record<string, string>, signal: AbortSignal, hops = 5): Promise<Answer> {
-  const u = new URL(url);
-  const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
-  const timeout = AbortSignal.timeout(30_000);
-  return new Promise<Answer>((resolve, reject) => {
-    const req = send(u, { headers, signal: AbortSignal.any ? AbortSignal.any([signal, timeout]) : timeout }, (res) => {
-      const status = res.statusCode ?? 0;
-      const location = res.headers.location;
-      if (status >= 300 && status < 400 && status !== 304 && location && hops > 0) {
-        res.resume();
-        get(new URL(location, u).href, headers, signal, hops - 1).then(resolve, reject);
-        return;
-      }
-      if (status !== 200) {
-        res.resume();
-        resolve({ status, headers: res.headers, digest: null });
-        return;
-      }
-      const h = createHash('sha256');
-      res.on('data', (c: Buffer) => h.update(c));
-      res.on('end', () => resolve({ status, headers: res.headers, digest: h.digest('hex') }));
-      res.on('error', (e) => reject(new Error(`cannot fetch ${url}: ${e.message}`)));
-    });
-    req.on('error', (e) => reject(new Error(`cannot fetch ${url}: ${e.message}`)));
-    req.end();
-  });
 }

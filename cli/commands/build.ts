@@ -3,6 +3,9 @@ import { registerBuild } from '../../cache/lock.js';
 import type { HostGraph } from '../../core/graph.js';
 import type { Reporter, StepReport } from '../../core/reporter.js';
 import type { Command, CommandContext, Parsed } from '../command.js';
+import { stampable, writeStamp } from '../noop-record.js';
+import { FAST_NOOP_ENV } from '../noop-stamp.js';
+import { startTrace, type TraceResult } from '../noop-trace.js';
 import { outsideSources } from '../outside-sources.js';
 import { listrReporter, PlainReporter } from '../progress.js';
 import { Session } from '../session.js';
@@ -122,6 +125,46 @@ export function printFailures(ctx: CommandContext, reports: StepReport[]): void 
   }
 }
 
+/**
+ * The build, watched (cli/noop-trace.ts) when it is one a stamp can answer: if every step was
+ * cached, `stamp` writes what it read, so the same command next time is answered by stat alone.
+ */
+async function tracedRun(
+  args: Parsed,
+  ctx: CommandContext,
+  dry: boolean,
+): Promise<RunResult & { stamp?: () => Promise<string | undefined> }> {
+  const argv = ctx.argv;
+  const hosts = args.positionals;
+  if (dry || !argv || !stampable(args, ctx.io.env))
+    return await runEngine(args, ctx, dry ? 'plan' : 'build', hosts, !!args.values.all);
+  let warned = false;
+  const watched = {
+    ...ctx,
+    warn: (m: string) => {
+      warned = true;
+      ctx.warn(m);
+    },
+  };
+  let trace: TraceResult;
+  const t = startTrace();
+  let run: RunResult;
+  try {
+    run = await runEngine(args, watched, 'build', hosts, !!args.values.all);
+  } finally {
+    trace = t.stop();
+  }
+  const { session, reports } = run;
+  const out: string[] = [];
+  const plain = new PlainReporter((l) => out.push(l));
+  for (const r of reports) plain.step({ ...r, durationMs: 0 });
+  out.push(summary(reports));
+  const cwd = ctx.io.cwd;
+  const stamp = () =>
+    writeStamp({ argv, cwd, configFile: session.config.file, trace, urls: session.urls, reports, out, warned });
+  return { ...run, stamp };
+}
+
 export const build: Command = {
   summary: 'Build the named hosts (or --all). Steps whose key is cached do not run.',
   usage:
@@ -134,11 +177,15 @@ export const build: Command = {
       return (await import('./publish.js')).buildAndPublish(args, ctx);
     }
     const dry = !!args.values['dry-run'];
-    const { reports } = await runEngine(args, ctx, dry ? 'plan' : 'build', args.positionals, !!args.values.all);
+    const { reports, stamp } = await tracedRun(args, ctx, dry);
     const failed = reports.filter((r) => r.outcome === 'failed');
     if (args.values.json)
       ctx.io.out(JSON.stringify({ ok: failed.length === 0, dryRun: dry, steps: reportsJson(reports) }, null, 2));
     else ctx.io.out(summary(reports));
+    // A stamp that cannot be written (a read-only config directory) costs only speed.
+    const unstamped = await stamp?.().catch((e: Error) => e.message);
+    if (unstamped && ctx.io.env[FAST_NOOP_ENV] === 'why')
+      ctx.io.err(`netboot: no-op stamp: none written: ${unstamped}`);
     if (!failed.length) return 0;
     if (!args.values.json) printFailures(ctx, reports);
     return 1;
