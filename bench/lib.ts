@@ -54,6 +54,8 @@ export interface Cmd {
   file: string;
   args: string[];
   cwd: string;
+  /** Set on top of the case's environment for this command only. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The checkout: found by walking up from this file, since tsc puts it at dist/bench/, not bench/. */
@@ -86,7 +88,12 @@ function checkExit(cmd: Cmd, r: SpawnSyncReturns<unknown>): void {
 
 /** Runs a command to completion with its output captured: for warm-ups and sanity checks, not timing. */
 export function runChecked(cmd: Cmd, env: NodeJS.ProcessEnv): string {
-  const r = spawnSync(cmd.file, cmd.args, { cwd: cmd.cwd, env, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd.file, cmd.args, {
+    cwd: cmd.cwd,
+    env: { ...env, ...cmd.env },
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   checkExit(cmd, r);
   return r.stdout;
 }
@@ -94,7 +101,7 @@ export function runChecked(cmd: Cmd, env: NodeJS.ProcessEnv): string {
 /** Wall time of one run, in ms. Output is discarded so terminal speed is not part of the number. */
 export function timeOnce(cmd: Cmd, env: NodeJS.ProcessEnv): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd.file, cmd.args, { cwd: cmd.cwd, env, stdio: 'ignore' });
+  const r = spawnSync(cmd.file, cmd.args, { cwd: cmd.cwd, env: { ...env, ...cmd.env }, stdio: 'ignore' });
   const t1 = process.hrtime.bigint();
   checkExit(cmd, r);
   return Number(t1 - t0) / 1e6;
@@ -222,4 +229,29 @@ export function netboot(ctx: BenchContext, dir: string, args: string[]): Cmd {
     args: [join(ctx.root, 'bin', 'netboot.js'), ...args],
     cwd: dir,
   };
+}
+
+/** Runs the build until the stamp answers it (a stamp is not written while a file it read is under a second old). */
+export async function stamped(cmd: Cmd, env: NodeJS.ProcessEnv): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 600));
+    if (tryAnswered(cmd, env) !== undefined) return;
+  }
+  throw new BenchAbort('no-op build: ten builds and none answered from its no-op stamp');
+}
+
+function tryAnswered(cmd: Cmd, env: NodeJS.ProcessEnv): string | undefined {
+  const r = spawnSync(cmd.file, cmd.args, {
+    cwd: cmd.cwd,
+    env: { ...env, NETBOOT_FAST_NOOP: 'why' },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new BenchAbort(`${cmd.label} failed:\n${r.stderr}`);
+  return r.stderr.includes('no-op stamp: nothing changed; answered from it') ? r.stdout : undefined;
+}
+
+export function answered(cmd: Cmd, env: NodeJS.ProcessEnv): string {
+  const out = tryAnswered(cmd, env);
+  if (out === undefined) throw new BenchAbort(`${cmd.label}: no longer answered from its no-op stamp`);
+  return out;
 }

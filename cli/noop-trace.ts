@@ -112,6 +112,8 @@ export function startTrace(): Trace {
     READS,
     (orig) =>
       function (this: unknown, ...args: unknown[]) {
+        // A recursive listing reads directories below the one named, which no signature of it shows.
+        if ((args[1] as { recursive?: boolean } | undefined)?.recursive) result.unchecked ??= 'it listed a tree';
         seen(args[0]);
         return orig.apply(this, args);
       },
