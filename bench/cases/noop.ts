@@ -46,10 +46,11 @@ export async function noopBuild(ctx: BenchContext): Promise<CaseResult> {
       rows,
       target: { label: 'no-op build within 2x of `node -e 0`', tool: netboot.label, baseline: node.label, factor: 2 },
       notes: [
-        '`netboot build --all (no-op)` is answered from the no-op stamp: bin/netboot.js loads dist/fast-noop.js (5 KB, node ' +
-          'builtins only) and compares what the last build that found every step cached read (every file by lstat: ' +
-          'device, inode, size, mode, mtime and ctime in ns; the environment variables it looked at; upstream URLs, ' +
-          'none here) before it would load the engine. Checked before and after the timed runs (NETBOOT_FAST_NOOP=why).',
+        '`netboot build --all (no-op)` is answered from the no-op stamp: bin/netboot.js loads dist/fast-noop.js ' +
+          '(5 KB, node builtins only) and compares what the last build that found every step cached read (every ' +
+          'file by lstat: device, inode, size, mode, mtime and ctime in ns; the environment variables it looked at; ' +
+          'upstream URLs, none here) before it would load the engine. Checked before and after the timed runs ' +
+          '(NETBOOT_FAST_NOOP=why).',
         '`(no-op, no stamp)`: NETBOOT_FAST_NOOP=0, the engine deciding (config, keys, cache lookups, damage checks): ' +
           'what a build pays on top of its steps when something changed.',
       ],
