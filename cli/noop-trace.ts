@@ -66,6 +66,7 @@ export interface TraceResult {
 }
 
 export interface Trace {
+  /** Puts everything back; a second call only returns the result. */
   stop(): TraceResult;
 }
 
@@ -188,6 +189,7 @@ export function startTrace(): Trace {
   return {
     stop() {
       for (const undo of restore.reverse()) undo();
+      restore.length = 0;
       syncBuiltinESMExports();
       return result;
     },

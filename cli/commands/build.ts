@@ -31,6 +31,8 @@ export async function runEngine(
   hostsFrom: string[],
   all: boolean,
   quiet = false,
+  /** Called as the first step starts to run. */
+  onRun?: () => void,
 ): Promise<RunResult> {
   const { io, profiler } = ctx;
   const session = await Session.open({
@@ -56,6 +58,13 @@ export async function runEngine(
   else if (mode === 'build' && io.isTTY && !io.env.CI)
     reporter = await listrReporter(new Map(graphs.map((g) => [g.host.name, g.order.map((n) => n.id)])));
   else reporter = new PlainReporter(io.out);
+  if (onRun) {
+    const running = reporter.running.bind(reporter);
+    reporter.running = (host, step) => {
+      onRun();
+      running(host, step);
+    };
+  }
   const engine = await session.engine({
     jobs: jobsOf(args.values.jobs),
     offline: !!args.values.offline,
@@ -150,7 +159,8 @@ async function tracedRun(
   const t = startTrace();
   let run: RunResult;
   try {
-    run = await runEngine(args, watched, 'build', hosts, !!args.values.all);
+    // A step that runs makes this no no-op: the trace stops then, rather than watch the step's reads.
+    run = await runEngine(args, watched, 'build', hosts, !!args.values.all, false, () => t.stop());
   } finally {
     trace = t.stop();
   }
