@@ -56,11 +56,11 @@ export class StatCache {
   /**
    * The stored digest when the row matches this stat. A number-mode stat (what a warm walk takes,
    * to make no BigInts) has its times as doubles, which tell apart ns times at least 244 ns apart
-   * (until 2039). That sees every change: a write sets mtime, and one that restores an old mtime
-   * (touch -r, tar -x) still moves ctime, which only the kernel sets, to the time of the change;
-   * the old ctime is from before the recording walk's lstat, so within 244 ns of it only a change
-   * made during that walk, and such a change leaves an mtime the racy rule refuses. The unit
-   * tests change each field on a real file and see it hashed again.
+   * (2^-12 ms, until 2039). That still sees every change: a write moves mtime and ctime, and one
+   * that puts an old mtime back (touch -r, tar -x) still moves ctime, which only the kernel sets,
+   * to the time of the change. A change the recorded digest did not read came after the file was
+   * read, a microsecond or more after the lstat that gave the row its ctime: more than one double
+   * step later. The unit tests change each field of a real file and see it hashed again.
    */
   lookup(path: string, st: Stats | BigIntStats): string | undefined {
     const row = isBig(st)

@@ -54,8 +54,18 @@ export class StatRows {
     return this.at.size;
   }
 
+  /** A row for path exists; remembered for the lookup that follows (one Map search per file, not two). */
   has(path: string): boolean {
-    return this.at.has(path);
+    this.lastPath = path;
+    this.lastAt = this.at.get(path);
+    return this.lastAt !== undefined;
+  }
+
+  private lastPath: string | undefined;
+  private lastAt: number | StatRow | undefined;
+
+  private find(path: string): number | StatRow | undefined {
+    return path === this.lastPath ? this.lastAt : this.at.get(path);
   }
 
   get(path: string): StatRow | undefined {
@@ -112,7 +122,7 @@ export class StatRows {
     mtimeMs: number,
     ctimeMs: number,
   ): RowRef | undefined {
-    const a = this.at.get(path);
+    const a = this.find(path);
     if (a === undefined) return undefined;
     if (typeof a !== 'number')
       return Number(a.size) === size &&
