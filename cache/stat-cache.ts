@@ -1,10 +1,15 @@
-import type { BigIntStats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
 import { encodeStatRows, type RowRef, StatRows } from './stat-rows.js';
 
 // Kernel file timestamps come from a coarse clock that can lag the wall clock by a tick; a
 // margin keeps a file written just after the snapshot began from looking older than it.
 const RACY_MARGIN_NS = 1_000_000_000n;
+const RACY_MARGIN_MS = 1000;
+
+function isBig(st: Stats | BigIntStats): st is BigIntStats {
+  return typeof st.size === 'bigint';
+}
 
 /**
  * Remembers (dev, inode, size, mtime_ns, ctime_ns) -> content digest for one directory, so a
@@ -17,6 +22,8 @@ export class StatCache {
   private old = StatRows.empty();
   private next = new Map<string, RowRef>();
   private snapshotNs = 0n;
+  /** The read rows' snapshot in ms, for number-mode stats. */
+  private oldSnapshotMs = 0;
   /** The file was read: `old` is what it holds, not an empty start. */
   private loaded = false;
   hits = 0;
@@ -30,6 +37,7 @@ export class StatCache {
     const rows = await StatRows.read(file);
     if (rows) {
       c.old = rows;
+      c.oldSnapshotMs = Number(rows.snapshotNs / 1_000_000n);
       c.loaded = true;
     }
     return c;
@@ -40,10 +48,27 @@ export class StatCache {
     this.next = new Map();
   }
 
-  lookup(path: string, st: BigIntStats): string | undefined {
-    const row =
-      st.mtimeNs < this.old.snapshotNs - RACY_MARGIN_NS
+  /** A row for this path was read: a walk lstats such a file without BigInts (see lookup). */
+  knows(path: string): boolean {
+    return this.old.has(path);
+  }
+
+  /**
+   * The stored digest when the row matches this stat. A number-mode stat (what a warm walk takes,
+   * to make no BigInts) has its times as doubles, which tell apart ns times at least 244 ns apart
+   * (2^-12 ms, until 2039). That still sees every change: a write moves mtime and ctime, and one
+   * that puts an old mtime back (touch -r, tar -x) still moves ctime, which only the kernel sets,
+   * to the time of the change. A change the recorded digest did not read came after the file was
+   * read, a microsecond or more after the lstat that gave the row its ctime: more than one double
+   * step later. The unit tests change each field of a real file and see it hashed again.
+   */
+  lookup(path: string, st: Stats | BigIntStats): string | undefined {
+    const row = isBig(st)
+      ? st.mtimeNs < this.old.snapshotNs - RACY_MARGIN_NS
         ? this.old.matching(path, st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs)
+        : undefined
+      : st.mtimeMs < this.oldSnapshotMs - RACY_MARGIN_MS
+        ? this.old.matchingMs(path, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs)
         : undefined;
     if (row === undefined) {
       this.misses++;

@@ -54,6 +54,20 @@ export class StatRows {
     return this.at.size;
   }
 
+  /** A row for path exists; remembered for the lookup that follows (one Map search per file, not two). */
+  has(path: string): boolean {
+    this.lastPath = path;
+    this.lastAt = this.at.get(path);
+    return this.lastAt !== undefined;
+  }
+
+  private lastPath: string | undefined;
+  private lastAt: number | StatRow | undefined;
+
+  private find(path: string): number | StatRow | undefined {
+    return path === this.lastPath ? this.lastAt : this.at.get(path);
+  }
+
   get(path: string): StatRow | undefined {
     const a = this.at.get(path);
     if (a === undefined || typeof a !== 'number') return a;
@@ -94,9 +108,78 @@ export class StatRows {
     return { buf: b, at: a };
   }
 
+  /**
+   * `matching` for a number-mode stat (no BigInt is made): dev, ino and size compared exactly (the
+   * caller passes only values up to 2^53), the stored ns times turned into the double node computes
+   * for mtimeMs and ctimeMs (see msAt) and compared with ===. Equal doubles mean times within one
+   * double step (2^-12 ms, 244 ns, until 2039): see StatCache.lookup for why that still sees every change.
+   */
+  matchingMs(
+    path: string,
+    dev: number,
+    ino: number,
+    size: number,
+    mtimeMs: number,
+    ctimeMs: number,
+  ): RowRef | undefined {
+    const a = this.find(path);
+    if (a === undefined) return undefined;
+    if (typeof a !== 'number')
+      return Number(a.size) === size &&
+        msOfNs(a.mtimeNs) === mtimeMs &&
+        msOfNs(a.ctimeNs) === ctimeMs &&
+        Number(a.ino) === ino &&
+        Number(a.dev) === dev
+        ? a
+        : undefined;
+    const b = this.buf;
+    if (
+      u64At(b, a + 16) !== size ||
+      msAt(b, a + 24) !== mtimeMs ||
+      msAt(b, a + 32) !== ctimeMs ||
+      u64At(b, a + 8) !== ino ||
+      u64At(b, a) !== dev
+    )
+      return undefined;
+    return { buf: b, at: a };
+  }
+
   digestOf(r: RowRef): string {
     return 'buf' in r ? r.buf.toString('hex', r.at + 40, r.at + 72) : r.digest;
   }
+}
+
+/** A stored u64 as a number: exact below 2^53, and at or above it never equal to one below. */
+function u64At(b: Buffer, o: number): number {
+  return b.readUInt32LE(o + 4) * 0x1_0000_0000 + b.readUInt32LE(o);
+}
+
+/**
+ * The stored ns time at b[o] as node's number-mode stat gives it: `sec * 1000 + nsec / 1e6`, the
+ * expression of msFromTimeSpec in node's lib/internal/fs/utils.js, from the same exact sec and nsec
+ * (a unit test holds the two equal on real files). sec and nsec come from the u64 by long division
+ * in 16-bit digits, so no step leaves the doubles' exact integers and no BigInt is made.
+ */
+export function msAt(b: Buffer, o: number): number {
+  const lo = b.readUInt32LE(o);
+  const hi = b.readUInt32LE(o + 4);
+  // ns = (hi * 2^16 + lo's high half) * 2^16 + lo's low half; each remainder times 2^16 stays under 2^53.
+  let q = Math.floor(hi / 1e9);
+  let r = hi - q * 1e9;
+  r = r * 65536 + (lo >>> 16);
+  let d = Math.floor(r / 1e9);
+  r -= d * 1e9;
+  q = q * 65536 + d;
+  r = r * 65536 + (lo & 0xffff);
+  d = Math.floor(r / 1e9);
+  r -= d * 1e9;
+  q = q * 65536 + d;
+  return q * 1000 + r / 1e6;
+}
+
+/** msAt for a decoded (v1) row's time. */
+export function msOfNs(ns: bigint): number {
+  return Number(ns / 1_000_000_000n) * 1000 + Number(ns % 1_000_000_000n) / 1e6;
 }
 
 /** A row: decoded, or where a v2 file holds it. */

@@ -8,6 +8,7 @@ import {
   readdirSync,
   readlinkSync,
   readSync,
+  type Stats,
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { sha256 } from '../base/canonical.js';
@@ -44,7 +45,7 @@ export interface DigestOptions {
   withMtime?: boolean;
 }
 
-const S_IFMT = 0o170000n;
+const S_IFMT = 0o170000;
 const TYPES: Record<string, EntryType> = {
   [0o100000]: 'file',
   [0o040000]: 'dir',
@@ -89,69 +90,104 @@ function hashFileSync(path: string, buf: Buffer): string {
  * touching a file does not change a digest. With a stat cache, unchanged files are not re-read.
  */
 export async function digestTree(root: string, opts: DigestOptions = {}): Promise<TreeDigest> {
-  const entries: ManifestEntry[] = [];
-  const dirs: [rel: string, abs: string][] = [];
-  const buf = Buffer.allocUnsafe(READ_CHUNK);
-  const cache = opts.statCache;
-  cache?.beginSnapshot();
-
-  /** Adds an entry; a large file not in the stat cache comes back unhashed, for the caller to stream. */
-  const visit = (rel: string, abs: string, st: BigIntStats): ManifestEntry | undefined => {
-    const type = TYPES[Number(st.mode & S_IFMT)];
-    if (!type) throw new Error(`${abs}: sockets and other special files cannot be part of an artifact`);
-    const e: ManifestEntry = {
-      path: rel,
-      type,
-      mode: Number(st.mode & 0o7777n),
-      uid: Number(st.uid),
-      gid: Number(st.gid),
-    };
-    if (opts.withMtime) e.mtime = Number(st.mtimeMs / 1000n);
-    entries.push(e);
-    if (type === 'symlink') e.target = readlinkSync(abs);
-    else if (type === 'char' || type === 'block') e.rdev = Number(st.rdev);
-    else if (type === 'file') {
-      e.size = Number(st.size);
-      const known = cache?.lookup(rel, st);
-      if (known) e.digest = known;
-      else if (e.size > SMALL_FILE) return e;
-      else {
-        e.digest = hashFileSync(abs, buf);
-        cache?.record(rel, st, e.digest);
-      }
-    } else if (type === 'dir') dirs.push([rel, abs]);
-    return undefined;
-  };
-  // A large file is read as a stream, so one disk image in a tree cannot hold the event loop for seconds.
-  const hashLarge = async (e: ManifestEntry, abs: string, st: BigIntStats) => {
-    e.digest = await hashFile(abs, e.size!);
-    cache?.record(e.path, st, e.digest);
-  };
-  const rootSt = lstatSync(root, { bigint: true });
-  const rootLarge = visit('.', root, rootSt);
-  if (rootLarge) await hashLarge(rootLarge, root, rootSt);
+  const w = new Walk(opts);
+  opts.statCache?.beginSnapshot();
+  const rootLarge = w.visit('.', root, true);
+  if (rootLarge) await w.hashLarge(rootLarge, root);
   let yieldAt = performance.now() + SLICE_MS;
   // Depth-first by an explicit stack: the manifest is sorted below, so walk order does not matter.
-  while (dirs.length) {
-    const [rel, abs] = dirs.pop()!;
-    for (const name of readdirSync(abs)) {
-      const childAbs = `${abs}/${name}`;
-      const st = lstatSync(childAbs, { bigint: true });
-      const large = visit(rel === '.' ? name : `${rel}/${name}`, childAbs, st);
-      if (large) await hashLarge(large, childAbs, st);
+  while (w.dirs.length) {
+    const [rel, abs] = w.dirs.pop()!;
+    for (const d of readdirSync(abs, DIRENTS)) {
+      const childAbs = `${abs}/${d.name}`;
+      const large = w.visit(rel === '.' ? d.name : `${rel}/${d.name}`, childAbs, d.isFile());
+      if (large) await w.hashLarge(large, childAbs);
       if (performance.now() >= yieldAt) {
         await new Promise((r) => setImmediate(r));
         yieldAt = performance.now() + SLICE_MS;
       }
     }
   }
-  return summarize(entries);
+  return summarize(w.entries);
+}
+
+const BIG = { bigint: true } as const;
+const DIRENTS = { withFileTypes: true } as const;
+const MAX_EXACT = Number.MAX_SAFE_INTEGER;
+
+function isBig(st: Stats | BigIntStats): st is BigIntStats {
+  return typeof st.mode === 'bigint';
+}
+
+/** One walk's state: the entries so far, the directories still to read, the read buffer. */
+class Walk {
+  readonly entries: ManifestEntry[] = [];
+  readonly dirs: [rel: string, abs: string][] = [];
+  private readonly buf = Buffer.allocUnsafe(READ_CHUNK);
+  private readonly cache: StatCache | undefined;
+
+  constructor(private readonly opts: DigestOptions) {
+    this.cache = opts.statCache;
+  }
+
+  /**
+   * lstat in number mode, which makes no BigInts (half a warm digest was BigInts and their GC),
+   * unless the entry's ns times will be needed: a file the stat cache has no row for (it is
+   * hashed and recorded) and mtimes in the manifest (seconds from ns, exactly as before).
+   */
+  private stat(rel: string, abs: string, file: boolean): Stats | BigIntStats {
+    const c = this.cache;
+    return this.opts.withMtime || (c !== undefined && file && !c.knows(rel)) ? lstatSync(abs, BIG) : lstatSync(abs);
+  }
+
+  /** Adds an entry; a large file not in the stat cache comes back unhashed, for the caller to stream. */
+  visit(rel: string, abs: string, file: boolean): [ManifestEntry, BigIntStats | undefined] | undefined {
+    const st = this.stat(rel, abs, file);
+    const mode = Number(st.mode);
+    const type = TYPES[mode & S_IFMT];
+    if (!type) throw new Error(`${abs}: sockets and other special files cannot be part of an artifact`);
+    const e: ManifestEntry = { path: rel, type, mode: mode & 0o7777, uid: Number(st.uid), gid: Number(st.gid) };
+    if (this.opts.withMtime) e.mtime = Number((st as BigIntStats).mtimeMs / 1000n);
+    this.entries.push(e);
+    if (type === 'symlink') e.target = readlinkSync(abs);
+    else if (type === 'char' || type === 'block') e.rdev = Number(st.rdev);
+    else if (type === 'dir') this.dirs.push([rel, abs]);
+    else if (type === 'file') {
+      e.size = Number(st.size);
+      const big = this.hashCached(e, abs, st);
+      if (e.digest === undefined) return [e, big];
+    }
+    return undefined;
+  }
+
+  /** The file's digest from the stat cache, or read now if small; the BigInt stat its row records. */
+  private hashCached(e: ManifestEntry, abs: string, st: Stats | BigIntStats): BigIntStats | undefined {
+    const c = this.cache;
+    if (c) {
+      // Number-mode values past 2^53 are rounded: those files are looked up by their exact BigInt stat.
+      if (!isBig(st) && (st.ino > MAX_EXACT || st.dev > MAX_EXACT || st.size > MAX_EXACT)) st = lstatSync(abs, BIG);
+      e.digest = c.lookup(e.path, st);
+      if (e.digest !== undefined) return undefined;
+    }
+    // A row keeps ns times: a file lstat'd in number mode (a row that no longer matched) is lstat'd again.
+    const big = c && !isBig(st) ? lstatSync(abs, BIG) : undefined;
+    if (e.size! > SMALL_FILE) return big ?? (st as BigIntStats);
+    e.digest = hashFileSync(abs, this.buf);
+    if (c) c.record(e.path, big ?? (st as BigIntStats), e.digest);
+    return undefined;
+  }
+
+  // A large file is read as a stream, so one disk image in a tree cannot hold the event loop for seconds.
+  async hashLarge([e, st]: [ManifestEntry, BigIntStats | undefined], abs: string): Promise<void> {
+    e.digest = await hashFile(abs, e.size!);
+    if (st) this.cache?.record(e.path, st, e.digest);
+  }
 }
 
 /** The sorted manifest, its digest, and the totals of its files. */
 function summarize(entries: ManifestEntry[]): TreeDigest {
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const manifest = manifestJson(entries);
+  const bytes = manifestBytes(entries);
   let size = 0;
   let files = 0;
   for (const e of entries)
@@ -159,34 +195,70 @@ function summarize(entries: ManifestEntry[]): TreeDigest {
       size += e.size!;
       files++;
     }
-  return { digest: sha256(manifest), entries, manifest, size, files };
+  let text: string | undefined;
+  // The text only for a caller that stores it: a source tree's digest needs the bytes' hash alone.
+  return {
+    digest: sha256(bytes),
+    entries,
+    get manifest() {
+      return (text ??= bytes.toString('utf8'));
+    },
+    size,
+    files,
+  };
+}
+
+/** manifestBytes as text: what a tree's stored manifest holds. */
+export function manifestJson(entries: ManifestEntry[]): string {
+  return manifestBytes(entries).toString('utf8');
 }
 
 /**
- * `canonicalJson({ v: 1, entries })`, byte for byte (a unit test holds them equal), written
- * directly: the generic walk sorted every entry's keys and copied it, and cost a warm digest more
- * than its lstat()s did. Keys in sorted order; an absent member is left out.
+ * `canonicalJson({ v: 1, entries })` as UTF-8, byte for byte (a unit test holds them equal),
+ * written directly into one buffer: the generic walk sorted every entry's keys and copied it, and
+ * joining 30k strings into one cost a warm digest as much again as writing their bytes does. Keys
+ * in sorted order; an absent member is left out.
  */
-export function manifestJson(entries: ManifestEntry[]): string {
-  const parts: string[] = [];
-  for (const e of entries) {
-    let s = '{';
-    if (e.digest !== undefined) s += `"digest":${JSON.stringify(e.digest)},`;
-    s += `"gid":${num(e.gid)},"mode":${num(e.mode)},`;
-    if (e.mtime !== undefined) s += `"mtime":${num(e.mtime)},`;
-    s += `"path":${JSON.stringify(e.path)},`;
-    if (e.rdev !== undefined) s += `"rdev":${num(e.rdev)},`;
-    if (e.size !== undefined) s += `"size":${num(e.size)},`;
-    if (e.target !== undefined) s += `"target":${JSON.stringify(e.target)},`;
-    s += `"type":${JSON.stringify(e.type)},"uid":${num(e.uid)}}`;
-    parts.push(s);
+export function manifestBytes(entries: ManifestEntry[]): Buffer {
+  let b = Buffer.allocUnsafe(entries.length * 200 + 64);
+  let o = b.write('{"entries":[', 0, 'latin1');
+  for (let i = 0; i < entries.length; i++) {
+    const line = manifestLine(entries[i], i > 0);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (o + line.length * 3 + 16 > b.length) {
+      const grown = Buffer.allocUnsafe(2 * b.length + line.length * 3);
+      b.copy(grown, 0, 0, o);
+      b = grown;
+    }
+    o += b.write(line, o, 'utf8');
   }
-  return `{"entries":[${parts.join(',')}],"v":1}`;
+  o += b.write('],"v":1}', o, 'latin1');
+  return b.subarray(0, o);
 }
 
+function manifestLine(e: ManifestEntry, comma: boolean): string {
+  let s = comma ? ',{' : '{';
+  if (e.digest !== undefined) s += `"digest":${str(e.digest)},`;
+  s += `"gid":${num(e.gid)},"mode":${num(e.mode)},`;
+  if (e.mtime !== undefined) s += `"mtime":${num(e.mtime)},`;
+  s += `"path":${str(e.path)},`;
+  if (e.rdev !== undefined) s += `"rdev":${num(e.rdev)},`;
+  if (e.size !== undefined) s += `"size":${num(e.size)},`;
+  if (e.target !== undefined) s += `"target":${str(e.target)},`;
+  return `${s}"type":"${e.type}","uid":${num(e.uid)}}`;
+}
+
+/** Printable ASCII but `"` and `\\`: what JSON.stringify writes as it is, between quotes. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function str(s: string): string {
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+/** JSON.stringify of a finite number is its String(); anything else cannot be in a manifest. */
 function num(n: number): string {
   if (!Number.isFinite(n)) throw new TypeError(`${n} cannot be part of a manifest`);
-  return JSON.stringify(n);
+  return String(n);
 }
 
 /** Linux dev_t to (major, minor), laid out as the kernel's new_encode_dev does. */

@@ -29,6 +29,7 @@ interface Digested {
   hits: number;
   misses: number;
   ms: number;
+  maxRssKiB: number;
 }
 
 /** The three tools of a table, each with its spawn-to-exit samples; netboot's also with their own in-process times. */
@@ -36,6 +37,8 @@ interface Trial {
   label: string;
   wall: number[];
   inProcess: number[];
+  /** netboot's peak RSS per run, in MB (its own getrusage maxRSS). */
+  rss: number[];
   run(): void;
 }
 
@@ -60,6 +63,7 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
         label,
         wall: [],
         inProcess: [],
+        rss: [],
         run() {
           // Cold means no stat cache at all: the file an earlier run saved goes first, untimed.
           if (!warm) rmSync(statFile, { force: true });
@@ -77,6 +81,7 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
             );
           t.wall.push(ms);
           t.inProcess.push(r.ms);
+          t.rss.push(r.maxRssKiB / 1024);
         },
       };
       return t;
@@ -92,6 +97,7 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
         label: tarCmd.label,
         wall: [],
         inProcess: [],
+        rss: [],
         run: () => t.wall.push(timeOnce(tarCmd, ctx.env)),
       };
       return t;
@@ -104,7 +110,13 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
       cwd: fs.tree,
     };
     const find = (): Trial => {
-      const t: Trial = { label: FIND, wall: [], inProcess: [], run: () => t.wall.push(timeOnce(findCmd, ctx.env)) };
+      const t: Trial = {
+        label: FIND,
+        wall: [],
+        inProcess: [],
+        rss: [],
+        run: () => t.wall.push(timeOnce(findCmd, ctx.env)),
+      };
       return t;
     };
     const trials = () => [
@@ -169,10 +181,11 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
         name: `${heading}: warm (stat cache) next to cold, in-process (${nLine}; the same runs as the table above)`,
         baseline: 'netboot digest, cold, in-process',
         rows: [
-          { tool: 'netboot digest, cold, in-process', samples: hot[1].inProcess },
-          { tool: 'netboot digest, warm, in-process', samples: hot[2].inProcess },
+          { tool: 'netboot digest, cold, in-process', samples: hot[1].inProcess, detail: peakRss(hot[1]) },
+          { tool: 'netboot digest, warm, in-process', samples: hot[2].inProcess, detail: peakRss(hot[2]) },
           { tool: FIND, samples: hot[3].wall },
         ],
+        detailHead: 'peak RSS (item 7: under 200 MB)',
         target: {
           label: 'warm digest under 10% of cold',
           tool: 'netboot digest, warm, in-process',
@@ -187,8 +200,10 @@ export async function rootfsDigest(ctx: BenchContext): Promise<CaseResult[]> {
           `\`${FIND}\`: spawn to exit, every entry's lstat (and readlink) and nothing else, in C: the part of a ` +
             `warm digest no cache can skip, for scale. It alone is ${ratio(hot[3].wall, hot[1].inProcess)} of ` +
             "netboot's cold digest: a floor for any digest that checks every entry's stat, with whatever cache. " +
-            "The rest of netboot's warm time is node's cost per entry (a BigInt stat object, a lookup, a " +
-            'manifest line) and reading the stat cache (JSON).',
+            "The rest of netboot's warm time is node's cost per entry (lstat through node's binding and its " +
+            'Stats object, a lookup, a manifest line) and reading the binary stat cache.',
+          "Peak RSS: the worker process's own `process.resourceUsage().maxRSS` (getrusage, what " +
+            "`/usr/bin/time -f %M` reports), node's baseline included.",
           `What a warm digest still does for each of the ${fs.entries.toLocaleString('en-US')} entries: one lstat ` +
             '(and readlink for a symlink), a stat cache lookup, and its line in the canonical manifest, which ' +
             'is sorted, serialized and hashed; plus reading and writing the ' +
@@ -245,6 +260,11 @@ function row(t: Trial, fs: Rootfs): Row {
   const mbps = fs.bytes / 1e6 / (median(t.wall) / 1000);
   const own = t.inProcess.length ? `; ${median(t.inProcess).toFixed(0)} ms in-process` : '';
   return { tool: t.label, samples: t.wall, detail: `${mbps.toFixed(0)} MB/s${own}` };
+}
+
+/** The worker's own peak RSS (getrusage maxRSS, as `/usr/bin/time -f %M`): median and highest of the runs. */
+function peakRss(t: Trial): string {
+  return `${median(t.rss).toFixed(0)} MB median, ${Math.max(...t.rss).toFixed(0)} MB highest`;
 }
 
 function ratio(a: number[], b: number[]): string {

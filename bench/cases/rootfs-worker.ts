@@ -35,7 +35,11 @@ async function main(): Promise<Record<string, unknown>> {
 
 const t0 = performance.now();
 main().then(
-  (r) => process.stdout.write(`${JSON.stringify({ ...r, ms: performance.now() - t0 })}\n`),
+  // maxRSS: the process's peak resident set in KiB (getrusage), what `/usr/bin/time -f %M` reports.
+  (r) =>
+    process.stdout.write(
+      `${JSON.stringify({ ...r, ms: performance.now() - t0, maxRssKiB: process.resourceUsage().maxRSS })}\n`,
+    ),
   (e: Error) => {
     process.stderr.write(`${e.stack ?? e.message}\n`);
     process.exitCode = 1;

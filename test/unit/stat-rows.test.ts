@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../base/canonical.js';
 import { encodeStatRows, type StatRow, StatRows } from '../../cache/stat-rows.js';
-import { type ManifestEntry, manifestJson } from '../../cache/tree.js';
+import { type ManifestEntry, manifestBytes, manifestJson } from '../../cache/tree.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netboot-rows-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -92,5 +92,16 @@ describe('the manifest text', () => {
     ];
     expect(manifestJson(entries)).toBe(canonicalJson({ v: 1, entries }));
     expect(manifestJson([])).toBe(canonicalJson({ v: 1, entries: [] }));
+    // Names past what a buffer sized by entry count holds, in 3-byte UTF-8, a pair and a lone surrogate.
+    const long: ManifestEntry[] = ['€'.repeat(500), '😀\x7f', 'lone \ud800 half', `${'x'.repeat(5000)}"`].map((n) => ({
+      path: n,
+      type: 'symlink',
+      mode: 0o777,
+      uid: 0,
+      gid: 0,
+      target: n,
+    }));
+    expect(manifestBytes(long).equals(Buffer.from(canonicalJson({ v: 1, entries: long }), 'utf8'))).toBe(true);
+    expect(manifestBytes(entries).equals(Buffer.from(canonicalJson({ v: 1, entries }), 'utf8'))).toBe(true);
   });
 });
