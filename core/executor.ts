@@ -50,12 +50,17 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
     const guard = await guardInputs(a.cache, a.inputs, join(scratch, 'in'));
     const failure = await runPlugin(a, ws, guard.inputs);
     // Checked whether the step succeeded or not: a damaged input must never be served again.
+    const checked = Date.now();
     const damaged = await guard.check();
+    // Not after a failure: the log's tail is the failure's own words.
+    if (!failure) ws.log.line(`netboot: inputs checked unchanged in ${seconds(checked)} s`);
     if (damaged) throw errors.inputModified(a.host.name, a.node.id, damaged);
     a.signal.throwIfAborted();
     if (failure) throw failure;
     await checkSourcesUnchanged(a);
+    const ingesting = Date.now();
     const produced = await ingestOutputs(a, ws.outputs);
+    ws.log.line(`netboot: outputs hashed and stored in ${seconds(ingesting)} s`);
     return await commit(a, produced, ws.log, started);
   } catch (e) {
     ws.log.close();
@@ -150,12 +155,19 @@ function stepContext(
     copyTree: async (name, dest) => {
       const art = inputs[name];
       if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
+      const copying = Date.now();
       await copyTree(art.path, dest, signal, await cache.manifest(art.digest)).catch((e: unknown) => {
         if (e instanceof CopyError) logUnlessFull(log, e.stderr);
         throw e;
       });
+      log.line(`netboot: copied input tree "${String(name)}" (${art.files} files) in ${seconds(copying)} s`);
     },
   };
+}
+
+/** Seconds since `t0` (a Date.now()), for the step log's own timings (a profile of where a step went). */
+function seconds(t0: number): string {
+  return ((Date.now() - t0) / 1000).toFixed(2);
 }
 
 /** Writes to the log, except on a full disk, which may be the log's own: the tail has the text. */

@@ -99,6 +99,17 @@ describe('published content is immutable in practice', () => {
       expect(modes.some((f) => f.mode === 0o644)).toBe(true);
     },
   );
+
+  it("a step's log says where its time went: the input tree's copy, the input check, the outputs' ingest", () => {
+    const counted = byStep(build().steps).counted;
+    const rec = JSON.parse(
+      readFileSync(lab.path('.netboot/cache/actions', counted.key!.slice(0, 2), `${counted.key}.json`), 'utf8'),
+    ) as { log: string };
+    const log = readFileSync(lab.path('.netboot/cache/objects', rec.log.slice(0, 2), rec.log), 'utf8');
+    expect(log).toMatch(/^netboot: copied input tree "tree" \(\d+ files\) in \d+\.\d\d s$/m);
+    expect(log).toMatch(/^netboot: inputs checked unchanged in \d+\.\d\d s$/m);
+    expect(log).toMatch(/^netboot: outputs hashed and stored in \d+\.\d\d s$/m);
+  });
 });
 
 describe("a hit's outputs are checked", () => {
