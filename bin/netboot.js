@@ -12,7 +12,8 @@ const out = (line) => process.stdout.write(`${line}\n`);
 const err = (line) => process.stderr.write(`${line}\n`);
 // A build whose no-op stamp still matches is answered before the engine loads (cli/fast-noop.ts).
 const { fastNoop } = await import(new URL('../dist/fast-noop.js', import.meta.url).href);
-const fast = await fastNoop(argv, { out, err, env: process.env, cwd: process.cwd() });
+// Whatever goes wrong in the check (it only reads), the normal build decides and reports.
+const fast = await fastNoop(argv, { out, err, env: process.env, cwd: process.cwd() }).catch(() => undefined);
 if (fast !== undefined) process.exitCode = fast;
 else await run();
 

@@ -2,6 +2,7 @@
 // core/http-get.js when a stamp names upstream URLs). It answers a build whose stamp
 // (cli/noop-stamp.ts) still matches, and leaves everything else to the normal path.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { getDigest } from '../core/http-get.js';
 import {
   changedLocally,
@@ -12,6 +13,9 @@ import {
   type StampUrl,
   stampPath,
 } from './noop-stamp.js';
+
+// This file is dist/fast-noop.js, beside the bundle whose decisions the stamps hold.
+const BUNDLE = fileURLToPath(new URL('./netboot.js', import.meta.url));
 
 export interface FastIo {
   out: (line: string) => void;
@@ -38,7 +42,7 @@ async function staleBecause(argv: string[], io: FastIo): Promise<string | undefi
   if (!config) return 'no config file found';
   let s: Stamp;
   try {
-    s = JSON.parse(readFileSync(stampPath(config, argv, io.cwd), 'utf8')) as Stamp;
+    s = JSON.parse(readFileSync(stampPath(config, argv, io.cwd, BUNDLE), 'utf8')) as Stamp;
   } catch {
     return 'none for this command yet'; // or unreadable: the build writes a new one
   }
@@ -52,7 +56,7 @@ async function staleBecause(argv: string[], io: FastIo): Promise<string | undefi
 }
 
 /** Every URL asked again, at once, with the stamp's validators: each must answer what it did. */
-async function unchangedUpstream(urls: StampUrl[]): Promise<boolean> {
+export async function unchangedUpstream(urls: StampUrl[]): Promise<boolean> {
   const signal = AbortSignal.timeout(30_000);
   const same = await Promise.all(
     urls.map(async (u) => {

@@ -1,3 +1,4 @@
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../cache/atomic.js';
 import type { StepReport } from '../core/reporter.js';
@@ -31,13 +32,20 @@ export interface StampInput {
   warned: boolean;
 }
 
+// netboot's own code, as it was when it loaded: a rebuild of it during a long build must not
+// stamp the new code against what the old one decided.
+const BUNDLE = fileURLToPath(import.meta.url);
+const OWN = new Map([BUNDLE, process.argv[1]].filter(Boolean).map((f) => [f, signature(f)]));
+
 /** Why this run's result cannot be replayed, or undefined if it can. */
 function unstampable(i: StampInput): string | undefined {
   if (!i.reports.length || i.reports.some((r) => r.outcome !== 'cached')) return 'not every step was cached';
   if (i.warned) return 'it warned';
   if (i.trace.unchecked) return i.trace.unchecked;
   if (i.trace.requests !== (i.urls?.stats.hops ?? 0)) return 'it made requests its fingerprints did not';
+  if (i.urls?.stats.failed) return 'an upstream URL did not answer';
   for (const [path, sig] of i.trace.files) if (racy(sig, i.trace.startNs)) return `${path} changed just before it`;
+  for (const [path, sig] of OWN) if (racy(sig, i.trace.startNs) || signature(path) !== sig) return `${path} changed`;
   return undefined;
 }
 
@@ -50,8 +58,8 @@ export async function writeStamp(i: StampInput): Promise<string | undefined> {
   if (why) return why;
   const files: Record<string, string | null> = {};
   for (const [path, sig] of i.trace.files) files[path] = sig;
-  // netboot's own code: an upgrade may decide differently on the same inputs.
-  for (const own of [fileURLToPath(import.meta.url), process.argv[1]]) if (own) files[own] = signature(own);
+  for (const [path, sig] of OWN) files[path] = sig;
+  for (const path of resolutionInputs([...i.trace.files.keys(), i.configFile])) files[path] ??= signature(path);
   const stamp: Stamp = {
     version: STAMP_VERSION,
     argv: i.argv,
@@ -63,6 +71,27 @@ export async function writeStamp(i: StampInput): Promise<string | undefined> {
     urls: [...(i.urls?.answers ?? [])].map(([url, a]) => ({ url, ...a })),
     out: i.out,
   };
-  await writeFileAtomic(stampPath(i.configFile, i.argv, i.cwd), JSON.stringify(stamp));
+  await writeFileAtomic(stampPath(i.configFile, i.argv, i.cwd, BUNDLE), JSON.stringify(stamp));
   return undefined;
+}
+
+/**
+ * What node's module resolution reads natively, past the trace: every package.json and
+ * node_modules directory from each module's directory up (present or not), and each package's
+ * own directory. A changed `main`, a package put nearer the config, is then a changed stamp.
+ */
+function resolutionInputs(files: string[]): Set<string> {
+  const out = new Set<string>();
+  const dirs = new Set<string>();
+  for (const f of files) {
+    if (!/\.[cm]?[jt]s$/.test(f)) continue;
+    for (let d = dirname(f); !dirs.has(d); d = dirname(d)) {
+      dirs.add(d);
+      out.add(join(d, 'package.json'));
+      out.add(join(d, 'node_modules'));
+      if (basename(dirname(d)) === 'node_modules' || basename(dirname(dirname(d))) === 'node_modules') out.add(d);
+      if (dirname(d) === d) break;
+    }
+  }
+  return out;
 }

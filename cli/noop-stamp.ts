@@ -49,12 +49,17 @@ const digest = (v: string) => createHash('sha256').update(v).digest('hex');
  * moves ctime), and for a symlink also its target's. null: nothing there.
  */
 export function signature(path: string): string | null {
-  const l = lstatSync(path, { bigint: true, throwIfNoEntry: false });
-  if (!l) return null;
-  const sig = `${l.dev}:${l.ino}:${l.size}:${l.mode}:${l.mtimeNs}:${l.ctimeNs}`;
-  if (!l.isSymbolicLink()) return sig;
-  const t = statSync(path, { bigint: true, throwIfNoEntry: false });
-  return `${sig}>${t ? `${t.dev}:${t.ino}:${t.size}:${t.mode}:${t.mtimeNs}:${t.ctimeNs}` : '-'}`;
+  try {
+    const l = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    if (!l) return null;
+    const sig = `${l.dev}:${l.ino}:${l.size}:${l.mode}:${l.mtimeNs}:${l.ctimeNs}`;
+    if (!l.isSymbolicLink()) return sig;
+    const t = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return `${sig}>${t ? `${t.dev}:${t.ino}:${t.size}:${t.mode}:${t.mtimeNs}:${t.ctimeNs}` : '-'}`;
+  } catch (e) {
+    // A file where a directory was (ENOTDIR), no permission, a link loop: that is a state too.
+    return `error:${(e as NodeJS.ErrnoException).code ?? 'unknown'}`;
+  }
 }
 
 // As for the stat cache (cache/stat-cache.ts): a file whose timestamps are not clearly older than
@@ -83,9 +88,13 @@ export function configFileOf(argv: string[], cwd: string): string | undefined {
   }
 }
 
-/** Where the stamp of this command lives: beside the config, named by everything that made the process. */
-export function stampPath(configFile: string, argv: string[], cwd: string): string {
-  const who = JSON.stringify([STAMP_VERSION, process.version, process.getuid?.() ?? -1, cwd, argv]);
+/**
+ * Where the stamp of this command lives: beside the config, named by everything that made the
+ * process, netboot's own code (`code`: the bundle, dist/netboot.js) included, so that another
+ * install of netboot never takes this one's answers.
+ */
+export function stampPath(configFile: string, argv: string[], cwd: string, code: string): string {
+  const who = JSON.stringify([STAMP_VERSION, process.version, process.getuid?.() ?? -1, code, cwd, argv]);
   return join(dirname(configFile), '.netboot', 'noop', `${digest(who).slice(0, 32)}.json`);
 }
 

@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { signature } from './noop-stamp.js';
 
 const require = createRequire(import.meta.url);
@@ -45,10 +46,21 @@ const readOnly = (flags: unknown) =>
   flags === 'r' ||
   flags === 'rs' ||
   (typeof flags === 'number' && (flags & (O_WRONLY | O_RDWR | O_RDONLY)) === O_RDONLY && !(flags & O_DIRECTORY));
-// A build that starts a program learned something no stat can check again.
-const PROGRAMS: Record<string, string[]> = {
+// What a build learns other than through a file or an environment variable (a program's output,
+// the network, facts of the machine) no signature can check again: such a run gets no stamp.
+const UNCHECKED: Record<string, string[]> = {
   child_process: ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork'],
+  net: ['connect', 'createConnection'],
+  tls: ['connect'],
+  http2: ['connect'],
+  dgram: ['createSocket'],
+  dns: ['lookup', 'lookupService', 'resolve', 'resolve4', 'resolve6', 'resolveAny', 'resolveTxt', 'reverse'],
+  'dns/promises': ['lookup', 'lookupService', 'resolve', 'resolve4', 'resolve6', 'resolveAny', 'resolveTxt', 'reverse'],
+  os: ['hostname', 'networkInterfaces', 'userInfo'],
+  worker_threads: ['Worker'],
 };
+// os.homedir() and os.tmpdir() read these natively, past the process.env Proxy.
+const NATIVE_ENV: Record<string, string[]> = { homedir: ['HOME'], tmpdir: ['TMPDIR', 'TMP', 'TEMP'] };
 // Requests are counted: each must be one the fingerprints' URL digests made (and can ask again).
 const REQUESTS: Record<string, string[]> = { http: ['request', 'get'], https: ['request', 'get'] };
 
@@ -70,12 +82,17 @@ export interface Trace {
   stop(): TraceResult;
 }
 
-function pathOf(arg: unknown): string | undefined {
+function pathOf(arg: unknown): string | number | undefined {
   // node's own module loader reads through fs/promises too, with file: URLs as strings.
   if (typeof arg === 'string') return arg.startsWith('file:') ? fileURLToPath(arg) : resolve(arg);
   if (arg instanceof URL && arg.protocol === 'file:') return fileURLToPath(arg);
   if (Buffer.isBuffer(arg)) return resolve(arg.toString());
-  return undefined;
+  return typeof arg === 'number' ? arg : undefined;
+}
+
+/** Calls `orig` as it was called: as a constructor too (worker_threads.Worker). */
+function forward(orig: Function, self: unknown, args: unknown[], target: Function | undefined) {
+  return target ? Reflect.construct(orig, args, target) : orig.apply(self, args);
 }
 
 /** Starts watching; `stop` puts every function and process.env back as they were. */
@@ -88,73 +105,92 @@ export function startTrace(): Trace {
     requests: 0,
   };
   const restore: (() => void)[] = [];
-  const patch = (groups: Record<string, string[]>, wrap: (orig: Function) => Function) => {
+  const env = process.env;
+  const note = (k: string | symbol) => {
+    if (typeof k === 'string' && !result.env.has(k)) result.env.set(k, env[k]);
+  };
+  const patch = (groups: Record<string, string[]>, before: (args: unknown[], fn: string) => void) => {
     for (const [name, fns] of Object.entries(groups)) {
       const mod = require(`node:${name}`) as Mod;
       for (const fn of fns) {
         const orig = mod[fn] as Function | undefined;
         if (typeof orig !== 'function') continue;
-        const wrapped = wrap(orig);
-        // realpathSync.native and friends hang off the function itself.
-        for (const k of Object.keys(orig)) (wrapped as unknown as Mod)[k] = (orig as unknown as Mod)[k];
+        const wrap = (o: Function) =>
+          function (this: unknown, ...args: unknown[]) {
+            before(args, fn);
+            return forward(o, this, args, new.target);
+          };
+        const wrapped = wrap(orig) as unknown as Mod;
+        // realpathSync.native and friends hang off the function itself; util.promisify's own
+        // version (exec, execFile, fs.exists) is watched as the function is.
+        for (const k of Object.keys(orig)) wrapped[k] = (orig as unknown as Mod)[k];
+        const custom = (orig as unknown as Record<symbol, unknown>)[promisify.custom];
+        if (typeof custom === 'function') (wrapped as Record<symbol, unknown>)[promisify.custom] = wrap(custom);
         mod[fn] = wrapped;
         restore.push(() => (mod[fn] = orig));
       }
     }
   };
+  const unchecked = (why: string) => {
+    result.unchecked ??= why;
+  };
   const seen = (arg: unknown) => {
     const path = pathOf(arg);
-    // The kernel's views (a lock's look at whether its owner lives) are no input of a step.
-    if (path === undefined || /^\/(proc|sys|dev)\//.test(path)) return;
+    if (path === undefined) return;
+    // An open descriptor was seen when it was opened; stdin and its kin cannot be looked at again.
+    if (typeof path === 'number') return void (path <= 2 && unchecked('it read standard input'));
+    // A lock's look at whether its owner still runs is no input of a step; the rest of the kernel's views are.
+    if (/^\/proc\/\d+\//.test(path)) return;
+    if (/^\/(proc|sys|dev)\//.test(path)) return unchecked(`it read ${path}`);
     // Taken before the read: if the file changes in between, the next check sees a change.
     if (!result.files.has(path)) result.files.set(path, signature(path));
   };
-  patch(
-    READS,
-    (orig) =>
-      function (this: unknown, ...args: unknown[]) {
-        // A recursive listing reads directories below the one named, which no signature of it shows.
-        if ((args[1] as { recursive?: boolean } | undefined)?.recursive) result.unchecked ??= 'it listed a tree';
-        seen(args[0]);
-        return orig.apply(this, args);
-      },
-  );
-  patch(
-    OPENS,
-    (orig) =>
-      function (this: unknown, ...args: unknown[]) {
-        if (readOnly(args[1])) seen(args[0]);
-        return orig.apply(this, args);
-      },
-  );
-  patch(
-    PROGRAMS,
-    (orig) =>
-      function (this: unknown, ...args: unknown[]) {
-        result.unchecked ??= `it ran ${String(args[0])}`;
-        return orig.apply(this, args);
-      },
-  );
-  patch(
-    REQUESTS,
-    (orig) =>
-      function (this: unknown, ...args: unknown[]) {
+  patch(READS, (args) => {
+    // A recursive listing reads directories below the one named, which no signature of it shows.
+    if ((args[1] as { recursive?: boolean } | undefined)?.recursive) unchecked('it listed a tree');
+    seen(args[0]);
+  });
+  patch(OPENS, (args) => {
+    if (readOnly(args[1])) seen(args[0]);
+  });
+  // The sockets and lookups that http(s).request makes for a counted request are its own.
+  let inRequest = 0;
+  patch(UNCHECKED, (args, fn) => {
+    if (!inRequest) unchecked(`it called ${fn}(${typeof args[0] === 'string' ? args[0] : ''})`);
+  });
+  for (const [name, fns] of Object.entries(REQUESTS)) {
+    const mod = require(`node:${name}`) as Mod;
+    for (const fn of fns) {
+      const orig = mod[fn] as Function;
+      mod[fn] = function (this: unknown, ...args: unknown[]) {
         result.requests++;
-        return orig.apply(this, args);
-      },
-  );
+        inRequest++;
+        try {
+          return orig.apply(this, args);
+        } finally {
+          inRequest--;
+        }
+      };
+      restore.push(() => (mod[fn] = orig));
+    }
+  }
+  const os = require('node:os') as Mod;
+  for (const [fn, vars] of Object.entries(NATIVE_ENV)) {
+    const orig = os[fn] as Function;
+    os[fn] = (...args: unknown[]) => {
+      for (const v of vars) note(v);
+      return orig(...args);
+    };
+    restore.push(() => (os[fn] = orig));
+  }
   const fetch = globalThis.fetch;
   globalThis.fetch = (...args: Parameters<typeof fetch>) => {
-    result.unchecked ??= 'it used fetch()';
+    unchecked('it used fetch()');
     return fetch(...args);
   };
   restore.push(() => (globalThis.fetch = fetch));
   syncBuiltinESMExports();
 
-  const env = process.env;
-  const note = (k: string | symbol) => {
-    if (typeof k === 'string' && !result.env.has(k)) result.env.set(k, env[k]);
-  };
   const listed = () => {
     result.envListed = true;
   };

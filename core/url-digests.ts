@@ -20,8 +20,8 @@ interface Remembered {
  */
 export class UrlDigests {
   private readonly asked = new Map<string, Promise<string | null>>();
-  /** Requests made (hops: redirects included) and 304 answers, for the bench and tests. */
-  readonly stats = { requests: 0, hops: 0, notModified: 0 };
+  /** Requests made (hops: redirects included), 304 answers and failures, for the bench, tests and no-op stamp. */
+  readonly stats = { requests: 0, hops: 0, notModified: 0, failed: 0 };
   /** What each URL asked in this run answered: its digest and validators (cli/noop-stamp.ts keeps them). */
   readonly answers = new Map<string, { digest: string | null; etag?: string; lastModified?: string }>();
 
@@ -36,7 +36,10 @@ export class UrlDigests {
     if (!p) {
       p = this.fetch(url);
       this.asked.set(url, p);
-      p.catch(() => this.asked.delete(url));
+      p.catch(() => {
+        this.stats.failed++;
+        this.asked.delete(url);
+      });
     }
     return p;
   }

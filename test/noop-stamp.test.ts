@@ -1,9 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type CliResult, Project } from './helpers.js';
+import { type CliResult, Project, ROOT, writeAt } from './helpers.js';
 
 // The no-op stamp (cli/noop-stamp.ts): a build that found every step cached leaves what it read;
 // the same command next time is answered from it by stat, before the engine loads, unless
@@ -139,15 +142,71 @@ describe('an upstream URL a fingerprint asks', () => {
     expect(full.stdout).toMatch(/\[probe\] upstream: done /);
   });
 
-  it('gets no stamp when a fingerprint asks it with fetch(), which a stamp cannot ask again', async () => {
-    const env = { NOOP_URL: url(), NOOP_FETCH: '1' };
-    for (let i = 0; i < 3; i++) expect((await project.runAsync(['build', '--all'], env)).code).toBe(0);
-    expect(verdict(await project.runAsync(['build', '--all'], { ...WHY, ...env }))).toBe('none for this command yet');
-  });
+  for (const [how, env] of [
+    ['fetch()', { NOOP_FETCH: '1' }],
+    ['http.get', { NOOP_HTTP_GET: '1' }],
+  ] as const)
+    it(`gets no stamp when a fingerprint asks it with ${how}, which a stamp cannot ask again`, async () => {
+      const all = { NOOP_URL: url(), ...env };
+      for (let i = 0; i < 3; i++) expect((await project.runAsync(['build', '--all'], all)).code).toBe(0);
+      await new Promise((r) => setTimeout(r, 1100));
+      const r = await project.runAsync(['build', '--all'], { ...WHY, ...all });
+      expect(r.stderr).toMatch(/no-op stamp: none for this command yet\n.*none written: it (used fetch|made requests)/);
+    });
 });
 
-it('a config that runs a program gets no stamp: what the program said cannot be checked by stat', async () => {
-  const env = { NOOP_RUN_PROGRAM: '1' };
-  for (let i = 0; i < 3; i++) expect((await project.runAsync(['build', '--all'], env)).code).toBe(0);
-  expect(verdict(await project.runAsync(['build', '--all'], { ...WHY, ...env }))).toBe('none for this command yet');
+describe('what the stamp cannot check, or where it cannot answer', () => {
+  for (const [what, env, why] of [
+    ['a config that runs a program', { NOOP_RUN_PROGRAM: '1' }, 'it called execFileSync(true)'],
+    ['a config that runs one through util.promisify', { NOOP_PROMISIFY: '1' }, 'it called execFile(echo)'],
+  ] as const)
+    it(`${what} builds as before and gets no stamp`, async () => {
+      expect((await project.runAsync(['build', '--all'], env)).code).toBe(0);
+      await new Promise((r) => setTimeout(r, 1100));
+      const r = await project.runAsync(['build', '--all'], { ...WHY, ...env });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('[demo] tftp: cached');
+      expect(r.stderr).toContain(`none written: ${why}`);
+    });
+
+  it('a package the config imports, whose package.json now names another main module', async () => {
+    const pkg = project.path('node_modules/noop-motd');
+    writeAt(`${pkg}/a.js`, "export const motd = 'from a\\n';\n");
+    writeAt(`${pkg}/b.js`, "export const motd = 'from b\\n';\n");
+    writeAt(`${pkg}/package.json`, JSON.stringify({ name: 'noop-motd', type: 'module', main: 'a.js' }));
+    const env = { NOOP_PKG: '1' };
+    await untilAnswered(env);
+    writeFileSync(`${pkg}/package.json`, JSON.stringify({ name: 'noop-motd', type: 'module', main: 'b.js' }));
+    const r = await project.runAsync(['build', '--all'], { ...WHY, ...env });
+    expect(verdict(r)).toMatch(/package\.json changed$/);
+    expect(r.stdout).toMatch(/\[demo\] initrd: done /);
+  });
+
+  it("another install of netboot does not take this one's answers", async () => {
+    await untilAnswered();
+    const other = mkdtempSync(join(tmpdir(), 'netboot-other-'));
+    try {
+      cpSync(join(ROOT, 'bin'), join(other, 'bin'), { recursive: true });
+      cpSync(join(ROOT, 'dist'), join(other, 'dist'), { recursive: true });
+      cpSync(join(ROOT, 'package.json'), join(other, 'package.json'));
+      symlinkSync(join(ROOT, 'node_modules'), join(other, 'node_modules'));
+      const r = spawnSync(process.execPath, [join(other, 'bin/netboot.js'), 'build', '--all'], {
+        cwd: project.dir,
+        env: { ...process.env, CI: 'true', ...WHY },
+        encoding: 'utf8',
+      });
+      expect(r.stderr).toContain('no-op stamp: none for this command yet');
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('a path it looked for that cannot be looked at now (a file where a directory was): a full build', async () => {
+    await untilAnswered();
+    writeFileSync(project.path('san'), 'not a directory\n');
+    const r = await project.runAsync(['build', '--all'], WHY);
+    const full = await project.runAsync(['build', '--all'], { NETBOOT_FAST_NOOP: '0' });
+    expect(verdict(r)).toMatch(/changed$/);
+    expect(r.code).toBe(full.code);
+  });
 });

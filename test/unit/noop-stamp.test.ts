@@ -1,11 +1,14 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { lookup } from 'node:dns';
 import * as fs from 'node:fs';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { unchangedUpstream } from '../../cli/fast-noop.js';
 import { changedLocally, configFileOf, envOf, racy, type Stamp, signature } from '../../cli/noop-stamp.js';
 import { startTrace } from '../../cli/noop-trace.js';
 
@@ -40,6 +43,7 @@ describe('a signature', () => {
     fs.chmodSync(f, 0o600);
     expect(signature(f)).not.toBe(second);
     expect(signature(join(dir, 'missing'))).toBeNull();
+    expect(signature(join(f, 'below-a-file'))).toBe('error:ENOTDIR');
   });
 
   it('of a symlink names its target too', () => {
@@ -135,12 +139,43 @@ describe('a trace', () => {
     } finally {
       r = t.stop();
     }
-    expect(r.unchecked).toBe('it ran true');
+    expect(r.unchecked).toBe('it called execFileSync(true)');
     expect(r.requests).toBe(1);
     expect(r.envListed).toBe(true);
     const t2 = startTrace();
     fs.readdirSync(dir, { recursive: true });
     expect(t2.stop().unchecked).toBe('it listed a tree');
+  });
+
+  it("keeps util.promisify's own versions working, and watched", async () => {
+    const t = startTrace();
+    let out: string;
+    let r: ReturnType<typeof t.stop>;
+    try {
+      out = (await promisify(execFile)('echo', ['rev'])).stdout;
+      expect(await promisify(fs.exists)(dir)).toBe(true);
+    } finally {
+      r = t.stop();
+    }
+    expect(out.trim()).toBe('rev');
+    expect(r.unchecked).toBe('it called execFile(echo)');
+    expect(r.files.has(dir)).toBe(true);
+  });
+
+  it('sees name lookups, /sys, and what os.homedir() reads; not the sockets of a counted request', async () => {
+    const t = startTrace();
+    const req = request('http://127.0.0.1:9/');
+    req.on('error', () => {});
+    req.end();
+    homedir();
+    const quiet = { ...t.stop() };
+    expect(quiet.unchecked).toBeUndefined();
+    expect(quiet.env.has('HOME')).toBe(true);
+    for (const act of [() => lookup('localhost', () => {}), () => existsSync('/sys/class/net')]) {
+      const t2 = startTrace();
+      act();
+      expect(t2.stop().unchecked).toBeDefined();
+    }
   });
 
   it('puts every function and process.env back when it stops', () => {
@@ -149,5 +184,31 @@ describe('a trace', () => {
     expect(fs.readFileSync).toBe(before.readFileSync);
     expect(readFileSync).toBe(before.readFileSync);
     expect(process.env).toBe(before.env);
+  });
+});
+
+describe('an upstream URL asked again', () => {
+  it('is unchanged on a 304 only with validators, on a 404 only if it was absent, and through redirects', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer((req, res) => {
+      if (req.url === '/moved') return void res.writeHead(301, { location: '/same' }).end();
+      if (req.url === '/same') return void res.writeHead(200).end('body');
+      if (req.url === '/gone') return void res.writeHead(404).end();
+      res.writeHead(304).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+    const sha = (await import('node:crypto')).createHash('sha256').update('body').digest('hex');
+    try {
+      expect(await unchangedUpstream([{ url: `${base}/nm`, digest: sha, etag: '"x"' }])).toBe(true);
+      expect(await unchangedUpstream([{ url: `${base}/nm`, digest: sha }])).toBe(false);
+      expect(await unchangedUpstream([{ url: `${base}/gone`, digest: null }])).toBe(true);
+      expect(await unchangedUpstream([{ url: `${base}/gone`, digest: sha }])).toBe(false);
+      expect(await unchangedUpstream([{ url: `${base}/moved`, digest: sha }])).toBe(true);
+      expect(await unchangedUpstream([{ url: `${base}/moved`, digest: 'f'.repeat(64) }])).toBe(false);
+      expect(await unchangedUpstream([{ url: 'http://127.0.0.1:9/', digest: sha }])).toBe(false);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

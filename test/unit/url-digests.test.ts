@@ -37,10 +37,10 @@ describe('conditional requests for an upstream file', () => {
     expect(await first.digest(url)).toBe(sha('Suite: bullseye\n'));
     // Asked again in the same run: no second request.
     expect(await first.digest(url)).toBe(sha('Suite: bullseye\n'));
-    expect(first.stats).toEqual({ requests: 1, hops: 1, notModified: 0 });
+    expect(first.stats).toEqual({ requests: 1, hops: 1, notModified: 0, failed: 0 });
     const next = run();
     expect(await next.digest(url)).toBe(sha('Suite: bullseye\n'));
-    expect(next.stats).toEqual({ requests: 1, hops: 1, notModified: 1 });
+    expect(next.stats).toEqual({ requests: 1, hops: 1, notModified: 1, failed: 0 });
     expect(repo.requests.map((r) => r.status)).toEqual([200, 304]);
   });
 
@@ -56,7 +56,7 @@ describe('conditional requests for an upstream file', () => {
     writeFileSync(join(remembered, name), '{"url": 5');
     const r = run();
     expect(await r.digest(url)).toBe(sha('Suite: bullseye\nDate: later\n'));
-    expect(r.stats).toEqual({ requests: 1, hops: 1, notModified: 0 });
+    expect(r.stats).toEqual({ requests: 1, hops: 1, notModified: 0, failed: 0 });
   });
 
   it('a plan (record off) remembers nothing new; a missing file is null', async () => {
