@@ -39,9 +39,16 @@ export class LocalTarget implements Target {
    * Release manifests already parsed, by path, with the stat they were read at. A release is never
    * rewritten, and a publish reads its live one up to four times (plan, check, prune); a 30k-entry
    * manifest takes tens of ms to parse. Any change to the file (a new inode, size, mtime or ctime)
-   * makes it read again.
+   * makes it read again. At most two are kept (the live one and the one just staged): a parsed
+   * 30k-entry manifest holds tens of MB, and `publish --all` goes through every host.
    */
   private readonly parsed = new Map<string, { sig: string; m: ReleaseManifest }>();
+
+  private keepParsed(path: string, sig: string, m: ReleaseManifest): void {
+    this.parsed.delete(path);
+    this.parsed.set(path, { sig, m });
+    for (const old of this.parsed.keys()) if (this.parsed.size > 2) this.parsed.delete(old);
+  }
 
   constructor(
     readonly name: TargetName,
@@ -73,12 +80,15 @@ export class LocalTarget implements Target {
     const path = this.rel(host, id, MANIFEST_NAME);
     const before = await fileSig(path);
     const hit = this.parsed.get(path);
-    if (before && hit?.sig === before) return hit.m;
+    if (before && hit?.sig === before) {
+      this.keepParsed(path, before, hit.m);
+      return hit.m;
+    }
     // Missing or not parsing: `check` reports it as such, and a publish replaces the release.
     const text = await readFile(path, 'utf8').catch(ifMissing(undefined));
     const m = parsedOr<ReleaseManifest | undefined>(text, undefined);
     // Kept only if nothing replaced the file while it was read.
-    if (m && before && (await fileSig(path)) === before) this.parsed.set(path, { sig: before, m });
+    if (m && before && (await fileSig(path)) === before) this.keepParsed(path, before, m);
     else this.parsed.delete(path);
     return m;
   }
@@ -186,7 +196,7 @@ export class LocalTarget implements Target {
       // What was just written is what a read would parse: prune and rollback need not parse it again.
       const path = this.rel(host, id, MANIFEST_NAME);
       const sig = await fileSig(path);
-      if (sig) this.parsed.set(path, { sig, m: manifest });
+      if (sig) this.keepParsed(path, sig, manifest);
       return s.result;
     } catch (e) {
       await rm(s.dir, { recursive: true, force: true });
