@@ -8,6 +8,7 @@ import {
   readlink,
   rename,
   rm,
+  stat,
   statfs,
   symlink,
   writeFile,
@@ -34,6 +35,21 @@ import type { PlannedItem, StageResult, Target, TargetState } from './target.js'
  *   <root>/.disks/<host>/<disk>        writable disks, each a private copy, never rewritten by netboot
  */
 export class LocalTarget implements Target {
+  /**
+   * Release manifests already parsed, by path, with the stat they were read at. A release is never
+   * rewritten, and a publish reads its live one up to four times (plan, check, prune); a 30k-entry
+   * manifest takes tens of ms to parse. Any change to the file (a new inode, size, mtime or ctime)
+   * makes it read again. At most two are kept (the live one and the one just staged): a parsed
+   * 30k-entry manifest holds tens of MB, and `publish --all` goes through every host.
+   */
+  private readonly parsed = new Map<string, { sig: string; m: ReleaseManifest }>();
+
+  private keepParsed(path: string, sig: string, m: ReleaseManifest): void {
+    this.parsed.delete(path);
+    this.parsed.set(path, { sig, m });
+    for (const old of this.parsed.keys()) if (this.parsed.size > 2) this.parsed.delete(old);
+  }
+
   constructor(
     readonly name: TargetName,
     readonly root: string,
@@ -61,9 +77,20 @@ export class LocalTarget implements Target {
   }
 
   async manifest(host: string, id: string): Promise<ReleaseManifest | undefined> {
+    const path = this.rel(host, id, MANIFEST_NAME);
+    const before = await fileSig(path);
+    const hit = this.parsed.get(path);
+    if (before && hit?.sig === before) {
+      this.keepParsed(path, before, hit.m);
+      return hit.m;
+    }
     // Missing or not parsing: `check` reports it as such, and a publish replaces the release.
-    const text = await readFile(this.rel(host, id, MANIFEST_NAME), 'utf8').catch(ifMissing(undefined));
-    return parsedOr<ReleaseManifest | undefined>(text, undefined);
+    const text = await readFile(path, 'utf8').catch(ifMissing(undefined));
+    const m = parsedOr<ReleaseManifest | undefined>(text, undefined);
+    // Kept only if nothing replaced the file while it was read.
+    if (m && before && (await fileSig(path)) === before) this.keepParsed(path, before, m);
+    else this.parsed.delete(path);
+    return m;
   }
 
   async free(): Promise<{ bytes: number; inodes: number; path: string }> {
@@ -166,6 +193,10 @@ export class LocalTarget implements Target {
       syncFileSystem(s.dir);
       await rename(s.dir, this.rel(host, id));
       await fsyncDir(this.rel(host));
+      // What was just written is what a read would parse: prune and rollback need not parse it again.
+      const path = this.rel(host, id, MANIFEST_NAME);
+      const sig = await fileSig(path);
+      if (sig) this.keepParsed(path, sig, manifest);
       return s.result;
     } catch (e) {
       await rm(s.dir, { recursive: true, force: true });
@@ -307,6 +338,12 @@ export class LocalTarget implements Target {
   describe(): string {
     return this.root;
   }
+}
+
+/** What any rewrite of a file changes: its inode, size, mtime and ctime (which no one can set back). */
+async function fileSig(path: string): Promise<string | undefined> {
+  const st = await stat(path, { bigint: true }).catch(ifMissing(undefined));
+  return st?.isFile() ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : undefined;
 }
 
 /** A JSON file's content, or `fallback` when it is absent or does not parse (written whole, so not ours). */

@@ -1,4 +1,4 @@
-import { lstat, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -140,6 +140,38 @@ describe('LocalTarget on a temp dir', () => {
     const item = await planned('kernel', 'same');
     const r = await target.stage('h1', '000002', [item], [], 'd2', await target.manifest('h1', '000001'));
     expect(r).toMatchObject({ linked: 1, copied: 0, bytesWritten: 0 });
+  });
+
+  it('a manifest kept from the stage or an earlier read is what the file holds; an edit is read again', async () => {
+    await publish('000001', 'v1');
+    const file = join(dir, 'tftp', '.releases', 'h1', '000001', MANIFEST_NAME);
+    // The manifest kept from the stage is exactly what a fresh read of the file gives.
+    const onDisk = JSON.parse(await readFile(file, 'utf8'));
+    expect(await target.manifest('h1', '000001')).toStrictEqual(onDisk);
+    expect(await new LocalTarget('tftp', join(dir, 'tftp'), cache).manifest('h1', '000001')).toStrictEqual(onDisk);
+    // Edited behind netboot's back (same size, even): the edit is what is read and checked.
+    const edited = JSON.stringify(onDisk).replace(
+      `"digest":"${onDisk.digest}"`,
+      `"digest":"${'e'.repeat(onDisk.digest.length)}"`,
+    );
+    await writeFile(file, edited);
+    expect((await target.manifest('h1', '000001'))?.digest).toBe('e'.repeat(onDisk.digest.length));
+    await writeFile(file, 'not json');
+    expect(await target.manifest('h1', '000001')).toBeUndefined();
+    expect(await target.check('h1', '000001', 'stat')).toEqual([
+      { path: MANIFEST_NAME, problem: 'the release manifest is missing or unreadable' },
+    ]);
+  });
+
+  it("a live file changed behind netboot's back is found by the check that follows a read", async () => {
+    await publish('000001', 'v1');
+    expect(await target.check('h1', '000001', 'stat')).toEqual([]);
+    const kernel = join(dir, 'tftp', '.releases', 'h1', '000001', 'kernel');
+    await chmod(kernel, 0o644);
+    await writeFile(kernel, 'v9');
+    expect(await target.check('h1', '000001', 'stat')).toEqual([
+      { path: 'kernel', problem: expect.stringMatching(/mode|modified/) },
+    ]);
   });
 
   it('remove deletes releases by id and leaves the others', async () => {
