@@ -61,6 +61,13 @@ describe('a security update', () => {
     // Downloads are fetched once: the upgrade takes what it fetched last time from the cache's
     // store, and the only package that crosses the network is the new canary.
     expect(proxy.debs(from).names).toEqual(['netboot-canary_2_all.deb']);
+    // apt's indexes too: each step links in the store's last lists, so an index is fetched once,
+    // by the first step whose suite changed (here the security archive's, for the upgrade), and
+    // the main suite's (unchanged since the first build) not at all.
+    const indexes = indexesFetched(from);
+    expect(indexes.filter((u, i) => indexes.indexOf(u) !== i)).toEqual([]);
+    expect(indexes.some((u) => u.startsWith(url))).toBe(true);
+    expect(indexes.filter((u) => u.includes('/dists/bullseye/main/'))).toEqual([]);
     for (const s of ['base', 'packages', 'server-configs']) expect(steps[s].outcome, s).toBe('cached');
     expect(ran(r.data.steps)).toEqual(expect.arrayContaining(['upgrade', 'extra-packages', 'customize', 'image']));
     expect(ran(r.data.steps).every((s) => AFTER_UPGRADE.includes(s))).toBe(true);
@@ -89,6 +96,8 @@ describe('a security update', () => {
     const fetched = proxy.debs(from);
     expect(fetched.names).toEqual([expect.stringMatching(/^tree_[^_]+_amd64\.deb$/)]);
     expect(fetched.bytes).toBeLessThan(200_000);
+    // The local archive did not change: apt answered "Hit" from the stored lists, no index fetched.
+    expect(indexesFetched(from).filter((u) => u.startsWith(url))).toEqual([]);
     // The store changes no output: the canary in the image is the one the index names.
     expect(canaryIn(byStep(r.data.steps).customize)).toBe('2');
   }, 1_200_000);
@@ -122,6 +131,12 @@ describe('a security update', () => {
   }, 600_000);
 });
 
+/** The index files (Packages, Translation, Sources; by-hash too) apt fetched through the proxy since `from`. */
+const indexesFetched = (from: number) =>
+  proxy.requests
+    .slice(from)
+    .filter((r) => r.status === 200 && /\/(Packages|Translation-[^/]*|Sources)(\.\w+)?$|\/by-hash\//.test(r.url))
+    .map((r) => r.url);
 const AFTER_UPGRADE = ['upgrade', 'extra-packages', 'package-manifest', 'customize', 'kernel', 'image', 'tftp'];
 const imageOf = (s: Record<string, StepRow>) =>
   join(cache, 'objects', s.image.outputs!.image.digest.slice(0, 2), s.image.outputs!.image.digest);

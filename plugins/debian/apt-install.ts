@@ -1,4 +1,4 @@
-import { copyFile, readFile, rm } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readdir, readFile, rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ifMissing } from '../../base/errno.js';
 import type { DebStore } from '../../cache/deb-store.js';
@@ -58,12 +58,15 @@ export async function aptInChroot(
   const store = ctx.downloads;
   if (!store) return aptScript(ctx.$, root, [env, 'apt-get update -q', `apt-get ${o.get}`, ...(o.after ?? []), SCRUB]);
   const list = 'tmp/netboot-apt-uris';
+  const lists = await linkLists(store, root);
   // ForceHash: the index's SHA256 is printed even where it also gives SHA512 (apt-ftparchive's do).
   await aptScript(ctx.$, root, [
     env,
     'apt-get update -q',
     `apt-get -o Acquire::ForceHash=SHA256 --print-uris ${o.get} > /${list}`,
   ]);
+  const kept = await keepLists(store, root, lists);
+  ctx.log.info(`apt lists: ${lists.size} from the store, ${kept} new kept`);
   const wanted = parseUris(await readFile(join(root, list), 'utf8'));
   await rm(join(root, list));
   const archives = join(root, 'var/cache/apt/archives');
@@ -86,6 +89,40 @@ export async function aptInChroot(
   );
   await aptScript(ctx.$, root, [SCRUB]);
 }
+
+/**
+ * Links the store's last index files into the tree's apt lists, each checked against its sha256.
+ * Their mtime is set to 0: apt's `If-Modified-Since` then never gets a 304 for a changed file; it
+ * gets the InRelease whole, and answers "Hit" (no index fetched) only when it is the same. apt
+ * drops the files of suites the tree does not name; SCRUB removes the rest from the output.
+ */
+async function linkLists(store: DebStore, root: string): Promise<Map<string, number>> {
+  const dir = join(root, LISTS);
+  const linked = new Map<string, number>();
+  await mkdir(dir, { recursive: true });
+  for (const [name, sha] of await store.lists()) {
+    const dest = join(dir, name);
+    if (!(await store.linkOut(sha, dest))) continue;
+    await utimes(dest, 0, 0);
+    linked.set(name, (await lstat(dest)).ino);
+  }
+  return linked;
+}
+
+/** Keeps what `apt-get update` fetched (a file it did not have from the store) as the latest of its name. */
+async function keepLists(store: DebStore, root: string, linked: Map<string, number>): Promise<number> {
+  const dir = join(root, LISTS);
+  let n = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (!e.isFile() || e.name === 'lock') continue;
+    const file = join(dir, e.name);
+    if (linked.get(e.name) === (await lstat(file)).ino) continue;
+    if (await store.keepList(e.name, file)) n++;
+  }
+  return n;
+}
+
+const LISTS = 'var/lib/apt/lists';
 
 async function aptScript($: Parameters<typeof inChroot>[0], root: string, commands: string[]) {
   try {
