@@ -1,4 +1,4 @@
-import { chmod, copyFile, link, lstat, mkdir, rename, rm } from 'node:fs/promises';
+import { chmod, copyFile, link, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoOf, ifMissing } from '../base/errno.js';
 import { hashFile } from './tree.js';
@@ -87,6 +87,41 @@ export class DebStore {
     }
     return true;
   }
+
+  /**
+   * apt's last index files (its `/var/lib/apt/lists` names: InRelease, Packages, Translation),
+   * each name with the sha256 of its stored content: `debs/lists/<name>` holds the hex. A step
+   * links them in before `apt-get update`, so apt answers "Hit" for an unchanged suite instead of
+   * downloading its indexes again; linkOut checks each one's content first.
+   */
+  async lists(): Promise<Map<string, string>> {
+    const dir = join(this.dir, 'lists');
+    const out = new Map<string, string>();
+    for (const name of await readdir(dir).catch(ifMissing([] as string[]))) {
+      if (!isListName(name)) continue;
+      const sha = (await readFile(join(dir, name), 'utf8').catch(ifMissing(''))).trim();
+      if (isSha256(sha)) out.set(name, sha);
+    }
+    return out;
+  }
+
+  /** Keeps an index file apt just fetched (added by its own sha256) as the latest of its name. */
+  async keepList(name: string, file: string): Promise<boolean> {
+    if (!isListName(name)) return false;
+    const st = await lstat(file).catch(ifMissing(undefined));
+    if (!st?.isFile()) return false;
+    const sha = await hashFile(file, st.size);
+    if (!(await this.add(file, sha))) return false;
+    const dir = join(this.dir, 'lists');
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `.${name}.${process.pid}.${Math.random().toString(16).slice(2)}.tmp`);
+    await writeFile(tmp, `${sha}\n`);
+    await rename(tmp, join(dir, name));
+    return true;
+  }
 }
+
+/** apt's list file names: its URI quoting (`%xx`), `_` for `/`; never a dot file, a temp or a path. */
+export const isListName = (s: string) => /^[A-Za-z0-9][A-Za-z0-9._:%+~-]*$/.test(s) && !s.endsWith('.tmp');
 
 const isSha256 = (s: string) => /^[0-9a-f]{64}$/.test(s);

@@ -61,8 +61,17 @@ describe('a security update', () => {
     // Downloads are fetched once: the upgrade takes what it fetched last time from the cache's
     // store, and the only package that crosses the network is the new canary.
     expect(proxy.debs(from).names).toEqual(['netboot-canary_2_all.deb']);
+    // apt's indexes too: each step links in the store's last lists, so an index is fetched once,
+    // by the first step whose suite changed (here the security archive's, for the upgrade), and
+    // the main suite's (unchanged since the first build) not at all.
+    const indexes = indexesFetched(from);
+    expect(indexes.filter((u, i) => indexes.indexOf(u) !== i)).toEqual([]);
+    expect(indexes.some((u) => u.startsWith(url))).toBe(true);
+    expect(indexes.filter((u) => u.includes('/dists/bullseye/main/'))).toEqual([]);
     for (const s of ['base', 'packages', 'server-configs']) expect(steps[s].outcome, s).toBe('cached');
-    expect(ran(r.data.steps)).toEqual(expect.arrayContaining(['upgrade', 'extra-packages', 'customize', 'image']));
+    // The host's extra packages (the canary) go on in the upgrade's copy: no extra-packages step.
+    expect(ran(r.data.steps)).toEqual(expect.arrayContaining(['upgrade', 'customize', 'image']));
+    expect(steps['extra-packages']).toBeUndefined();
     expect(ran(r.data.steps).every((s) => AFTER_UPGRADE.includes(s))).toBe(true);
     expect(steps.upgrade.reasons.join('\n')).toMatch(/^fingerprint: /m);
     expect(canaryIn(steps.customize)).toBe('2');
@@ -85,10 +94,12 @@ describe('a security update', () => {
       http_proxy: proxyUrl,
     });
     expect(r.code, r.stderr).toBe(0);
-    expect(ran(r.data.steps)).toContain('extra-packages');
+    expect(ran(r.data.steps)).toContain('upgrade');
     const fetched = proxy.debs(from);
     expect(fetched.names).toEqual([expect.stringMatching(/^tree_[^_]+_amd64\.deb$/)]);
     expect(fetched.bytes).toBeLessThan(200_000);
+    // The local archive did not change: apt answered "Hit" from the stored lists, no index fetched.
+    expect(indexesFetched(from).filter((u) => u.startsWith(url))).toEqual([]);
     // The store changes no output: the canary in the image is the one the index names.
     expect(canaryIn(byStep(r.data.steps).customize)).toBe('2');
   }, 1_200_000);
@@ -116,12 +127,18 @@ describe('a security update', () => {
       CANARY_PACKAGES: 'netboot-canary,netboot-no-such-package',
     });
     expect(missing.code).toBe(1);
-    const failed = byStep(missing.data.steps)['extra-packages'];
+    const failed = byStep(missing.data.steps).upgrade;
     expect(failed.error?.code).toBe('STEP_FAILED');
     expect(failed.error?.message).toMatch(/failed: apt: E: Unable to locate package netboot-no-such-package$/);
   }, 600_000);
 });
 
-const AFTER_UPGRADE = ['upgrade', 'extra-packages', 'package-manifest', 'customize', 'kernel', 'image', 'tftp'];
+/** The index files (Packages, Translation, Sources; by-hash too) apt fetched through the proxy since `from`. */
+const indexesFetched = (from: number) =>
+  proxy.requests
+    .slice(from)
+    .filter((r) => r.status === 200 && /\/(Packages|Translation-[^/]*|Sources)(\.\w+)?$|\/by-hash\//.test(r.url))
+    .map((r) => r.url);
+const AFTER_UPGRADE = ['upgrade', 'package-manifest', 'customize', 'kernel', 'image', 'tftp'];
 const imageOf = (s: Record<string, StepRow>) =>
   join(cache, 'objects', s.image.outputs!.image.digest.slice(0, 2), s.image.outputs!.image.digest);

@@ -1,4 +1,4 @@
-import { copyFile, readFile, rm } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readdir, readFile, rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ifMissing } from '../../base/errno.js';
 import type { DebStore } from '../../cache/deb-store.js';
@@ -50,31 +50,37 @@ export const aptInstallPlugin = definePlugin({
 export async function aptInChroot(
   ctx: { $: Parameters<typeof inChroot>[0]; downloads?: DebStore; log: StepLogger },
   root: string,
-  o: { get: string; after?: string[] },
+  o: { get: string | string[]; after?: string[] },
 ) {
+  const gets = [o.get].flat();
   // Name resolution for apt, for the duration only: SCRUB empties it again.
   await copyFile('/etc/resolv.conf', join(root, 'etc/resolv.conf')).catch(ifMissing(undefined));
   const env = 'export DEBIAN_FRONTEND=noninteractive';
   const store = ctx.downloads;
-  if (!store) return aptScript(ctx.$, root, [env, 'apt-get update -q', `apt-get ${o.get}`, ...(o.after ?? []), SCRUB]);
+  const run = gets.map((g) => `apt-get ${g}`);
+  if (!store) return aptScript(ctx.$, root, [env, 'apt-get update -q', ...run, ...(o.after ?? []), SCRUB]);
   const list = 'tmp/netboot-apt-uris';
+  const lists = await linkLists(store, root);
   // ForceHash: the index's SHA256 is printed even where it also gives SHA512 (apt-ftparchive's do).
   await aptScript(ctx.$, root, [
     env,
     'apt-get update -q',
-    `apt-get -o Acquire::ForceHash=SHA256 --print-uris ${o.get} > /${list}`,
+    `: > /${list}`,
+    ...gets.map((g) => `apt-get -o Acquire::ForceHash=SHA256 --print-uris ${g} >> /${list}`),
   ]);
+  const kept = await keepLists(store, root, lists);
+  ctx.log.info(`apt lists: ${lists.size} from the store, ${kept} new kept`);
   const wanted = parseUris(await readFile(join(root, list), 'utf8'));
   await rm(join(root, list));
   const archives = join(root, 'var/cache/apt/archives');
   const tally = { reused: 0, reusedBytes: 0, fetched: 0, fetchedBytes: 0 };
   const fetched: AptUri[] = [];
-  for (const u of wanted)
+  for (const u of wanted.filter((x, i) => wanted.findIndex((y) => y.name === x.name) === i))
     if (await store.linkOut(u.sha256, join(archives, u.name))) {
       tally.reused++;
       tally.reusedBytes += u.size;
     } else fetched.push(u);
-  await aptScript(ctx.$, root, [env, `apt-get ${o.get}`, ...(o.after ?? [])]);
+  await aptScript(ctx.$, root, [env, ...run, ...(o.after ?? [])]);
   for (const u of fetched)
     if (await store.add(join(archives, u.name), u.sha256)) {
       tally.fetched++;
@@ -86,6 +92,40 @@ export async function aptInChroot(
   );
   await aptScript(ctx.$, root, [SCRUB]);
 }
+
+/**
+ * Links the store's last index files into the tree's apt lists, each checked against its sha256.
+ * Their mtime is set to 0: apt's `If-Modified-Since` then never gets a 304 for a changed file; it
+ * gets the InRelease whole, and answers "Hit" (no index fetched) only when it is the same. apt
+ * drops the files of suites the tree does not name; SCRUB removes the rest from the output.
+ */
+async function linkLists(store: DebStore, root: string): Promise<Map<string, number>> {
+  const dir = join(root, LISTS);
+  const linked = new Map<string, number>();
+  await mkdir(dir, { recursive: true });
+  for (const [name, sha] of await store.lists()) {
+    const dest = join(dir, name);
+    if (!(await store.linkOut(sha, dest))) continue;
+    await utimes(dest, 0, 0);
+    linked.set(name, (await lstat(dest)).ino);
+  }
+  return linked;
+}
+
+/** Keeps what `apt-get update` fetched (a file it did not have from the store) as the latest of its name. */
+async function keepLists(store: DebStore, root: string, linked: Map<string, number>): Promise<number> {
+  const dir = join(root, LISTS);
+  let n = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (!e.isFile() || e.name === 'lock') continue;
+    const file = join(dir, e.name);
+    if (linked.get(e.name) === (await lstat(file)).ino) continue;
+    if (await store.keepList(e.name, file)) n++;
+  }
+  return n;
+}
+
+const LISTS = 'var/lib/apt/lists';
 
 async function aptScript($: Parameters<typeof inChroot>[0], root: string, commands: string[]) {
   try {

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ifMissing } from '../../base/errno.js';
 import type { DebStore } from '../../cache/deb-store.js';
@@ -78,7 +78,18 @@ function storeHooks(storeDir: string, out: string): string[] {
   const setup = [
     'set -e',
     `S=${sh`${storeDir}`}`,
+    // The store's last indexes first (checked; mtime 0, so apt never takes a 304 for a changed one):
+    // apt answers "Hit" for a suite whose InRelease is the same, and fetches no index of it.
+    'L="$1"/var/lib/apt/lists; mkdir -p "$L"',
+    'for n in $(ls "$S/lists" 2>/dev/null || :); do',
+    '  sha=$(cat "$S/lists/$n"); f="$S/$(printf %.2s "$sha")/$sha"',
+    '  if printf "%s  %s\\n" "$sha" "$f" | sha256sum -c --status 2>/dev/null; then',
+    '    { ln -f "$f" "$L/$n" || cp "$f" "$L/$n"; } && touch -h -d @0 "$L/$n"; fi',
+    'done',
     'APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-get update --error-on=any -q',
+    // What apt has now, for storeFetched to keep (mmdebstrap removes the lists at its end).
+    `mkdir -p ${sh`${out}.lists`}`,
+    `for f in "$L"/*; do [ -f "$f" ] && [ "\${f##*/}" != lock ] && ln -f "$f" ${sh`${out}.lists`}/ || :; done`,
     'A="$1"/var/cache/apt/archives; mkdir -p "$A"',
     `{ find "$S" -type f -name '${'?'.repeat(64)}' -printf '%f\\n' 2>/dev/null || :; } > "$1"/tmp/netboot-have`,
     `awk ${sh`${names}`} "$1"/tmp/netboot-have ${lists} | while read -r sha name; do`,
@@ -115,4 +126,8 @@ async function storeFetched(store: DebStore, out: string, log: StepLogger): Prom
     else if (await store.add(join(out, name), sha)) added++;
   }
   log.info(`downloads: ${have} packages were in the store, ${added} fetched and stored`);
+  let lists = 0;
+  for (const name of await readdir(`${out}.lists`).catch(ifMissing([] as string[])))
+    if (await store.keepList(name, join(`${out}.lists`, name))) lists++;
+  log.info(`apt lists: ${lists} kept in the store`);
 }

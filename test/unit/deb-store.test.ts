@@ -55,6 +55,37 @@ describe('the download store', () => {
   });
 });
 
+describe("apt's last index files in the store", () => {
+  const store = new DebStore(join(dir, 'lists-store'));
+  const name = 'deb.debian.org_debian_dists_bullseye_main_binary-amd64_Packages';
+  const index = Buffer.from('Package: tree\nVersion: 1.8.0-1+b1\nSHA256: ab\n\n');
+
+  it('keeps a fetched index as the latest of its apt name, by its content, and hands it out checked', async () => {
+    expect(await store.keepList(name, download('Packages', index))).toBe(true);
+    expect(await store.lists()).toEqual(new Map([[name, sha(index)]]));
+    const out = join(dir, 'Packages-out');
+    expect(await store.linkOut(sha(index), out)).toBe(true);
+    expect(readFileSync(out)).toEqual(index);
+  });
+
+  it('a newer index of the same name replaces the entry; the older content stays only as a blob', async () => {
+    const newer = Buffer.from('Package: tree\nVersion: 2.0.0-1\nSHA256: cd\n\n');
+    expect(await store.keepList(name, download('Packages2', newer))).toBe(true);
+    expect((await store.lists()).get(name)).toBe(sha(newer));
+  });
+
+  it('never takes a name that could leave the lists dir, a dot file or a temp', async () => {
+    for (const bad of ['../InRelease', '.hidden', 'a/b', 'x.tmp', ''])
+      expect(await store.keepList(bad, download('InRelease', index)), bad).toBe(false);
+    expect([...(await store.lists()).keys()]).toEqual([name]);
+  });
+
+  it('ignores a damaged name entry (not a sha256)', async () => {
+    writeFileSync(join(dir, 'lists-store', 'lists', 'deb.debian.org_debian_dists_bullseye_InRelease'), 'garbage\n');
+    expect([...(await store.lists()).keys()]).toEqual([name]);
+  });
+});
+
 describe("apt-get --print-uris (what a step would download, by the index's SHA256)", () => {
   it('is read as name, size and sha256 per package; the other lines are not', () => {
     const text = readFileSync(join(__dirname, '../fixtures/apt-print-uris/install.txt'), 'utf8');
