@@ -125,7 +125,11 @@ export function timeCaptured(cmd: Cmd, env: NodeJS.ProcessEnv): { ms: number; st
 /** Like timeCaptured, without blocking this process: a server it runs (an archive, a registry) keeps answering. */
 export function timeSpawned(cmd: Cmd, env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
   const t0 = process.hrtime.bigint();
-  const child = spawn(cmd.file, cmd.args, { cwd: cmd.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd.file, cmd.args, {
+    cwd: cmd.cwd,
+    env: { ...env, ...cmd.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -231,27 +235,36 @@ export function netboot(ctx: BenchContext, dir: string, args: string[]): Cmd {
   };
 }
 
-/** Runs the build until the stamp answers it (a stamp is not written while a file it read is under a second old). */
+/**
+ * Runs a build until its no-op stamp answers it (none is written while a file it read is under a
+ * second old), asynchronously, so a server in this process (a local archive) can answer it.
+ */
 export async function stamped(cmd: Cmd, env: NodeJS.ProcessEnv): Promise<void> {
   for (let i = 0; i < 10; i++) {
     await new Promise((r) => setTimeout(r, 600));
-    if (tryAnswered(cmd, env) !== undefined) return;
+    if ((await tryAnswered(cmd, env)) !== undefined) return;
   }
-  throw new BenchAbort('no-op build: ten builds and none answered from its no-op stamp');
+  throw new BenchAbort(`${cmd.label}: ten builds and none answered from its no-op stamp`);
 }
 
-function tryAnswered(cmd: Cmd, env: NodeJS.ProcessEnv): string | undefined {
-  const r = spawnSync(cmd.file, cmd.args, {
+async function tryAnswered(cmd: Cmd, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const child = spawn(cmd.file, cmd.args, {
     cwd: cmd.cwd,
-    env: { ...env, NETBOOT_FAST_NOOP: 'why' },
-    encoding: 'utf8',
+    env: { ...env, ...cmd.env, NETBOOT_FAST_NOOP: 'why' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  if (r.status !== 0) throw new BenchAbort(`${cmd.label} failed:\n${r.stderr}`);
-  return r.stderr.includes('no-op stamp: nothing changed; answered from it') ? r.stdout : undefined;
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((res) => child.on('close', res));
+  if (code !== 0) throw new BenchAbort(`${cmd.label} failed:\n${stderr.slice(-2000)}`);
+  return stderr.includes('no-op stamp: nothing changed; answered from it') ? stdout : undefined;
 }
 
-export function answered(cmd: Cmd, env: NodeJS.ProcessEnv): string {
-  const out = tryAnswered(cmd, env);
+/** The stdout of a build the stamp still answers; stops the bench if it no longer does. */
+export async function answered(cmd: Cmd, env: NodeJS.ProcessEnv): Promise<string> {
+  const out = await tryAnswered(cmd, env);
   if (out === undefined) throw new BenchAbort(`${cmd.label}: no longer answered from its no-op stamp`);
   return out;
 }

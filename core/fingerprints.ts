@@ -35,11 +35,11 @@ export class StoredFingerprints implements FingerprintProvider {
   }
 
   private async lookup(plugin: AnyPlugin, params: unknown, at: StepAt, file: string): Promise<string> {
+    const last = await readFile(file, 'utf8').then(
+      (t) => JSON.parse(t).value as string,
+      () => undefined,
+    );
     if (this.o.offline) {
-      const last = await readFile(file, 'utf8').then(
-        (t) => JSON.parse(t).value as string,
-        () => undefined,
-      );
       if (last === undefined) throw errors.noOfflineFingerprint(at.host, at.step);
       return last;
     }
@@ -55,7 +55,9 @@ export class StoredFingerprints implements FingerprintProvider {
     } catch (e) {
       throw errors.fingerprintFailed(at.host, at.step, (e as Error).message, e);
     }
-    if (this.o.record) await writeFileAtomic(file, JSON.stringify({ value, at: new Date().toISOString() }));
+    // Unchanged, the file stays as it is: an --offline build's no-op stamp names it.
+    if (this.o.record && value !== last)
+      await writeFileAtomic(file, JSON.stringify({ value, at: new Date().toISOString() }));
     return value;
   }
 }

@@ -39,7 +39,7 @@ export async function noopBuild(ctx: BenchContext): Promise<CaseResult> {
 
     const rows = timeInterleaved([node, netboot, engine, make], ctx.runs, ctx.env);
     // Still answered from the stamp after the timed runs: none of them was a build in disguise.
-    expectNoop(answered(netboot, ctx.env));
+    expectNoop(await answered(netboot, ctx.env));
     return {
       name: `no-op build (${HOSTS} hosts x ${STEPS_PER_HOST} steps, warm cache)`,
       baseline: node.label,
