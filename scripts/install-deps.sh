@@ -31,6 +31,8 @@ PACKAGES+=(apt-utils dpkg)
 PACKAGES+=(systemd)
 # The SAN side (issue 16): tgt (tgtd, tgt-admin) serves the hosts' iSCSI disks in netboot serve and its tests.
 PACKAGES+=(tgt)
+# The bench's baseline for a cold Debian build is the manual sequence, which debootstraps.
+PACKAGES+=(debootstrap)
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 export DEBIAN_FRONTEND=noninteractive
