@@ -73,32 +73,26 @@ export function debianRoot(
     inputs: { tree: base.out('tree') },
   });
   // What a security update re-runs, from here on: dist-upgrade of a copy (only the changed
-  // packages are downloaded), keyed on the -updates and -security suites' state. The config's own
-  // packages go on in the same copy (adding one re-runs only from here; a host without any shares
-  // this step with every host of the recipe); a frozen image takes them in a step of their own.
-  const extra = [...new Set(params.packages.filter((x) => !recipePackages.includes(x)))].sort();
+  // packages are downloaded), keyed on the -updates and -security suites' state.
   const upgraded = params.frozen
     ? packages.out('tree')
     : r
         .step('upgrade', debianUpgradePlugin, {
-          params: {
-            suite: params.suite,
-            sources: sources.all,
-            watch: sources.all.map(updateSuitesOnly(params.suite)),
-            ...(extra.length ? { packages: extra } : {}),
-          },
+          params: { suite: params.suite, sources: sources.all, watch: sources.all.map(updateSuitesOnly(params.suite)) },
           inputs: { tree: packages.out('tree') },
         })
         .out('tree');
-  const installed =
-    params.frozen && extra.length
-      ? r
-          .step('extra-packages', aptInstallPlugin, {
-            params: { suite: params.suite, sources: sources.all, packages: extra },
-            inputs: { tree: upgraded },
-          })
-          .out('tree')
-      : upgraded;
+  // The config's own packages on top, in a step of their own: adding one re-runs only from here,
+  // and every host of the recipe shares the steps above.
+  const extra = params.packages.filter((x) => !recipePackages.includes(x));
+  const installed = extra.length
+    ? r
+        .step('extra-packages', aptInstallPlugin, {
+          params: { suite: params.suite, sources: sources.all, packages: [...new Set(extra)].sort() },
+          inputs: { tree: upgraded },
+        })
+        .out('tree')
+    : upgraded;
   const manifest = r.step('package-manifest', debianPackageManifestPlugin, { inputs: { tree: installed } });
   const rootfs = r.step('customize', debianCustomizePlugin, {
     params: {

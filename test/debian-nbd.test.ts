@@ -150,11 +150,11 @@ describe('debian-bullseye-nbd', () => {
     expect(explain.stdout).toContain('last build: ran because param append');
   }, 300_000);
 
-  it('adding a package runs the upgrade step (which installs it in the same copy) and what follows, not the base ' +
-    'or the recipe packages', async () => {
+  it('adding a package runs it in a step of its own and what follows, not the base or the recipe ' +
+    'packages', async () => {
     const r = await deb.jsonAsync<{ steps: StepRow[] }>(['build', 'bullseye-nbd'], { NBD_PACKAGES: 'less' });
     expect(r.code, r.stderr).toBe(0);
-    expect(ran(r.data.steps)).toEqual(['customize', 'image', 'kernel', 'package-manifest', 'upgrade']);
+    expect(ran(r.data.steps)).toEqual(['customize', 'extra-packages', 'image', 'kernel', 'package-manifest']);
     expect([byStep(r.data.steps).base.outcome, byStep(r.data.steps).packages.outcome]).toEqual(['cached', 'cached']);
     // mkinitramfs is reproducible (SOURCE_DATE_EPOCH) and `less` changes no initrd byte: the kernel
     // step re-ran, produced the same files, and the TFTP step after it stayed cached.

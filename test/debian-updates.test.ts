@@ -69,9 +69,7 @@ describe('a security update', () => {
     expect(indexes.some((u) => u.startsWith(url))).toBe(true);
     expect(indexes.filter((u) => u.includes('/dists/bullseye/main/'))).toEqual([]);
     for (const s of ['base', 'packages', 'server-configs']) expect(steps[s].outcome, s).toBe('cached');
-    // The host's extra packages (the canary) go on in the upgrade's copy: no extra-packages step.
-    expect(ran(r.data.steps)).toEqual(expect.arrayContaining(['upgrade', 'customize', 'image']));
-    expect(steps['extra-packages']).toBeUndefined();
+    expect(ran(r.data.steps)).toEqual(expect.arrayContaining(['upgrade', 'extra-packages', 'customize', 'image']));
     expect(ran(r.data.steps).every((s) => AFTER_UPGRADE.includes(s))).toBe(true);
     expect(steps.upgrade.reasons.join('\n')).toMatch(/^fingerprint: /m);
     expect(canaryIn(steps.customize)).toBe('2');
@@ -94,7 +92,7 @@ describe('a security update', () => {
       http_proxy: proxyUrl,
     });
     expect(r.code, r.stderr).toBe(0);
-    expect(ran(r.data.steps)).toContain('upgrade');
+    expect(ran(r.data.steps)).toContain('extra-packages');
     const fetched = proxy.debs(from);
     expect(fetched.names).toEqual([expect.stringMatching(/^tree_[^_]+_amd64\.deb$/)]);
     expect(fetched.bytes).toBeLessThan(200_000);
@@ -127,7 +125,7 @@ describe('a security update', () => {
       CANARY_PACKAGES: 'netboot-canary,netboot-no-such-package',
     });
     expect(missing.code).toBe(1);
-    const failed = byStep(missing.data.steps).upgrade;
+    const failed = byStep(missing.data.steps)['extra-packages'];
     expect(failed.error?.code).toBe('STEP_FAILED');
     expect(failed.error?.message).toMatch(/failed: apt: E: Unable to locate package netboot-no-such-package$/);
   }, 600_000);
@@ -139,6 +137,6 @@ const indexesFetched = (from: number) =>
     .slice(from)
     .filter((r) => r.status === 200 && /\/(Packages|Translation-[^/]*|Sources)(\.\w+)?$|\/by-hash\//.test(r.url))
     .map((r) => r.url);
-const AFTER_UPGRADE = ['upgrade', 'package-manifest', 'customize', 'kernel', 'image', 'tftp'];
+const AFTER_UPGRADE = ['upgrade', 'extra-packages', 'package-manifest', 'customize', 'kernel', 'image', 'tftp'];
 const imageOf = (s: Record<string, StepRow>) =>
   join(cache, 'objects', s.image.outputs!.image.digest.slice(0, 2), s.image.outputs!.image.digest);

@@ -21,7 +21,7 @@ import {
 
 const HOST = 'canary-nbd';
 /** What a security update may re-run: the upgrade step and everything after it, never the base or the packages. */
-const AFTER_UPGRADE = ['upgrade', 'package-manifest', 'customize', 'kernel', 'image', 'tftp'];
+const AFTER_UPGRADE = ['upgrade', 'extra-packages', 'package-manifest', 'customize', 'kernel', 'image', 'tftp'];
 type Step = { step: string; outcome: string; durationMs: number; key: string | null };
 /** One package more than the host has: what adding it downloads. */
 const ADDED = 'tree';

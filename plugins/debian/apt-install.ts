@@ -50,23 +50,20 @@ export const aptInstallPlugin = definePlugin({
 export async function aptInChroot(
   ctx: { $: Parameters<typeof inChroot>[0]; downloads?: DebStore; log: StepLogger },
   root: string,
-  o: { get: string | string[]; after?: string[] },
+  o: { get: string; after?: string[] },
 ) {
-  const gets = [o.get].flat();
   // Name resolution for apt, for the duration only: SCRUB empties it again.
   await copyFile('/etc/resolv.conf', join(root, 'etc/resolv.conf')).catch(ifMissing(undefined));
   const env = 'export DEBIAN_FRONTEND=noninteractive';
   const store = ctx.downloads;
-  const run = gets.map((g) => `apt-get ${g}`);
-  if (!store) return aptScript(ctx.$, root, [env, 'apt-get update -q', ...run, ...(o.after ?? []), SCRUB]);
+  if (!store) return aptScript(ctx.$, root, [env, 'apt-get update -q', `apt-get ${o.get}`, ...(o.after ?? []), SCRUB]);
   const list = 'tmp/netboot-apt-uris';
   const lists = await linkLists(store, root);
   // ForceHash: the index's SHA256 is printed even where it also gives SHA512 (apt-ftparchive's do).
   await aptScript(ctx.$, root, [
     env,
     'apt-get update -q',
-    `: > /${list}`,
-    ...gets.map((g) => `apt-get -o Acquire::ForceHash=SHA256 --print-uris ${g} >> /${list}`),
+    `apt-get -o Acquire::ForceHash=SHA256 --print-uris ${o.get} > /${list}`,
   ]);
   const kept = await keepLists(store, root, lists);
   ctx.log.info(`apt lists: ${lists.size} from the store, ${kept} new kept`);
@@ -75,12 +72,12 @@ export async function aptInChroot(
   const archives = join(root, 'var/cache/apt/archives');
   const tally = { reused: 0, reusedBytes: 0, fetched: 0, fetchedBytes: 0 };
   const fetched: AptUri[] = [];
-  for (const u of wanted.filter((x, i) => wanted.findIndex((y) => y.name === x.name) === i))
+  for (const u of wanted)
     if (await store.linkOut(u.sha256, join(archives, u.name))) {
       tally.reused++;
       tally.reusedBytes += u.size;
     } else fetched.push(u);
-  await aptScript(ctx.$, root, [env, ...run, ...(o.after ?? [])]);
+  await aptScript(ctx.$, root, [env, `apt-get ${o.get}`, ...(o.after ?? [])]);
   for (const u of fetched)
     if (await store.add(join(archives, u.name), u.sha256)) {
       tally.fetched++;

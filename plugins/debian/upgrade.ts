@@ -1,8 +1,6 @@
 import { definePlugin } from '../../core/plugin.js';
 import { p } from '../../core/schema.js';
 import { aptInChroot } from './apt-install.js';
-import { packageName } from './base.js';
-import { sh } from './chroot.js';
 import { aptSource, presentSources, SUITE_NAMES, sourcesFingerprint, writeSources } from './sources.js';
 
 /**
@@ -21,11 +19,6 @@ export const debianUpgradePlugin = definePlugin({
     sources: p.array(aptSource),
     /** The suites whose state is the fingerprint (the update suites). */
     watch: p.array(aptSource),
-    /**
-     * A host's extra packages, installed after the upgrade in the same copy (from every suite): a
-     * security update then copies and ingests the tree once, not twice. Absent for a host with none.
-     */
-    packages: p.optional(p.array(packageName)),
   },
   inputs: ['tree'],
   produces: { tree: 'tree' },
@@ -40,13 +33,9 @@ export const debianUpgradePlugin = definePlugin({
     await writeSources(root, ctx.params.suite, presentSources(ctx.params.sources, ctx.fingerprint));
     await aptInChroot(ctx, root, {
       // Config files the image did not change take the package's new version; changed ones are kept.
-      get: [
+      get:
         'dist-upgrade -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef ' +
-          '-o Dpkg::Options::=--force-confold',
-        ...(ctx.params.packages?.length
-          ? [`install -y -q --no-install-recommends ${ctx.params.packages.map((x) => sh`${x}`).join(' ')}`]
-          : []),
-      ],
+        '-o Dpkg::Options::=--force-confold',
       after: [
         // A kernel security fix is a new linux-image-<abi> package beside the old one, which apt keeps
         // (it never removes the newest two): the image boots the newest, so the older ones go.
