@@ -112,7 +112,7 @@ export function timeCaptured(cmd: Cmd, env: NodeJS.ProcessEnv): { ms: number; st
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd.file, cmd.args, {
     cwd: cmd.cwd,
-    env,
+    env: { ...env, ...cmd.env },
     encoding: 'utf8',
     maxBuffer: 64 << 20,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -122,8 +122,15 @@ export function timeCaptured(cmd: Cmd, env: NodeJS.ProcessEnv): { ms: number; st
   return { ms: Number(t1 - t0) / 1e6, stdout: r.stdout };
 }
 
-/** Like timeCaptured, without blocking this process: a server it runs (an archive, a registry) keeps answering. */
-export function timeSpawned(cmd: Cmd, env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
+interface Spawned {
+  ms: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** One run without blocking this process (a server it runs, an archive or a registry, keeps answering). */
+function spawnCaptured(cmd: Cmd, env: NodeJS.ProcessEnv): Promise<Spawned> {
   const t0 = process.hrtime.bigint();
   const child = spawn(cmd.file, cmd.args, {
     cwd: cmd.cwd,
@@ -134,13 +141,16 @@ export function timeSpawned(cmd: Cmd, env: NodeJS.ProcessEnv): Promise<{ ms: num
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((res, rej) =>
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (code !== 0) rej(new BenchAbort(`${cmd.label} exited ${code}:\n${stderr.slice(-2000)}`));
-      else res({ ms, stdout });
-    }),
+  return new Promise((res) =>
+    child.on('close', (code) => res({ ms: Number(process.hrtime.bigint() - t0) / 1e6, code, stdout, stderr })),
   );
+}
+
+/** Like timeCaptured, without blocking this process: a server it runs (an archive, a registry) keeps answering. */
+export async function timeSpawned(cmd: Cmd, env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
+  const r = await spawnCaptured(cmd, env);
+  if (r.code !== 0) throw new BenchAbort(`${cmd.label} exited ${r.code}:\n${r.stderr.slice(-2000)}`);
+  return { ms: r.ms, stdout: r.stdout };
 }
 
 /**
@@ -248,18 +258,9 @@ export async function stamped(cmd: Cmd, env: NodeJS.ProcessEnv): Promise<void> {
 }
 
 async function tryAnswered(cmd: Cmd, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const child = spawn(cmd.file, cmd.args, {
-    cwd: cmd.cwd,
-    env: { ...env, ...cmd.env, NETBOOT_FAST_NOOP: 'why' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const code = await new Promise<number | null>((res) => child.on('close', res));
-  if (code !== 0) throw new BenchAbort(`${cmd.label} failed:\n${stderr.slice(-2000)}`);
-  return stderr.includes('no-op stamp: nothing changed; answered from it') ? stdout : undefined;
+  const r = await spawnCaptured({ ...cmd, env: { ...cmd.env, NETBOOT_FAST_NOOP: 'why' } }, env);
+  if (r.code !== 0) throw new BenchAbort(`${cmd.label} failed:\n${r.stderr.slice(-2000)}`);
+  return r.stderr.includes('no-op stamp: nothing changed; answered from it') ? r.stdout : undefined;
 }
 
 /** The stdout of a build the stamp still answers; stops the bench if it no longer does. */

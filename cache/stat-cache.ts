@@ -1,11 +1,10 @@
 import type { BigIntStats, Stats } from 'node:fs';
+import { RACY_MARGIN_NS } from '../base/file-signature.js';
 import { writeFileAtomic } from './atomic.js';
 import { encodeStatRows, type RowRef, StatRows } from './stat-rows.js';
 
-// Kernel file timestamps come from a coarse clock that can lag the wall clock by a tick; a
-// margin keeps a file written just after the snapshot began from looking older than it.
-const RACY_MARGIN_NS = 1_000_000_000n;
-const RACY_MARGIN_MS = 1000;
+// The racy margin keeps a file written just after the snapshot began from looking older than it.
+const RACY_MARGIN_MS = Number(RACY_MARGIN_NS / 1_000_000n);
 
 function isBig(st: Stats | BigIntStats): st is BigIntStats {
   return typeof st.size === 'bigint';

@@ -26,8 +26,8 @@ export interface StampInput {
   trace: TraceResult;
   urls?: UrlDigests;
   reports: StepReport[];
-  /** The build's report as it would print it without a terminal. */
-  out: string[];
+  /** The build's report as it would print it without a terminal (rendered only for a stamp). */
+  out: () => string[];
   /** Whether the run said anything on stderr (a warning): then it runs in full each time. */
   warned: boolean;
 }
@@ -69,7 +69,7 @@ export async function writeStamp(i: StampInput): Promise<string | undefined> {
     env: envOf(i.trace.env, i.trace.envListed, process.env),
     envListed: i.trace.envListed,
     urls: [...(i.urls?.answers ?? [])].map(([url, a]) => ({ url, ...a })),
-    out: i.out,
+    out: i.out(),
   };
   await writeFileAtomic(stampPath(i.configFile, i.argv, i.cwd, BUNDLE), JSON.stringify(stamp));
   return undefined;

@@ -3,10 +3,12 @@
 // the config. The same command, run again, compares them before loading the engine: if none
 // changed, the engine would decide the same again (every step cached), so the stamp's report is
 // printed and the process exits (cli/fast-noop.ts). Anything changed, missing or unreadable
-// means the normal build runs. Only node builtins here: the fast path loads this alone.
+// means the normal build runs. Only node builtins here (and base/file-signature.ts, which imports
+// nothing): the fast path loads this alone.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { RACY_MARGIN_NS, statSignature } from '../base/file-signature.js';
 import { SEARCH_PLACES } from './config-places.js';
 
 // Taken when this module loads, before a trace (cli/noop-trace.ts) wraps fs: a signature is
@@ -52,20 +54,18 @@ export function signature(path: string): string | null {
   try {
     const l = lstatSync(path, { bigint: true, throwIfNoEntry: false });
     if (!l) return null;
-    const sig = `${l.dev}:${l.ino}:${l.size}:${l.mode}:${l.mtimeNs}:${l.ctimeNs}`;
+    const sig = statSignature(l);
     if (!l.isSymbolicLink()) return sig;
     const t = statSync(path, { bigint: true, throwIfNoEntry: false });
-    return `${sig}>${t ? `${t.dev}:${t.ino}:${t.size}:${t.mode}:${t.mtimeNs}:${t.ctimeNs}` : '-'}`;
+    return `${sig}>${t ? statSignature(t) : '-'}`;
   } catch (e) {
     // A file where a directory was (ENOTDIR), no permission, a link loop: that is a state too.
     return `error:${(e as NodeJS.ErrnoException).code ?? 'unknown'}`;
   }
 }
 
-// As for the stat cache (cache/stat-cache.ts): a file whose timestamps are not clearly older than
-// the look at it may change again within the same tick, unseen by any signature.
-const RACY_MARGIN_NS = 1_000_000_000n;
-
+// A file whose timestamps are not clearly older than the look at it may change again within the
+// same tick, unseen by any signature (base/file-signature.ts).
 /** Whether a signature's mtime or ctime (its target's too) is too recent against `sinceNs` to trust. */
 export function racy(sig: string | null, sinceNs: bigint): boolean {
   if (sig === null) return false;

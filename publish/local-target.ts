@@ -15,6 +15,7 @@ import {
 } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { ifMissing, isErrno, isMissing } from '../base/errno.js';
+import { statSignature } from '../base/file-signature.js';
 import type { CheckDepth } from '../cache/artifact-check.js';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from '../cache/atomic.js';
 import { copySparseFile, copyTree } from '../cache/copy.js';
@@ -340,10 +341,10 @@ export class LocalTarget implements Target {
   }
 }
 
-/** What any rewrite of a file changes: its inode, size, mtime and ctime (which no one can set back). */
+/** A regular file's signature (base/file-signature.ts): any rewrite of it changes that. */
 async function fileSig(path: string): Promise<string | undefined> {
   const st = await stat(path, { bigint: true }).catch(ifMissing(undefined));
-  return st?.isFile() ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : undefined;
+  return st?.isFile() ? statSignature(st) : undefined;
 }
 
 /** A JSON file's content, or `fallback` when it is absent or does not parse (written whole, so not ours). */

@@ -165,10 +165,12 @@ async function tracedRun(
     trace = t.stop();
   }
   const { session, reports } = run;
-  const out: string[] = [];
-  const plain = new PlainReporter((l) => out.push(l));
-  for (const r of reports) plain.step({ ...r, durationMs: 0 });
-  out.push(summary(reports));
+  const out = () => {
+    const lines: string[] = [];
+    const plain = new PlainReporter((l) => lines.push(l));
+    for (const r of reports) plain.step({ ...r, durationMs: 0 });
+    return [...lines, summary(reports)];
+  };
   const cwd = ctx.io.cwd;
   const stamp = () =>
     writeStamp({ argv, cwd, configFile: session.config.file, trace, urls: session.urls, reports, out, warned });
