@@ -123,6 +123,8 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
         PACKAGES: PACKAGES.join(' '),
         SUITE,
         MIRROR,
+        // What netboot's bullseye-nbd takes by default (pipelines/debian.ts), for the same -security.
+        SECURITY_MIRROR: 'http://deb.debian.org/debian-security',
         HOSTNAME_: HOST,
         IMAGE_SIZE: '2G',
       });
@@ -237,15 +239,14 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
             'bundling and tool version probes included). Manual: `bash ' +
             `bench/fixtures/debian/manual-build.sh\`, as root: \`debootstrap --variant=minbase ${SUITE}\`; ` +
             '`chroot apt-get install --no-install-recommends` of the same packages, then `apt-get clean` ' +
-            "and the apt lists removed (netboot's image has neither); hostname, hosts, fstab and the initramfs " +
+            "and the apt lists removed (netboot's image has neither); then netboot's sources (main, -updates, " +
+            '-security) and `apt-get dist-upgrade`, old kernels purged; hostname, hosts, fstab and the initramfs ' +
             'grep hook; `chroot mkinitramfs`; `truncate -s 2G` + `mkfs.ext4 -d`. Interleaved: netboot ' +
             'first in rounds 1, 3, ..., the manual first in rounds 2, 4, ...',
           "The manual's time is spawn to exit less its own removal of its work dir (median " +
             `${s(manualStages.cleanup ?? [0])} s, measured by the script), since a user keeps the image; ` +
             "netboot's includes removing its scratch dirs and keeps its results in the cache.",
-          'netboot does more than the manual sequence: mmdebstrap rather than debootstrap for the base; an ' +
-            'upgrade step (apt-get dist-upgrade from -updates and -security, which the manual sequence never ' +
-            'reads); every ' +
+          'netboot does more than the manual sequence: mmdebstrap rather than debootstrap for the base; every ' +
             'step works on its own copy of its input tree (`cp -a --reflink=auto`, a full copy on ext4) and ' +
             'every output is hashed into the cache; users, password hashes, systemd-networkd, the first-boot ' +
             'SSH host key drop-in and a scrub of logs, machine-id and resolv.conf; lsinitramfs checks the ' +
