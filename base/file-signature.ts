@@ -16,3 +16,15 @@ export const RACY_MARGIN_NS = 1_000_000_000n;
 export function statSignature(st: BigIntStats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mode}:${st.mtimeNs}:${st.ctimeNs}`;
 }
+
+/**
+ * Whether a signature's mtime or ctime is too recent against a look taken at `sinceNs` to trust:
+ * the file may change again within the same tick, unseen by any signature. Anything that is not a
+ * signature (an error state) is never racy.
+ */
+export function tooRecent(sig: string, sinceNs: bigint): boolean {
+  const f = sig.split(':');
+  if (f.length !== 6) return false;
+  const limit = sinceNs - RACY_MARGIN_NS;
+  return BigInt(f[4]) >= limit || BigInt(f[5]) >= limit;
+}

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { RACY_MARGIN_NS, statSignature } from '../base/file-signature.js';
+import { statSignature, tooRecent } from '../base/file-signature.js';
 import { SEARCH_PLACES } from './config-places.js';
 
 // Taken when this module loads, before a trace (cli/noop-trace.ts) wraps fs: a signature is
@@ -64,15 +64,9 @@ export function signature(path: string): string | null {
   }
 }
 
-// A file whose timestamps are not clearly older than the look at it may change again within the
-// same tick, unseen by any signature (base/file-signature.ts).
-/** Whether a signature's mtime or ctime (its target's too) is too recent against `sinceNs` to trust. */
+/** Whether a signature (its symlink target's too) is too recent against `sinceNs` to trust (base/file-signature.ts). */
 export function racy(sig: string | null, sinceNs: bigint): boolean {
-  if (sig === null) return false;
-  return sig.split('>').some((part) => {
-    const f = part.split(':');
-    return f.length === 6 && (BigInt(f[4]) >= sinceNs - RACY_MARGIN_NS || BigInt(f[5]) >= sinceNs - RACY_MARGIN_NS);
-  });
+  return sig?.split('>').some((part) => tooRecent(part, sinceNs)) ?? false;
 }
 
 /** The config file a command names (--config, -c) or the nearest one from cwd upwards, as findConfig finds it. */
