@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ifMissing } from '../base/errno.js';
 import type { Artifact } from './artifact.js';
 import { ownerAlive } from './lock.js';
+import { detachMounts } from './mounts.js';
 import { type ActionRecord, type Cache, listDir } from './store.js';
 import { discard } from './trash.js';
 
@@ -168,7 +169,10 @@ async function sweepLeftovers(cache: Cache, res: GcResult, dryRun?: boolean): Pr
 
 async function removeTemp(path: string, res: GcResult, dryRun?: boolean) {
   res.tempsRemoved++;
-  if (!dryRun) await rm(path, { recursive: true, force: true });
+  if (dryRun) return;
+  // A step killed while its tree was mounted for editing (core/tree-edit.ts) left the mount.
+  await detachMounts(path);
+  await rm(path, { recursive: true, force: true });
 }
 
 /** A record and its age; none if it went meanwhile or does not parse (verify reports those; gc leaves them). */

@@ -79,6 +79,13 @@ export class StatCache {
     return this.old.digestOf(row);
   }
 
+  /** Takes `path`'s row from another tree's rows (a hard link to the same file): false if they have none. */
+  carry(path: string, from: StatRows): boolean {
+    const row = from.ref(path);
+    if (row !== undefined) this.next.set(path, row);
+    return row !== undefined;
+  }
+
   record(path: string, st: BigIntStats, digest: string): void {
     this.next.set(path, { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, digest });
   }

@@ -82,6 +82,12 @@ export class StatRows {
     };
   }
 
+  /** The row as stored, for another file of rows to copy (see encodeStatRows). */
+  ref(path: string): RowRef | undefined {
+    const a = this.at.get(path);
+    return a === undefined || typeof a !== 'number' ? a : { buf: this.buf, at: a };
+  }
+
   /** The five stat fields equal these, without decoding the row: its digest. */
   matches(path: string, dev: bigint, ino: bigint, size: bigint, mtimeNs: bigint, ctimeNs: bigint): string | undefined {
     const r = this.matching(path, dev, ino, size, mtimeNs, ctimeNs);

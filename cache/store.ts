@@ -6,10 +6,13 @@ import { errors } from '../base/errors.js';
 import type { Artifact, FileArtifact, TreeArtifact } from './artifact.js';
 import { fsyncDir, syncFileSystem, writeFileAtomic } from './atomic.js';
 import { acquire } from './lock.js';
+import { detachMounts } from './mounts.js';
+import type { DerivedTree } from './overlay-tree.js';
 import { pinObject, stripWriteBits } from './read-only.js';
 import { StatCache } from './stat-cache.js';
+import { StatRows } from './stat-rows.js';
 import { discard } from './trash.js';
-import { digestTree, hashFile, type ManifestEntry, parseManifest } from './tree.js';
+import { digestEntries, digestTree, hashFile, type ManifestEntry, parseManifest, type TreeDigest } from './tree.js';
 
 /**
  * What a step produced, written last, after every object it names. The key's parts are stored
@@ -185,13 +188,47 @@ export class Cache {
   async ingestTree(dir: string, expect?: string): Promise<TreeArtifact> {
     // The stat rows taken while hashing describe the files as stored (a rename of the tree keeps
     // inodes and times), so later steps can be checked for writing into their inputs.
-    const rows = new StatCache(this.treeStatPath(`pending-${process.pid}-${randomBytes(4).toString('hex')}`));
+    const rows = this.pendingRows();
     const t = await digestTree(dir, { statCache: rows });
     // A tree that must have a known digest (one pulled from a remote cache) is stored only if it has it.
     if (expect && t.digest !== expect) {
       await rm(dir, { recursive: true, force: true });
       throw new TreeDigestMismatch(`tree ${expect} arrived as ${t.digest}: refused, nothing was stored`);
     }
+    return this.placeTree(dir, t, rows, t.entries);
+  }
+
+  /**
+   * Stores a tree made from the stored tree `base` by deriveTree: its manifest is the derived
+   * one, so only the files that came from the step (`fresh`) were read. The rest are hard links
+   * to `base`'s files, already read-only, whose stat rows carry over.
+   */
+  async ingestDerivedTree(dir: string, derived: DerivedTree, base: string): Promise<TreeArtifact> {
+    const t = digestEntries(derived.entries);
+    const rows = this.pendingRows();
+    rows.beginSnapshot();
+    const baseRows = await StatRows.read(this.treeStatPath(base));
+    const fresh: ManifestEntry[] = [];
+    for (const e of t.entries) {
+      if (e.type !== 'file') continue;
+      if (derived.fresh.has(e.path)) fresh.push(e);
+      if (derived.fresh.has(e.path) || !baseRows || !rows.carry(e.path, baseRows))
+        rows.record(e.path, await lstat(join(dir, e.path), { bigint: true }), e.digest!);
+    }
+    return this.placeTree(dir, t, rows, fresh);
+  }
+
+  private pendingRows(): StatCache {
+    return new StatCache(this.treeStatPath(`pending-${process.pid}-${randomBytes(4).toString('hex')}`));
+  }
+
+  /** The commit of an ingest: manifest, read-only files, flush, one rename, then the stat rows (the commit record). */
+  private async placeTree(
+    dir: string,
+    t: TreeDigest,
+    rows: StatCache,
+    writable: ManifestEntry[],
+  ): Promise<TreeArtifact> {
     await this.putObject(t.digest, t.manifest);
     const dest = this.treePath(t.digest);
     // One ingester per digest at a time, so a tree found without its commit record is a kill's
@@ -200,7 +237,7 @@ export class Cache {
     try {
       if (await this.treeComplete(t.digest)) await rm(dir, { recursive: true, force: true });
       else {
-        stripWriteBits(dir, t.entries);
+        stripWriteBits(dir, writable);
         syncFileSystem(dir);
         await rm(this.treeStatPath(t.digest), { force: true });
         await discard(this.dir('tmp'), dest);
@@ -257,6 +294,7 @@ export class Cache {
    */
   async removeTemp(path: string): Promise<void> {
     try {
+      await detachMounts(path);
       await rm(path, { recursive: true, force: true });
     } catch (e) {
       this.warn(`${path}: cannot remove the scratch directory: ${(e as Error).message}`);

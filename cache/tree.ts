@@ -108,7 +108,7 @@ export async function digestTree(root: string, opts: DigestOptions = {}): Promis
       }
     }
   }
-  return summarize(w.entries);
+  return digestEntries(w.entries);
 }
 
 const BIG = { bigint: true } as const;
@@ -184,8 +184,8 @@ class Walk {
   }
 }
 
-/** The sorted manifest, its digest, and the totals of its files. */
-function summarize(entries: ManifestEntry[]): TreeDigest {
+/** The sorted manifest of these entries (sorted in place), its digest, and the totals of its files. */
+export function digestEntries(entries: ManifestEntry[]): TreeDigest {
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const bytes = manifestBytes(entries);
   let size = 0;

@@ -7,6 +7,7 @@ import { codes, errors, isNetbootError } from '../base/errors.js';
 import { objectDamage } from '../cache/artifact-check.js';
 import { CopyError, copyTree } from '../cache/copy.js';
 import { DebStore } from '../cache/deb-store.js';
+import type { DerivedTree } from '../cache/overlay-tree.js';
 import { hmacDigest } from '../cache/secret-key.js';
 import { sourceDigest } from '../cache/source-digest.js';
 import type { ActionRecord, Cache } from '../cache/store.js';
@@ -16,6 +17,7 @@ import type { AnyPlugin, Artifact, HostInfo, InputArtifact, StepContext } from '
 import { ProcessGroups } from './process-group.js';
 import type { StepNode } from './recipe.js';
 import { StepLog } from './step-log.js';
+import { editOnOverlay } from './tree-edit.js';
 
 export interface ExecuteArgs {
   cache: Cache;
@@ -35,6 +37,8 @@ interface Workspace {
   log: StepLog;
   /** The last shell command the step ran, for the failure report. */
   lastCmd?: string;
+  /** Tree outputs made by ctx.editTree: their manifest, and the stored tree they were made from. */
+  derived: Record<string, { tree: DerivedTree; base: string }>;
 }
 
 /**
@@ -44,7 +48,12 @@ interface Workspace {
 export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
   const started = Date.now();
   const scratch = await a.cache.scratch(`${a.host.name}-${a.node.id}`);
-  const ws: Workspace = { tmp: join(scratch, 'tmp'), outputs: {}, log: new StepLog(join(scratch, 'log')) };
+  const ws: Workspace = {
+    tmp: join(scratch, 'tmp'),
+    outputs: {},
+    log: new StepLog(join(scratch, 'log')),
+    derived: {},
+  };
   try {
     await makeWorkspace(ws, a.node.plugin, join(scratch, 'out'));
     const guard = await guardInputs(a.cache, a.inputs, join(scratch, 'in'));
@@ -59,7 +68,7 @@ export async function executeStep(a: ExecuteArgs): Promise<ActionRecord> {
     if (failure) throw failure;
     await checkSourcesUnchanged(a);
     const ingesting = Date.now();
-    const produced = await ingestOutputs(a, ws.outputs);
+    const produced = await ingestOutputs(a, ws);
     ws.log.line(`netboot: outputs hashed and stored in ${seconds(ingesting)} s`);
     return await commit(a, produced, ws.log, started);
   } catch (e) {
@@ -96,7 +105,7 @@ async function runPlugin(
   };
   a.signal.addEventListener('abort', onAbort, { once: true });
   try {
-    await a.node.plugin.run(stepContext(a, ws, inputs, $));
+    await a.node.plugin.run(stepContext(a, ws, inputs, $, groups));
     return undefined;
   } catch (e) {
     return new PluginFailure(e);
@@ -130,6 +139,7 @@ function stepContext(
   ws: Workspace,
   inputs: Record<string, InputArtifact>,
   $: StepContext<any, string, any>['$'],
+  groups: ProcessGroups,
 ): StepContext<any, string, any> {
   const { cache, node, signal } = a;
   const log = ws.log;
@@ -162,6 +172,23 @@ function stepContext(
       });
       log.line(`netboot: copied input tree "${String(name)}" (${art.files} files) in ${seconds(copying)} s`);
     },
+    editTree: async (name, output, edit) => {
+      const art = inputs[name];
+      if (art?.kind !== 'tree') throw new Error(`input "${String(name)}" is not a tree`);
+      if (a.node.plugin.produces[output] !== 'tree') throw new Error(`output "${output}" is not a tree`);
+      const dir = join(ws.tmp, '..', `edit-${output.replace(/[^A-Za-z0-9._-]/g, '_')}`);
+      const entries = await cache.manifest(art.digest);
+      let derived = Date.now();
+      const tree = await editOnOverlay(art.path, entries, dir, ws.outputs[output], edit, () => {
+        derived = Date.now();
+        return groups.stop();
+      });
+      ws.derived[output] = { tree, base: art.digest };
+      log.line(
+        `netboot: edited input tree "${String(name)}" on an overlay: ${tree.changed} entries changed, ` +
+          `output derived in ${seconds(derived)} s`,
+      );
+    },
   };
 }
 
@@ -187,14 +214,21 @@ async function checkSourcesUnchanged(a: ExecuteArgs): Promise<void> {
       throw errors.sourceChanged(a.host.name, a.node.id, src);
 }
 
-async function ingestOutputs(a: ExecuteArgs, outputs: Record<string, string>): Promise<Record<string, Artifact>> {
+async function ingestOutputs(a: ExecuteArgs, ws: Workspace): Promise<Record<string, Artifact>> {
+  const outputs = ws.outputs;
   const produced: Record<string, Artifact> = {};
   for (const [name, kind] of Object.entries(a.node.plugin.produces)) {
     const st = await lstat(outputs[name]).catch(ifMissing(undefined));
     if (!st || (kind === 'file' ? !st.isFile() : !st.isDirectory()))
       throw errors.missingOutput(a.host.name, a.node.id, name, kind as string);
     const path = outputs[name];
-    produced[name] = kind === 'file' ? await a.cache.ingestFile(path) : await a.cache.ingestTree(path);
+    const derived = ws.derived[name];
+    produced[name] =
+      kind === 'file'
+        ? await a.cache.ingestFile(path)
+        : derived
+          ? await a.cache.ingestDerivedTree(path, derived.tree, derived.base)
+          : await a.cache.ingestTree(path);
   }
   return produced;
 }

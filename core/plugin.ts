@@ -61,7 +61,7 @@ export interface StepContext<P, I extends string, O extends Produces> {
    */
   step: string;
   params: P;
-  /** Input artifacts. Read-only: copy a tree (ctx.copyTree) before changing it. */
+  /** Input artifacts. Read-only: change a tree through ctx.editTree (or a ctx.copyTree copy). */
   inputs: Record<I, InputArtifact>;
   /** Where to write each declared output: a file path, or an existing empty directory for trees. */
   outputs: { [K in keyof O]: string };
@@ -94,6 +94,13 @@ export interface StepContext<P, I extends string, O extends Produces> {
   manifest(input: I): Promise<TreeEntry[]>;
   /** A private, writable copy of an input tree (reflinks where the file system can). */
   copyTree(input: I, dest: string): Promise<void>;
+  /**
+   * Makes tree output `output` by changing input tree `input` where `edit` sees it: at the path it
+   * is given, an overlay of the stored tree, so nothing is copied first and afterwards only what
+   * `edit` changed is read and stored (the rest are links to the input's files). The output's
+   * directory stays empty until `edit` returns. Needs root (it mounts); unmounted when it settles.
+   */
+  editTree(input: I, output: keyof O & string, edit: (root: string) => Promise<void>): Promise<void>;
 }
 
 /** Fingerprints depend on params only, so hosts sharing a step share one upstream check. */

@@ -26,6 +26,8 @@ PACKAGES+=(docker-registry apache2-utils openssl)
 PACKAGES+=(shim-signed grub-efi-amd64-signed ovmf ipxe)
 # Debian update tests: apt-ftparchive (apt-utils) writes a local security archive's indexes; dpkg-deb builds its canary.
 PACKAGES+=(apt-utils dpkg)
+# Steps that edit a tree on an overlay (ctx.editTree) read and clear overlayfs's xattrs with getfattr and setfattr.
+PACKAGES+=(attr)
 # netboot nightly --install-timer (issue 14): its tests check the generated units with systemd-analyze verify
 # (it parses units and checks ExecStart's program without systemd running as PID 1).
 PACKAGES+=(systemd)

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AptRepo } from '../apt-repo.js';
 import { CountingProxy } from '../counting-proxy.js';
@@ -18,11 +17,12 @@ import {
   stamped,
   timeSpawned,
 } from '../lib.js';
+import { describeSplits, type JsonStep, type StepSplit, splitsOf, stepLog } from '../step-profile.js';
 
 const HOST = 'canary-nbd';
 /** What a security update may re-run: the upgrade step and everything after it, never the base or the packages. */
 const AFTER_UPGRADE = ['upgrade', 'extra-packages', 'package-manifest', 'customize', 'kernel', 'image', 'tftp'];
-type Step = { step: string; outcome: string; durationMs: number; key: string | null };
+type Step = JsonStep;
 /** One package more than the host has: what adding it downloads. */
 const ADDED = 'tree';
 
@@ -55,6 +55,7 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult[]> {
   const ranSteps = new Set<string>();
   let noop: CaseResult | undefined;
   const stepMs: Record<string, number[]> = {};
+  const splits: Record<string, StepSplit>[] = [];
   for (let i = 0; i < runs; i++) {
     const dir = await stageFixture(ctx.root, 'debian');
     const repo = new AptRepo(ctx.root, join(dir, 'security'), 'bullseye-security');
@@ -87,6 +88,7 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult[]> {
       const u = await timeSpawned(cmd, env);
       const uSteps = stepsOf(u.stdout, 'update');
       count('update', from, dir, uSteps);
+      splits.push(splitsOf(dir, uSteps));
       for (const s of uSteps) {
         if (s.outcome !== 'ran') continue;
         if (!AFTER_UPGRADE.includes(s.step))
@@ -141,6 +143,9 @@ export async function debianUpdate(ctx: BenchContext): Promise<CaseResult[]> {
       'Bytes: apt in every step (mmdebstrap included) fetches through a counting HTTP proxy ' +
         '(bench/counting-proxy.ts); "the apt steps named" sums what apt-get --print-uris named in the apt ' +
         "steps' logs (apt-install, upgrade; not mmdebstrap), i.e. what they would download without the store.",
+      "Where the rebuild went, per step that ran (median s, from each step log's executor lines: copying the " +
+        'input tree, checking the inputs unchanged afterwards, hashing the outputs into the cache): ' +
+        `${describeSplits(splits, AFTER_UPGRADE)}.`,
     ],
   };
   return noop ? [update_, noop] : [update_];
@@ -228,13 +233,9 @@ async function timeNoop(ctx: BenchContext, build: Cmd, env: NodeJS.ProcessEnv, r
 /** What the apt steps that ran would have downloaded: their logs' `downloads:` lines, store and network together. */
 function storeLines(dir: string, steps: Step[]): number {
   let n = 0;
-  const cache = join(dir, '.netboot/cache');
   for (const s of steps) {
     if (s.outcome !== 'ran' || !s.key) continue;
-    const rec = JSON.parse(readFileSync(join(cache, 'actions', s.key.slice(0, 2), `${s.key}.json`), 'utf8'));
-    if (!rec.log) continue;
-    const log = readFileSync(join(cache, 'objects', rec.log.slice(0, 2), rec.log), 'utf8');
-    for (const m of log.matchAll(
+    for (const m of stepLog(dir, s.key).matchAll(
       /^downloads: \d+ packages \((\d+) bytes\) from the store, \d+ fetched \((\d+) bytes/gm,
     ))
       n += Number(m[1]) + Number(m[2]);

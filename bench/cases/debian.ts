@@ -18,6 +18,7 @@ import {
   stageFixture,
   timeCaptured,
 } from '../lib.js';
+import { describeSplits, type JsonStep, type StepSplit, splitsOf } from '../step-profile.js';
 
 const HOST = 'bullseye-nbd';
 const SUITE = 'bullseye';
@@ -46,7 +47,7 @@ const DEFAULT_REBUILD_RUNS = 5;
 /** Per netboot project (cache ~1.9 GiB with the sparse image) plus the manual's tree and image, with room to spare. */
 const NEED_FREE = 6 * 2 ** 30;
 
-type Step = { step: string; outcome: string; durationMs: number };
+type Step = JsonStep;
 
 /**
  * A real Debian host: a cold `netboot build` next to the seed's manual sequence
@@ -77,6 +78,7 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
   // Other work on the machine slows either side: the 1-minute load before each timed cold run is reported.
   const load: Record<'netboot' | 'manual', number[]> = { netboot: [], manual: [] };
   const stepMs: Record<string, number[]> = {};
+  const coldSplits: Record<string, StepSplit>[] = [];
   // Without a clean env a kernel command line from the caller's shell would be in every build.
   const env = (kernelArgs = '', packages = ''): NodeJS.ProcessEnv => ({
     ...ctx.env,
@@ -109,7 +111,9 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
       load.netboot.push(loadavg()[0]);
       const { ms, stdout } = timeCaptured(build(dir, coldLabel), env());
       cold.samples.push(ms);
-      for (const s of stepsOf(stdout, coldLabel, STEPS)) (stepMs[s.step] ??= []).push(s.durationMs);
+      const steps = stepsOf(stdout, coldLabel, STEPS);
+      for (const s of steps) (stepMs[s.step] ??= []).push(s.durationMs);
+      coldSplits.push(splitsOf(dir, steps));
       await checkPackages(dir);
       // Only the last project is kept, for the rebuilds.
       if (prev) await removeDir(prev);
@@ -259,6 +263,7 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
             `against a median wall time of ${s(cold.samples)} s. customize is nearly all copy and hashing (its ` +
             'own work is a few file writes and one chroot); image is mke2fs plus the debugfs pass and e2fsck. ' +
             "The manual's stages are the script's own clock.",
+          `netboot's steps split by their logs' executor lines (median s): ${describeSplits(coldSplits, STEPS)}.`,
           `The bootstrapper carries the result: mmdebstrap (netboot's base) took ${s(stepMs.base)} s, debootstrap ` +
             `(the manual's) ${s(manualStages.debootstrap)} s; everything after it took ` +
             `${restNetboot.toFixed(1)} s in netboot (wall) and ${restManual.toFixed(1)} s by hand ` +

@@ -9,7 +9,7 @@ import { inChroot, SCRUB, sh } from './chroot.js';
 import { aptSource, presentSources, SUITE_NAMES, sourcesFingerprint, writeSources } from './sources.js';
 
 /**
- * Packages installed with apt into a private copy of a Debian tree, from the sources given (written
+ * Packages installed with apt into a Debian tree (on an overlay of it: ctx.editTree), from the sources given (written
  * into the tree as the suite prefers them, and left there for the host's own apt). Every suite's
  * InRelease digest is the fingerprint (what apt would fetch changes with it); apt's lists and
  * caches, the host's resolv.conf and generated SSH host keys are removed from the result.
@@ -28,14 +28,16 @@ export const aptInstallPlugin = definePlugin({
   tools: [
     { name: 'unshare', package: 'util-linux' },
     { name: 'chroot', package: 'coreutils' },
+    // ctx.editTree reads and clears overlayfs's xattrs in what the step changed.
+    { name: 'getfattr', package: 'attr' },
   ],
   fingerprint: (ctx) => sourcesFingerprint(ctx.params.sources, ctx),
   async run(ctx) {
-    const root = ctx.outputs.tree;
-    await ctx.copyTree('tree', root);
-    await writeSources(root, ctx.params.suite, presentSources(ctx.params.sources, ctx.fingerprint));
-    await aptInChroot(ctx, root, {
-      get: `install -y -q --no-install-recommends ${ctx.params.packages.map((x) => sh`${x}`).join(' ')}`,
+    await ctx.editTree('tree', 'tree', async (root) => {
+      await writeSources(root, ctx.params.suite, presentSources(ctx.params.sources, ctx.fingerprint));
+      await aptInChroot(ctx, root, {
+        get: `install -y -q --no-install-recommends ${ctx.params.packages.map((x) => sh`${x}`).join(' ')}`,
+      });
     });
   },
 });

@@ -87,71 +87,73 @@ export const debianCustomizePlugin = definePlugin({
   tools: [
     { name: 'unshare', package: 'util-linux' },
     { name: 'chroot', package: 'coreutils' },
+    // ctx.editTree reads and clears overlayfs's xattrs in what the step changed.
+    { name: 'getfattr', package: 'attr' },
   ],
   async run(ctx) {
-    const R = ctx.outputs.tree;
-    const { hostname, ip, mac, users } = ctx.params;
-    await ctx.copyTree('tree', R);
-    const put = async (path: string, content: string, mode = 0o644) => {
-      await mkdir(join(R, path, '..'), { recursive: true });
-      await writeFile(join(R, path), content);
-      await chmod(join(R, path), mode);
-    };
-    await put('etc/hostname', `${hostname}\n`);
-    await put('etc/hosts', `127.0.0.1\tlocalhost\n${ip}\t${hostname}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n`);
-    await put('etc/fstab', ctx.params.fstab.endsWith('\n') ? ctx.params.fstab : `${ctx.params.fstab}\n`);
-    await put(
-      'etc/systemd/network/10-netboot-root.network',
-      `[Match]\nMACAddress=${mac}\n\n[Network]\nDHCP=ipv4\nKeepConfiguration=yes\n`,
-    );
-    // network-online.target (wanted by iSCSI, libvirt...) waits for every link by default, up to
-    // two minutes; the boot NIC came up in the initramfs, so any one link online is enough.
-    await put(
-      'etc/systemd/system/systemd-networkd-wait-online.service.d/netboot-any.conf',
-      '[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=20\n',
-    );
-    await put(
-      'etc/systemd/system/ssh.service.d/netboot-hostkeys.conf',
-      '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n',
-    );
-    const nbdScript = await readFile(join(R, NBD_SCRIPT), 'utf8').catch(ifMissing(''));
-    if (ctx.params.initramfsGrepFix && /\bgrep\b/.test(nbdScript))
-      await put('etc/initramfs-tools/hooks/netboot-grep', GREP_HOOK, 0o755);
-    if (ctx.params.overlayRoot) {
-      await put('etc/initramfs-tools/scripts/init-bottom/netboot-overlay', OVERLAY_SCRIPT, 0o755);
-      const modules = await readFile(join(R, 'etc/initramfs-tools/modules'), 'utf8').catch(ifMissing(''));
-      if (!/^overlay$/m.test(modules))
-        await put(
-          'etc/initramfs-tools/modules',
-          `${modules}${modules && !modules.endsWith('\n') ? '\n' : ''}overlay\n`,
-        );
-    }
-    // Commands carry no secrets (the hashes are written below, by file, not through the log).
-    // Every value is quoted by `sh`, whatever the schema let through.
-    const script = ['systemctl enable systemd-networkd >/dev/null 2>&1 || true'];
-    for (const u of users) {
-      script.push(sh`id -u -- ${u.name} >/dev/null 2>&1 || useradd -m -U -s ${u.shell} -- ${u.name}`);
-      if (u.sudo) script.push(sh`getent group sudo >/dev/null && usermod -aG sudo -- ${u.name} || true`);
-    }
-    await inChroot(ctx.$, R, script.join('\n'));
-    for (const u of users.filter((x) => x.sudo))
+    await ctx.editTree('tree', 'tree', async (R) => {
+      const { hostname, ip, mac, users } = ctx.params;
+      const put = async (path: string, content: string, mode = 0o644) => {
+        await mkdir(join(R, path, '..'), { recursive: true });
+        await writeFile(join(R, path), content);
+        await chmod(join(R, path), mode);
+      };
+      await put('etc/hostname', `${hostname}\n`);
+      await put('etc/hosts', `127.0.0.1\tlocalhost\n${ip}\t${hostname}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n`);
+      await put('etc/fstab', ctx.params.fstab.endsWith('\n') ? ctx.params.fstab : `${ctx.params.fstab}\n`);
       await put(
-        `etc/sudoers.d/netboot-${u.name}`,
-        `${u.name} ALL=(ALL:ALL) ${u.passwordHash ? '' : 'NOPASSWD: '}ALL\n`,
-        0o440,
+        'etc/systemd/network/10-netboot-root.network',
+        `[Match]\nMACAddress=${mac}\n\n[Network]\nDHCP=ipv4\nKeepConfiguration=yes\n`,
       );
-    const passwd = (await readFile(join(R, 'etc/passwd'), 'utf8')).split('\n').map((l) => l.split(':'));
-    for (const u of users.filter((x) => x.authorizedKeys.length)) {
-      const row = passwd.find((r) => r[0] === u.name)!;
-      const [uid, gid, home] = [Number(row[2]), Number(row[3]), row[5]];
-      await put(`${home}/.ssh/authorized_keys`, `${u.authorizedKeys.join('\n')}\n`, 0o600);
-      await chmod(join(R, home, '.ssh'), 0o700);
-      await chown(join(R, home, '.ssh'), uid, gid);
-      await chown(join(R, home, '.ssh/authorized_keys'), uid, gid);
-    }
-    await setShadow(R, ctx.sourceDateEpoch, {
-      root: ctx.params.rootPasswordHash,
-      ...Object.fromEntries(users.map((u) => [u.name, u.passwordHash])),
+      // network-online.target (wanted by iSCSI, libvirt...) waits for every link by default, up to
+      // two minutes; the boot NIC came up in the initramfs, so any one link online is enough.
+      await put(
+        'etc/systemd/system/systemd-networkd-wait-online.service.d/netboot-any.conf',
+        '[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=20\n',
+      );
+      await put(
+        'etc/systemd/system/ssh.service.d/netboot-hostkeys.conf',
+        '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n',
+      );
+      const nbdScript = await readFile(join(R, NBD_SCRIPT), 'utf8').catch(ifMissing(''));
+      if (ctx.params.initramfsGrepFix && /\bgrep\b/.test(nbdScript))
+        await put('etc/initramfs-tools/hooks/netboot-grep', GREP_HOOK, 0o755);
+      if (ctx.params.overlayRoot) {
+        await put('etc/initramfs-tools/scripts/init-bottom/netboot-overlay', OVERLAY_SCRIPT, 0o755);
+        const modules = await readFile(join(R, 'etc/initramfs-tools/modules'), 'utf8').catch(ifMissing(''));
+        if (!/^overlay$/m.test(modules))
+          await put(
+            'etc/initramfs-tools/modules',
+            `${modules}${modules && !modules.endsWith('\n') ? '\n' : ''}overlay\n`,
+          );
+      }
+      // Commands carry no secrets (the hashes are written below, by file, not through the log).
+      // Every value is quoted by `sh`, whatever the schema let through.
+      const script = ['systemctl enable systemd-networkd >/dev/null 2>&1 || true'];
+      for (const u of users) {
+        script.push(sh`id -u -- ${u.name} >/dev/null 2>&1 || useradd -m -U -s ${u.shell} -- ${u.name}`);
+        if (u.sudo) script.push(sh`getent group sudo >/dev/null && usermod -aG sudo -- ${u.name} || true`);
+      }
+      await inChroot(ctx.$, R, script.join('\n'));
+      for (const u of users.filter((x) => x.sudo))
+        await put(
+          `etc/sudoers.d/netboot-${u.name}`,
+          `${u.name} ALL=(ALL:ALL) ${u.passwordHash ? '' : 'NOPASSWD: '}ALL\n`,
+          0o440,
+        );
+      const passwd = (await readFile(join(R, 'etc/passwd'), 'utf8')).split('\n').map((l) => l.split(':'));
+      for (const u of users.filter((x) => x.authorizedKeys.length)) {
+        const row = passwd.find((r) => r[0] === u.name)!;
+        const [uid, gid, home] = [Number(row[2]), Number(row[3]), row[5]];
+        await put(`${home}/.ssh/authorized_keys`, `${u.authorizedKeys.join('\n')}\n`, 0o600);
+        await chmod(join(R, home, '.ssh'), 0o700);
+        await chown(join(R, home, '.ssh'), uid, gid);
+        await chown(join(R, home, '.ssh/authorized_keys'), uid, gid);
+      }
+      await setShadow(R, ctx.sourceDateEpoch, {
+        root: ctx.params.rootPasswordHash,
+        ...Object.fromEntries(users.map((u) => [u.name, u.passwordHash])),
+      });
     });
   },
 });
