@@ -41,8 +41,8 @@ export async function deriveTree(
   const attrs = await overlayAttrs(upper);
   await run('cp', ['-al', `${lower}/.`, dest], { maxBuffer: 1 << 24 });
   const tree = new Map(lowerEntries.map((e) => [e.path, e]));
-  const byDigest = new Map<string, ManifestEntry>();
-  for (const e of lowerEntries) if (e.type === 'file' && e.mode & 0o222) byDigest.set(e.digest!, e);
+  const byDigest: Sources = new Map();
+  for (const e of lowerEntries) if (e.type === 'file') addSource(byDigest, e.digest!, e.mode);
   const fresh = new Set<string>();
   const rewritten: [ManifestEntry, ManifestEntry | undefined][] = [];
   const carried = new Map<string, string[]>();
@@ -90,29 +90,41 @@ export async function deriveTree(
   return { entries: [...tree.values()], fresh, changed: up.entries.length - 1 };
 }
 
+/** Content digest -> stored mode -> the true mode of a stored file with that content and stored mode. */
+type Sources = Map<string, Map<number, number>>;
+
+function addSource(sources: Sources, digest: string, mode: number): void {
+  if (!(mode & 0o222)) return;
+  const modes = sources.get(digest) ?? sources.set(digest, new Map()).get(digest)!;
+  if (!modes.has(mode & ~0o222)) modes.set(mode & ~0o222, mode);
+}
+
 /**
  * The files the step left whose mode must change, and to what. One with exactly a stored mode (a
- * true mode less its write bits) got it from a stored file: the one at its path (rewritten there),
- * else one with its content (copied or moved, also after its rewrite); it gets that file's true mode
- * back. A step that deliberately gave such a file exactly that mode gets the true mode too: the one
- * case this cannot tell apart.
+ * true mode less its write bits) got it from a stored file: the one at its path (rewritten there:
+ * `sed -i`, useradd's /etc/passwd), else one with its content (copied or moved, also after a
+ * rewrite: `cp -p`, shadow's /etc/passwd- backup); it gets that file's true mode back. A step that
+ * deliberately gave such a file exactly that mode gets the true mode too: the one case this
+ * cannot tell apart.
  */
-function trueModes(
-  files: [ManifestEntry, ManifestEntry | undefined][],
-  byDigest: Map<string, ManifestEntry>,
-): [ManifestEntry, number][] {
-  const stored = (from: ManifestEntry | undefined, e: ManifestEntry) =>
-    from?.type === 'file' && from.mode & 0o222 && e.mode === (from.mode & ~0o222) ? from.mode : undefined;
+function trueModes(files: [ManifestEntry, ManifestEntry | undefined][], sources: Sources): [ManifestEntry, number][] {
   const out: [ManifestEntry, number][] = [];
   const rest: ManifestEntry[] = [];
   for (const [e, old] of files) {
-    const mode = e.mode & 0o222 ? e.mode : stored(old, e);
+    const mode =
+      e.mode & 0o222
+        ? e.mode
+        : old?.type === 'file' && old.mode & 0o222 && e.mode === (old.mode & ~0o222)
+          ? old.mode
+          : undefined;
     if (mode === undefined) rest.push(e);
-    else if (mode !== e.mode) out.push([e, mode]);
-    if (mode !== undefined && mode & 0o222) byDigest.set(e.digest!, { ...e, mode });
+    else {
+      if (mode !== e.mode) out.push([e, mode]);
+      addSource(sources, e.digest!, mode);
+    }
   }
   for (const e of rest) {
-    const mode = stored(byDigest.get(e.digest!), e);
+    const mode = sources.get(e.digest!)?.get(e.mode);
     if (mode !== undefined) out.push([e, mode]);
   }
   return out;

@@ -40,6 +40,7 @@ const EDIT = [
   'mkdir -p new/deep && echo n > new/deep/n && chmod 0640 new/deep/n',
   'sed -i s/1/2/ etc/conf.d/one',
   'cp -p etc/config etc/config.orig',
+  'cp -p etc/subgid etc/subgid-',
   'echo replaced > bin/perl.new && mv bin/perl.new bin/perl',
 ].join('\n');
 
@@ -53,6 +54,9 @@ function makeSource(dir: string): void {
   put('etc/config', 'a=1\n');
   put('etc/private', 'secret\n');
   put('etc/owned', 'mine\n');
+  // Empty files of several modes: a copy of one takes the mode of the one it copied.
+  put('etc/subgid', '');
+  put('etc/empty-secret', '', 0o600);
   put('etc/conf.d/one', '1\n');
   put('etc/gone', 'bye\n');
   put('etc/moved', 'moving\n', 0o600);
