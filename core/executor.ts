@@ -17,7 +17,7 @@ import type { AnyPlugin, Artifact, HostInfo, InputArtifact, StepContext } from '
 import { ProcessGroups } from './process-group.js';
 import type { StepNode } from './recipe.js';
 import { StepLog } from './step-log.js';
-import { editOnOverlay } from './tree-edit.js';
+import { editOnOverlay, OverlayUnavailable } from './tree-edit.js';
 
 export interface ExecuteArgs {
   cache: Cache;
@@ -143,6 +143,16 @@ function stepContext(
 ): StepContext<any, string, any> {
   const { cache, node, signal } = a;
   const log = ws.log;
+  const copyInput = async (name: string, dest: string) => {
+    const art = inputs[name];
+    if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
+    const copying = Date.now();
+    await copyTree(art.path, dest, signal, await cache.manifest(art.digest)).catch((e: unknown) => {
+      if (e instanceof CopyError) logUnlessFull(log, e.stderr);
+      throw e;
+    });
+    log.line(`netboot: copied input tree "${name}" (${art.files} files) in ${seconds(copying)} s`);
+  };
   return {
     step: node.id,
     params: structuredClone(node.params),
@@ -162,16 +172,7 @@ function stepContext(
       if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
       return cache.manifest(art.digest);
     },
-    copyTree: async (name, dest) => {
-      const art = inputs[name];
-      if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
-      const copying = Date.now();
-      await copyTree(art.path, dest, signal, await cache.manifest(art.digest)).catch((e: unknown) => {
-        if (e instanceof CopyError) logUnlessFull(log, e.stderr);
-        throw e;
-      });
-      log.line(`netboot: copied input tree "${String(name)}" (${art.files} files) in ${seconds(copying)} s`);
-    },
+    copyTree: (name, dest) => copyInput(name, dest),
     editTree: async (name, output, edit) => {
       const art = inputs[name];
       if (art?.kind !== 'tree') throw new Error(`input "${String(name)}" is not a tree`);
@@ -179,15 +180,23 @@ function stepContext(
       const dir = join(ws.tmp, '..', `edit-${output.replace(/[^A-Za-z0-9._-]/g, '_')}`);
       const entries = await cache.manifest(art.digest);
       let derived = Date.now();
-      const tree = await editOnOverlay(art.path, entries, dir, ws.outputs[output], edit, () => {
+      const settle = () => {
         derived = Date.now();
         return groups.stop();
-      });
-      ws.derived[output] = { tree, base: art.digest };
-      log.line(
-        `netboot: edited input tree "${String(name)}" on an overlay: ${tree.changed} entries changed, ` +
-          `output derived in ${seconds(derived)} s`,
-      );
+      };
+      try {
+        const tree = await editOnOverlay(art.path, entries, dir, ws.outputs[output], edit, settle);
+        ws.derived[output] = { tree, base: art.digest };
+        log.line(
+          `netboot: edited input tree "${String(name)}" on an overlay: ${tree.changed} entries changed, ` +
+            `output derived in ${seconds(derived)} s`,
+        );
+      } catch (e) {
+        if (!(e instanceof OverlayUnavailable)) throw e;
+        log.line(`netboot: no overlay for input tree "${String(name)}" (${e.message}): editing a copy`);
+        await copyInput(name, ws.outputs[output]);
+        await edit(ws.outputs[output]);
+      }
     },
   };
 }

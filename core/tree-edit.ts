@@ -11,7 +11,8 @@ const run = promisify(execFile);
  * Runs `edit` on a writable view of a stored tree: an overlay mounted at `dir`/merged with the
  * tree as its read-only lower dir and `dir`/upper taking every write. `settle` (the step's
  * processes stopped) runs before the unmount, which always runs. The output tree is then
- * derived in `dest` from the stored tree and the upper dir (cache/overlay-tree.ts).
+ * derived in `dest` from the stored tree and the upper dir (cache/overlay-tree.ts). Throws
+ * OverlayUnavailable, before `edit` runs, when the overlay cannot be mounted.
  */
 export async function editOnOverlay(
   lower: string,
@@ -32,7 +33,14 @@ export async function editOnOverlay(
   // redirect_dir off: a renamed lower directory is copied (EXDEV, which mv and dpkg handle), so
   // the upper dir holds whole directories, never a redirect to a lower one.
   const options = `lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=off,index=off,metacopy=off`;
-  await run('mount', ['-t', 'overlay', 'overlay', '-o', options, merged]);
+  await run('mount', ['-t', 'overlay', 'overlay', '-o', options, merged]).catch((e: { stderr?: string }) => {
+    throw new OverlayUnavailable(
+      String(e.stderr ?? e)
+        .trim()
+        .split('\n')
+        .join(' | '),
+    );
+  });
   try {
     await edit(merged);
   } finally {
@@ -41,6 +49,12 @@ export async function editOnOverlay(
   }
   return deriveTree(lower, entries, upper, dest);
 }
+
+/**
+ * The overlay could not be mounted (a cache on a file system overlayfs cannot take as its upper
+ * dir, a path with a comma or colon in it): nothing ran, and the step edits a copy instead.
+ */
+export class OverlayUnavailable extends Error {}
 
 /** Unmounts; a mount still busy is detached and the step fails, since its upper dir may still change. */
 async function unmount(path: string): Promise<void> {

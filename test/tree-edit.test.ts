@@ -19,6 +19,7 @@ import { Cache } from '../cache/store.js';
 import { digestTree } from '../cache/tree.js';
 import { treeChanged } from '../cache/tree-check.js';
 import { editOnOverlay } from '../core/tree-edit.js';
+import { byStep, Project, type StepRow } from './helpers.js';
 
 // What a chroot step does to a Debian tree, in one script: in-place appends (copy-up), mode and
 // owner changes, removals (whiteouts), a directory removed and made again (opaque), a file
@@ -159,5 +160,35 @@ describe('a step edits its input tree on an overlay (ctx.editTree)', () => {
     await expect(edit).rejects.toThrow(/nosuch/);
     expect(mountsUnder(work)).toEqual([]);
     expect(readFileSync(join(cache.treePath(input.digest), 'etc/config'), 'utf8')).toBe('a=1\n');
+  });
+});
+
+describe('a plugin edits its input with ctx.editTree', () => {
+  let proj: Project;
+  beforeEach(() => {
+    proj = new Project('tree-edit');
+  });
+  afterEach(() => proj.remove());
+
+  const build = (cache: string) => {
+    const r = proj.json<{ ok: boolean; steps: StepRow[] }>(['build', 'edit'], { EDIT_CACHE: cache });
+    expect(r.code, r.stderr).toBe(0);
+    const steps = byStep(r.data.steps);
+    const rec = JSON.parse(
+      readFileSync(proj.path(cache, 'actions', steps.overlay.key!.slice(0, 2), `${steps.overlay.key}.json`), 'utf8'),
+    );
+    const log = readFileSync(proj.path(cache, 'objects', rec.log.slice(0, 2), rec.log), 'utf8');
+    return { overlay: steps.overlay.outputs!.tree.digest, copy: steps.copy.outputs!.tree.digest, log };
+  };
+
+  it('gets the tree a copy edited by the same script gets, on an overlay, or on a copy where none mounts', () => {
+    const a = build('.netboot/cache');
+    expect(a.log).toMatch(/^netboot: edited input tree "tree" on an overlay: \d+ entries changed/m);
+    expect(a.overlay).toBe(a.copy);
+    // overlayfs takes no comma in a layer's path: the same step edits a copy, with the same result.
+    const b = build('.netboot/ca,che');
+    expect(b.log).toMatch(/^netboot: no overlay for input tree "tree" \(.*\): editing a copy$/m);
+    expect(b.overlay).toBe(a.overlay);
+    expect(mountsUnder(proj.dir)).toEqual([]);
   });
 });
