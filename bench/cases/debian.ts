@@ -250,24 +250,25 @@ export async function debian(ctx: BenchContext): Promise<CaseResult[]> {
           "The manual's time is spawn to exit less its own removal of its work dir (median " +
             `${s(manualStages.cleanup ?? [0])} s, measured by the script), since a user keeps the image; ` +
             "netboot's includes removing its scratch dirs and keeps its results in the cache.",
-          'netboot does more than the manual sequence: mmdebstrap rather than debootstrap for the base; every ' +
-            'step works on its own copy of its input tree (`cp -a --reflink=auto`, a full copy on ext4) and ' +
-            'every output is hashed into the cache; users, password hashes, systemd-networkd, the first-boot ' +
+          'netboot does more than the manual sequence: mmdebstrap rather than debootstrap for the base; the ' +
+            'chroot steps edit their input on an overlay (ctx.editTree: the output is derived from the ' +
+            "input's manifest and what the step changed) and every output is stored in the cache; users, " +
+            'password hashes, systemd-networkd, the first-boot ' +
             'SSH host key drop-in and a scrub of logs, machine-id and resolv.conf; lsinitramfs checks the ' +
             'initrd; the image gets a debugfs pass pinning every timestamp (reproducible bit for bit) and ' +
             '`e2fsck -fn`; a pxelinux TFTP tree and server configs (nbd-server, dnsmasq, OpenWRT, dhcpd); an ' +
             'InRelease fetch for the mirror fingerprints.',
           "Where netboot's cold time goes: each step's `--json` durationMs, in the last column. kernel and " +
             `image run at once (--jobs defaults to the cores, ${availableParallelism()} here), so they overlap ` +
-            `and contend: base + packages + customize + max(kernel + tftp, image) = ${path.toFixed(1)} s, ` +
-            `against a median wall time of ${s(cold.samples)} s. customize is nearly all copy and hashing (its ` +
-            'own work is a few file writes and one chroot); image is mke2fs plus the debugfs pass and e2fsck. ' +
+            `and contend: base + packages + upgrade + customize + max(kernel + tftp, image) = ${path.toFixed(1)} s, ` +
+            `against a median wall time of ${s(cold.samples)} s. customize is a few file writes and one ` +
+            'chroot; image is mke2fs plus the debugfs pass and e2fsck. ' +
             "The manual's stages are the script's own clock.",
           `netboot's steps split by their logs' executor lines (median s): ${describeSplits(coldSplits, STEPS)}.`,
           `The bootstrapper carries the result: mmdebstrap (netboot's base) took ${s(stepMs.base)} s, debootstrap ` +
             `(the manual's) ${s(manualStages.debootstrap)} s; everything after it took ` +
             `${restNetboot.toFixed(1)} s in netboot (wall) and ${restManual.toFixed(1)} s by hand ` +
-            `(${(restNetboot / restManual).toFixed(2)}x): the tree copies, hashing, the debugfs pass, e2fsck ` +
+            `(${(restNetboot / restManual).toFixed(2)}x): deriving and storing each tree, the debugfs pass, e2fsck ` +
             'and the extra steps listed above.',
           `1-minute load average before each timed run (${availableParallelism()} cores): netboot ` +
             `${load.netboot.map((l) => l.toFixed(2)).join(', ')}; manual ` +
