@@ -28,7 +28,7 @@ const OPAQUE = 'trusted.overlay.opaque';
  *
  * The step saw the stored modes, which lack the write bits, and a file it rewrote from a stored
  * one (written in place, `sed -i`, useradd's /etc/passwd, `cp -p`, `mv`) carries that mode: see
- * trueMode. overlayfs breaks a hard link on copy-up, so a write in place to one name of a stored
+ * trueModes. overlayfs breaks a hard link on copy-up, so a write in place to one name of a stored
  * hard link changes that name only (dpkg replaces files by rename, which a copy does the same way).
  */
 export async function deriveTree(
