@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { unoctal } from './octal-escape.js';
 
 const run = promisify(execFile);
 
@@ -17,7 +18,7 @@ export function mountsUnder(dir: string): string[] {
     .split('\n')
     .map((l) => l.split(' ')[4])
     .filter((m): m is string => m !== undefined)
-    .map((m) => m.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))))
+    .map(unoctal)
     .filter((m) => `${m}/`.startsWith(under))
     .sort((a, b) => b.length - a.length);
 }

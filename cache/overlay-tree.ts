@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { chmod, lchown, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { unoctal } from './octal-escape.js';
 import { digestTree, type ManifestEntry } from './tree.js';
 
 const run = promisify(execFile);
@@ -160,16 +161,4 @@ async function overlayAttrs(upper: string): Promise<Map<string, Map<string, stri
     }
   }
   return out;
-}
-
-/** getfattr writes bytes outside printable ASCII, and backslashes, as \ooo. */
-function unoctal(s: string): string {
-  if (!s.includes('\\')) return s;
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++)
-    if (s[i] === '\\' && /^[0-7]{3}$/.test(s.slice(i + 1, i + 4))) {
-      bytes.push(Number.parseInt(s.slice(i + 1, i + 4), 8));
-      i += 3;
-    } else bytes.push(...Buffer.from(s[i], 'utf8'));
-  return Buffer.from(bytes).toString('utf8');
 }

@@ -143,9 +143,13 @@ function stepContext(
 ): StepContext<any, string, any> {
   const { cache, node, signal } = a;
   const log = ws.log;
-  const copyInput = async (name: string, dest: string) => {
+  const treeInput = (name: string) => {
     const art = inputs[name];
     if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
+    return art;
+  };
+  const copyInput = async (name: string, dest: string) => {
+    const art = treeInput(name);
     const copying = Date.now();
     await copyTree(art.path, dest, signal, await cache.manifest(art.digest)).catch((e: unknown) => {
       if (e instanceof CopyError) logUnlessFull(log, e.stderr);
@@ -167,15 +171,10 @@ function stepContext(
     downloads: new DebStore(join(cache.root, 'debs')),
     resolvePath: (p) => resolve(a.baseDir, p),
     keyedDigest: (data) => hmacDigest(cache.root, data),
-    manifest: async (name) => {
-      const art = a.inputs[name];
-      if (art?.kind !== 'tree') throw new Error(`input "${name}" is not a tree`);
-      return cache.manifest(art.digest);
-    },
+    manifest: async (name) => cache.manifest(treeInput(name).digest),
     copyTree: (name, dest) => copyInput(name, dest),
     editTree: async (name, output, edit) => {
-      const art = inputs[name];
-      if (art?.kind !== 'tree') throw new Error(`input "${String(name)}" is not a tree`);
+      const art = treeInput(name);
       if (a.node.plugin.produces[output] !== 'tree') throw new Error(`output "${output}" is not a tree`);
       const dir = join(ws.tmp, '..', `edit-${output.replace(/[^A-Za-z0-9._-]/g, '_')}`);
       const entries = await cache.manifest(art.digest);
